@@ -1,0 +1,21 @@
+"""Errors raised on the glasses side. Each message says what is wrong and how to fix it."""
+
+
+class AmiError(Exception):
+    """Base class: the CLI turns these into a one-line message and a non-zero exit."""
+
+
+class SessionError(AmiError, ValueError):
+    """A session folder, frame or line that does not follow session format v1."""
+
+
+class ResponsesError(AmiError, ValueError):
+    """A responses.jsonl that does not follow the response format."""
+
+
+class OutputError(AmiError, OSError):
+    """An output that cannot be written (unwritable folder, full disk)."""
+
+
+class ModelError(AmiError, RuntimeError):
+    """A model or its weights cannot be loaded."""

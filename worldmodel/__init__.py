@@ -1,0 +1,1 @@
+"""Model code shared by device, export and companion: the frozen backbone and its loaders."""
