@@ -1,0 +1,20 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set up first (idempotent).
+.PHONY: setup demo test test-fast bench clean
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	.venv/bin/ami demo --out out/demo
+
+test: setup
+	.venv/bin/python -m pytest -q tests
+
+test-fast: setup
+	.venv/bin/python -m pytest -q -m "not slow" tests
+
+bench: setup
+	.venv/bin/python benchmarks/baseline.py
+
+clean:
+	rm -rf out .pytest_cache

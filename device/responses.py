@@ -1,0 +1,97 @@
+"""The response format (a contract): one JSON object per line in responses.jsonl.
+
+{"t": 57.0, "kind": "answer"|"alert"|"ack", "utterance_t": 56.8|null, "item": "keys",
+ "text": "...", "abstain": false, "confidence": 0.93,
+ "evidence": {"t": 41.2, "frame": 412}|null, "position": {"x": 3.1, "z": 7.4}|null}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from device.errors import ResponsesError
+
+ResponseKind = Literal["answer", "alert", "ack"]
+KINDS = ("answer", "alert", "ack")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    t: float
+    frame: int
+
+
+@dataclass(frozen=True)
+class Response:
+    t: float
+    kind: ResponseKind
+    utterance_t: float | None
+    item: str | None
+    text: str
+    abstain: bool
+    confidence: float
+    evidence: Evidence | None
+    position: tuple[float, float] | None  # (x, z) metres
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "t": round(self.t, 3), "kind": self.kind,
+            "utterance_t": None if self.utterance_t is None else round(self.utterance_t, 3),
+            "item": self.item, "text": self.text, "abstain": self.abstain,
+            "confidence": round(self.confidence, 3),
+            "evidence": None if self.evidence is None else {"t": round(self.evidence.t, 3), "frame": self.evidence.frame},
+            "position": None if self.position is None else {"x": self.position[0], "z": self.position[1]},
+        }
+
+
+def _num(obj: dict[str, Any], key: str, where: str, optional: bool = False) -> float | None:
+    v = obj.get(key)
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ResponsesError(f"{where}: field '{key}' must be a finite number{' or null' if optional else ''}, got {v!r}")
+    return float(v)
+
+
+def parse_response(obj: Any, where: str) -> Response:
+    if not isinstance(obj, dict):
+        raise ResponsesError(f"{where}: expected a JSON object")
+    kind = obj.get("kind")
+    if kind not in KINDS:
+        raise ResponsesError(f"{where}: field 'kind' must be one of {KINDS}, got {kind!r}")
+    ev = obj.get("evidence")
+    pos = obj.get("position")
+    if ev is not None and not isinstance(ev, dict):
+        raise ResponsesError(f"{where}: field 'evidence' must be an object or null")
+    if pos is not None and not isinstance(pos, dict):
+        raise ResponsesError(f"{where}: field 'position' must be an object or null")
+    item = obj.get("item")
+    if item is not None and not isinstance(item, str):
+        raise ResponsesError(f"{where}: field 'item' must be a string or null")
+    return Response(
+        t=_num(obj, "t", where), kind=kind, utterance_t=_num(obj, "utterance_t", where, optional=True),
+        item=item, text=str(obj.get("text", "")), abstain=bool(obj.get("abstain", False)),
+        confidence=_num(obj, "confidence", where),
+        evidence=None if ev is None else Evidence(t=_num(ev, "t", where + " evidence"), frame=int(_num(ev, "frame", where + " evidence"))),
+        position=None if pos is None else (_num(pos, "x", where + " position"), _num(pos, "z", where + " position")),
+    )
+
+
+def read_responses(path: Path) -> list[Response]:
+    if not path.is_file():
+        raise ResponsesError(f"{path}: no such responses file; write one with `ami replay SESSION --out {path}`")
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ResponsesError(f"{path}:{lineno}: malformed JSON ({e.msg})") from e
+            out.append(parse_response(obj, f"{path}:{lineno}"))
+    return out
