@@ -1,0 +1,92 @@
+"""Session format v1: the writer's output reads back, and every kind of bad input is named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.errors import SessionError
+from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_session
+
+
+def make_session(root: Path, n: int = 4, size: int = 32) -> Path:
+    out = root / "s"
+    rng = np.random.default_rng(0)
+    with SessionWriter(out, SessionInfo(fps=10, width=size, height=size, source="test")) as w:
+        for i in range(n):
+            w.add_frame(i / 10, rng.integers(0, 255, (size, size, 3), dtype=np.uint8),
+                        Pose(float(i), 1.5, 0.0, 90.0, -10.0), ext=".png")
+        w.add_utterance(Utterance(0.1, "this is my keys", (0.1, 0.9)))
+        w.add_utterance(Utterance(0.3, "where are my keys?"))
+        w.write_truth("rooms.json", {"rooms": []})
+    return out
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    s = read_session(make_session(tmp_path))
+    assert s.info == SessionInfo(fps=10, width=32, height=32, source="test")
+    assert [f.i for f in s.frames] == [0, 1, 2, 3]
+    assert s.frames[2].pose == Pose(2.0, 1.5, 0.0, 90.0, -10.0)
+    assert s.utterances[0] == Utterance(0.1, "this is my keys", (0.1, 0.9))
+    assert s.utterances[1].audio is None
+    assert s.load_frame(3).shape == (32, 32, 3)
+    assert json.loads((s.path / "session.json").read_text())["format"] == "ami-session/1"
+
+
+def _rewrite(path: Path, edit) -> None:
+    path.write_text(edit(path.read_text()))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: _rewrite(p / "session.json", lambda s: s.replace("ami-session/1", "ami-session/9")), "unknown format"),
+    (lambda p: _rewrite(p / "frames.jsonl", lambda s: s + "{not json\n"), "frames.jsonl:5: malformed JSON"),
+    (lambda p: _rewrite(p / "frames.jsonl", lambda s: s.replace('"i": 2', '"i": 7')), "frames.jsonl:3: expected frame index 2"),
+    (lambda p: _rewrite(p / "utterances.jsonl", lambda s: "\n".join(reversed(s.strip().split("\n"))) + "\n"),
+     "utterances.jsonl:2: utterance at t=0.1 is out of order"),
+    (lambda p: (p / "frames" / "000002.png").unlink(), "frame 2 is missing"),
+    (lambda p: (p / "frames.jsonl").write_text(""), "the session is empty"),
+    (lambda p: (p / "session.json").unlink(), "not a session folder"),
+    (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": -1')), "field 'fps' must be > 0"),
+])
+def test_bad_sessions_are_named(tmp_path: Path, edit, message: str) -> None:
+    root = make_session(tmp_path)
+    edit(root)
+    with pytest.raises(SessionError, match=message):
+        read_session(root)
+
+
+def test_corrupt_and_wrong_size_frames_are_named(tmp_path: Path) -> None:
+    root = make_session(tmp_path)
+    (root / "frames" / "000001.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    from PIL import Image
+    Image.new("RGB", (16, 32)).save(root / "frames" / "000002.png")
+    s = read_session(root)
+    with pytest.raises(SessionError, match="000001.png: frame 1 is corrupt"):
+        s.load_frame(1)
+    with pytest.raises(SessionError, match="frame 2 is 16x32, but session.json says 32x32"):
+        s.load_frame(2)
+
+
+def test_writer_is_atomic_and_refuses_empty(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    with pytest.raises(RuntimeError):
+        with SessionWriter(out, SessionInfo(fps=10, width=8, height=8)) as w:
+            w.add_frame(0.0, np.zeros((8, 8, 3), np.uint8), None)
+            raise RuntimeError("crash mid-recording")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(SessionError, match="empty session"):
+        with SessionWriter(out, SessionInfo(fps=10, width=8, height=8)):
+            pass
+    assert not out.exists()
+
+
+def test_writer_rejects_bad_frames(tmp_path: Path) -> None:
+    with SessionWriter(tmp_path / "s", SessionInfo(fps=10, width=8, height=8)) as w:
+        with pytest.raises(SessionError, match="expected \\(8, 8, 3\\) uint8"):
+            w.add_frame(0.0, np.zeros((8, 9, 3), np.uint8), None)
+        w.add_frame(1.0, np.zeros((8, 8, 3), np.uint8), None)
+        with pytest.raises(SessionError, match="goes back in time"):
+            w.add_frame(0.5, np.zeros((8, 8, 3), np.uint8), None)
