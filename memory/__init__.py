@@ -1,1 +1,38 @@
-"""The episodic store: SQLite is the truth, FAISS a rebuildable index. No torch here."""
+"""The episodic store: SQLite is the truth, FAISS a rebuildable index. No torch here.
+
+    from memory import MemoryStore
+    with MemoryStore.open(folder, embedding_dim=D, patch_dim=Dp) as store:
+        keyframe_id = store.add_keyframe(t, frame, session, pose, embedding, patches, grid)
+        hits = store.search_patches(prototypes, min_score=0.6, t_before=t)
+"""
+
+from memory.errors import (
+    CorruptDatabaseError,
+    DimensionMismatchError,
+    IndexOutOfSyncError,
+    InvalidInputError,
+    KeyframeNotFoundError,
+    MemoryInUseError,
+    MemoryStoreError,
+    SchemaTooNewError,
+    StoreClosedError,
+)
+from memory.store import MemoryStore
+from memory.types import ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
+
+__all__ = [
+    "CorruptDatabaseError",
+    "DimensionMismatchError",
+    "IndexOutOfSyncError",
+    "InvalidInputError",
+    "ItemRecord",
+    "KeyframeHit",
+    "KeyframeNotFoundError",
+    "KeyframeRecord",
+    "MemoryInUseError",
+    "MemoryStore",
+    "MemoryStoreError",
+    "PatchHit",
+    "SchemaTooNewError",
+    "StoreClosedError",
+]

@@ -1,0 +1,90 @@
+"""Errors raised by the episodic store; each message says how to fix the problem.
+
+Every error subclasses `MemoryStoreError` (a `RuntimeError`), and also the built-in that fits its
+meaning (`ValueError` for bad input, `LookupError` for a missing row), so callers can catch either.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MemoryStoreError(RuntimeError):
+    """Base class of every error raised by `memory/`."""
+
+
+class InvalidInputError(MemoryStoreError, ValueError):
+    """An argument has the wrong shape, dtype or value; the message names it and what is allowed."""
+
+
+class StoreClosedError(MemoryStoreError):
+    """The store was used after `close()`."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(
+            f"the memory at {folder} is closed; open it again with MemoryStore.open({str(folder)!r}, ...)"
+        )
+
+
+class DimensionMismatchError(MemoryStoreError, ValueError):
+    """An existing memory was opened with other embedding dims than it was created with."""
+
+    def __init__(self, folder: Path, name: str, stored: int, requested: int) -> None:
+        self.stored = stored
+        self.requested = requested
+        super().__init__(
+            f"the memory at {folder} stores {name}={stored}, but it was opened with "
+            f"{name}={requested}; open it with {name}={stored} (the encoder that wrote it), "
+            f"or point --memory at a new folder for the new encoder"
+        )
+
+
+class SchemaTooNewError(MemoryStoreError):
+    """The database was written by a newer ami-glasses than this one."""
+
+    def __init__(self, db_path: Path, found: int, known: int) -> None:
+        super().__init__(
+            f"{db_path} has schema version {found}, but this ami-glasses knows versions up to "
+            f"{known}; upgrade ami-glasses (pip install -U ami-glasses) to open it"
+        )
+
+
+class CorruptDatabaseError(MemoryStoreError):
+    """memory.db is unreadable, or one of its rows does not decode."""
+
+    def __init__(self, db_path: Path, detail: str) -> None:
+        super().__init__(
+            f"{db_path} is damaged ({detail}); restore it from a backup, or move the folder "
+            f"aside and start a new memory"
+        )
+
+
+class MemoryInUseError(MemoryStoreError):
+    """Another MemoryStore (in this or another process) has the folder open."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(
+            f"the memory at {folder} is already open in another MemoryStore (this or another "
+            f"process); close that one first, or stop the other `ami` process"
+        )
+
+
+class IndexOutOfSyncError(MemoryStoreError):
+    """The in-memory FAISS index no longer matches memory.db (a write failed half-way)."""
+
+    def __init__(self, folder: Path, detail: str) -> None:
+        super().__init__(
+            f"the search index of {folder} no longer matches memory.db ({detail}); the database "
+            f"is intact: run `ami memory rebuild --memory {folder}` to rebuild the index"
+        )
+
+
+class KeyframeNotFoundError(MemoryStoreError, LookupError):
+    """No keyframe has the requested id."""
+
+    def __init__(self, keyframe_id: int) -> None:
+        self.keyframe_id = keyframe_id
+        super().__init__(
+            f"no keyframe with id {keyframe_id}; use an id returned by add_keyframe() or a search "
+            f"of this memory"
+        )

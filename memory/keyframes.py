@@ -1,0 +1,144 @@
+"""Keyframe rows in memory.db's `keyframes` table: insert, read back, and look up by id or time.
+
+Functions take the open `Database`, the path (for error messages) and the dims; the store
+validates inputs and keeps the FAISS index in step. Time windows are open: lo < t < hi.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlite_utils import Database
+
+from memory import schema
+from memory.errors import KeyframeNotFoundError
+from memory.types import KeyframeRecord
+
+logger = logging.getLogger(__name__)
+
+_RECORD_COLUMNS = "id, t, frame, session, x, y, z, yaw_deg, pitch_deg"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the rows live and what shapes their blobs decode to."""
+
+    db_path: Path
+    embedding_dim: int
+    patch_dim: int
+
+    def embedding(self, keyframe_id: int, blob: bytes) -> np.ndarray:
+        """(D,) float32."""
+        what = f"keyframe {keyframe_id} embedding"
+        return schema.decode(blob, "<f4", (self.embedding_dim,), self.db_path, what)
+
+    def patches(self, keyframe_id: int, grid_h: int, grid_w: int, blob: bytes) -> np.ndarray:
+        """(grid_h * grid_w, Dp) float32 holding the stored float16 values."""
+        shape = (int(grid_h) * int(grid_w), self.patch_dim)
+        return schema.decode(blob, "<f2", shape, self.db_path, f"keyframe {keyframe_id} patches")
+
+
+def insert(
+    db: Database,
+    t: float,
+    frame: int,
+    session: str,
+    pose: tuple[float | None, float | None, float | None, float | None, float | None],
+    grid: tuple[int, int],
+    embedding: np.ndarray,  # (D,) float32
+    patches16: np.ndarray,  # (grid_h * grid_w, Dp) float16
+) -> int:
+    """Insert one row (in the caller's transaction); returns its id."""
+    cursor = db.execute(
+        "INSERT INTO keyframes (t, frame, session, x, y, z, yaw_deg, pitch_deg, grid_h, grid_w,"
+        " embedding, patches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (t, frame, session, *pose, *grid, schema.encode_f32(embedding), schema.encode_f16(patches16)),
+    )
+    assert cursor.lastrowid is not None, "INSERT INTO keyframes gave no rowid"
+    return int(cursor.lastrowid)
+
+
+def record(db: Database, keyframe_id: int) -> KeyframeRecord:
+    """The row's metadata; raises KeyframeNotFoundError."""
+    row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
+    if row is None:
+        raise KeyframeNotFoundError(keyframe_id)
+    return KeyframeRecord(*row)
+
+
+def last(db: Database) -> KeyframeRecord | None:
+    """The row with the latest t (the highest id among equal t), or None."""
+    row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM keyframes ORDER BY t DESC, id DESC LIMIT 1").fetchone()
+    return None if row is None else KeyframeRecord(*row)
+
+
+def embedding(db: Database, layout: Layout, keyframe_id: int) -> np.ndarray:
+    """The row's embedding: (D,) float32; raises KeyframeNotFoundError."""
+    row = db.execute("SELECT embedding FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
+    if row is None:
+        raise KeyframeNotFoundError(keyframe_id)
+    return layout.embedding(keyframe_id, row[0])
+
+
+def patches(db: Database, layout: Layout, keyframe_id: int) -> np.ndarray:
+    """The row's patches: (grid_h * grid_w, Dp) float32; raises KeyframeNotFoundError."""
+    row = db.execute("SELECT grid_h, grid_w, patches FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
+    if row is None:
+        raise KeyframeNotFoundError(keyframe_id)
+    return layout.patches(keyframe_id, row[0], row[1], row[2])
+
+
+def counts(db: Database) -> tuple[int, int]:
+    """(keyframes, patches) stored."""
+    n_keyframes, n_patches = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(grid_h * grid_w), 0) FROM keyframes"
+    ).fetchone()
+    return int(n_keyframes), int(n_patches)
+
+
+def ids_in_window(db: Database, window: tuple[float, float]) -> np.ndarray:
+    """Ids of the rows with lo < t < hi: (N,) int64 (uses the index on t)."""
+    rows = db.execute("SELECT id FROM keyframes WHERE t > ? AND t < ?", window).fetchall()
+    return np.array([row[0] for row in rows], np.int64)
+
+
+def times(
+    db: Database, layout: Layout, keyframe_ids: list[int], window: tuple[float, float]
+) -> dict[int, tuple[float, int]]:
+    """id -> (t, frame) for those of `keyframe_ids` that have a row with lo < t < hi.
+
+    An id without a row means the index disagrees with the database; it is dropped and logged.
+    """
+    # One JSON parameter instead of a placeholder per id: no limit on the number of ids.
+    rows = db.execute(
+        "SELECT id, t, frame FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(keyframe_ids),),
+    ).fetchall()
+    if len(rows) != len(set(keyframe_ids)):
+        logger.warning(
+            "%d search index ids have no keyframe row in %s; dropped them. "
+            "Run `ami memory rebuild --memory %s`",
+            len(set(keyframe_ids)) - len(rows), layout.db_path, layout.db_path.parent,
+        )
+    lo, hi = window
+    return {int(i): (float(t), int(f)) for i, t, f in rows if lo < t < hi}
+
+
+def batches(
+    db: Database, layout: Layout, size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, list[int], np.ndarray]]:
+    """All rows in id order, `size` at a time, as (ids (B,), embeddings (B, D), cells per row,
+    patches (sum of cells, Dp))."""
+    cursor = db.execute("SELECT id, grid_h, grid_w, embedding, patches FROM keyframes ORDER BY id")
+    while rows := cursor.fetchmany(size):
+        yield (
+            np.array([row[0] for row in rows], np.int64),
+            np.stack([layout.embedding(i, blob) for i, _, _, blob, _ in rows]),
+            [gh * gw for _, gh, gw, _, _ in rows],
+            np.concatenate([layout.patches(i, gh, gw, blob) for i, gh, gw, _, blob in rows]),
+        )

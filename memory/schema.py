@@ -1,0 +1,159 @@
+"""The SQLite schema of memory.db: migrations, connection settings and the blob formats.
+
+The schema changes only through `MIGRATIONS`, applied in order by `migrate()`; the database's
+`PRAGMA user_version` is the number of migrations applied. Each migration runs in one transaction
+together with its `user_version` bump, so a crash leaves the database at a whole version.
+
+Schema v1:
+
+    keyframes  id INTEGER PRIMARY KEY AUTOINCREMENT  (also the FAISS id; never reused)
+               t REAL, frame INTEGER, session TEXT,
+               x, y, z, yaw_deg, pitch_deg REAL NULL  (all NULL when the frame had no pose)
+               grid_h, grid_w INTEGER  (grid_h * grid_w <= 256 cells)
+               embedding BLOB   little-endian float32, (D,)
+               patches BLOB     little-endian float16, (grid_h * grid_w, Dp) row-major
+    items      name TEXT PRIMARY KEY, enrolled_t REAL,
+               prototypes BLOB  little-endian float32, (k, Dp) row-major
+               k INTEGER, threshold REAL
+    meta       key TEXT PRIMARY KEY, value TEXT  (see the META_* keys)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlite_utils import Database
+
+from memory.errors import CorruptDatabaseError, SchemaTooNewError
+
+logger = logging.getLogger(__name__)
+
+META_EMBEDDING_DIM = "embedding_dim"  # D of keyframes.embedding
+META_PATCH_DIM = "patch_dim"  # Dp of keyframes.patches and items.prototypes
+# Bumped in the same transaction as every change to keyframes; the FAISS sidecar records the
+# generation it was built from, so a stale index is detected on open.
+META_GENERATION = "generation"
+# Random id of this memory, so index files copied from another memory are never trusted.
+META_STORE_ID = "store_id"
+
+BUSY_TIMEOUT_MS = 5_000
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: its SQL statements, then an optional Python step, in one transaction."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...] = ()
+    apply: Callable[[Database], None] | None = None
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="keyframes, items and meta tables",
+        statements=(
+            # AUTOINCREMENT: ids are FAISS ids and evidence references held by the world model,
+            # so a forgotten keyframe's id must never come back as a different keyframe.
+            """CREATE TABLE keyframes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                t REAL NOT NULL,
+                frame INTEGER NOT NULL,
+                session TEXT NOT NULL,
+                x REAL, y REAL, z REAL, yaw_deg REAL, pitch_deg REAL,
+                grid_h INTEGER NOT NULL,
+                grid_w INTEGER NOT NULL,
+                -- blobs last: scans of the small columns then never walk overflow pages
+                embedding BLOB NOT NULL,
+                patches BLOB NOT NULL
+            )""",
+            "CREATE INDEX keyframes_t ON keyframes (t)",
+            """CREATE TABLE items (
+                name TEXT PRIMARY KEY,
+                enrolled_t REAL NOT NULL,
+                prototypes BLOB NOT NULL,
+                k INTEGER NOT NULL,
+                threshold REAL NOT NULL
+            )""",
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def connect(db_path: Path) -> Database:
+    """Open memory.db through sqlite-utils with the store's connection settings."""
+    # No sqlite-utils plugins: the memory holds private data and must not run foreign code.
+    db = Database(db_path, execute_plugins=False)
+    # WAL: a reader (the companion's memory viewer) never blocks the glasses' writes, and a crash
+    # mid-write never corrupts the database.
+    db.enable_wal()
+    # With WAL, synchronous=NORMAL is still corruption-safe; a power cut may only lose the
+    # transactions since the last checkpoint. That trade is right here: it saves an fsync per
+    # keyframe on the glasses' flash (latency and battery), and MemoryStore.save() checkpoints,
+    # which syncs, before it writes the FAISS files that claim those rows.
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return db
+
+
+def user_version(db: Database) -> int:
+    """The number of migrations applied to `db`."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: Database, db_path: Path) -> int:
+    """Apply the pending migrations in order; returns the schema version now in force."""
+    current = user_version(db)
+    if current > LATEST_VERSION:
+        raise SchemaTooNewError(db_path, current, LATEST_VERSION)
+    for migration in MIGRATIONS[current:]:
+        assert migration.version == current + 1, "MIGRATIONS must be numbered 1, 2, 3, ..."
+        with db.atomic():
+            for statement in migration.statements:
+                db.execute(statement)
+            if migration.apply is not None:
+                migration.apply(db)
+            # user_version lives in the database header, so it commits or rolls back with the step.
+            db.execute(f"PRAGMA user_version = {migration.version}")
+        logger.info("%s: migrated to schema v%d (%s)", db_path, migration.version, migration.description)
+        current = migration.version
+    return current
+
+
+def read_meta(db: Database) -> dict[str, str]:
+    """All meta rows as key -> value."""
+    return {row[0]: row[1] for row in db.execute("SELECT key, value FROM meta").fetchall()}
+
+
+def write_meta(db: Database, key: str, value: str) -> None:
+    """Insert or replace one meta row (inside the caller's transaction, if any)."""
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def encode_f32(array: np.ndarray) -> bytes:
+    """Little-endian float32 bytes of `array`, row-major."""
+    return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def encode_f16(array: np.ndarray) -> bytes:
+    """Little-endian float16 bytes of `array`, row-major (the caller checked the range)."""
+    return np.ascontiguousarray(array, dtype="<f2").tobytes()
+
+
+def decode(blob: bytes, dtype: str, shape: tuple[int, ...], db_path: Path, what: str) -> np.ndarray:
+    """Decode a blob written by `encode_f32`/`encode_f16` into a writable float32 array."""
+    itemsize = np.dtype(dtype).itemsize
+    expected = int(np.prod(shape)) * itemsize
+    if len(blob) != expected:
+        raise CorruptDatabaseError(
+            db_path, f"{what} is {len(blob)} bytes, expected {expected} for shape {shape} {dtype}"
+        )
+    return np.frombuffer(blob, dtype=dtype).reshape(shape).astype(np.float32)
