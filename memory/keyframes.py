@@ -101,6 +101,19 @@ def counts(db: Database) -> tuple[int, int]:
     return int(n_keyframes), int(n_patches)
 
 
+def grid(db: Database, keyframe_id: int) -> tuple[int, int]:
+    """The row's (grid_h, grid_w); raises KeyframeNotFoundError."""
+    row = db.execute("SELECT grid_h, grid_w FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
+    if row is None:
+        raise KeyframeNotFoundError(keyframe_id)
+    return int(row[0]), int(row[1])
+
+
+def count_in_window(db: Database, window: tuple[float, float]) -> int:
+    """Number of rows with lo < t < hi (uses the index on t)."""
+    return int(db.execute("SELECT COUNT(*) FROM keyframes WHERE t > ? AND t < ?", window).fetchone()[0])
+
+
 def ids_in_window(db: Database, window: tuple[float, float]) -> np.ndarray:
     """Ids of the rows with lo < t < hi: (N,) int64 (uses the index on t)."""
     rows = db.execute("SELECT id FROM keyframes WHERE t > ? AND t < ?", window).fetchall()

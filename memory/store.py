@@ -165,9 +165,8 @@ class MemoryStore:
         self._index = index
         self._dirty = True
         self.save()
-        logger.info(
-            "rebuilt the index of %s: %d keyframes, %d patches", self.folder, index.n_keyframes, index.n_patches
-        )
+        logger.info("rebuilt the index of %s: %d keyframes, %d patches", self.folder, index.n_keyframes,
+                    index.n_patches)
 
     def save(self) -> None:
         """Commit, make the database durable, and write the index files atomically if they changed."""
@@ -241,9 +240,9 @@ class MemoryStore:
         grid_h, grid_w = inputs.grid(grid, PATCH_ID_STRIDE)
         embedding = inputs.float_array(embedding, "embedding", (self.embedding_dim,))
         patches = inputs.float_array(patches, "patches", (grid_h * grid_w, self.patch_dim))
-        patches16 = patches.astype(np.float16)
-        if not np.isfinite(patches16).all():
+        if np.abs(patches).max() > np.finfo(np.float16).max:
             raise InvalidInputError("patches overflow float16 (|value| > 65504); L2-normalise them first")
+        patches16 = patches.astype(np.float16)
         indexed = False
         try:
             with db.atomic():
@@ -356,9 +355,17 @@ class MemoryStore:
         """The keyframe's patches as stored (float16 values): (grid_h * grid_w, Dp) float32."""
         return keyframe_table.patches(self._live(), self._layout, int(keyframe_id))
 
+    def grid(self, keyframe_id: int) -> tuple[int, int]:
+        """The keyframe's patch grid (grid_h, grid_w); cell c is row c // grid_w, column c % grid_w."""
+        return keyframe_table.grid(self._live(), int(keyframe_id))
+
     def count(self) -> int:
         """Number of stored keyframes."""
         return keyframe_table.counts(self._live())[0]
+
+    def count_before(self, t_before: float) -> int:
+        """Number of keyframes with t < t_before."""
+        return keyframe_table.count_in_window(self._live(), _window(t_before, None))
 
     def last_keyframe(self) -> KeyframeRecord | None:
         """The keyframe with the latest t (the highest id among equal t), or None when empty."""
