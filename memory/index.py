@@ -236,9 +236,10 @@ class MemoryIndex:
     @classmethod
     def load(cls, folder: Path, expected: IndexState) -> tuple[MemoryIndex | None, str]:
         """The saved index if it matches `expected`, else (None, why it cannot be used)."""
-        for stale in folder.glob(".*.tmp"):
-            # Left by a crash inside _atomic_write; the store's lock means nobody is writing it now.
-            stale.unlink(missing_ok=True)
+        for name in (KEYFRAMES_FILE, PATCHES_FILE, SIDECAR_FILE):
+            for stale in folder.glob(f".{name}.*.tmp"):
+                # Left by a crash in _atomic_write; the store's lock means nobody is writing it now.
+                stale.unlink(missing_ok=True)
         missing = [n for n in (KEYFRAMES_FILE, PATCHES_FILE, SIDECAR_FILE) if not (folder / n).is_file()]
         if missing:
             return None, f"index files missing: {', '.join(missing)}"

@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 
 from memory import (
+    CorruptDatabaseError,
     DimensionMismatchError,
     InvalidInputError,
     KeyframeNotFoundError,
     MemoryInUseError,
     MemoryStore,
     PatchHit,
+    SchemaTooNewError,
 )
 from memory.index import range_search, range_search_by_knn
 
@@ -101,7 +103,8 @@ def threshold_in_gap(stored: list[Stored], queries: np.ndarray, quantile: float)
 
 
 def assert_same_hits(hits: list[PatchHit], expected: list[tuple[int, int, float, float, int]]) -> None:
-    assert [(h.keyframe_id, h.cell, h.t, h.frame) for h in hits] == [(e[0], e[1], e[3], e[4]) for e in expected]
+    got = [(h.keyframe_id, h.cell, h.t, h.frame) for h in hits]
+    assert got == [(e[0], e[1], e[3], e[4]) for e in expected]
     np.testing.assert_allclose([h.score for h in hits], [e[2] for e in expected], rtol=0, atol=1e-5)
 
 
@@ -166,7 +169,8 @@ def test_round_trip_across_close_and_reopen(folder, stored, queries, caplog) -> 
 
     caplog.set_level(logging.DEBUG, logger="memory")
     with open_store(folder) as store:
-        assert not [r for r in caplog.records if "rebuilding" in r.getMessage()], "reopen must load, not rebuild"
+        rebuilt = [r for r in caplog.records if "rebuilding" in r.getMessage()]
+        assert not rebuilt, "reopen must load the saved index, not rebuild it"
         assert search_all(store, queries, stored[0].embedding) == before
         assert [store.keyframe(s.id) for s in stored] == records
         assert store.count() == N_KEYFRAMES
@@ -270,7 +274,9 @@ def test_files_are_owner_only_whatever_the_umask(tmp_path) -> None:
     assert modes == dict.fromkeys(names, 0o600)
 
 
-@pytest.mark.parametrize(("embedding_dim", "patch_dim", "named"), [(D + 1, DP, "embedding_dim"), (D, 8, "patch_dim")])
+@pytest.mark.parametrize(
+    ("embedding_dim", "patch_dim", "named"), [(D + 1, DP, "embedding_dim"), (D, 8, "patch_dim")]
+)
 def test_dims_mismatch_on_reopen_is_clear(folder, embedding_dim, patch_dim, named) -> None:
     open_store(folder).close()
     with pytest.raises(DimensionMismatchError) as e:
@@ -325,3 +331,30 @@ def test_knn_fallback_agrees_with_range_search() -> None:
         assert len(ids) >= at_least and (scores >= min_score).all()
         assert sorted(ids.tolist()) == sorted(knn_ids.tolist())
         np.testing.assert_allclose(np.sort(scores), np.sort(knn_scores), atol=1e-6)
+
+
+def _garbage_db(folder: Path) -> None:
+    (folder / "memory.db").write_bytes(b"this is not a database" * 100)
+
+
+def _future_schema(folder: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(folder / "memory.db") as conn:
+        conn.execute("PRAGMA user_version = 99")
+
+
+@pytest.mark.parametrize(
+    ("damage", "error", "message"),
+    [
+        (_garbage_db, CorruptDatabaseError, "restore it from a backup"),
+        (_future_schema, SchemaTooNewError, "upgrade"),
+    ],
+)
+def test_unusable_database_gives_a_clear_error(folder, damage, error, message) -> None:
+    open_store(folder).close()
+    damage(folder)
+    with pytest.raises(error, match=message):
+        open_store(folder)
+    with pytest.raises(error):  # the failed open released the folder lock
+        open_store(folder)
