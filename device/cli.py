@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from device.errors import AmiError
+from memory.errors import MemoryStoreError
 
 log = logging.getLogger("ami")
 
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except AmiError as e:
+    except (AmiError, MemoryStoreError) as e:
         print(f"ami {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -73,7 +73,7 @@ class EagerEncoder:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"encoder input must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
         torch = self._torch
-        x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)  # (1, 3, H, W)
+        x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)  # (1, 3, H, W)
         px = self.config.input_px
         if rgb.shape[:2] != (px, px):
             x = torch.nn.functional.interpolate(x, size=(px, px), mode="bilinear", align_corners=False)

@@ -1,0 +1,121 @@
+"""Benchmark the answerer on held-out MiniWorld seeds and measure replay speed.
+
+Records each seed's session (cached under --work), replays it on 1 thread, scores it, pools the
+metrics, and rewrites the "baseline" section of docs/BENCHMARKS.md with the figures, the command
+and the date.
+
+Seeds: 0-99 are development seeds (the demo is seed 7; tuning used seeds 0-4). 1000-1009 are
+held out: never used while developing. Run:
+
+    .venv/bin/python benchmarks/baseline.py --seeds 1000-1009
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_MD = ROOT / "docs" / "BENCHMARKS.md"
+HELD_OUT = "1000-1009"
+
+
+def parse_seeds(spec: str) -> list[int]:
+    seeds: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        seeds += list(range(int(lo), int(hi or lo) + 1))
+    return seeds
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "n/a"
+    return f"{100 * v:.0f}%" if pct else f"{v:.2f}"
+
+
+def render_section(m: dict, speed: dict, seeds: str, command: str) -> str:
+    loc, al = m["locate"], m["alerts"]
+    return "\n".join([
+        f"Measured {dt.date.today().isoformat()} with `{command}` "
+        f"(seeds {seeds}, {speed['sessions']} sessions, 128x128 frames, encoder on 1 thread).",
+        "",
+        "| metric | baseline (last confident sighting) |",
+        "|---|---|",
+        f"| room accuracy ({loc['queries_seen_items']} queries about seen items) | {_fmt(loc['room_accuracy'], True)} |",
+        f"| false abstention on seen items | {_fmt(loc['false_abstention_rate'], True)} |",
+        f"| median position error (m) | {_fmt(loc['median_position_error_m'])} |",
+        f"| abstention on never-seen items ({loc['queries_never_seen']} queries) | {_fmt(loc['abstention_on_never_seen'], True)} |",
+        f"| left-item alerts: true events / alerts / matched | {al['true_events']} / {al['alerts']} / {al['matched']} |",
+        f"| left-item precision / recall / F1 | {_fmt(al['precision'], True)} / {_fmt(al['recall'], True)} / {_fmt(al['f1'], True)} |",
+        f"| left-item median delay after leaving the room (s) | {_fmt(al['median_delay_s'])} |",
+        f"| answer latency median / p90 (s, wall clock) | {_fmt(m['latency']['median_s'])} / {_fmt(m['latency']['p90_s'])} |",
+        "",
+        "Replay speed (`ami replay`: decode, keyframe gate, encode, store, answer), same run:",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| frames replayed | {speed['frames']} |",
+        f"| keyframes stored (fraction of frames) | {speed['keyframes']} ({_fmt(speed['keyframes'] / speed['frames'], True)}) |",
+        f"| frames per second | {speed['frames'] / speed['wall_s']:.1f} |",
+        f"| speed relative to real time (session seconds per wall second) | {speed['session_s'] / speed['wall_s']:.1f}x |",
+    ])
+
+
+def update_markdown(section: str, name: str = "baseline") -> None:
+    text = BENCH_MD.read_text(encoding="utf-8")
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{BENCH_MD}: markers {start} ... {end} not found")
+    BENCH_MD.write_text(pattern.sub(lambda _: f"{start}\n{section}\n{end}", text), encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default=HELD_OUT, help=f"seeds, e.g. 1000-1009 or 0,3,5 (default: {HELD_OUT})")
+    ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench", help="cache of recorded sessions")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    from device.evaluate import score_alerts, score_queries, summarize
+    from device.replay import ReplayConfig, replay
+    from device.session import read_session
+    from device.sim.record import RecordConfig, record_session
+
+    queries, alerts = [], []
+    speed = {"sessions": 0, "frames": 0, "keyframes": 0, "wall_s": 0.0, "session_s": 0.0}
+    for seed in parse_seeds(args.seeds):
+        folder = args.work / "sessions" / f"seed-{seed}"
+        if not folder.exists():
+            record_session(folder, RecordConfig(seed=seed), progress=False)
+        session = read_session(folder)
+        result = replay(session, args.work / f"responses-{seed}.jsonl", config=ReplayConfig(progress=False))
+        wall = result.wall_s  # the replay loop only: model loading is not counted
+        queries += score_queries(session, result.responses)
+        alerts.append(score_alerts(session, result.responses))
+        speed["sessions"] += 1
+        speed["frames"] += result.frames
+        speed["keyframes"] += result.keyframes
+        speed["wall_s"] += wall
+        speed["session_s"] += session.duration_s
+        print(f"seed {seed}: {result.frames} frames in {wall:.1f} s", file=sys.stderr)
+    metrics = summarize(queries, alerts)
+    (args.work / "baseline.json").write_text(json.dumps({"metrics": metrics, "speed": speed}, indent=2))
+    command = f".venv/bin/python benchmarks/baseline.py --seeds {args.seeds}"
+    section = render_section(metrics, speed, args.seeds, command)
+    print(section)
+    if not args.no_write:
+        update_markdown(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Replay through the real assistant, SQLite file and FAISS index on a small synthetic session
+(MiniWorld sessions are in test_spine.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from device.cli import main
+from tests.device.test_session import make_session
+
+
+def _responses(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_replay_writes_the_response_format(tmp_path: Path) -> None:
+    root = make_session(tmp_path, n=6)
+    out = tmp_path / "r.jsonl"
+    assert main(["replay", str(root), "--out", str(out), "--quiet"]) == 0
+    enroll, locate = _responses(out)
+    assert enroll["kind"] == "ack" and enroll["item"] == "keys" and enroll["evidence"]["frame"] == 1
+    assert locate["kind"] == "answer" and locate["utterance_t"] == 0.3
+    assert set(locate) == {"t", "kind", "utterance_t", "item", "text", "abstain", "confidence", "evidence", "position"}
+    assert locate["t"] >= locate["utterance_t"]
+
+
+def test_memory_folder_is_created_then_continued(tmp_path: Path) -> None:
+    root = make_session(tmp_path, n=6)
+    mem = tmp_path / "mem"
+    assert main(["replay", str(root), "--out", str(tmp_path / "a.jsonl"), "--memory", str(mem), "--quiet"]) == 0
+    assert (mem / "memory.db").stat().st_mode & 0o077 == 0
+    from memory.store import MemoryStore
+    with MemoryStore.open(mem, embedding_dim=96, patch_dim=96) as store:
+        first = store.count()
+        assert first >= 1 and store.item("keys") is not None
+    assert main(["replay", str(root), "--out", str(tmp_path / "b.jsonl"), "--memory", str(mem), "--quiet"]) == 0
+    with MemoryStore.open(mem, embedding_dim=96, patch_dim=96) as store:
+        assert store.count() == 2 * first
+
+
+@pytest.mark.parametrize("out, message", [("afile/r.jsonl", "cannot write r.jsonl here"), ("adir", "is a folder")])
+def test_unwritable_output_fails_before_work(tmp_path: Path, out: str, message: str, capsys) -> None:
+    root = make_session(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    assert main(["replay", str(root), "--out", str(tmp_path / out), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
