@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--metrics", type=Path, default=None,
                     help="JSON metrics to write (default: RESPONSES with .metrics.json)")
     sp.set_defaults(func=_cmd_eval)
+
+    from device.cli_memory import register as register_memory
+
+    register_memory(sub)
     return p
 
 
