@@ -59,17 +59,18 @@ class ItemKind:
     mesh: str  # a MiniWorld mesh name, "{color}" filled per seed, or "box" for a plain Box
     carryable: bool  # carried by the wearer day to day (left-behind alerts apply)
     height_m: float
+    color: str | None  # the colour its texture shows; None for meshes coloured per seed
     plural: bool = False
 
 
 ITEM_KINDS: tuple[ItemKind, ...] = (
-    ItemKind("keys", "key_{color}", True, 0.25, plural=True),
-    ItemKind("wallet", "keycard", True, 0.3),
-    ItemKind("phone", "box", True, PHONE_SIZE_M[1]),
-    ItemKind("mug", "potion", False, 0.35),
-    ItemKind("duck", "duckie", False, 0.3),
-    ItemKind("medkit", "medkit", False, 0.3),
-    ItemKind("ball", "ball_{color}", False, 0.3),
+    ItemKind("keys", "key_{color}", True, 0.25, None, plural=True),
+    ItemKind("wallet", "keycard", True, 0.3, "blue"),
+    ItemKind("phone", "box", True, PHONE_SIZE_M[1], "black"),
+    ItemKind("mug", "potion", False, 0.35, "red"),
+    ItemKind("duck", "duckie", False, 0.3, "yellow"),
+    ItemKind("medkit", "medkit", False, 0.3, "red"),
+    ItemKind("ball", "ball_{color}", False, 0.3, None),
 )
 
 
@@ -283,8 +284,19 @@ def _grid(rng: np.random.Generator, n: int) -> list[tuple[int, int]]:
 
 
 def generate_house(config: HouseConfig) -> HouseLayout:
-    """Lay out a house from `config.seed`: rooms, doors, textures, furniture, paintings and items."""
-    rng = np.random.default_rng([config.seed, 1])
+    """Lay out a house from `config.seed`: rooms, doors, textures, furniture, paintings and items.
+
+    A draw with too few free spots for the items is redrawn from the next sub-stream of the same
+    seed, so every seed gives a house, and always the same one.
+    """
+    for attempt in range(50):
+        layout = _generate(config, np.random.default_rng([config.seed, 1, attempt]))
+        if layout is not None:
+            return layout
+    raise SimError(f"seed {config.seed}: no house with room for the items after 50 draws; try another seed")
+
+
+def _generate(config: HouseConfig, rng: np.random.Generator) -> HouseLayout | None:
     n = config.n_rooms if config.n_rooms is not None else int(rng.integers(3, 6))
     cells = _grid(rng, n)
     rows, cols = max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1
@@ -349,7 +361,7 @@ def generate_house(config: HouseConfig) -> HouseLayout:
                 if surface:
                     spots.append(Spot(k, x, height, z, kind, (nx, nz)))
                 break
-        for _ in range(int(rng.integers(2, 4))):
+        for _ in range(int(rng.integers(3, 5))):
             wall = str(rng.choice(list(_WALLS)))
             s = slots[(k, wall)].take(rng, 0.7)
             if s is not None:
@@ -370,27 +382,35 @@ def generate_house(config: HouseConfig) -> HouseLayout:
 
     items = _choose_items(rng, config.n_items if config.n_items is not None else int(rng.integers(3, 7)))
     all_spots = [s for r in rooms for s in r.spots]
-    start: list[Spot] = []  # spread the items: at most two start in one room
-    for idx in rng.permutation(len(all_spots)):
-        s = all_spots[int(idx)]
-        if len(start) < len(items) and sum(t.room == s.room for t in start) < 2:
-            start.append(s)
-    if len(start) < len(items) or len(all_spots) < len(items) + 2:
-        raise SimError(f"seed {config.seed}: the house has {len(all_spots)} item spots, too few for "
-                       f"{len(items)} items; try another seed")
+    start: list[Spot] = []  # spread the items: at most two start in one room, if there is space
+    order = [all_spots[int(i)] for i in rng.permutation(len(all_spots))]
+    for cap in (2, len(items)):
+        for s in order:
+            if len(start) < len(items) and s not in start and sum(t.room == s.room for t in start) < cap:
+                start.append(s)
+    if len(start) < len(items) or len(all_spots) < len(items) + 2 or any(len(r.spots) < 2 for r in rooms):
+        return None
     log.debug("house seed %d: %d rooms, %d doors, items %s", config.seed, n, len(doors), [i.name for i in items])
     return HouseLayout(config.seed, tuple(rooms), tuple(doors), items, tuple(start))
 
 
 def _choose_items(rng: np.random.Generator, n: int) -> tuple[Item, ...]:
-    """n distinct items, the first always one the wearer carries (keys, wallet or phone)."""
+    """n items that look different: the first one the wearer carries (keys, wallet or phone),
+    no two of the same colour (so never both red mug and red medkit), keys and ball coloured
+    with what is left."""
     carry = [k for k in ITEM_KINDS if k.carryable]
-    first = carry[int(rng.integers(len(carry)))]
-    rest = [k for k in ITEM_KINDS if k is not first]
-    kinds = [first] + [rest[int(i)] for i in rng.choice(len(rest), size=n - 1, replace=False)]
-    colors = [str(c) for c in rng.permutation(MESH_COLORS)]
-    return tuple(Item(k.name, k.mesh.format(color=colors[j % len(colors)]), k.carryable, k.height_m, k.plural)
-                 for j, k in enumerate(kinds))
+    kinds = [carry[int(rng.integers(len(carry)))]]
+    for idx in rng.permutation(len(ITEM_KINDS)):
+        k = ITEM_KINDS[int(idx)]
+        if len(kinds) < n and k not in kinds and (k.color is None or k.color not in {c.color for c in kinds}):
+            kinds.append(k)
+    assert len(kinds) == n, f"the catalogue has no {n} items of distinct colours"
+    free = [str(c) for c in rng.permutation(MESH_COLORS) if c not in {k.color for k in kinds}]
+    items = []
+    for k in kinds:
+        color = k.color if k.color is not None else free.pop(0)
+        items.append(Item(k.name, k.mesh.format(color=color), k.carryable, k.height_m, k.plural))
+    return tuple(items)
 
 
 def make_house_env(layout: HouseLayout, width: int, height: int) -> Any:

@@ -33,8 +33,12 @@ CARRY_AHEAD_M = 0.6  # closer than MiniWorld's _get_carry_pos, so a carried item
 CARRY_BELOW_EYE_M = 0.3  # the carried item's top is this far below the eye, as in _get_carry_pos
 HAND_MOVE_S = 0.6  # an item moves between rest and hand in this long
 LOOK_HOLD_S = 2.0  # holding the view on an item while naming it
-FULL_CHORES_UNTIL_S = 120.0  # a full session does chores until about here, then wraps up
+FULL_CHORES_UNTIL_S = 140.0  # no new chore after this; each must also fit before FULL_MAX_S
 FULL_MAX_S = 180.0
+FULL_DETOUR_UNTIL_S = 115.0  # after a chore, maybe walk on and ask about it, until here
+TURN_ALLOWANCE_S = 0.8  # per waypoint, when estimating a walk's duration
+CHORE_EXTRA_S = 8.0  # looking down, picking up, putting down, holding the view
+WRAP_UP_S = 16.0  # leaving the last room and asking the last questions
 NEVER_SEEN = ("passport", "umbrella", "headphones")
 
 
@@ -193,17 +197,26 @@ class _Script:
             self.x, self.z = x0 + (x - x0) * k / n, z0 + (z - z0) * k / n
             self._emit()
 
+    def waypoints(self, a: tuple[float, float], b: tuple[float, float]) -> list[tuple[float, float]]:
+        """From a to b, room to room through doorway centres, WALK_MARGIN_M off the walls."""
+        ra, rb = self.layout.room_at(*a), self.layout.room_at(*b)
+        assert ra is not None and rb is not None, f"{a} or {b} is not inside a room"
+        points = []
+        for door in self.layout.route(ra, rb):
+            dx, dz = door.step_from(ra)
+            points += [(door.x - dx * WALK_MARGIN_M, door.z - dz * WALK_MARGIN_M),
+                       (door.x + dx * WALK_MARGIN_M, door.z + dz * WALK_MARGIN_M)]
+            ra = door.other(ra)
+        return points + [b]
+
+    def path_s(self, points: list[tuple[float, float]]) -> float:
+        """About how long walking through `points` takes: metres at walking speed, plus turns."""
+        metres = sum(math.dist(p, q) for p, q in zip(points, points[1:]))
+        return metres / WALK_SPEED_MPS + len(points) * TURN_ALLOWANCE_S
+
     def go_to(self, x: float, z: float) -> None:
-        """Walk to (x, z), room to room through doorway centres, WALK_MARGIN_M off the walls."""
-        target = self.layout.room_at(x, z)
-        assert target is not None, f"({x:.2f}, {z:.2f}) is not inside a room"
-        room = self.room
-        for door in self.layout.route(room, target):
-            dx, dz = door.step_from(room)
-            self.walk_to(door.x - dx * WALK_MARGIN_M, door.z - dz * WALK_MARGIN_M)
-            self.walk_to(door.x + dx * WALK_MARGIN_M, door.z + dz * WALK_MARGIN_M)
-            room = door.other(room)
-        self.walk_to(x, z)
+        for p in self.waypoints((self.x, self.z), (x, z)):
+            self.walk_to(*p)
 
     def look_around(self, degrees: float = 360.0) -> None:
         self.rotate(pitch=LOOK_AROUND_PITCH_DEG)
@@ -282,6 +295,9 @@ class _Script:
         pool = surfaces if surfaces and rng.random() < 0.6 else free
         return pool[int(rng.integers(len(pool)))]
 
+    def has_free_spot(self, room: int) -> bool:
+        return bool(set(self.layout.rooms[room].spots) - set(self.spot.values()))
+
     def neighbour(self, room: int, rng: np.random.Generator, avoid: int | None = None) -> int:
         rooms = sorted({d.other(room) for d in self.layout.doors if room in (d.room_a, d.room_b)})
         pool = [r for r in rooms if r != avoid] or rooms
@@ -336,6 +352,8 @@ def _short(s: _Script, rng: np.random.Generator, name: str, never: str) -> None:
     s.enroll(name)
     s.pick_up(name)
     there = s.neighbour(home, rng)
+    if not s.has_free_spot(there):
+        there = next(r.id for r in s.layout.rooms if r.id != home and s.has_free_spot(r.id))
     s.put_down(s.free_spot(there, rng))
     nxt = s.neighbour(there, rng, avoid=home)
     s.go_to(*s.layout.rooms[nxt].rect.centre)
@@ -370,22 +388,29 @@ def _full(s: _Script, rng: np.random.Generator, never: str) -> None:
     pending: list[str] = []
     last: str | None = None
     chores = 0
-    while chores == 0 or (chores < 4 and s.now < FULL_CHORES_UNTIL_S + (8.0 if chores == 1 else 0.0)):
-        pool = [n for n in s.enrolled if n != last and (chores > 0 or s.items[n].carryable)]
+    while chores < 4:
+        free = [r.id for r in layout.rooms if s.has_free_spot(r.id)]
+        pool = [n for n in s.enrolled if n != last and (chores > 0 or s.items[n].carryable)
+                and set(free) - {s.spot[n].room}]
         name = pool[int(rng.integers(len(pool)))]
+        rooms = [r for r in free if r != s.spot[name].room]
+        spot = s.free_spot(rooms[int(rng.integers(len(rooms)))], rng)
+        at_item = s.stand_point(s.spot[name])
+        walk = s.waypoints((s.x, s.z), at_item) + s.waypoints(at_item, s.stand_point(spot))[:-1]
+        if chores > 0 and (s.now > FULL_CHORES_UNTIL_S
+                           or s.now + s.path_s([(s.x, s.z)] + walk) + CHORE_EXTRA_S > FULL_MAX_S - WRAP_UP_S):
+            break
         s.pick_up(name)
-        used = set(s.spot.values())
-        rooms = [r.id for r in layout.rooms if r.id != s.spot[name].room and set(r.spots) - used]
-        s.put_down(s.free_spot(rooms[int(rng.integers(len(rooms)))], rng))
+        s.put_down(spot)
         last, chores = name, chores + 1
         pending.append(name)
-        if rng.random() < 0.5 and s.now < FULL_CHORES_UNTIL_S:  # else the wrap-up below asks
+        if rng.random() < 0.5 and s.now < FULL_DETOUR_UNTIL_S:  # else the wrap-up below asks
             s.go_to(*layout.rooms[s.neighbour(s.room, rng)].rect.centre)
             s.look_around(180.0)
             s.ask(pending.pop(0))
     s.go_to(*layout.rooms[s.neighbour(s.room, rng)].rect.centre)  # leave the last room too
     for k, name in enumerate(pending[-2:]):
-        if k == 0 or s.now < FULL_MAX_S - 12.0:
+        if k == 0 or s.now < FULL_MAX_S - 8.0:
             s.ask(name)
     if never_at >= len(tour):
         s.ask(never)

@@ -1,0 +1,23 @@
+"""Fixtures for the device tests: one short MiniWorld session, recorded once per test run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def sim_short_config() -> "RecordConfig":  # noqa: F821 (lazy import)
+    """A short session's config; not square on purpose, to exercise the vertical-to-horizontal fov."""
+    from device.sim.record import RecordConfig
+
+    return RecordConfig(seed=3, width=96, height=64, short=True)
+
+
+@pytest.fixture(scope="session")
+def sim_short_session(tmp_path_factory: pytest.TempPathFactory, sim_short_config: "RecordConfig") -> Path:  # noqa: F821
+    """Path of a short recorded session (format ami-session/1 with truth/)."""
+    from device.sim.record import record_session
+
+    return record_session(tmp_path_factory.mktemp("sim") / "short", sim_short_config, progress=False)
