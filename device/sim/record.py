@@ -23,7 +23,8 @@ import numpy as np
 
 from device.session import AUDIO_SAMPLE_RATE_HZ, Pose, SessionInfo, SessionWriter, Utterance
 from device.sim.errors import SimError
-from device.sim.house import CAMERA_HEIGHT_M, HouseConfig, HouseLayout, generate_house, make_house_env
+from device.sim.house import make_house_env
+from device.sim.layout import CAMERA_HEIGHT_M, HouseConfig, HouseLayout, generate_house
 from device.sim.wearer import FrameState, WearerConfig, WearerPlan, plan_session
 
 log = logging.getLogger(__name__)

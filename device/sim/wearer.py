@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.sim.house import CAMERA_HEIGHT_M, WALK_MARGIN_M, HouseLayout, Item, Spot, facing_dir
+from device.sim.layout import CAMERA_HEIGHT_M, WALK_MARGIN_M, HouseLayout, Spot, facing_dir
 
 log = logging.getLogger(__name__)
 

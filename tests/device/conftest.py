@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from device.sim.record import RecordConfig
+
 
 @pytest.fixture(scope="session")
-def sim_short_config() -> "RecordConfig":  # noqa: F821 (lazy import)
+def sim_short_config() -> RecordConfig:
     """A short session's config; not square on purpose, to exercise the vertical-to-horizontal fov."""
     from device.sim.record import RecordConfig
 
@@ -16,8 +20,8 @@ def sim_short_config() -> "RecordConfig":  # noqa: F821 (lazy import)
 
 
 @pytest.fixture(scope="session")
-def sim_short_session(tmp_path_factory: pytest.TempPathFactory, sim_short_config: "RecordConfig") -> Path:  # noqa: F821
-    """Path of a short recorded session (format ami-session/1 with truth/)."""
+def sim_short_session(tmp_path_factory: pytest.TempPathFactory, sim_short_config: RecordConfig) -> Path:
+    """Path of a short recorded session (format ami-session/1 with truth/); slow tests only."""
     from device.sim.record import record_session
 
     return record_session(tmp_path_factory.mktemp("sim") / "short", sim_short_config, progress=False)

@@ -13,7 +13,7 @@ import pytest
 
 from device.session import read_session
 from device.sim.errors import SimError
-from device.sim.house import DOOR_WIDTH_M, WALK_MARGIN_M, HouseConfig, HouseLayout, generate_house
+from device.sim.layout import DOOR_WIDTH_M, WALK_MARGIN_M, HouseConfig, HouseLayout, generate_house
 from device.sim.record import RecordConfig, horizontal_fov_deg, record_session, visible_items
 from device.sim.wearer import FrameState, ItemPose, WearerConfig, plan_session
 
