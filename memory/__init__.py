@@ -10,21 +10,28 @@ from memory.errors import (
     CorruptDatabaseError,
     DimensionMismatchError,
     IndexOutOfSyncError,
+    IndexSaveError,
     InvalidInputError,
+    ItemNotFoundError,
     KeyframeNotFoundError,
     MemoryInUseError,
     MemoryStoreError,
     SchemaTooNewError,
+    StorageError,
     StoreClosedError,
 )
+from memory.config import RetentionPolicy, StoreConfig
 from memory.store import MemoryStore
-from memory.types import ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
+from memory.types import ForgetResult, ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
 
 __all__ = [
     "CorruptDatabaseError",
     "DimensionMismatchError",
+    "ForgetResult",
     "IndexOutOfSyncError",
+    "IndexSaveError",
     "InvalidInputError",
+    "ItemNotFoundError",
     "ItemRecord",
     "KeyframeHit",
     "KeyframeNotFoundError",
@@ -33,6 +40,9 @@ __all__ = [
     "MemoryStore",
     "MemoryStoreError",
     "PatchHit",
+    "RetentionPolicy",
     "SchemaTooNewError",
+    "StorageError",
     "StoreClosedError",
+    "StoreConfig",
 ]

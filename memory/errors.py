@@ -88,3 +88,33 @@ class KeyframeNotFoundError(MemoryStoreError, LookupError):
             f"no keyframe with id {keyframe_id}; use an id returned by add_keyframe() or a search "
             f"of this memory"
         )
+
+
+class ItemNotFoundError(MemoryStoreError, LookupError):
+    """No item is enrolled under the requested name."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        listed = ", ".join(repr(k) for k in known) or "none"
+        super().__init__(f"no item is enrolled as {name!r} (enrolled: {listed}); use one of those names")
+
+
+class IndexSaveError(MemoryStoreError, OSError):
+    """The index files could not be written (a full disk, a read-only folder)."""
+
+    def __init__(self, folder: Path, cause: OSError) -> None:
+        super().__init__(
+            f"could not save the search index of {folder}: {cause.strerror or cause}. memory.db holds "
+            f"every acknowledged keyframe and the previous index files are intact; free disk space "
+            f"(or fix the folder's permissions) and save again, or reopen: the index is rebuilt"
+        )
+
+
+class StorageError(MemoryStoreError, OSError):
+    """memory.db refused a write (a full disk, an I/O error); nothing of that write was stored."""
+
+    def __init__(self, db_path: Path, what: str, cause: Exception) -> None:
+        super().__init__(
+            f"could not store {what} in {db_path} ({cause}); nothing of it was stored and the memory "
+            f"is intact: free disk space, then retry"
+        )

@@ -2,9 +2,10 @@
 
     FOLDER/            mode 0o700 when the store creates it
       memory.db        SQLite, the truth (mode 0o600; SQLite gives -wal and -shm the same mode)
-      keyframes.faiss  FAISS indexes (mode 0o600), rebuilt from memory.db when missing or stale
-      patches.faiss
-      index.json       sidecar: the counts and database generation the indexes were built from
+      keyframes-g<generation>-<token>.faiss   FAISS indexes (mode 0o600), rebuilt from memory.db
+      patches-g<generation>-<token>.faiss     when missing, damaged or stale (see indexfiles.py)
+      index.json       sidecar: names the index files, their sha256, and the database state
+                       (store id, generation, counts) they were built from
       memory.lock      flock'd while a MemoryStore has the folder open
 """
 

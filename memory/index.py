@@ -1,41 +1,34 @@
 """The FAISS side of the store: a rebuildable search index over what memory.db holds.
 
 Two exact inner-product indexes, both `IndexIDMap2(IndexFlatIP(dim))`:
-- keyframes.faiss: one vector per keyframe, FAISS id = keyframes.id;
-- patches.faiss: one vector per patch, FAISS id = keyframe_id * PATCH_ID_STRIDE + cell, where
+- "keyframes": one vector per keyframe, FAISS id = keyframes.id;
+- "patches": one vector per patch, FAISS id = keyframe_id * PATCH_ID_STRIDE + cell, where
   cell < PATCH_ID_STRIDE (256) is the row-major cell of the keyframe's grid. The keyframe id is
   `id // 256` and the cell `id % 256`. int64 ids leave room for 2**55 keyframes.
 
 Patch vectors are indexed as stored, i.e. rounded to float16 like memory.db's blob, so an index
 rebuilt from the database is identical to one built incrementally.
 
-Both files are written atomically (temp file in the same folder, fsync, os.replace, fsync the
-folder), then index.json, a sidecar with the counts and the database generation they were built
-from. `MemoryIndex.load` returns None with the reason when anything disagrees with the database,
-and the store then rebuilds from SQLite. Nothing here reads SQLite: the store passes the rows.
+indexfiles.py saves and loads them (atomic, checksummed, vouched for by the database
+generation); `MemoryIndex.load` returns None with the reason when anything disagrees with the
+database, and the store then rebuilds from SQLite. Nothing here reads SQLite: the store passes
+the rows.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
-import tempfile
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from memory import indexfiles
+from memory.indexfiles import IndexState
+
 logger = logging.getLogger(__name__)
 
 PATCH_ID_STRIDE = 256  # cells per keyframe at most; see the module docstring
-KEYFRAMES_FILE = "keyframes.faiss"
-PATCHES_FILE = "patches.faiss"
-SIDECAR_FILE = "index.json"
-SIDECAR_FORMAT = "ami-memory-index/1"
 _KNN_FIRST_K = 64  # first k of the k-NN fallback for range search; doubled until complete
 
 
@@ -48,37 +41,6 @@ def patch_ids(keyframe_id: int, n_cells: int) -> np.ndarray:
 def split_patch_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(keyframe ids, cells) of patch FAISS ids, both int64 like `ids`."""
     return ids // PATCH_ID_STRIDE, ids % PATCH_ID_STRIDE
-
-
-@dataclass(frozen=True)
-class IndexState:
-    """What the sidecar records; it must equal what the database expects for the files to be used."""
-
-    store_id: str
-    generation: int
-    keyframes: int
-    patches: int
-    embedding_dim: int
-    patch_dim: int
-
-    @classmethod
-    def from_json(cls, data: object) -> IndexState:
-        """Parse a sidecar; raises ValueError when it is not one this version wrote."""
-        if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
-            raise ValueError(f"not an {SIDECAR_FORMAT} sidecar")
-        values = {}
-        for f in fields(cls):
-            value = data.get(f.name)
-            wanted = str if f.name == "store_id" else int
-            if type(value) is not wanted:
-                raise ValueError(f"field {f.name!r} is {value!r}, expected {wanted.__name__}")
-            values[f.name] = value
-        return cls(**values)
-
-    def differences(self, other: IndexState) -> list[str]:
-        """Human-readable 'field: self != other' for each field that differs."""
-        mine, theirs = asdict(self), asdict(other)
-        return [f"{k} {mine[k]!r} != {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
 
 
 def range_search_by_knn(
@@ -124,38 +86,6 @@ def range_search(index: faiss.Index, queries: np.ndarray, min_score: float) -> t
 
 def _new_index(dim: int) -> faiss.IndexIDMap2:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
-
-def _fsync_path(path: Path | str, *, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write `path` through `write(temp_name)` so that readers see the old or the new file, whole."""
-    # mkstemp creates the file with mode 0o600, and writers that reopen it by name keep that mode.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        _fsync_path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_path(path.parent, directory=True)
-
-
-def _write_text(text: str) -> Callable[[str], None]:
-    def write(name: str) -> None:
-        with open(name, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    return write
 
 
 class MemoryIndex:
@@ -220,56 +150,29 @@ class MemoryIndex:
         """Every patch (id, score) with score >= min_score against any of queries (Q, Dp)."""
         return range_search(self.patches, np.ascontiguousarray(queries, np.float32), min_score)
 
+    def ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keyframe ids, patch ids) the index holds, each sorted int64."""
+        return (np.sort(faiss.vector_to_array(self.keyframes.id_map)).astype(np.int64),
+                np.sort(faiss.vector_to_array(self.patches.id_map)).astype(np.int64))
+
     def save(self, folder: Path, state: IndexState) -> None:
-        """Write both index files, then the sidecar that vouches for them, each atomically."""
+        """Write the indexes and the sidecar that vouches for them (see indexfiles.py)."""
         assert state.keyframes == self.n_keyframes and state.patches == self.n_patches, (
             f"saving an index of {self.n_keyframes}/{self.n_patches} vectors as {state}"
         )
-        # The sidecar goes last: until it is replaced, the old sidecar's counts or generation
-        # disagree with the new files or the database, so a crash in between means a rebuild.
-        _atomic_write(folder / KEYFRAMES_FILE, lambda name: faiss.write_index(self.keyframes, name))
-        _atomic_write(folder / PATCHES_FILE, lambda name: faiss.write_index(self.patches, name))
-        sidecar = {"format": SIDECAR_FORMAT, **asdict(state)}
-        _atomic_write(folder / SIDECAR_FILE, _write_text(json.dumps(sidecar, indent=2) + "\n"))
-        logger.debug("saved index of %s: %s", folder, state)
+        indexfiles.save(folder, state, {"keyframes": self.keyframes, "patches": self.patches})
 
     @classmethod
     def load(cls, folder: Path, expected: IndexState) -> tuple[MemoryIndex | None, str]:
         """The saved index if it matches `expected`, else (None, why it cannot be used)."""
-        for name in (KEYFRAMES_FILE, PATCHES_FILE, SIDECAR_FILE):
-            for stale in folder.glob(f".{name}.*.tmp"):
-                # Left by a crash in _atomic_write; the store's lock means nobody is writing it now.
-                stale.unlink(missing_ok=True)
-        missing = [n for n in (KEYFRAMES_FILE, PATCHES_FILE, SIDECAR_FILE) if not (folder / n).is_file()]
-        if missing:
-            return None, f"index files missing: {', '.join(missing)}"
-        try:
-            state = IndexState.from_json(json.loads((folder / SIDECAR_FILE).read_text(encoding="utf-8")))
-        except (OSError, ValueError) as e:
-            return None, f"{SIDECAR_FILE} unreadable: {e}"
-        if state != expected:
-            return None, f"{SIDECAR_FILE} disagrees with memory.db: {'; '.join(state.differences(expected))}"
+        loaded, why = indexfiles.load(folder, expected, ("keyframes", "patches"))
+        if loaded is None:
+            return None, why
         index = cls(expected.embedding_dim, expected.patch_dim)
-        for name, dim, count in (
-            (KEYFRAMES_FILE, expected.embedding_dim, expected.keyframes),
-            (PATCHES_FILE, expected.patch_dim, expected.patches),
-        ):
-            try:
-                loaded = faiss.read_index(str(folder / name))
-            except RuntimeError as e:
-                return None, f"{name} unreadable: {e}"
-            if not (
-                isinstance(loaded, faiss.IndexIDMap2)
-                and loaded.metric_type == faiss.METRIC_INNER_PRODUCT
-                and loaded.d == dim
-                and loaded.ntotal == count
-            ):
-                return None, (
-                    f"{name} is {type(loaded).__name__} d={loaded.d} ntotal={loaded.ntotal}, "
-                    f"expected IndexIDMap2 inner-product d={dim} ntotal={count}"
-                )
-            if name == KEYFRAMES_FILE:
-                index.keyframes = loaded
-            else:
-                index.patches = loaded
+        for name, dim in (("keyframes", expected.embedding_dim), ("patches", expected.patch_dim)):
+            got = loaded[name]
+            if not (isinstance(got, faiss.IndexIDMap2) and got.metric_type == faiss.METRIC_INNER_PRODUCT
+                    and got.d == dim):
+                return None, f"index {name!r} is {type(got).__name__} d={got.d}, expected IndexIDMap2 d={dim}"
+            setattr(index, name, got)
         return index, ""

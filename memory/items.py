@@ -30,6 +30,7 @@ def enroll(
     t: float,
     prototypes: np.ndarray,  # (K, Dp) float32
     threshold: float,
+    recorded_at: float,
 ) -> ItemRecord:
     """Enroll `name`; if it exists, append the prototypes, replace the threshold, keep enrolled_t."""
     name = inputs.text(name, "name")
@@ -46,8 +47,8 @@ def enroll(
             old = _record(row, db_path, patch_dim)
             enrolled_t, merged = old.enrolled_t, np.concatenate([old.prototypes, new])
         db.execute(
-            f"INSERT OR REPLACE INTO items ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-            (name, enrolled_t, schema.encode_f32(merged), len(merged), threshold),
+            f"INSERT OR REPLACE INTO items ({_COLUMNS}, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (name, enrolled_t, schema.encode_f32(merged), len(merged), threshold, recorded_at),
         )
     logger.info("enrolled %r: %d prototypes, threshold %.3f", name, len(merged), threshold)
     return _frozen(name, enrolled_t, merged, threshold)

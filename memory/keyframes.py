@@ -52,12 +52,14 @@ def insert(
     grid: tuple[int, int],
     embedding: np.ndarray,  # (D,) float32
     patches16: np.ndarray,  # (grid_h * grid_w, Dp) float16
+    recorded_at: float,
 ) -> int:
     """Insert one row (in the caller's transaction); returns its id."""
     cursor = db.execute(
         "INSERT INTO keyframes (t, frame, session, x, y, z, yaw_deg, pitch_deg, grid_h, grid_w,"
-        " embedding, patches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (t, frame, session, *pose, *grid, schema.encode_f32(embedding), schema.encode_f16(patches16)),
+        " embedding, patches, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (t, frame, session, *pose, *grid, schema.encode_f32(embedding), schema.encode_f16(patches16),
+         recorded_at),
     )
     assert cursor.lastrowid is not None, "INSERT INTO keyframes gave no rowid"
     return int(cursor.lastrowid)

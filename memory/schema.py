@@ -16,6 +16,10 @@ Schema v1:
                prototypes BLOB  little-endian float32, (k, Dp) row-major
                k INTEGER, threshold REAL
     meta       key TEXT PRIMARY KEY, value TEXT  (see the META_* keys)
+
+Schema v2 adds `recorded_at REAL NULL` to keyframes and items: Unix seconds (wall clock) when the
+row was stored, NULL for rows from v1. Session times `t` restart with each session, so "forget
+the last 10 minutes" and retention go by recorded_at.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
+from memory.config import SYNCHRONOUS_MODES
 from memory.errors import CorruptDatabaseError, SchemaTooNewError
 
 logger = logging.getLogger(__name__)
@@ -83,23 +88,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ),
     ),
+
+    Migration(
+        version=2,
+        description="recorded_at (wall clock) on keyframes and items",
+        statements=(
+            "ALTER TABLE keyframes ADD COLUMN recorded_at REAL",
+            "ALTER TABLE items ADD COLUMN recorded_at REAL",
+            "CREATE INDEX keyframes_recorded_at ON keyframes (recorded_at)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
-def connect(db_path: Path) -> Database:
+def connect(db_path: Path, synchronous: str = "FULL") -> Database:
     """Open memory.db through sqlite-utils with the store's connection settings."""
+    assert synchronous in SYNCHRONOUS_MODES, f"synchronous must be one of {SYNCHRONOUS_MODES}"
     # No sqlite-utils plugins: the memory holds private data and must not run foreign code.
     db = Database(db_path, execute_plugins=False)
-    # WAL: a reader (the companion's memory viewer) never blocks the glasses' writes, and a crash
+    # WAL: readers (queries, the companion's memory viewer) never block the writer, and a crash
     # mid-write never corrupts the database.
     db.enable_wal()
-    # With WAL, synchronous=NORMAL is still corruption-safe; a power cut may only lose the
-    # transactions since the last checkpoint. That trade is right here: it saves an fsync per
-    # keyframe on the glasses' flash (latency and battery), and MemoryStore.save() checkpoints,
-    # which syncs, before it writes the FAISS files that claim those rows.
-    db.execute("PRAGMA synchronous = NORMAL")
+    # FULL (the default): each commit fsyncs the WAL, so a keyframe is durable when add_keyframe
+    # returns, even if the battery dies next (NORMAL would survive a killed process but may lose
+    # the last commits on power loss). One fsync per keyframe, a few per second at most, is
+    # cheap next to the encoder; see docs/memory.md.
+    db.execute(f"PRAGMA synchronous = {synchronous}")
+    # Deleted content is overwritten with zeros, so forgotten rows do not linger in free pages.
+    db.execute("PRAGMA secure_delete = ON")
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return db
 

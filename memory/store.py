@@ -1,8 +1,9 @@
 """MemoryStore: the episodic store of keyframes and enrolled items in one folder (see folder.py).
 
-Every write commits at once (cheap with WAL and synchronous=NORMAL, see schema.py) and updates the
-in-RAM indexes; `save()` makes the database durable and writes the index files. A crash loses at
-most the index files' freshness, which the next open repairs by rebuilding.
+Every write commits at once (durable when it returns: WAL with synchronous=FULL, see schema.py)
+and updates the in-RAM indexes; `save()` writes the index files. A crash loses at most the index
+files' freshness, which the next open repairs by rebuilding. Forget methods erase rows, index
+entries and the bytes in the folder at once (forget.py); `verify()` lists failed invariants.
 
 One MemoryStore per folder at a time (enforced by the lock), used from one thread.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -18,61 +20,51 @@ from types import TracebackType
 import numpy as np
 from sqlite_utils import Database
 
-from memory import inputs, schema
+from memory import indexfiles, inputs, schema, verify
 from memory import keyframes as keyframe_table
 from memory import items as items_table
+from memory.config import StoreConfig
 from memory.errors import (
     CorruptDatabaseError,
     DimensionMismatchError,
     IndexOutOfSyncError,
+    IndexSaveError,
     InvalidInputError,
     MemoryInUseError,
     StoreClosedError,
+    StorageError,
 )
-from memory.folder import DB_FILE, FolderLock, file_bytes, make_private_file, make_private_folder
-from memory.index import (
-    KEYFRAMES_FILE,
-    PATCH_ID_STRIDE,
-    PATCHES_FILE,
-    SIDECAR_FILE,
-    IndexState,
-    MemoryIndex,
-    patch_ids,
-    split_patch_ids,
-)
-from memory.types import ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
+from memory.folder import DB_FILE, FolderLock, make_private_file, make_private_folder
+from memory.index import PATCH_ID_STRIDE, MemoryIndex, patch_ids
+from memory.indexfiles import IndexState
+from memory.forget import StoreForget
+from memory.types import ItemRecord
 
 logger = logging.getLogger(__name__)
 
 _REBUILD_BATCH = 512  # keyframes per FAISS add while rebuilding
 
 
-def _window(t_before: float | None, t_after: float | None) -> tuple[float, float]:
-    """(lo, hi) of the open time window lo < t < hi; a missing side is infinite."""
-    lo = -np.inf if t_after is None else inputs.finite_float(t_after, "t_after")
-    hi = np.inf if t_before is None else inputs.finite_float(t_before, "t_before")
-    return lo, hi
-
-
-class MemoryStore:
+class MemoryStore(StoreForget):
     """The episodic store of one folder. Create it with `MemoryStore.open`; close it (or use `with`).
 
     Time windows are open intervals: `t_after < t < t_before`, so a query at time t sees only what
     came strictly before t.
     """
 
-    def __init__(
-        self, folder: Path, db: Database, lock: FolderLock, embedding_dim: int, patch_dim: int
-    ) -> None:
+    def __init__(self, folder: Path, db: Database, lock: FolderLock, config: StoreConfig) -> None:
         """Private: use `MemoryStore.open`."""
         self.folder = folder
-        self.embedding_dim = embedding_dim
-        self.patch_dim = patch_dim
+        self.config = config
+        self.embedding_dim = 0  # set by _init_meta
+        self.patch_dim = 0
         self._db_path = folder / DB_FILE
-        self._layout = keyframe_table.Layout(self._db_path, embedding_dim, patch_dim)
+        self._repair = True
+        self._index_problem: str | None = None  # why the saved index was not used, until saved
+        self._layout = keyframe_table.Layout(self._db_path, 0, 0)
         self._db: Database | None = db
         self._lock = lock
-        self._index = MemoryIndex(embedding_dim, patch_dim)
+        self._index = MemoryIndex(1, 1)
         self._store_id = ""
         self._generation = 0
         self._dirty = False
@@ -80,22 +72,41 @@ class MemoryStore:
     # ---- open and close -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, folder: Path | str, *, embedding_dim: int, patch_dim: int) -> MemoryStore:
-        """Open the memory in `folder`, creating it (and the folder) when it does not exist yet."""
-        embedding_dim = inputs.whole_number(embedding_dim, "embedding_dim", minimum=1)
-        patch_dim = inputs.whole_number(patch_dim, "patch_dim", minimum=1)
+    def open(
+        cls,
+        folder: Path | str,
+        *,
+        embedding_dim: int | None = None,
+        patch_dim: int | None = None,
+        config: StoreConfig | None = None,
+        repair: bool = True,
+        create: bool = True,
+    ) -> MemoryStore:
+        """Open the memory in `folder`, creating it (and the folder) when it does not exist yet.
+
+        The dims may be left out for an existing memory (they are read from memory.db); when
+        given they must match. `repair=False` rebuilds a stale or damaged index in RAM only and
+        leaves the files for `verify()` to report. `create=False` refuses a folder with no memory.
+        """
+        dims = {"embedding_dim": embedding_dim, "patch_dim": patch_dim}
+        for name, value in dims.items():
+            if value is not None:
+                inputs.whole_number(value, name, minimum=1)
         folder = Path(folder)
+        db_path = folder / DB_FILE
+        if not create and not db_path.is_file():
+            raise InvalidInputError(f"{folder} holds no memory ({DB_FILE} is missing); check --memory")
         make_private_folder(folder)
         lock = FolderLock(folder)
         db: Database | None = None
-        db_path = folder / DB_FILE
         try:
             make_private_file(db_path)
             try:
-                db = schema.connect(db_path)
+                db = schema.connect(db_path, (config or StoreConfig()).synchronous)
                 schema.migrate(db, db_path)
-                store = cls(folder, db, lock, embedding_dim, patch_dim)
-                store._init_meta()
+                store = cls(folder, db, lock, config or StoreConfig())
+                store._repair = repair
+                store._init_meta(embedding_dim, patch_dim)
                 store._load_index()
             except sqlite3.OperationalError as e:
                 if "locked" in str(e):
@@ -111,13 +122,23 @@ class MemoryStore:
         logger.info("opened %s: %d keyframes, %d items", folder, store.count(), items_table.count(db))
         return store
 
-    def _init_meta(self) -> None:
+    @classmethod
+    def open_existing(cls, folder: Path | str, *, config: StoreConfig | None = None,
+                      repair: bool = True) -> MemoryStore:
+        """Open a memory that must exist, with the dims it was created with (for `ami memory`)."""
+        return cls.open(folder, config=config, repair=repair, create=False)
+
+    def _init_meta(self, embedding_dim: int | None, patch_dim: int | None) -> None:
         db = self._live()
         meta = schema.read_meta(db)
         if schema.META_EMBEDDING_DIM not in meta:
+            if embedding_dim is None or patch_dim is None:
+                raise InvalidInputError(
+                    f"{self.folder} is a new memory: pass embedding_dim and patch_dim to create it"
+                )
             with db.atomic():
-                schema.write_meta(db, schema.META_EMBEDDING_DIM, str(self.embedding_dim))
-                schema.write_meta(db, schema.META_PATCH_DIM, str(self.patch_dim))
+                schema.write_meta(db, schema.META_EMBEDDING_DIM, str(embedding_dim))
+                schema.write_meta(db, schema.META_PATCH_DIM, str(patch_dim))
                 schema.write_meta(db, schema.META_GENERATION, "0")
                 schema.write_meta(db, schema.META_STORE_ID, uuid.uuid4().hex)
             meta = schema.read_meta(db)
@@ -127,10 +148,13 @@ class MemoryStore:
             self._store_id = meta[schema.META_STORE_ID]
         except (KeyError, ValueError) as e:
             raise CorruptDatabaseError(self._db_path, f"meta table is incomplete: {e}") from e
-        requested = {schema.META_EMBEDDING_DIM: self.embedding_dim, schema.META_PATCH_DIM: self.patch_dim}
+        requested = {schema.META_EMBEDDING_DIM: embedding_dim, schema.META_PATCH_DIM: patch_dim}
         for key, value in requested.items():
-            if stored[key] != value:
+            if value is not None and stored[key] != value:
                 raise DimensionMismatchError(self.folder, key, stored[key], value)
+        self.embedding_dim = stored[schema.META_EMBEDDING_DIM]
+        self.patch_dim = stored[schema.META_PATCH_DIM]
+        self._layout = keyframe_table.Layout(self._db_path, self.embedding_dim, self.patch_dim)
         self._generation = stored[schema.META_GENERATION]
 
     def _db_state(self) -> IndexState:
@@ -147,35 +171,46 @@ class MemoryStore:
     def _load_index(self) -> None:
         state = self._db_state()
         index, why = MemoryIndex.load(self.folder, state)
-        if index is None:
-            # An empty memory (a new one) has nothing to rebuild, so it is not worth a warning.
-            log = logger.warning if state.keyframes else logger.debug
-            log("rebuilding the search index of %s from memory.db: %s", self.folder, why)
-            self.rebuild_index()
-        else:
+        if index is not None:
             self._index = index
+            indexfiles.remove_unreferenced(self.folder)
+            return
+        # An empty memory (a new one) has nothing to rebuild, so it is not worth a warning.
+        log = logger.warning if state.keyframes else logger.debug
+        log("rebuilding the search index of %s from memory.db: %s", self.folder, why)
+        if self._repair:
+            self.rebuild_index()
+        else:  # rebuilt in RAM so that answers stay right; the files are left for verify()
+            self._index = self._index_from_rows()
+            self._index_problem = why
 
-    def rebuild_index(self) -> None:
-        """Rebuild both FAISS indexes from memory.db and save them (for `ami memory rebuild`)."""
+    def _index_from_rows(self) -> MemoryIndex:
         index = MemoryIndex(self.embedding_dim, self.patch_dim)
         rows = keyframe_table.batches(self._live(), self._layout, _REBUILD_BATCH)
         for ids, embeddings, cells, patches in rows:  # (B,), (B, D), B cell counts, (sum cells, Dp)
             patch_ids_ = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)])
             index.add(ids, embeddings, patch_ids_, patches)
-        self._index = index
+        return index
+
+    def rebuild_index(self) -> None:
+        """Rebuild the FAISS indexes from memory.db and save them (for `ami memory rebuild`)."""
+        self._index = self._index_from_rows()
         self._dirty = True
         self.save()
-        logger.info("rebuilt the index of %s: %d keyframes, %d patches", self.folder, index.n_keyframes,
-                    index.n_patches)
+        logger.info("rebuilt the index of %s: %d keyframes, %d patches", self.folder,
+                    self._index.n_keyframes, self._index.n_patches)
 
     def save(self) -> None:
-        """Commit, make the database durable, and write the index files atomically if they changed."""
+        """Commit, and write the index files atomically if they changed (see indexfiles.py).
+
+        Raises IndexSaveError (with the database and the previous index files intact) when the
+        files cannot be written, for example on a full disk; the store stays usable.
+        """
         db = self._live()
         db.commit()
         if not self._dirty:
             return
-        # A checkpoint syncs the WAL, so the index files written next never claim rows that a
-        # power cut could still take back from the database.
+        # A checkpoint copies the WAL into memory.db, so the WAL stays short.
         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         state = self._db_state()
         if (state.keyframes, state.patches) != (self._index.n_keyframes, self._index.n_patches):
@@ -184,8 +219,12 @@ class MemoryStore:
                 f"memory.db has {state.keyframes} keyframes / {state.patches} patches, the index "
                 f"{self._index.n_keyframes} / {self._index.n_patches}",
             )
-        self._index.save(self.folder, state)
+        try:
+            self._index.save(self.folder, state)
+        except OSError as e:
+            raise IndexSaveError(self.folder, e) from e
         self._dirty = False
+        self._index_problem = None
 
     def close(self) -> None:
         """Save and release the folder. Closing twice is harmless."""
@@ -227,10 +266,14 @@ class MemoryStore:
         embedding: np.ndarray,  # (D,) float32
         patches: np.ndarray,  # (grid_h * grid_w, Dp) float32, row-major cells
         grid: tuple[int, int],
+        *,
+        recorded_at: float | None = None,
     ) -> int:
-        """Store one keyframe and index it; returns its id. Vectors are stored as given.
+        """Store one keyframe and index it; returns its id once it is durable (acknowledged).
 
-        Patches are stored as float16; searches score the stored values, as `patches(id)` returns.
+        Vectors are stored as given; patches as float16, and searches score the stored values, as
+        `patches(id)` returns. `recorded_at` is the wall clock (Unix s, default now), which
+        `forget_recorded_since` and retention go by.
         """
         db = self._live()
         t = inputs.finite_float(t, "t")
@@ -243,11 +286,12 @@ class MemoryStore:
         if np.abs(patches).max() > np.finfo(np.float16).max:
             raise InvalidInputError("patches overflow float16 (|value| > 65504); L2-normalise them first")
         patches16 = patches.astype(np.float16)
+        recorded = time.time() if recorded_at is None else inputs.finite_float(recorded_at, "recorded_at")
         indexed = False
         try:
             with db.atomic():
                 keyframe_id = keyframe_table.insert(
-                    db, t, frame, session, pose_, (grid_h, grid_w), embedding, patches16
+                    db, t, frame, session, pose_, (grid_h, grid_w), embedding, patches16, recorded
                 )
                 schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
                 self._index.add(
@@ -257,7 +301,7 @@ class MemoryStore:
                     patches16.astype(np.float32),
                 )
                 indexed = True
-        except BaseException:
+        except BaseException as exc:
             if indexed:  # the COMMIT failed after the index took the vectors: take them back
                 try:
                     self._index.remove(
@@ -265,122 +309,36 @@ class MemoryStore:
                     )
                 except RuntimeError as e:
                     raise IndexOutOfSyncError(self.folder, f"could not undo keyframe {keyframe_id}") from e
+            if isinstance(exc, sqlite3.OperationalError):  # "database or disk is full", I/O errors
+                raise StorageError(self._db_path, f"keyframe t={t} of {session!r}", exc) from exc
             raise
         self._generation += 1
         self._dirty = True
         return keyframe_id
 
-    def enroll_item(self, name: str, t: float, prototypes: np.ndarray, threshold: float) -> ItemRecord:
+    def enroll_item(self, name: str, t: float, prototypes: np.ndarray, threshold: float, *,
+                    recorded_at: float | None = None) -> ItemRecord:
         """Enroll `name` with prototypes (K, Dp) float32. Re-enrolling the same name appends the
         prototypes, replaces the threshold and keeps the first enrollment time."""
         db = self._live()
-        return items_table.enroll(db, self._db_path, self.patch_dim, name, t, prototypes, threshold)
+        recorded = time.time() if recorded_at is None else inputs.finite_float(recorded_at, "recorded_at")
+        try:
+            return items_table.enroll(db, self._db_path, self.patch_dim, name, t, prototypes, threshold,
+                                      recorded)
+        except sqlite3.OperationalError as e:
+            raise StorageError(self._db_path, f"item {name!r}", e) from e
 
-    # ---- reads ----------------------------------------------------------------------------
+    # ---- integrity ------------------------------------------------------------------------
 
-    def item(self, name: str) -> ItemRecord | None:
-        """The enrolled item called exactly `name`, or None."""
-        return items_table.get(self._live(), self._db_path, self.patch_dim, name)
-
-    def items(self) -> list[ItemRecord]:
-        """All enrolled items, oldest enrollment first."""
-        return items_table.list_all(self._live(), self._db_path, self.patch_dim)
-
-    def search_patches(
-        self,
-        queries: np.ndarray,  # (Q, Dp) float32
-        *,
-        min_score: float,
-        t_before: float | None = None,
-        t_after: float | None = None,
-    ) -> list[PatchHit]:
-        """Every stored patch scoring >= min_score against any query, best score per (keyframe,
-        cell), within t_after < t < t_before, sorted by (t, keyframe_id, cell)."""
+    def verify(self) -> list[str]:
+        """Each failed invariant as one line; empty when the memory is sound (see verify.py)."""
         db = self._live()
-        queries = inputs.float_array(queries, "queries", (None, self.patch_dim))
-        min_score = inputs.finite_float(min_score, "min_score")
-        window = _window(t_before, t_after)
-        ids, scores = self._index.range_search_patches(queries, min_score)
-        if ids.size == 0:
-            return []
-        unique_ids, inverse = np.unique(ids, return_inverse=True)
-        best = np.full(unique_ids.shape, -np.inf, np.float32)
-        np.maximum.at(best, inverse, scores)  # best score per patch over the queries
-        keyframe_ids, cells = split_patch_ids(unique_ids)
-        rows = keyframe_table.times(db, self._layout, np.unique(keyframe_ids).tolist(), window)
-        hits = [
-            PatchHit(keyframe_id=k, cell=c, score=s, t=rows[k][0], frame=rows[k][1])
-            for k, c, s in zip(keyframe_ids.tolist(), cells.tolist(), best.tolist())
-            if k in rows
-        ]
-        hits.sort(key=lambda h: (h.t, h.keyframe_id, h.cell))
-        return hits
-
-    def search_keyframes(
-        self,
-        query: np.ndarray,  # (D,) float32
-        k: int,
-        t_before: float | None = None,
-        *,
-        t_after: float | None = None,
-    ) -> list[KeyframeHit]:
-        """The k keyframes whose embeddings score highest against `query` within
-        t_after < t < t_before, best first."""
-        db = self._live()
-        query = inputs.float_array(query, "query", (self.embedding_dim,))
-        k = inputs.whole_number(k, "k", minimum=1)
-        window = _window(t_before, t_after)
-        allowed = None
-        if t_before is not None or t_after is not None:
-            allowed = keyframe_table.ids_in_window(db, window)
-            if allowed.size == 0:
-                return []
-        ids, scores = self._index.search_keyframes(query, k, allowed)
-        rows = keyframe_table.times(db, self._layout, ids.tolist(), window)
-        return [
-            KeyframeHit(keyframe_id=i, score=s, t=rows[i][0], frame=rows[i][1])
-            for i, s in zip(ids.tolist(), scores.tolist())
-            if i in rows
-        ]
-
-    def keyframe(self, keyframe_id: int) -> KeyframeRecord:
-        """The keyframe with this id; raises KeyframeNotFoundError if there is none."""
-        return keyframe_table.record(self._live(), int(keyframe_id))
-
-    def embedding(self, keyframe_id: int) -> np.ndarray:
-        """The keyframe's embedding: (D,) float32."""
-        return keyframe_table.embedding(self._live(), self._layout, int(keyframe_id))
-
-    def patches(self, keyframe_id: int) -> np.ndarray:
-        """The keyframe's patches as stored (float16 values): (grid_h * grid_w, Dp) float32."""
-        return keyframe_table.patches(self._live(), self._layout, int(keyframe_id))
-
-    def grid(self, keyframe_id: int) -> tuple[int, int]:
-        """The keyframe's patch grid (grid_h, grid_w); cell c is row c // grid_w, column c % grid_w."""
-        return keyframe_table.grid(self._live(), int(keyframe_id))
-
-    def count(self) -> int:
-        """Number of stored keyframes."""
-        return keyframe_table.counts(self._live())[0]
-
-    def count_before(self, t_before: float) -> int:
-        """Number of keyframes with t < t_before."""
-        return keyframe_table.count_in_window(self._live(), _window(t_before, None))
-
-    def last_keyframe(self) -> KeyframeRecord | None:
-        """The keyframe with the latest t (the highest id among equal t), or None when empty."""
-        return keyframe_table.last(self._live())
-
-    def stats(self) -> dict[str, int]:
-        """Counts and sizes: keyframes, patches, items, db_bytes (with the WAL), index_bytes, total_bytes."""
-        state = self._db_state()
-        db_bytes = file_bytes(self.folder, (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm"))
-        index_bytes = file_bytes(self.folder, (KEYFRAMES_FILE, PATCHES_FILE, SIDECAR_FILE))
-        return {
-            "keyframes": state.keyframes,
-            "patches": state.patches,
-            "items": items_table.count(self._live()),
-            "db_bytes": db_bytes,
-            "index_bytes": index_bytes,
-            "total_bytes": db_bytes + index_bytes,
-        }
+        db.commit()
+        failed = verify.check_database(db, self.embedding_dim, self.patch_dim, self._generation)
+        expected = verify.expected_ids(db)
+        failed += verify.check_index(self._index, expected, "in RAM")
+        if self._index_problem is not None:
+            failed.append(f"saved index: {self._index_problem}; run `ami memory rebuild --memory {self.folder}`")
+        elif not self._dirty:
+            failed += verify.check_saved(self.folder, self._db_state(), expected)
+        return failed

@@ -69,3 +69,11 @@ class KeyframeHit:
     score: float
     t: float
     frame: int
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    """What one forget erased: how many keyframes, and which items (by name)."""
+
+    keyframes: int
+    items: tuple[str, ...]

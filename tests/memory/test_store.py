@@ -203,9 +203,18 @@ def test_reenrollment_appends_prototypes_and_replaces_threshold(folder) -> None:
         assert not keys.prototypes.flags.writeable
 
 
+def index_file(folder: Path, name: str) -> Path:
+    """The saved file of index `name` ("keyframes" or "patches"), as index.json names it."""
+    return folder / json.loads((folder / "index.json").read_text())["files"][name]["file"]
+
+
+def saved_files(folder: Path) -> list[Path]:
+    return [index_file(folder, "keyframes"), index_file(folder, "patches"), folder / "index.json"]
+
+
 def _delete_index_files(folder: Path) -> None:
-    for name in ("keyframes.faiss", "patches.faiss"):
-        (folder / name).unlink()
+    for name in ("keyframes", "patches"):
+        index_file(folder, name).unlink()
 
 
 def _corrupt_sidecar_count(folder: Path) -> None:
@@ -215,7 +224,7 @@ def _corrupt_sidecar_count(folder: Path) -> None:
 
 
 def _truncate_patch_index(folder: Path) -> None:
-    path = folder / "patches.faiss"
+    path = index_file(folder, "patches")
     path.write_bytes(path.read_bytes()[:100])
 
 
@@ -245,12 +254,12 @@ def test_index_older_than_database_is_rebuilt(folder, stored, queries, tmp_path,
     """Index files from an earlier save (a crash before the next save) are stale: rebuilt."""
     old = tmp_path / "old-index"
     old.mkdir()
-    for name in ("keyframes.faiss", "patches.faiss", "index.json"):
-        shutil.copy2(folder / name, old / name)
+    for path in saved_files(folder):
+        shutil.copy2(path, old / path.name)
     with open_store(folder) as store:
         new_id = store.add_keyframe(500.0, 9999, "hall", None, stored[0].embedding, stored[0].patches16, GRID)
-    for name in ("keyframes.faiss", "patches.faiss", "index.json"):
-        shutil.copy2(old / name, folder / name)
+    for path in old.iterdir():
+        shutil.copy2(path, folder / path.name)
     caplog.set_level(logging.WARNING, logger="memory")
     with open_store(folder) as store:
         hits = store.search_patches(stored[0].patches16[:1], min_score=0.999)
@@ -265,8 +274,8 @@ def test_files_are_owner_only_whatever_the_umask(tmp_path) -> None:
         with open_store(folder) as store:
             store.add_keyframe(1.0, 0, "s", None, unit(np.ones(D)), unit(np.ones((12, DP))), GRID)
             store.save()
-            names = ["memory.db", "memory.db-wal", "memory.db-shm", "keyframes.faiss", "patches.faiss",
-                     "index.json", "memory.lock"]
+            names = ["memory.db", "memory.db-wal", "memory.db-shm", "index.json", "memory.lock",
+                     *(p.name for p in saved_files(folder))]
             modes = {name: stat.S_IMODE((folder / name).stat().st_mode) for name in names}
     finally:
         os.umask(previous)

@@ -1,0 +1,64 @@
+"""The store's configuration: durability and the retention policy, as frozen, validated dataclasses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+SECONDS_PER_DAY = 86_400.0
+SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long keyframes keep which detail, by the wall-clock age of their `recorded_at`.
+
+    Younger than `full_detail_days`: the recent tier (exact search over embeddings and patches).
+    Then, until `keep_days`: the long-term tier (compressed embedding, no patches).
+    Older than `keep_days`: dropped. `keep_days=None` keeps the long-term tier forever.
+    """
+
+    full_detail_days: float = 7.0
+    keep_days: float | None = 365.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.full_detail_days, (int, float)) and math.isfinite(self.full_detail_days)
+                and self.full_detail_days > 0):
+            raise ValueError(f"RetentionPolicy.full_detail_days must be a number > 0, got {self.full_detail_days!r}")
+        if self.keep_days is not None and not (
+            isinstance(self.keep_days, (int, float)) and self.keep_days >= self.full_detail_days
+        ):
+            raise ValueError(
+                f"RetentionPolicy.keep_days must be None (keep forever) or a number >= full_detail_days "
+                f"({self.full_detail_days}), got {self.keep_days!r}"
+            )
+
+    @property
+    def full_detail_s(self) -> float:
+        """full_detail_days in seconds."""
+        return self.full_detail_days * SECONDS_PER_DAY
+
+    @property
+    def keep_s(self) -> float | None:
+        """keep_days in seconds, or None."""
+        return None if self.keep_days is None else self.keep_days * SECONDS_PER_DAY
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """How a MemoryStore writes.
+
+    `synchronous` is SQLite's durability setting (see schema.connect and docs/memory.md): FULL
+    makes each keyframe durable against power loss when add_keyframe returns.
+    """
+
+    synchronous: str = "FULL"
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+    def __post_init__(self) -> None:
+        if self.synchronous not in SYNCHRONOUS_MODES:
+            raise ValueError(
+                f"StoreConfig.synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, got {self.synchronous!r}"
+            )
+        if not isinstance(self.retention, RetentionPolicy):
+            raise ValueError(f"StoreConfig.retention must be a RetentionPolicy, got {self.retention!r}")

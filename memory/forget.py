@@ -1,0 +1,176 @@
+"""Forget: which keyframes and items each kind of forget selects, and how their rows are erased.
+
+Semantics (docs/memory.md has the long form):
+- between t0 and t1: keyframes with t0 <= t <= t1 on the session clock (optionally of one
+  session), and items enrolled (enrolled_t) in that span;
+- recorded since (`--last 10m`): keyframes and items stored (wall clock `recorded_at`) at or
+  after a Unix time;
+- near (x, z, radius_m): keyframes whose camera position is within radius_m of (x, z) on the
+  floor plane; keyframes without a pose are never selected; items are kept;
+- item: the item's row (name, prototypes, threshold) and every keyframe holding a sighting of
+  it, i.e. a patch scoring >= its threshold against any of its prototypes (the same rule the
+  assistant uses to find it), at any time;
+- everything: every keyframe and item; the memory's identity and dims stay.
+
+Rows are deleted in one transaction with secure_delete on (zeros over the freed bytes); the
+store then rewrites the index and truncates the WAL, so no copy survives in the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+
+import numpy as np
+from sqlite_utils import Database
+
+from memory import inputs, schema
+from memory.errors import InvalidInputError, ItemNotFoundError, StorageError
+from memory.index import patch_ids
+from memory.reads import StoreReads
+from memory.types import ForgetResult
+
+logger = logging.getLogger(__name__)
+
+
+def ids_between(db: Database, t0: float, t1: float, session: str | None) -> np.ndarray:
+    """Keyframe ids with t0 <= t <= t1 (of `session` only, unless None): (N,) int64."""
+    sql = "SELECT id FROM keyframes WHERE t >= ? AND t <= ?"
+    params: tuple[object, ...] = (t0, t1)
+    if session is not None:
+        sql, params = sql + " AND session = ?", (*params, session)
+    return _ids(db, sql, params)
+
+
+def items_between(db: Database, t0: float, t1: float) -> list[str]:
+    """Names of the items enrolled with t0 <= enrolled_t <= t1."""
+    rows = db.execute("SELECT name FROM items WHERE enrolled_t >= ? AND enrolled_t <= ?", (t0, t1))
+    return [row[0] for row in rows.fetchall()]
+
+
+def ids_recorded_since(db: Database, since_unix: float) -> np.ndarray:
+    """Keyframe ids stored at or after `since_unix` (wall clock): (N,) int64."""
+    return _ids(db, "SELECT id FROM keyframes WHERE recorded_at >= ?", (since_unix,))
+
+
+def items_recorded_since(db: Database, since_unix: float) -> list[str]:
+    """Names of the items (re-)enrolled at or after `since_unix` (wall clock)."""
+    rows = db.execute("SELECT name FROM items WHERE recorded_at >= ?", (since_unix,))
+    return [row[0] for row in rows.fetchall()]
+
+
+def ids_recorded_before(db: Database, before_unix: float) -> np.ndarray:
+    """Keyframe ids stored before `before_unix` (wall clock; v1 rows with no time are kept)."""
+    return _ids(db, "SELECT id FROM keyframes WHERE recorded_at < ?", (before_unix,))
+
+
+def ids_near(db: Database, x: float, z: float, radius_m: float) -> np.ndarray:
+    """Keyframe ids whose pose (x, z) lies within radius_m of (x, z): (N,) int64."""
+    sql = ("SELECT id FROM keyframes WHERE x IS NOT NULL AND z IS NOT NULL"
+           " AND (x - ?) * (x - ?) + (z - ?) * (z - ?) <= ?")
+    return _ids(db, sql, (x, x, z, z, radius_m * radius_m))
+
+
+def all_ids(db: Database) -> np.ndarray:
+    """Every keyframe id: (N,) int64."""
+    return _ids(db, "SELECT id FROM keyframes", ())
+
+
+def all_items(db: Database) -> list[str]:
+    """Every item name."""
+    return [row[0] for row in db.execute("SELECT name FROM items").fetchall()]
+
+
+def cells_of(db: Database, keyframe_ids: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """(ids that have a row, their cell counts), in id order."""
+    rows = db.execute(
+        "SELECT id, grid_h * grid_w FROM keyframes WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (json.dumps([int(i) for i in keyframe_ids]),),
+    ).fetchall()
+    return np.array([r[0] for r in rows], np.int64), [int(r[1]) for r in rows]
+
+
+def delete_rows(db: Database, keyframe_ids: np.ndarray, item_names: list[str]) -> None:
+    """Delete the keyframes and items (inside the caller's transaction)."""
+    db.execute("DELETE FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
+               (json.dumps([int(i) for i in keyframe_ids]),))
+    db.execute("DELETE FROM items WHERE name IN (SELECT value FROM json_each(?))", (json.dumps(item_names),))
+
+
+def _ids(db: Database, sql: str, params: tuple[object, ...]) -> np.ndarray:
+    return np.array([row[0] for row in db.execute(sql, params).fetchall()], np.int64)
+
+
+class StoreForget(StoreReads):
+    """The forget side of MemoryStore (see the module docstring for what each kind selects)."""
+
+    _generation: int
+    _dirty: bool
+
+    def save(self) -> None:
+        raise NotImplementedError("MemoryStore implements save")
+
+    def forget_between(self, t0: float, t1: float, *, session: str | None = None) -> ForgetResult:
+        """Forget keyframes with t0 <= t <= t1 (session clock; one session's only if given) and
+        items enrolled in that span."""
+        t0, t1 = inputs.finite_float(t0, "t0"), inputs.finite_float(t1, "t1")
+        if t1 < t0:
+            raise InvalidInputError(f"t1 must be >= t0, got t0={t0}, t1={t1}")
+        db = self._live()
+        return self._forget(ids_between(db, t0, t1, session), items_between(db, t0, t1))
+
+    def forget_recorded_since(self, since_unix: float) -> ForgetResult:
+        """Forget keyframes and items stored at or after `since_unix` (wall clock): "the last 10
+        minutes" is `forget_recorded_since(time.time() - 600)`."""
+        since = inputs.finite_float(since_unix, "since_unix")
+        db = self._live()
+        return self._forget(ids_recorded_since(db, since), items_recorded_since(db, since))
+
+    def forget_near(self, x: float, z: float, radius_m: float) -> ForgetResult:
+        """Forget keyframes whose camera was within radius_m of (x, z) (metres, floor plane)."""
+        x, z = inputs.finite_float(x, "x"), inputs.finite_float(z, "z")
+        radius_m = inputs.finite_float(radius_m, "radius_m")
+        if radius_m <= 0:
+            raise InvalidInputError(f"radius_m must be > 0, got {radius_m}")
+        return self._forget(ids_near(self._live(), x, z, radius_m), [])
+
+    def forget_item(self, name: str) -> ForgetResult:
+        """Forget the item (name, prototypes, threshold) and every keyframe with a sighting of it:
+        a patch scoring >= its threshold against any of its prototypes."""
+        item = self.item(name)
+        if item is None:
+            raise ItemNotFoundError(name, [i.name for i in self.items()])
+        hits = self.search_patches(item.prototypes, min_score=item.threshold)
+        return self._forget(np.unique(np.array([h.keyframe_id for h in hits], np.int64)), [item.name])
+
+    def forget_all(self) -> ForgetResult:
+        """Forget every keyframe and item; the memory's identity and dims stay."""
+        db = self._live()
+        return self._forget(all_ids(db), all_items(db))
+
+    def _forget(self, keyframe_ids: np.ndarray, item_names: list[str]) -> ForgetResult:
+        db = self._live()
+        ids, cells = cells_of(db, keyframe_ids)
+        try:
+            with db.atomic():
+                delete_rows(db, ids, item_names)
+                schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
+        except sqlite3.OperationalError as e:
+            raise StorageError(self._db_path, "the forget", e) from e
+        self._generation += 1
+        if len(ids):
+            pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)])
+            self._index.remove(ids, pids)
+        self._dirty = True
+        self.save()  # the old index files held the forgotten vectors: replace them now
+        self._scrub_wal()
+        logger.info("forgot %d keyframes and %d items in %s", len(ids), len(item_names), self.folder)
+        return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)))
+
+    def _scrub_wal(self) -> None:
+        """Copy the WAL into memory.db and truncate it, so no old page image survives there."""
+        busy, _, _ = self._live().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            raise StorageError(self._db_path, "the forget's checkpoint",
+                               RuntimeError("a reader held the WAL; the rows are deleted, retry to scrub"))

@@ -1,0 +1,71 @@
+"""The store's invariants, checked one by one; each failure is one line that names the invariant.
+
+- database: SQLite's quick_check passes, and every row's blobs have the sizes its dims imply;
+- generation: the meta table's generation is the one the store holds;
+- index ids == row ids: the keyframe index holds exactly the keyframe row ids, and the patch
+  index exactly `id * 256 + cell` for every row and cell;
+- saved index: the sidecar's state (store id, generation, counts, dims) equals the database's,
+  and each index file has the size and sha256 the sidecar records and the same ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sqlite_utils import Database
+
+from memory import schema
+from memory.index import MemoryIndex, patch_ids
+from memory.indexfiles import IndexState
+
+
+def check_database(db: Database, embedding_dim: int, patch_dim: int, generation: int) -> list[str]:
+    """Failed invariants of memory.db itself."""
+    failed = []
+    result = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+    if result != ["ok"]:
+        failed.append(f"database: quick_check found {'; '.join(map(str, result[:5]))}")
+    bad = db.execute(
+        "SELECT COUNT(*) FROM keyframes WHERE length(embedding) != ? OR length(patches) != grid_h * grid_w * ?",
+        (4 * embedding_dim, 2 * patch_dim),
+    ).fetchone()[0]
+    if bad:
+        failed.append(f"database: {bad} keyframe rows have blobs of the wrong size for D={embedding_dim}, "
+                      f"Dp={patch_dim}")
+    stored = schema.read_meta(db).get(schema.META_GENERATION)
+    if stored != str(generation):
+        failed.append(f"generation: memory.db has {stored!r}, the open store {generation}")
+    return failed
+
+
+def expected_ids(db: Database) -> tuple[np.ndarray, np.ndarray]:
+    """(keyframe ids, patch ids) the rows of memory.db call for, each sorted int64."""
+    rows = db.execute("SELECT id, grid_h * grid_w FROM keyframes ORDER BY id").fetchall()
+    keyframe_ids = np.array([r[0] for r in rows], np.int64)
+    if not rows:
+        return keyframe_ids, np.empty(0, np.int64)
+    return keyframe_ids, np.concatenate([patch_ids(int(i), int(n)) for i, n in rows])
+
+
+def check_index(index: MemoryIndex, expected: tuple[np.ndarray, np.ndarray], where: str) -> list[str]:
+    """Failed 'index ids == row ids' invariants of `index` (in RAM or loaded from `where`)."""
+    failed = []
+    for name, got, want in zip(("keyframe", "patch"), index.ids(), expected):
+        if got.shape != want.shape or not np.array_equal(got, want):
+            extra = np.setdiff1d(got, want)
+            missing = np.setdiff1d(want, got)
+            failed.append(
+                f"index ids == row ids ({where}, {name}s): {len(extra)} ids without a row "
+                f"{extra[:5].tolist()}, {len(missing)} rows not indexed {missing[:5].tolist()}"
+            )
+    return failed
+
+
+def check_saved(folder: Path, state: IndexState, expected: tuple[np.ndarray, np.ndarray]) -> list[str]:
+    """Failed invariants of the saved index files against the database state."""
+    loaded, why = MemoryIndex.load(folder, state)
+    if loaded is None:
+        return [f"saved index: {why}; run `ami memory rebuild --memory {folder}`"]
+    return check_index(loaded, expected, "saved files")
+
