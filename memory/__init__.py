@@ -7,6 +7,7 @@
 """
 
 from memory.errors import (
+    ArchiveError,
     CorruptDatabaseError,
     DimensionMismatchError,
     IndexOutOfSyncError,
@@ -22,9 +23,13 @@ from memory.errors import (
 )
 from memory.config import RetentionPolicy, StoreConfig
 from memory.store import MemoryStore
+from memory.archive import export_archive, import_archive
 from memory.types import ForgetResult, ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
 
 __all__ = [
+    "ArchiveError",
+    "export_archive",
+    "import_archive",
     "CorruptDatabaseError",
     "DimensionMismatchError",
     "ForgetResult",

@@ -118,3 +118,7 @@ class StorageError(MemoryStoreError, OSError):
             f"could not store {what} in {db_path} ({cause}); nothing of it was stored and the memory "
             f"is intact: free disk space, then retry"
         )
+
+
+class ArchiveError(MemoryStoreError):
+    """An export or import that cannot go ahead; the message says why and what to do."""

@@ -328,6 +328,16 @@ class MemoryStore(StoreForget):
         except sqlite3.OperationalError as e:
             raise StorageError(self._db_path, f"item {name!r}", e) from e
 
+    def snapshot(self, path: Path) -> None:
+        """Write a compact copy of memory.db to the new file `path` (VACUUM INTO: no WAL, no free
+        pages), consistent as of the last commit."""
+        db = self._live()
+        db.commit()
+        try:
+            db.execute("VACUUM INTO ?", (str(path),))
+        except sqlite3.OperationalError as e:
+            raise StorageError(path, "a snapshot", e) from e
+
     # ---- integrity ------------------------------------------------------------------------
 
     def verify(self) -> list[str]:

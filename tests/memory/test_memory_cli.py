@@ -1,0 +1,107 @@
+"""`ami memory ...` end to end on a real memory folder: each subcommand, its exit code and output."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.cli import main
+from memory import MemoryStore
+
+D, DP, GRID = 8, 4, (2, 2)
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Path:
+    """20 keyframes at t = 0..19 s, x = 0..19 m, recorded an hour ago; one item."""
+    folder = tmp_path / "memory"
+    rng = np.random.default_rng(0)
+    with MemoryStore.open(folder, embedding_dim=D, patch_dim=DP) as store:
+        for i in range(20):
+            store.add_keyframe(float(i), i, "s", (float(i), 1.6, 0.0, 0.0, 0.0), rng.standard_normal(D),
+                               rng.standard_normal((4, DP)) / 4, GRID, recorded_at=1e9 + i)
+        store.enroll_item("keys", 3.0, rng.standard_normal((1, DP)), 0.99, recorded_at=1e9)
+    return folder
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["memory", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def count(folder: Path) -> int:
+    with MemoryStore.open_existing(folder) as store:
+        return store.count()
+
+
+def test_stats_reads_dims_from_the_database(memory, capsys) -> None:
+    code, out, _ = run(capsys, "stats", "--memory", str(memory), "--json")
+    stats = json.loads(out)
+    assert code == 0 and (stats["keyframes"], stats["items"], stats["embedding_dim"]) == (20, 1, D)
+
+
+def test_verify_passes_then_names_the_failed_invariant(memory, capsys) -> None:
+    assert run(capsys, "verify", "--memory", str(memory))[0] == 0
+    sidecar = json.loads((memory / "index.json").read_text())
+    (memory / sidecar["files"]["patches"]["file"]).write_bytes(b"garbage")
+    code, out, _ = run(capsys, "verify", "--memory", str(memory))
+    assert code == 1 and "FAIL saved index" in out and "checksum" in out and "ami memory rebuild" in out
+    assert run(capsys, "rebuild", "--memory", str(memory))[0] == 0
+    assert run(capsys, "verify", "--memory", str(memory))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "left"),
+    [
+        (["--between", "0", "4.5"], 15),
+        (["--near", "10", "0", "--radius", "2"], 15),
+        (["--last", "10m"], 20),  # everything was recorded in 2001
+        (["--all", "--yes"], 0),
+    ],
+)
+def test_forget(memory, capsys, flags, left) -> None:
+    code, out, _ = run(capsys, "forget", "--memory", str(memory), *flags)
+    assert code == 0 and f"Forgot {20 - left} keyframes" in out
+    assert count(memory) == left
+
+
+def test_forget_all_needs_yes_and_near_needs_radius(memory, capsys) -> None:
+    code, _, err = run(capsys, "forget", "--memory", str(memory), "--all")
+    assert code == 2 and "--yes" in err
+    code, _, err = run(capsys, "forget", "--memory", str(memory), "--near", "1", "2")
+    assert code == 2 and "--radius" in err
+    code, _, err = run(capsys, "forget", "--memory", str(memory), "--item", "wallet")
+    assert code == 2 and "'keys'" in err
+    assert count(memory) == 20
+
+
+def test_export_import_round_trip(memory, tmp_path, capsys) -> None:
+    archive = tmp_path / "out" / "memory.tar.gz"
+    archive.parent.mkdir()
+    assert run(capsys, "export", "--memory", str(memory), "--out", str(archive))[0] == 0
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    copy = tmp_path / "copy"
+    assert run(capsys, "import", str(archive), "--memory", str(copy))[0] == 0
+    with MemoryStore.open_existing(memory) as a, MemoryStore.open_existing(copy) as b:
+        assert [a.keyframe(i) for i in range(1, 21)] == [b.keyframe(i) for i in range(1, 21)]
+        np.testing.assert_array_equal(a.item("keys").prototypes, b.item("keys").prototypes)
+        assert b.verify() == []
+    code, _, err = run(capsys, "import", str(archive), "--memory", str(copy))
+    assert code == 2 and "not empty" in err
+
+
+def test_import_refuses_a_damaged_archive(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"\x1f\x8b not really gzip")
+    code, _, err = run(capsys, "import", str(bad), "--memory", str(tmp_path / "m"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_missing_memory_is_a_clear_error(tmp_path, capsys) -> None:
+    code, _, err = run(capsys, "stats", "--memory", str(tmp_path / "nope"))
+    assert code == 2 and "holds no memory" in err and "Traceback" not in err
