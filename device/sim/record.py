@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 NEAR_CLIP_M = 0.04  # MiniWorld's projection
 FAR_CLIP_M = 100.0
-OCCLUSION_SLACK_M = 0.05  # depth noise allowed in front of an item's own surface
+SURFACE_SLACK_M = 0.03  # depth-buffer noise (16 bits, 0.04-100 m: about 1 cm at 5 m)
+HIDDEN_Y_M = -50.0  # items are moved this far below the floor to render the house without them
 SPEECH_GAIN = 0.8
 
 
@@ -75,13 +76,16 @@ def camera_axes(yaw: float, pitch_deg: float) -> tuple[np.ndarray, np.ndarray, n
 
 
 def visible_items(frame: FrameState, names: list[str], heights_m: list[float], radii_m: list[float],
-                  depth: np.ndarray, hfov_deg: float, vfov_deg: float) -> list[str]:
-    """Names of the items whose centre is in view and not occluded, sorted.
+                  depth: np.ndarray, depth_without_items: np.ndarray, hfov_deg: float, vfov_deg: float) -> list[str]:
+    """Names of the items seen at their centre, sorted.
 
-    An item's centre is its base plus half its height. It is visible when the centre projects
-    inside the image and the rendered depth at that pixel (depth: (H, W) metres along the view
-    axis) is no nearer than the centre minus the item's radius and OCCLUSION_SLACK_M, so nothing
-    else stands in front of it. Partly visible items whose centre is hidden do not count.
+    depth and depth_without_items: (H, W) metres along the view axis, from the frame's render and
+    from the same view rendered with every item hidden. An item's centre is its base plus half its
+    height. The item is visible when the centre projects inside the image and, at that pixel or
+    one of its 8 neighbours, the render shows an item (nearer than the house behind it by more
+    than SURFACE_SLACK_M) whose depth is within the item's radius (+ SURFACE_SLACK_M) of the
+    centre's: this item, not a wall, furniture or another item in front of it. An item seen only
+    at its edges does not count; one far away counts even if it covers only a few pixels.
     """
     h, w = depth.shape
     fwd, right, up = camera_axes(frame.yaw, frame.pitch_deg)
@@ -98,7 +102,10 @@ def visible_items(frame: FrameState, names: list[str], heights_m: list[float], r
             continue
         col = min(int((nx + 1.0) / 2.0 * w), w - 1)
         row = min(int((1.0 - ny) / 2.0 * h), h - 1)
-        if depth[row, col] >= zc - radius - OCCLUSION_SLACK_M:
+        win = np.s_[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2]
+        drawn = depth[win] < depth_without_items[win] - SURFACE_SLACK_M
+        mine = np.abs(depth[win] - zc) <= radius + SURFACE_SLACK_M
+        if np.any(drawn & mine):
             out.append(name)
     return sorted(out)
 
@@ -204,6 +211,7 @@ def record_session(out: Path, config: RecordConfig, progress: bool = True) -> Pa
     audio, utterances = _speech_track(plan)
     env = make_house_env(layout, config.width, config.height)
     try:
+        assert float(env.agent.cam_height) == CAMERA_HEIGHT_M, "MiniWorld's eye height changed; update layout.py"
         vfov = float(env.agent.cam_fov_y)
         hfov = horizontal_fov_deg(vfov, config.width, config.height)
         names = [it.name for it in layout.items]
@@ -222,9 +230,13 @@ def record_session(out: Path, config: RecordConfig, progress: bool = True) -> Pa
                 for nm, pose in zip(names, f.items):
                     env.items[nm].pos = np.array([pose.x, pose.y, pose.z])
                     env.items[nm].dir = pose.dir
-                rgb = env.render_obs()
+                rgb = env.render_obs().copy()  # the frame buffer's array is reused by the next render
                 depth = env.obs_fb.get_depth_map(NEAR_CLIP_M, FAR_CLIP_M)[:, :, 0]  # the same render's depth
-                visible.append(visible_items(f, names, heights, radii, depth, hfov, vfov))
+                for nm, pose in zip(names, f.items):
+                    env.items[nm].pos = np.array([pose.x, HIDDEN_Y_M, pose.z])
+                env.render_obs()
+                bare = env.obs_fb.get_depth_map(NEAR_CLIP_M, FAR_CLIP_M)[:, :, 0]
+                visible.append(visible_items(f, names, heights, radii, depth, bare, hfov, vfov))
                 writer.add_frame(i / config.fps, rgb, Pose(f.x, float(env.agent.cam_height), f.z,
                                                            yaw_deg, f.pitch_deg))
             for u in utterances:

@@ -330,7 +330,7 @@ def plan_session(layout: HouseLayout, config: WearerConfig, seed: int) -> Wearer
     """The wearer's whole session, deterministic in (layout, config, seed)."""
     rng = np.random.default_rng([seed, 2])
     never = NEVER_SEEN[int(rng.integers(len(NEVER_SEEN)))]
-    first = layout.items[0]  # always carryable (see house._choose_items)
+    first = layout.items[0]  # always carryable (see layout._choose_items)
     start = layout.start_spots[0].room if config.short else int(rng.integers(len(layout.rooms)))
     cx, cz = layout.rooms[start].rect.centre
     s = _Script(layout, config.fps, cx, cz, float(rng.uniform(-math.pi, math.pi)))
@@ -392,11 +392,13 @@ def _full(s: _Script, rng: np.random.Generator, never: str) -> None:
         free = [r.id for r in layout.rooms if s.has_free_spot(r.id)]
         pool = [n for n in s.enrolled if n != last and (chores > 0 or s.items[n].carryable)
                 and set(free) - {s.spot[n].room}]
+        if not pool:
+            break
         name = pool[int(rng.integers(len(pool)))]
         rooms = [r for r in free if r != s.spot[name].room]
         spot = s.free_spot(rooms[int(rng.integers(len(rooms)))], rng)
         at_item = s.stand_point(s.spot[name])
-        walk = s.waypoints((s.x, s.z), at_item) + s.waypoints(at_item, s.stand_point(spot))[:-1]
+        walk = s.waypoints((s.x, s.z), at_item) + s.waypoints(at_item, s.stand_point(spot))
         if chores > 0 and (s.now > FULL_CHORES_UNTIL_S
                            or s.now + s.path_s([(s.x, s.z)] + walk) + CHORE_EXTRA_S > FULL_MAX_S - WRAP_UP_S):
             break
@@ -409,7 +411,7 @@ def _full(s: _Script, rng: np.random.Generator, never: str) -> None:
             s.look_around(180.0)
             s.ask(pending.pop(0))
     s.go_to(*layout.rooms[s.neighbour(s.room, rng)].rect.centre)  # leave the last room too
-    for k, name in enumerate(pending[-2:]):
+    for k, name in enumerate(dict.fromkeys(pending[:1] + pending[-1:])):  # the first (carryable) and the last
         if k == 0 or s.now < FULL_MAX_S - 8.0:
             s.ask(name)
     if never_at >= len(tour):

@@ -118,15 +118,23 @@ def test_wearer_script_has_the_required_moments(seed: int, short: bool) -> None:
     assert all(s.text.startswith(("this is my ", "where is my ", "where are my ")) for s in plan.speech)
 
 
-def test_visible_items_projects_and_tests_occlusion() -> None:
+def test_visible_items_needs_the_item_drawn_at_its_centre() -> None:
     items = (ItemPose(3.0, 0.0, 0.0, 0.0), ItemPose(-3.0, 0.0, 0.0, 0.0), ItemPose(3.0, 0.0, -1.0, 0.0))
-    frame = FrameState(0.0, 0.0, 0.0, -20.0, None, items)  # facing +x, looking down a little
+    frame = FrameState(0.0, 0.0, 0.0, 0.0, None, items)  # at the origin, facing +x, level
     names, heights, radii = ["ahead", "behind", "left"], [0.3, 0.3, 0.3], [0.2, 0.2, 0.2]
-    far = np.full((64, 64), 50.0, np.float32)
-    # yaw 0 faces +x and +z is on the right, so (3, 0, -1) is ahead and to the left
-    assert visible_items(frame, names, heights, radii, far, 60.0, 60.0) == ["ahead", "left"]
-    near = np.full((64, 64), 1.0, np.float32)  # a wall one metre in front hides both
-    assert visible_items(frame, names, heights, radii, near, 60.0, 60.0) == []
+    # yaw 0 faces +x and +z is on the right, so (3, 0, -1) is ahead and to the left. With a 60 deg
+    # fov at 64 x 64 px, "ahead" (centre 3 m away, 1.35 m below the eye) lands on row 56, column 32,
+    # and "left" on row 56, column 13.
+    bare = np.full((64, 64), 50.0, np.float32)
+    drawn = bare.copy()
+    drawn[55:58, 31:34] = 2.9  # the "ahead" item's surface
+    drawn[55:58, 12:15] = 2.9  # something 2.9 m away where "left" (3.16 m) should be: itself
+    assert visible_items(frame, names, heights, radii, drawn, bare, 60.0, 60.0) == ["ahead", "left"]
+    wall = np.full((64, 64), 1.0, np.float32)  # a wall 1 m ahead, with or without items
+    assert visible_items(frame, names, heights, radii, wall, wall, 60.0, 60.0) == []
+    other = bare.copy()
+    other[55:58, 31:34] = 1.5  # another item in front of "ahead"
+    assert visible_items(frame, names, heights, radii, other, bare, 60.0, 60.0) == []
 
 
 def test_missing_espeak_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
