@@ -1,4 +1,4 @@
-"""`ami memory ...`: inspect, verify, rebuild, forget, export and import a memory folder.
+"""`ami memory ...`: inspect, verify, rebuild, forget, compact, export and import a memory folder.
 
 Each subcommand takes `--memory DIR`, the folder that `ami replay --memory DIR` writes, opens it
 with the dims it was created with, calls one library function and prints one summary. Domain
@@ -14,7 +14,12 @@ import re
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from memory.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from memory.store import MemoryStore
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
@@ -28,10 +33,14 @@ def parse_duration_s(text: str) -> float:
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def _open(args: argparse.Namespace, *, repair: bool = True) -> "MemoryStore":  # noqa: F821 (lazy import)
+def _open(args: argparse.Namespace, *, repair: bool = True) -> MemoryStore:
+    from memory.config import RetentionPolicy, StoreConfig
     from memory.store import MemoryStore
 
-    return MemoryStore.open_existing(args.memory, repair=repair)
+    config = StoreConfig()
+    if getattr(args, "full_detail_days", None) is not None:
+        config = StoreConfig(retention=RetentionPolicy(args.full_detail_days, args.keep_days))
+    return MemoryStore.open_existing(args.memory, config=config, repair=repair)
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
@@ -41,7 +50,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(stats, indent=2))
         return 0
     per = stats["total_bytes"] / stats["keyframes"] if stats["keyframes"] else 0.0
-    print(f"{args.memory}: {stats['keyframes']} keyframes, {stats['patches']} patches, {stats['items']} items")
+    print(f"{args.memory}: {stats['keyframes']} keyframes ({stats['longterm']} long-term), "
+          f"{stats['patches']} patches, {stats['items']} items")
     print(f"  dims: embedding {stats['embedding_dim']}, patch {stats['patch_dim']}")
     print(f"  bytes: database {stats['db_bytes']}, index {stats['index_bytes']}, total {stats['total_bytes']}"
           f" ({per:.0f} per keyframe)")
@@ -87,6 +97,15 @@ def _cmd_forget(args: argparse.Namespace) -> int:
             result = store.forget_all()
     items = f" and items {', '.join(result.items)}" if result.items else ""
     print(f"Forgot {result.keyframes} keyframes{items} from {args.memory}")
+    return 0
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        result = store.compact()
+    note = f" ({result.skipped})" if result.skipped else ""
+    print(f"Compacted {args.memory}: {result.compressed} keyframes to the long-term tier{note}, "
+          f"{result.dropped} dropped by retention")
     return 0
 
 
@@ -155,6 +174,16 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                     help="with --between: only this session's keyframes (default: every session)")
     sp.add_argument("--yes", action="store_true", help="confirm --all")
     sp.set_defaults(func=_cmd_forget)
+
+    sp = msub.add_parser("compact", help="apply the retention policy now",
+                         description="Move keyframes older than --full-detail-days to the compressed "
+                                     "long-term tier and forget those older than --keep-days.")
+    _memory_flag(sp)
+    sp.add_argument("--full-detail-days", type=float, default=7.0,
+                    help="keep full detail (patches, exact search) this long (default: 7)")
+    sp.add_argument("--keep-days", type=float, default=365.0,
+                    help="forget keyframes older than this (default: 365)")
+    sp.set_defaults(func=_cmd_compact)
 
     sp = msub.add_parser("export", help="write a portable archive (.tar.gz, owner-only)",
                          description="Write a compact snapshot of the memory to a .tar.gz, atomically, "

@@ -22,12 +22,15 @@ from memory.errors import (
     StoreClosedError,
 )
 from memory.config import RetentionPolicy, StoreConfig
+from memory.compact import CompactResult
+from memory.reads import MemoryReader
 from memory.store import MemoryStore
 from memory.archive import export_archive, import_archive
 from memory.types import ForgetResult, ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
 
 __all__ = [
     "ArchiveError",
+    "CompactResult",
     "export_archive",
     "import_archive",
     "CorruptDatabaseError",
@@ -42,6 +45,7 @@ __all__ = [
     "KeyframeNotFoundError",
     "KeyframeRecord",
     "MemoryInUseError",
+    "MemoryReader",
     "MemoryStore",
     "MemoryStoreError",
     "PatchHit",

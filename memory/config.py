@@ -54,8 +54,19 @@ class StoreConfig:
 
     synchronous: str = "FULL"
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    pq_bytes: int = 48  # long-term tier: PQ code bytes per keyframe (plus an 8-byte id)
+    nprobe: int = 32  # long-term tier: IVF lists visited per query
+    candidates_per_hit: int = 8  # long-term tier: candidates reranked exactly per hit asked for
+    min_longterm_train: int = 10_000  # keyframes due for the long-term tier before it is trained
 
     def __post_init__(self) -> None:
+        allowed = {"pq_bytes": (4, 8, 12, 16, 24, 32, 48, 64, 96), "nprobe": range(1, 4097),
+                   "candidates_per_hit": range(1, 1025), "min_longterm_train": range(1024, 10**9)}
+        for name, values in allowed.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value not in values:
+                shown = values if isinstance(values, tuple) else f"{values.start}..{values.stop - 1}"
+                raise ValueError(f"StoreConfig.{name} must be an integer in {shown}, got {value!r}")
         if self.synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(
                 f"StoreConfig.synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, got {self.synchronous!r}"

@@ -21,13 +21,15 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 
 import numpy as np
 from sqlite_utils import Database
 
 from memory import inputs, schema
 from memory.errors import InvalidInputError, ItemNotFoundError, StorageError
-from memory.index import patch_ids
+from memory.index import MemoryIndex, patch_ids
+from memory.keyframes import ids_near
 from memory.reads import StoreReads
 from memory.types import ForgetResult
 
@@ -65,13 +67,6 @@ def ids_recorded_before(db: Database, before_unix: float) -> np.ndarray:
     return _ids(db, "SELECT id FROM keyframes WHERE recorded_at < ?", (before_unix,))
 
 
-def ids_near(db: Database, x: float, z: float, radius_m: float) -> np.ndarray:
-    """Keyframe ids whose pose (x, z) lies within radius_m of (x, z): (N,) int64."""
-    sql = ("SELECT id FROM keyframes WHERE x IS NOT NULL AND z IS NOT NULL"
-           " AND (x - ?) * (x - ?) + (z - ?) * (z - ?) <= ?")
-    return _ids(db, sql, (x, x, z, z, radius_m * radius_m))
-
-
 def all_ids(db: Database) -> np.ndarray:
     """Every keyframe id: (N,) int64."""
     return _ids(db, "SELECT id FROM keyframes", ())
@@ -107,9 +102,13 @@ class StoreForget(StoreReads):
 
     _generation: int
     _dirty: bool
+    _write_lock: threading.RLock
 
     def save(self) -> None:
         raise NotImplementedError("MemoryStore implements save")
+
+    def _index_from_rows(self) -> MemoryIndex:
+        raise NotImplementedError("MemoryStore implements _index_from_rows")
 
     def forget_between(self, t0: float, t1: float, *, session: str | None = None) -> ForgetResult:
         """Forget keyframes with t0 <= t <= t1 (session clock; one session's only if given) and
@@ -150,27 +149,33 @@ class StoreForget(StoreReads):
         return self._forget(all_ids(db), all_items(db))
 
     def _forget(self, keyframe_ids: np.ndarray, item_names: list[str]) -> ForgetResult:
-        db = self._live()
-        ids, cells = cells_of(db, keyframe_ids)
-        try:
-            with db.atomic():
-                delete_rows(db, ids, item_names)
-                schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
-        except sqlite3.OperationalError as e:
-            raise StorageError(self._db_path, "the forget", e) from e
-        self._generation += 1
-        if len(ids):
-            pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)])
-            self._index.remove(ids, pids)
-        self._dirty = True
-        self.save()  # the old index files held the forgotten vectors: replace them now
-        self._scrub_wal()
+        with self._write_lock:
+            db = self._live()
+            ids, cells = cells_of(db, keyframe_ids)
+            pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)]) if len(ids) else ids
+            try:
+                with db.atomic():
+                    delete_rows(db, ids, item_names)
+                    schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
+                    # Out of the index before the rows go, so a concurrent query never gets an
+                    # id without its row.
+                    with self._index_lock:
+                        self._index.remove(ids, pids)
+            except sqlite3.OperationalError as e:
+                self._index = self._index_from_rows()  # the rows stayed: put them back
+                raise StorageError(self._db_path, "the forget", e) from e
+            self._generation += 1
+            self._dirty = True
+            self.save()  # the old index files held the forgotten vectors: replace them now
+            self._scrub_wal()
         logger.info("forgot %d keyframes and %d items in %s", len(ids), len(item_names), self.folder)
         return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)))
 
-    def _scrub_wal(self) -> None:
+    def _scrub_wal(self, strict: bool = True) -> None:
         """Copy the WAL into memory.db and truncate it, so no old page image survives there."""
         busy, _, _ = self._live().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
+        if busy and strict:
             raise StorageError(self._db_path, "the forget's checkpoint",
                                RuntimeError("a reader held the WAL; the rows are deleted, retry to scrub"))
+        if busy:
+            logger.info("WAL of %s not truncated: a reader held it; the next checkpoint will", self.folder)

@@ -91,15 +91,22 @@ def _new_index(dim: int) -> faiss.IndexIDMap2:
 class MemoryIndex:
     """The two FAISS indexes of one memory, in RAM; `save`/`load` move them to and from a folder."""
 
-    def __init__(self, embedding_dim: int, patch_dim: int) -> None:
+    def __init__(self, embedding_dim: int, patch_dim: int, nprobe: int = 32) -> None:
         self.embedding_dim = embedding_dim
         self.patch_dim = patch_dim
-        self.keyframes = _new_index(embedding_dim)
-        self.patches = _new_index(patch_dim)
+        self.nprobe = nprobe
+        self.keyframes = _new_index(embedding_dim)  # the recent tier
+        self.patches = _new_index(patch_dim)  # patches of the recent tier
+        self.longterm: faiss.IndexIVFPQ | None = None  # the long-term tier, once trained
 
     @property
     def n_keyframes(self) -> int:
-        return int(self.keyframes.ntotal)
+        """Keyframes in both tiers."""
+        return int(self.keyframes.ntotal) + self.n_longterm
+
+    @property
+    def n_longterm(self) -> int:
+        return 0 if self.longterm is None else int(self.longterm.ntotal)
 
     @property
     def n_patches(self) -> int:
@@ -112,7 +119,7 @@ class MemoryIndex:
         patch_ids_: np.ndarray,  # (M,) int64, from patch_ids()
         patches: np.ndarray,  # (M, Dp) float32, float16-representable
     ) -> None:
-        """Add keyframes and their patches; on failure neither index keeps any of them."""
+        """Add recent keyframes and their patches; on failure neither index keeps any of them."""
         self.keyframes.add_with_ids(np.ascontiguousarray(embeddings, np.float32), keyframe_ids)
         try:
             self.patches.add_with_ids(np.ascontiguousarray(patches, np.float32), patch_ids_)
@@ -121,58 +128,105 @@ class MemoryIndex:
             raise
 
     def remove(self, keyframe_ids: np.ndarray, patch_ids_: np.ndarray) -> None:
-        """Remove keyframes and patches by FAISS id (ids not present are ignored)."""
-        self.keyframes.remove_ids(np.asarray(keyframe_ids, np.int64))
-        self.patches.remove_ids(np.asarray(patch_ids_, np.int64))
+        """Remove keyframes (from either tier) and patches by FAISS id (absent ids are ignored)."""
+        keyframe_ids = np.ascontiguousarray(keyframe_ids, np.int64)
+        self.keyframes.remove_ids(keyframe_ids)
+        self.patches.remove_ids(np.ascontiguousarray(patch_ids_, np.int64))
+        if self.longterm is not None:
+            self.longterm.remove_ids(keyframe_ids)
 
     def search_keyframes(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k keyframes by inner product with query (D,): (ids, scores), best first.
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None, candidates: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-k recent keyframes by inner product with query (D,) as (ids, scores), best first,
+        and the ids of up to `candidates` long-term candidates (approximate; to rerank exactly).
 
-        `allowed` (int64 keyframe ids) restricts the search; FAISS translates the selector
-        through the id map, so the restriction is exact, not a post-filter.
+        `allowed` (int64 keyframe ids) restricts the search; FAISS applies the selector inside
+        the search (through the id map), so the restriction is exact, not a post-filter.
         """
-        n = self.n_keyframes if allowed is None else min(self.n_keyframes, len(allowed))
-        k = min(k, n)
-        if k == 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
         q = np.ascontiguousarray(query.reshape(1, -1), np.float32)
-        if allowed is None:
-            scores, ids = self.keyframes.search(q, k)
-        else:
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, np.int64))
-            scores, ids = self.keyframes.search(q, k, params=faiss.SearchParameters(sel=selector))
-        keep = ids[0] >= 0
-        return ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+        params = None if allowed is None else faiss.SearchParameters(
+            sel=faiss.IDSelectorBatch(np.ascontiguousarray(allowed, np.int64)))
+        ids, scores = _top(self.keyframes, q, k, params, allowed)
+        long_ids = np.empty(0, np.int64)
+        if self.longterm is not None and candidates > 0:
+            ivf = faiss.SearchParametersIVF(nprobe=self.nprobe)
+            if allowed is not None:
+                ivf.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, np.int64))
+            long_ids, _ = _top(self.longterm, q, candidates, ivf, allowed)
+        return ids, scores, long_ids
 
     def range_search_patches(self, queries: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
         """Every patch (id, score) with score >= min_score against any of queries (Q, Dp)."""
         return range_search(self.patches, np.ascontiguousarray(queries, np.float32), min_score)
 
-    def ids(self) -> tuple[np.ndarray, np.ndarray]:
-        """(keyframe ids, patch ids) the index holds, each sorted int64."""
+    def ids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(recent keyframe ids, patch ids, long-term keyframe ids) the index holds, sorted int64."""
         return (np.sort(faiss.vector_to_array(self.keyframes.id_map)).astype(np.int64),
-                np.sort(faiss.vector_to_array(self.patches.id_map)).astype(np.int64))
+                np.sort(faiss.vector_to_array(self.patches.id_map)).astype(np.int64),
+                longterm_ids(self.longterm))
 
-    def save(self, folder: Path, state: IndexState) -> None:
-        """Write the indexes and the sidecar that vouches for them (see indexfiles.py)."""
-        assert state.keyframes == self.n_keyframes and state.patches == self.n_patches, (
-            f"saving an index of {self.n_keyframes}/{self.n_patches} vectors as {state}"
-        )
-        indexfiles.save(folder, state, {"keyframes": self.keyframes, "patches": self.patches})
+    def serialize(self, state: IndexState) -> dict[str, tuple[memoryview, int]]:
+        """A copy of every index as bytes, for indexfiles.save; checks it matches `state`."""
+        assert (state.keyframes, state.patches, state.longterm) == (
+            self.n_keyframes, self.n_patches, self.n_longterm), f"saving {self.n_keyframes} keyframes as {state}"
+        indexes = {"keyframes": self.keyframes, "patches": self.patches}
+        if self.longterm is not None:
+            indexes["longterm"] = self.longterm
+        return indexfiles.serialize(indexes)
 
     @classmethod
     def load(cls, folder: Path, expected: IndexState) -> tuple[MemoryIndex | None, str]:
         """The saved index if it matches `expected`, else (None, why it cannot be used)."""
-        loaded, why = indexfiles.load(folder, expected, ("keyframes", "patches"))
+        loaded, why = indexfiles.load(folder, expected)
         if loaded is None:
             return None, why
         index = cls(expected.embedding_dim, expected.patch_dim)
         for name, dim in (("keyframes", expected.embedding_dim), ("patches", expected.patch_dim)):
-            got = loaded[name]
+            got = loaded.get(name)
             if not (isinstance(got, faiss.IndexIDMap2) and got.metric_type == faiss.METRIC_INNER_PRODUCT
                     and got.d == dim):
-                return None, f"index {name!r} is {type(got).__name__} d={got.d}, expected IndexIDMap2 d={dim}"
+                return None, f"index {name!r} is {type(got).__name__}, expected IndexIDMap2 inner-product d={dim}"
             setattr(index, name, got)
+        longterm = loaded.get("longterm")
+        if longterm is None and expected.longterm:
+            return None, f"the long-term index is missing but memory.db has {expected.longterm} long-term keyframes"
+        if longterm is not None:
+            if not (isinstance(longterm, faiss.IndexIVFPQ) and longterm.d == expected.embedding_dim):
+                return None, f"index 'longterm' is {type(longterm).__name__}, expected IndexIVFPQ"
+            index.longterm = longterm
         return index, ""
+
+
+def _top(index: faiss.Index, q: np.ndarray, k: int, params: faiss.SearchParameters | None,
+         allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    n = int(index.ntotal) if allowed is None else min(int(index.ntotal), len(allowed))
+    k = min(k, n)
+    if k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    scores, ids = index.search(q, k, params=params)
+    keep = ids[0] >= 0
+    return ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+
+
+def longterm_ids(index: faiss.IndexIVF | None) -> np.ndarray:
+    """The ids an IVF index holds, sorted int64."""
+    if index is None or index.ntotal == 0:
+        return np.empty(0, np.int64)
+    invlists = index.invlists
+    parts = [faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+             for i in range(index.nlist) if invlists.list_size(i)]
+    return np.sort(np.concatenate(parts)).astype(np.int64)
+
+
+def new_longterm(train: np.ndarray, pq_bytes: int) -> faiss.IndexIVFPQ:
+    """An IVF-PQ inner-product index trained on `train` (N, D) float32: pq_bytes bytes of code per
+    vector (the largest divisor of D up to pq_bytes; plus its 8-byte id), sqrt(N)-ish lists
+    (16..1024)."""
+    n, dim = train.shape
+    pq_bytes = max(m for m in range(1, pq_bytes + 1) if dim % m == 0)
+    nlist = int(np.clip(2 ** round(np.log2(max(np.sqrt(n), 1.0))), 16, 1024))
+    index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, pq_bytes, 8, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = index.pq.cp.seed = 1234  # deterministic training
+    index.train(np.ascontiguousarray(train, np.float32))
+    return index

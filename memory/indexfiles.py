@@ -48,8 +48,9 @@ class IndexState:
 
     store_id: str
     generation: int
-    keyframes: int
+    keyframes: int  # both tiers
     patches: int
+    longterm: int  # keyframes in the long-term tier
     embedding_dim: int
     patch_dim: int
 
@@ -118,8 +119,14 @@ def _read_sidecar(folder: Path) -> dict[str, object]:
     return data
 
 
-def save(folder: Path, state: IndexState, indexes: dict[str, faiss.Index]) -> None:
-    """Write `indexes` (name -> FAISS index) as new files, then commit them with a new sidecar.
+def serialize(indexes: dict[str, faiss.Index]) -> dict[str, tuple[memoryview, int]]:
+    """name -> (the index's bytes, its ntotal): a copy, so the files can be written while the
+    indexes keep changing."""
+    return {name: (memoryview(faiss.serialize_index(index)), int(index.ntotal)) for name, index in indexes.items()}
+
+
+def save(folder: Path, state: IndexState, serialized: dict[str, tuple[memoryview, int]]) -> None:
+    """Write the serialized indexes as new files, then commit them with a new sidecar.
 
     Raises OSError (for example ENOSPC) with the previous sidecar and its files untouched.
     """
@@ -127,13 +134,11 @@ def save(folder: Path, state: IndexState, indexes: dict[str, faiss.Index]) -> No
     files: dict[str, dict[str, object]] = {}
     written: list[Path] = []
     try:
-        for name, index in indexes.items():
-            data = memoryview(faiss.serialize_index(index))  # (bytes,) uint8
+        for name, (data, ntotal) in serialized.items():
             path = folder / f"{name}-g{state.generation}-{token}.faiss"
             atomic_write(path, data)
             written.append(path)
-            files[name] = {"file": path.name, "bytes": len(data), "sha256": sha256(data),
-                           "ntotal": int(index.ntotal)}
+            files[name] = {"file": path.name, "bytes": len(data), "sha256": sha256(data), "ntotal": ntotal}
         sidecar = {"format": SIDECAR_FORMAT, **asdict(state), "files": files}
         atomic_write(folder / SIDECAR_FILE, (json.dumps(sidecar, indent=2) + "\n").encode())
     except BaseException:
@@ -163,9 +168,9 @@ def remove_unreferenced(folder: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def load(folder: Path, expected: IndexState, names: tuple[str, ...]) -> tuple[dict[str, faiss.Index] | None, str]:
-    """The saved indexes if the sidecar matches `expected` and every file its checksum, else
-    (None, why they cannot be used)."""
+def load(folder: Path, expected: IndexState) -> tuple[dict[str, faiss.Index] | None, str]:
+    """The saved indexes (name -> index) if the sidecar matches `expected` and every file its
+    checksum, else (None, why they cannot be used)."""
     if not (folder / SIDECAR_FILE).is_file():
         return None, f"{SIDECAR_FILE} is missing"
     try:
@@ -177,10 +182,8 @@ def load(folder: Path, expected: IndexState, names: tuple[str, ...]) -> tuple[di
         return None, f"{SIDECAR_FILE} disagrees with memory.db: {'; '.join(state.differences(expected))}"
     files = data["files"]
     assert isinstance(files, dict), "checked by _read_sidecar"
-    if sorted(files) != sorted(names):
-        return None, f"{SIDECAR_FILE} lists indexes {sorted(files)}, expected {sorted(names)}"
     out: dict[str, faiss.Index] = {}
-    for name in names:
+    for name in files:
         entry = files[name]
         if not isinstance(entry, dict) or not _INDEX_FILE.match(str(entry.get("file"))):
             return None, f"{SIDECAR_FILE} has a malformed entry for {name!r}"

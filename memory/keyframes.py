@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,19 +89,23 @@ def embedding(db: Database, layout: Layout, keyframe_id: int) -> np.ndarray:
 
 
 def patches(db: Database, layout: Layout, keyframe_id: int) -> np.ndarray:
-    """The row's patches: (grid_h * grid_w, Dp) float32; raises KeyframeNotFoundError."""
-    row = db.execute("SELECT grid_h, grid_w, patches FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
+    """The row's patches: (grid_h * grid_w, Dp) float32, or (0, Dp) for a long-term keyframe
+    (compaction dropped them); raises KeyframeNotFoundError."""
+    row = db.execute("SELECT grid_h, grid_w, patches, tier FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
     if row is None:
         raise KeyframeNotFoundError(keyframe_id)
+    if row[3] != 0:
+        return np.empty((0, layout.patch_dim), np.float32)
     return layout.patches(keyframe_id, row[0], row[1], row[2])
 
 
-def counts(db: Database) -> tuple[int, int]:
-    """(keyframes, patches) stored."""
-    n_keyframes, n_patches = db.execute(
-        "SELECT COUNT(*), COALESCE(SUM(grid_h * grid_w), 0) FROM keyframes"
+def counts(db: Database) -> tuple[int, int, int]:
+    """(keyframes, patches, long-term keyframes) stored; long-term keyframes have no patches."""
+    n_keyframes, n_patches, n_long = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(CASE tier WHEN 0 THEN grid_h * grid_w ELSE 0 END), 0),"
+        " COALESCE(SUM(tier), 0) FROM keyframes"
     ).fetchone()
-    return int(n_keyframes), int(n_patches)
+    return int(n_keyframes), int(n_patches), int(n_long)
 
 
 def grid(db: Database, keyframe_id: int) -> tuple[int, int]:
@@ -144,16 +149,36 @@ def times(
     return {int(i): (float(t), int(f)) for i, t, f in rows if lo < t < hi}
 
 
+def embeddings(db: sqlite3.Connection | Database, layout: Layout, keyframe_ids: list[int]) -> dict[int, np.ndarray]:
+    """id -> (D,) float32 embedding, for those of `keyframe_ids` that have a row."""
+    rows = db.execute(
+        "SELECT id, embedding FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(keyframe_ids),),
+    ).fetchall()
+    return {int(i): layout.embedding(int(i), blob) for i, blob in rows}
+
+
+def ids_near(db: Database, x: float, z: float, radius_m: float) -> np.ndarray:
+    """Keyframe ids whose pose (x, z) lies within radius_m of (x, z): (N,) int64."""
+    sql = ("SELECT id FROM keyframes WHERE x IS NOT NULL AND z IS NOT NULL"
+           " AND (x - ?) * (x - ?) + (z - ?) * (z - ?) <= ?")
+    rows = db.execute(sql, (x, x, z, z, radius_m * radius_m)).fetchall()
+    return np.array([row[0] for row in rows], np.int64)
+
+
 def batches(
-    db: Database, layout: Layout, size: int
+    db: sqlite3.Connection | Database, layout: Layout, size: int, tier: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray, list[int], np.ndarray]]:
-    """All rows in id order, `size` at a time, as (ids (B,), embeddings (B, D), cells per row,
-    patches (sum of cells, Dp))."""
-    cursor = db.execute("SELECT id, grid_h, grid_w, embedding, patches FROM keyframes ORDER BY id")
+    """All rows of `tier` in id order, `size` at a time, as (ids (B,), embeddings (B, D), cells
+    per row, patches (sum of cells, Dp); (0, Dp) for the long-term tier)."""
+    cursor = db.execute(
+        "SELECT id, grid_h, grid_w, embedding, patches FROM keyframes WHERE tier = ? ORDER BY id", (tier,)
+    )
     while rows := cursor.fetchmany(size):
         yield (
             np.array([row[0] for row in rows], np.int64),
             np.stack([layout.embedding(i, blob) for i, _, _, blob, _ in rows]),
             [gh * gw for _, gh, gw, _, _ in rows],
-            np.concatenate([layout.patches(i, gh, gw, blob) for i, gh, gw, _, blob in rows]),
+            np.concatenate([layout.patches(i, gh, gw, blob) for i, gh, gw, _, blob in rows])
+            if tier == 0 else np.empty((0, layout.patch_dim), np.float32),
         )

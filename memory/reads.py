@@ -7,17 +7,21 @@ Time windows are open intervals: `t_after < t < t_before`.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
 from sqlite_utils import Database
 
-from memory import indexfiles, inputs
+from memory import indexfiles, inputs, schema
 from memory import items as items_table
 from memory import keyframes as keyframe_table
+from memory.config import StoreConfig
+from memory.errors import InvalidInputError, ItemNotFoundError, StoreClosedError
 from memory.folder import DB_FILE, file_bytes
 from memory.index import MemoryIndex, split_patch_ids
-from memory.indexfiles import IndexState
+from memory.keyframes import ids_near
 from memory.types import ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
 
 
@@ -37,12 +41,11 @@ class StoreReads:
     _db_path: Path
     _layout: keyframe_table.Layout
     _index: MemoryIndex
+    _index_lock: threading.Lock
+    config: StoreConfig
 
     def _live(self) -> Database:
         raise NotImplementedError("MemoryStore implements _live")
-
-    def _db_state(self) -> IndexState:
-        raise NotImplementedError("MemoryStore implements _db_state")
 
     def item(self, name: str) -> ItemRecord | None:
         """The enrolled item called exactly `name`, or None."""
@@ -66,7 +69,8 @@ class StoreReads:
         queries = inputs.float_array(queries, "queries", (None, self.patch_dim))
         min_score = inputs.finite_float(min_score, "min_score")
         window = time_window(t_before, t_after)
-        ids, scores = self._index.range_search_patches(queries, min_score)
+        with self._index_lock:
+            ids, scores = self._index.range_search_patches(queries, min_score)
         if ids.size == 0:
             return []
         unique_ids, inverse = np.unique(ids, return_inverse=True)
@@ -89,9 +93,13 @@ class StoreReads:
         t_before: float | None = None,
         *,
         t_after: float | None = None,
+        near: tuple[float, float, float] | None = None,
+        item: str | None = None,
     ) -> list[KeyframeHit]:
-        """The k keyframes whose embeddings score highest against `query` within
-        t_after < t < t_before, best first."""
+        """The k keyframes whose embeddings score highest against `query`, best first, among
+        those with t_after < t < t_before, taken within `near` = (x, z, radius_m) of a place, and
+        showing `item` (a patch >= its threshold against its prototypes; recent tier only).
+        The filters are applied inside the FAISS search, so k hits come back when k exist."""
         db = self._live()
         query = inputs.float_array(query, "query", (self.embedding_dim,))
         k = inputs.whole_number(k, "k", minimum=1)
@@ -99,9 +107,31 @@ class StoreReads:
         allowed = None
         if t_before is not None or t_after is not None:
             allowed = keyframe_table.ids_in_window(db, window)
-            if allowed.size == 0:
-                return []
-        ids, scores = self._index.search_keyframes(query, k, allowed)
+        if near is not None:
+            if not isinstance(near, (tuple, list)) or len(near) != 3:
+                raise InvalidInputError(f"near must be (x, z, radius_m), got {near!r}")
+            x, z, r = (inputs.finite_float(v, f"near[{i}]") for i, v in enumerate(near))
+            in_place = ids_near(db, x, z, r)
+            allowed = in_place if allowed is None else np.intersect1d(allowed, in_place)
+        if item is not None:
+            record = self.item(item)
+            if record is None:
+                raise ItemNotFoundError(item, [i.name for i in self.items()])
+            hits = self.search_patches(record.prototypes, min_score=record.threshold)
+            seen = np.unique(np.array([h.keyframe_id for h in hits], np.int64))
+            allowed = seen if allowed is None else np.intersect1d(allowed, seen)
+        if allowed is not None and allowed.size == 0:
+            return []
+        with self._index_lock:
+            index = self._index
+            ids, scores, long_ids = index.search_keyframes(query, k, allowed, k * self.config.candidates_per_hit)
+        if long_ids.size:  # long-term candidates come from compressed codes: rerank them exactly
+            exact = keyframe_table.embeddings(db, self._layout, long_ids.tolist())
+            long_ids = np.array(list(exact), np.int64)
+            long_scores = np.array([float(exact[i] @ query) for i in exact.keys()], np.float32)
+            ids, scores = np.concatenate([ids, long_ids]), np.concatenate([scores, long_scores])
+            best = np.argsort(-scores, kind="stable")[:k]
+            ids, scores = ids[best], scores[best]
         rows = keyframe_table.times(db, self._layout, ids.tolist(), window)
         return [
             KeyframeHit(keyframe_id=i, score=s, t=rows[i][0], frame=rows[i][1])
@@ -138,16 +168,56 @@ class StoreReads:
         return keyframe_table.last(self._live())
 
     def stats(self) -> dict[str, int]:
-        """Counts and sizes: keyframes, patches, items, db_bytes (with the WAL), index_bytes, total_bytes."""
-        state = self._db_state()
+        """Counts and sizes: keyframes (both tiers), longterm (keyframes in the long-term tier),
+        patches, items, db_bytes (with the WAL), index_bytes, total_bytes."""
+        n_keyframes, n_patches, n_long = keyframe_table.counts(self._live())
         db_bytes = file_bytes(self.folder, (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm"))
         names = (*indexfiles.referenced_files(self.folder), indexfiles.SIDECAR_FILE)
         index_bytes = file_bytes(self.folder, names)
         return {
-            "keyframes": state.keyframes,
-            "patches": state.patches,
+            "keyframes": n_keyframes,
+            "longterm": n_long,
+            "patches": n_patches,
             "items": items_table.count(self._live()),
             "db_bytes": db_bytes,
             "index_bytes": index_bytes,
             "total_bytes": db_bytes + index_bytes,
         }
+
+
+class MemoryReader(StoreReads):
+    """Queries from another thread: its own read-only SQLite connection (WAL: never blocked by
+    the writer), sharing the store's in-RAM index under its index lock. Create it with
+    `MemoryStore.reader()`, use it from one thread, and close it before the store."""
+
+    def __init__(self, store: StoreReads) -> None:
+        self._store = store
+        self.folder = store.folder
+        self.embedding_dim = store.embedding_dim
+        self.patch_dim = store.patch_dim
+        self.config = store.config
+        self._db_path = store._db_path
+        self._layout = store._layout
+        self._index_lock = store._index_lock
+        self._conn: sqlite3.Connection | None = schema.connect_reader(self._db_path)
+
+    @property  # type: ignore[override]
+    def _index(self) -> MemoryIndex:
+        return self._store._index
+
+    def _live(self) -> Database:
+        if self._conn is None:
+            raise StoreClosedError(self.folder)
+        return self._conn  # type: ignore[return-value]  # the reads use only .execute()
+
+    def close(self) -> None:
+        """Close the connection. Closing twice is harmless."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> MemoryReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -20,11 +20,17 @@ Schema v1:
 Schema v2 adds `recorded_at REAL NULL` to keyframes and items: Unix seconds (wall clock) when the
 row was stored, NULL for rows from v1. Session times `t` restart with each session, so "forget
 the last 10 minutes" and retention go by recorded_at.
+
+Schema v3 adds `tier INTEGER NOT NULL DEFAULT 0` to keyframes: 0 recent (patches kept, exact
+search), 1 long-term (compressed index entry, patches dropped: the blob is empty), and the
+`codecs` table (name TEXT PRIMARY KEY, data BLOB, trained_on INTEGER): trained FAISS codecs
+(the long-term IVF-PQ, empty), so the index is rebuildable from the database alone.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +104,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX keyframes_recorded_at ON keyframes (recorded_at)",
         ),
     ),
+    Migration(
+        version=3,
+        description="tier on keyframes: 0 recent, 1 long-term",
+        statements=(
+            "ALTER TABLE keyframes ADD COLUMN tier INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX keyframes_tier_recorded_at ON keyframes (tier, recorded_at)",
+            "CREATE TABLE codecs (name TEXT PRIMARY KEY, data BLOB NOT NULL, trained_on INTEGER NOT NULL)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -107,7 +122,9 @@ def connect(db_path: Path, synchronous: str = "FULL") -> Database:
     """Open memory.db through sqlite-utils with the store's connection settings."""
     assert synchronous in SYNCHRONOUS_MODES, f"synchronous must be one of {SYNCHRONOUS_MODES}"
     # No sqlite-utils plugins: the memory holds private data and must not run foreign code.
-    db = Database(db_path, execute_plugins=False)
+    # check_same_thread=False: the background compaction commits through this connection, always
+    # under the store's write lock, so two threads never use it at once.
+    db = Database(sqlite3.connect(str(db_path), check_same_thread=False), execute_plugins=False)
     # WAL: readers (queries, the companion's memory viewer) never block the writer, and a crash
     # mid-write never corrupts the database.
     db.enable_wal()
@@ -120,6 +137,13 @@ def connect(db_path: Path, synchronous: str = "FULL") -> Database:
     db.execute("PRAGMA secure_delete = ON")
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return db
+
+
+def connect_reader(db_path: Path) -> sqlite3.Connection:
+    """A read-only connection of its own, for queries from another thread (WAL: never blocked)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
 
 
 def user_version(db: Database) -> int:

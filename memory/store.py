@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -37,7 +38,8 @@ from memory.errors import (
 from memory.folder import DB_FILE, FolderLock, make_private_file, make_private_folder
 from memory.index import PATCH_ID_STRIDE, MemoryIndex, patch_ids
 from memory.indexfiles import IndexState
-from memory.forget import StoreForget
+from memory.compact import StoreCompact, build_longterm
+from memory.reads import MemoryReader
 from memory.types import ItemRecord
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ logger = logging.getLogger(__name__)
 _REBUILD_BATCH = 512  # keyframes per FAISS add while rebuilding
 
 
-class MemoryStore(StoreForget):
+class MemoryStore(StoreCompact):
     """The episodic store of one folder. Create it with `MemoryStore.open`; close it (or use `with`).
 
     Time windows are open intervals: `t_after < t < t_before`, so a query at time t sees only what
@@ -63,7 +65,12 @@ class MemoryStore(StoreForget):
         self._index_problem: str | None = None  # why the saved index was not used, until saved
         self._layout = keyframe_table.Layout(self._db_path, 0, 0)
         self._db: Database | None = db
-        self._lock = lock
+        self._folder_lock = lock
+        # One writer at a time (the assistant, or the background compaction's short commit);
+        # the index lock is held only around FAISS calls, so queries never wait for a save's I/O
+        # or a compaction's training.
+        self._write_lock = threading.RLock()
+        self._index_lock = threading.Lock()
         self._index = MemoryIndex(1, 1)
         self._store_id = ""
         self._generation = 0
@@ -158,12 +165,13 @@ class MemoryStore(StoreForget):
         self._generation = stored[schema.META_GENERATION]
 
     def _db_state(self) -> IndexState:
-        n_keyframes, n_patches = keyframe_table.counts(self._live())
+        n_keyframes, n_patches, n_long = keyframe_table.counts(self._live())
         return IndexState(
             store_id=self._store_id,
             generation=self._generation,
-            keyframes=int(n_keyframes),
-            patches=int(n_patches),
+            keyframes=n_keyframes,
+            patches=n_patches,
+            longterm=n_long,
             embedding_dim=self.embedding_dim,
             patch_dim=self.patch_dim,
         )
@@ -185,11 +193,12 @@ class MemoryStore(StoreForget):
             self._index_problem = why
 
     def _index_from_rows(self) -> MemoryIndex:
-        index = MemoryIndex(self.embedding_dim, self.patch_dim)
-        rows = keyframe_table.batches(self._live(), self._layout, _REBUILD_BATCH)
+        index = MemoryIndex(self.embedding_dim, self.patch_dim, self.config.nprobe)
+        rows = keyframe_table.batches(self._live(), self._layout, _REBUILD_BATCH, tier=0)
         for ids, embeddings, cells, patches in rows:  # (B,), (B, D), B cell counts, (sum cells, Dp)
             patch_ids_ = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)])
             index.add(ids, embeddings, patch_ids_, patches)
+        index.longterm = build_longterm(self._live(), self._layout, self.config)
         return index
 
     def rebuild_index(self) -> None:
@@ -206,36 +215,43 @@ class MemoryStore(StoreForget):
         Raises IndexSaveError (with the database and the previous index files intact) when the
         files cannot be written, for example on a full disk; the store stays usable.
         """
-        db = self._live()
-        db.commit()
-        if not self._dirty:
-            return
-        # A checkpoint copies the WAL into memory.db, so the WAL stays short.
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        state = self._db_state()
-        if (state.keyframes, state.patches) != (self._index.n_keyframes, self._index.n_patches):
-            raise IndexOutOfSyncError(
-                self.folder,
-                f"memory.db has {state.keyframes} keyframes / {state.patches} patches, the index "
-                f"{self._index.n_keyframes} / {self._index.n_patches}",
-            )
-        try:
-            self._index.save(self.folder, state)
-        except OSError as e:
-            raise IndexSaveError(self.folder, e) from e
-        self._dirty = False
-        self._index_problem = None
+        with self._write_lock:
+            db = self._live()
+            db.commit()
+            if not self._dirty:
+                return
+            # A checkpoint copies the WAL into memory.db, so the WAL stays short.
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            state = self._db_state()
+            index = self._index
+            if (state.keyframes, state.patches, state.longterm) != (
+                    index.n_keyframes, index.n_patches, index.n_longterm):
+                raise IndexOutOfSyncError(
+                    self.folder,
+                    f"memory.db has {state.keyframes} keyframes / {state.patches} patches / "
+                    f"{state.longterm} long-term, the index {index.n_keyframes} / {index.n_patches} / "
+                    f"{index.n_longterm}",
+                )
+            with self._index_lock:  # a memory copy; the file I/O below runs without the lock
+                serialized = index.serialize(state)
+            try:
+                indexfiles.save(self.folder, state, serialized)
+            except OSError as e:
+                raise IndexSaveError(self.folder, e) from e
+            self._dirty = False
+            self._index_problem = None
 
     def close(self) -> None:
         """Save and release the folder. Closing twice is harmless."""
         if self._db is None:
             return
         try:
+            self._stop_compaction()
             self.save()
         finally:
             self._db.close()
             self._db = None
-            self._lock.close()
+            self._folder_lock.close()
             logger.debug("closed %s", self.folder)
 
     def __enter__(self) -> MemoryStore:
@@ -287,33 +303,24 @@ class MemoryStore(StoreForget):
             raise InvalidInputError("patches overflow float16 (|value| > 65504); L2-normalise them first")
         patches16 = patches.astype(np.float16)
         recorded = time.time() if recorded_at is None else inputs.finite_float(recorded_at, "recorded_at")
-        indexed = False
-        try:
-            with db.atomic():
-                keyframe_id = keyframe_table.insert(
-                    db, t, frame, session, pose_, (grid_h, grid_w), embedding, patches16, recorded
-                )
-                schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
-                self._index.add(
-                    np.array([keyframe_id], np.int64),
-                    embedding[None, :],
-                    patch_ids(keyframe_id, grid_h * grid_w),
-                    patches16.astype(np.float32),
-                )
-                indexed = True
-        except BaseException as exc:
-            if indexed:  # the COMMIT failed after the index took the vectors: take them back
-                try:
-                    self._index.remove(
-                        np.array([keyframe_id], np.int64), patch_ids(keyframe_id, grid_h * grid_w)
+        with self._write_lock:
+            try:
+                with db.atomic():
+                    keyframe_id = keyframe_table.insert(
+                        db, t, frame, session, pose_, (grid_h, grid_w), embedding, patches16, recorded
                     )
-                except RuntimeError as e:
-                    raise IndexOutOfSyncError(self.folder, f"could not undo keyframe {keyframe_id}") from e
-            if isinstance(exc, sqlite3.OperationalError):  # "database or disk is full", I/O errors
-                raise StorageError(self._db_path, f"keyframe t={t} of {session!r}", exc) from exc
-            raise
-        self._generation += 1
-        self._dirty = True
+                    schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
+            except sqlite3.OperationalError as e:  # "database or disk is full", I/O errors
+                raise StorageError(self._db_path, f"keyframe t={t} of {session!r}", e) from e
+            self._generation += 1
+            self._dirty = True
+            # Indexed after the commit, so a concurrent query never sees an id without its row.
+            try:
+                with self._index_lock:
+                    self._index.add(np.array([keyframe_id], np.int64), embedding[None, :],
+                                    patch_ids(keyframe_id, grid_h * grid_w), patches16.astype(np.float32))
+            except (RuntimeError, MemoryError) as e:
+                raise IndexOutOfSyncError(self.folder, f"keyframe {keyframe_id} is stored but not indexed") from e
         return keyframe_id
 
     def enroll_item(self, name: str, t: float, prototypes: np.ndarray, threshold: float, *,
@@ -327,6 +334,11 @@ class MemoryStore(StoreForget):
                                       recorded)
         except sqlite3.OperationalError as e:
             raise StorageError(self._db_path, f"item {name!r}", e) from e
+
+    def reader(self) -> MemoryReader:
+        """A reader for queries from another thread (see MemoryReader); close it before the store."""
+        self._live()
+        return MemoryReader(self)
 
     def snapshot(self, path: Path) -> None:
         """Write a compact copy of memory.db to the new file `path` (VACUUM INTO: no WAL, no free

@@ -2,8 +2,9 @@
 
 - database: SQLite's quick_check passes, and every row's blobs have the sizes its dims imply;
 - generation: the meta table's generation is the one the store holds;
-- index ids == row ids: the keyframe index holds exactly the keyframe row ids, and the patch
-  index exactly `id * 256 + cell` for every row and cell;
+- index ids == row ids: the recent keyframe index holds exactly the ids of the recent rows, the
+  long-term index those of the long-term rows, and the patch index exactly `id * 256 + cell`
+  for every recent row and cell;
 - saved index: the sidecar's state (store id, generation, counts, dims) equals the database's,
   and each index file has the size and sha256 the sidecar records and the same ids.
 """
@@ -27,7 +28,8 @@ def check_database(db: Database, embedding_dim: int, patch_dim: int, generation:
     if result != ["ok"]:
         failed.append(f"database: quick_check found {'; '.join(map(str, result[:5]))}")
     bad = db.execute(
-        "SELECT COUNT(*) FROM keyframes WHERE length(embedding) != ? OR length(patches) != grid_h * grid_w * ?",
+        "SELECT COUNT(*) FROM keyframes WHERE length(embedding) != ?"
+        " OR length(patches) != CASE tier WHEN 0 THEN grid_h * grid_w * ? ELSE 0 END",
         (4 * embedding_dim, 2 * patch_dim),
     ).fetchone()[0]
     if bad:
@@ -39,19 +41,22 @@ def check_database(db: Database, embedding_dim: int, patch_dim: int, generation:
     return failed
 
 
-def expected_ids(db: Database) -> tuple[np.ndarray, np.ndarray]:
-    """(keyframe ids, patch ids) the rows of memory.db call for, each sorted int64."""
-    rows = db.execute("SELECT id, grid_h * grid_w FROM keyframes ORDER BY id").fetchall()
-    keyframe_ids = np.array([r[0] for r in rows], np.int64)
-    if not rows:
-        return keyframe_ids, np.empty(0, np.int64)
-    return keyframe_ids, np.concatenate([patch_ids(int(i), int(n)) for i, n in rows])
+def expected_ids(db: Database) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(recent keyframe ids, patch ids, long-term keyframe ids) the rows of memory.db call for,
+    each sorted int64."""
+    rows = db.execute("SELECT id, grid_h * grid_w, tier FROM keyframes ORDER BY id").fetchall()
+    recent = [(i, n) for i, n, tier in rows if tier == 0]
+    longterm = np.array([i for i, _, tier in rows if tier != 0], np.int64)
+    keyframe_ids = np.array([i for i, _ in recent], np.int64)
+    if not recent:
+        return keyframe_ids, np.empty(0, np.int64), longterm
+    return keyframe_ids, np.concatenate([patch_ids(int(i), int(n)) for i, n in recent]), longterm
 
 
-def check_index(index: MemoryIndex, expected: tuple[np.ndarray, np.ndarray], where: str) -> list[str]:
+def check_index(index: MemoryIndex, expected: tuple[np.ndarray, np.ndarray, np.ndarray], where: str) -> list[str]:
     """Failed 'index ids == row ids' invariants of `index` (in RAM or loaded from `where`)."""
     failed = []
-    for name, got, want in zip(("keyframe", "patch"), index.ids(), expected):
+    for name, got, want in zip(("recent keyframe", "patch", "long-term keyframe"), index.ids(), expected):
         if got.shape != want.shape or not np.array_equal(got, want):
             extra = np.setdiff1d(got, want)
             missing = np.setdiff1d(want, got)
@@ -62,7 +67,7 @@ def check_index(index: MemoryIndex, expected: tuple[np.ndarray, np.ndarray], whe
     return failed
 
 
-def check_saved(folder: Path, state: IndexState, expected: tuple[np.ndarray, np.ndarray]) -> list[str]:
+def check_saved(folder: Path, state: IndexState, expected: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[str]:
     """Failed invariants of the saved index files against the database state."""
     loaded, why = MemoryIndex.load(folder, state)
     if loaded is None:

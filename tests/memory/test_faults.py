@@ -92,7 +92,7 @@ def test_full_disk_mid_save_refuses_and_keeps_the_previous_files(folder, monkeyp
         assert now == old_files, "the failed save must leave the previous files as they were"
         assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
         state = IndexState.from_json(old)
-        loaded, why = indexfiles.load(folder, state, ("keyframes", "patches"))
+        loaded, why = indexfiles.load(folder, state)
         assert loaded is not None, why  # still a valid save of the previous generation
         assert store.search_keyframes(embedding(100), 1)[0].keyframe_id == new_id  # still usable
         monkeypatch.setattr(indexfiles, "write_file", real_write)  # space is freed

@@ -105,3 +105,9 @@ def test_import_refuses_a_damaged_archive(tmp_path, capsys) -> None:
 def test_missing_memory_is_a_clear_error(tmp_path, capsys) -> None:
     code, _, err = run(capsys, "stats", "--memory", str(tmp_path / "nope"))
     assert code == 2 and "holds no memory" in err and "Traceback" not in err
+
+
+def test_compact_applies_retention(memory, capsys) -> None:
+    code, out, _ = run(capsys, "compact", "--memory", str(memory), "--keep-days", "365")
+    assert code == 0 and "20 dropped by retention" in out  # recorded in 2001
+    assert count(memory) == 0
