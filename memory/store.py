@@ -5,7 +5,9 @@ and updates the in-RAM indexes; `save()` writes the index files. A crash loses a
 files' freshness, which the next open repairs by rebuilding. Forget methods erase rows, index
 entries and the bytes in the folder at once (forget.py); `verify()` lists failed invariants.
 
-One MemoryStore per folder at a time (enforced by the lock), used from one thread.
+One MemoryStore per folder at a time (enforced by the lock). One thread writes and may query
+through the store; other threads query through `reader()`; compaction runs on the store's own
+background thread (compact.py). docs/memory.md has the whole design.
 """
 
 from __future__ import annotations
