@@ -44,16 +44,17 @@ class StoreReads:
     _index_lock: threading.Lock
     config: StoreConfig
 
-    def _live(self) -> Database:
-        raise NotImplementedError("MemoryStore implements _live")
+    def _reading(self) -> Database:
+        """The connection queries use: never the writer's, so a query never waits for a write."""
+        raise NotImplementedError("MemoryStore and MemoryReader implement _reading")
 
     def item(self, name: str) -> ItemRecord | None:
         """The enrolled item called exactly `name`, or None."""
-        return items_table.get(self._live(), self._db_path, self.patch_dim, name)
+        return items_table.get(self._reading(), self._db_path, self.patch_dim, name)
 
     def items(self) -> list[ItemRecord]:
         """All enrolled items, oldest enrollment first."""
-        return items_table.list_all(self._live(), self._db_path, self.patch_dim)
+        return items_table.list_all(self._reading(), self._db_path, self.patch_dim)
 
     def search_patches(
         self,
@@ -65,7 +66,7 @@ class StoreReads:
     ) -> list[PatchHit]:
         """Every stored patch scoring >= min_score against any query, best score per (keyframe,
         cell), within t_after < t < t_before, sorted by (t, keyframe_id, cell)."""
-        db = self._live()
+        db = self._reading()
         queries = inputs.float_array(queries, "queries", (None, self.patch_dim))
         min_score = inputs.finite_float(min_score, "min_score")
         window = time_window(t_before, t_after)
@@ -100,7 +101,7 @@ class StoreReads:
         those with t_after < t < t_before, taken within `near` = (x, z, radius_m) of a place, and
         showing `item` (a patch >= its threshold against its prototypes; recent tier only).
         The filters are applied inside the FAISS search, so k hits come back when k exist."""
-        db = self._live()
+        db = self._reading()
         query = inputs.float_array(query, "query", (self.embedding_dim,))
         k = inputs.whole_number(k, "k", minimum=1)
         window = time_window(t_before, t_after)
@@ -141,36 +142,36 @@ class StoreReads:
 
     def keyframe(self, keyframe_id: int) -> KeyframeRecord:
         """The keyframe with this id; raises KeyframeNotFoundError if there is none."""
-        return keyframe_table.record(self._live(), int(keyframe_id))
+        return keyframe_table.record(self._reading(), int(keyframe_id))
 
     def embedding(self, keyframe_id: int) -> np.ndarray:
         """The keyframe's embedding: (D,) float32."""
-        return keyframe_table.embedding(self._live(), self._layout, int(keyframe_id))
+        return keyframe_table.embedding(self._reading(), self._layout, int(keyframe_id))
 
     def patches(self, keyframe_id: int) -> np.ndarray:
         """The keyframe's patches as stored (float16 values): (grid_h * grid_w, Dp) float32."""
-        return keyframe_table.patches(self._live(), self._layout, int(keyframe_id))
+        return keyframe_table.patches(self._reading(), self._layout, int(keyframe_id))
 
     def grid(self, keyframe_id: int) -> tuple[int, int]:
         """The keyframe's patch grid (grid_h, grid_w); cell c is row c // grid_w, column c % grid_w."""
-        return keyframe_table.grid(self._live(), int(keyframe_id))
+        return keyframe_table.grid(self._reading(), int(keyframe_id))
 
     def count(self) -> int:
         """Number of stored keyframes."""
-        return keyframe_table.counts(self._live())[0]
+        return keyframe_table.counts(self._reading())[0]
 
     def count_before(self, t_before: float) -> int:
         """Number of keyframes with t < t_before."""
-        return keyframe_table.count_in_window(self._live(), time_window(t_before, None))
+        return keyframe_table.count_in_window(self._reading(), time_window(t_before, None))
 
     def last_keyframe(self) -> KeyframeRecord | None:
         """The keyframe with the latest t (the highest id among equal t), or None when empty."""
-        return keyframe_table.last(self._live())
+        return keyframe_table.last(self._reading())
 
     def stats(self) -> dict[str, int]:
         """Counts and sizes: keyframes (both tiers), longterm (keyframes in the long-term tier),
         patches, items, db_bytes (with the WAL), index_bytes, total_bytes."""
-        n_keyframes, n_patches, n_long = keyframe_table.counts(self._live())
+        n_keyframes, n_patches, n_long = keyframe_table.counts(self._reading())
         db_bytes = file_bytes(self.folder, (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm"))
         names = (*indexfiles.referenced_files(self.folder), indexfiles.SIDECAR_FILE)
         index_bytes = file_bytes(self.folder, names)
@@ -178,7 +179,7 @@ class StoreReads:
             "keyframes": n_keyframes,
             "longterm": n_long,
             "patches": n_patches,
-            "items": items_table.count(self._live()),
+            "items": items_table.count(self._reading()),
             "db_bytes": db_bytes,
             "index_bytes": index_bytes,
             "total_bytes": db_bytes + index_bytes,
@@ -205,7 +206,7 @@ class MemoryReader(StoreReads):
     def _index(self) -> MemoryIndex:
         return self._store._index
 
-    def _live(self) -> Database:
+    def _reading(self) -> Database:
         if self._conn is None:
             raise StoreClosedError(self.folder)
         return self._conn  # type: ignore[return-value]  # the reads use only .execute()

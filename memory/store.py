@@ -68,6 +68,7 @@ class MemoryStore(StoreCompact):
         self._layout = keyframe_table.Layout(self._db_path, 0, 0)
         self._db: Database | None = db
         self._folder_lock = lock
+        self._reads: sqlite3.Connection | None = None  # the owner thread's query connection
         # One writer at a time (the assistant, or the background compaction's short commit);
         # the index lock is held only around FAISS calls, so queries never wait for a save's I/O
         # or a compaction's training.
@@ -108,6 +109,7 @@ class MemoryStore(StoreCompact):
         make_private_folder(folder)
         lock = FolderLock(folder)
         db: Database | None = None
+        reads: sqlite3.Connection | None = None
         try:
             make_private_file(db_path)
             try:
@@ -116,6 +118,7 @@ class MemoryStore(StoreCompact):
                 store = cls(folder, db, lock, config or StoreConfig())
                 store._repair = repair
                 store._init_meta(embedding_dim, patch_dim)
+                reads = store._reads = schema.connect_reader(db_path)
                 store._load_index()
             except sqlite3.OperationalError as e:
                 if "locked" in str(e):
@@ -124,6 +127,8 @@ class MemoryStore(StoreCompact):
             except sqlite3.DatabaseError as e:
                 raise CorruptDatabaseError(db_path, str(e)) from e
         except BaseException:
+            if reads is not None:
+                reads.close()
             if db is not None:
                 db.close()
             lock.close()
@@ -251,6 +256,9 @@ class MemoryStore(StoreCompact):
             self._stop_compaction()
             self.save()
         finally:
+            if self._reads is not None:
+                self._reads.close()
+                self._reads = None
             self._db.close()
             self._db = None
             self._folder_lock.close()
@@ -272,6 +280,11 @@ class MemoryStore(StoreCompact):
         if self._db is None:
             raise StoreClosedError(self.folder)
         return self._db
+
+    def _reading(self) -> Database:
+        if self._reads is None:
+            raise StoreClosedError(self.folder)
+        return self._reads  # type: ignore[return-value]  # the reads use only .execute()
 
     # ---- writes ---------------------------------------------------------------------------
 
