@@ -4,6 +4,11 @@
     with MemoryStore.open(folder, embedding_dim=D, patch_dim=Dp) as store:
         keyframe_id = store.add_keyframe(t, frame, session, pose, embedding, patches, grid)
         hits = store.search_patches(prototypes, min_score=0.6, t_before=t)
+        store.forget_recorded_since(time.time() - 600)   # "forget the last 10 minutes"
+        store.compact_in_background()                   # tiers and retention
+        problems = store.verify()                       # [] when every invariant holds
+
+docs/memory.md describes the design.
 """
 
 from memory.errors import (
@@ -21,11 +26,11 @@ from memory.errors import (
     StorageError,
     StoreClosedError,
 )
-from memory.config import RetentionPolicy, StoreConfig
+from memory.archive import export_archive, import_archive
 from memory.compact import CompactResult
+from memory.config import RetentionPolicy, StoreConfig
 from memory.reads import MemoryReader
 from memory.store import MemoryStore
-from memory.archive import export_archive, import_archive
 from memory.types import ForgetResult, ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
 
 __all__ = [
