@@ -15,7 +15,7 @@ from device.perception import (PerceptionConfig, calibrate_threshold, cell_ray, 
                                sighting_position)
 from device.session import Pose
 
-CFG = PerceptionConfig()
+CFG = PerceptionConfig(item_centre_height_m=0.15, max_range_m=8.0)
 
 
 def centre_cell(grid: tuple[int, int]) -> int:
