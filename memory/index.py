@@ -29,6 +29,7 @@ from memory.indexfiles import IndexState
 logger = logging.getLogger(__name__)
 
 PATCH_ID_STRIDE = 256  # cells per keyframe at most; see the module docstring
+_MIN_SCANNED = 20_000  # long-term codes visited per query at least (about 1 ms on one core)
 _KNN_FIRST_K = 64  # first k of the k-NN fallback for range search; doubled until complete
 
 
@@ -150,7 +151,11 @@ class MemoryIndex:
         ids, scores = _top(self.keyframes, q, k, params, allowed)
         long_ids = np.empty(0, np.int64)
         if self.longterm is not None and candidates > 0:
-            ivf = faiss.SearchParametersIVF(nprobe=self.nprobe)
+            # Visit at least _MIN_SCANNED codes: a small or sparse tier then gets (nearly)
+            # exhaustive search, which costs little and keeps recall where lists are thin.
+            per_list = max(1.0, self.longterm.ntotal / self.longterm.nlist)
+            nprobe = min(self.longterm.nlist, max(self.nprobe, int(np.ceil(_MIN_SCANNED / per_list))))
+            ivf = faiss.SearchParametersIVF(nprobe=nprobe)
             if allowed is not None:
                 ivf.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, np.int64))
             long_ids, _ = _top(self.longterm, q, candidates, ivf, allowed)
