@@ -127,7 +127,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _memory_flag(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--memory", type=Path, required=True,
+    sp.add_argument("--memory", type=Path, required=True, metavar="DIR",
                     help="memory folder (the one `ami replay --memory DIR` writes)")
 
 
