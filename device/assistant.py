@@ -8,17 +8,20 @@ are my X?" is answered by the `baseline` answerer: the last confident sighting i
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from device.encoder import Encoding, EncoderRuntime
-from device.intents import parse_intent
+from device.intents import Intent, IntentConfig, IntentParser
 from device.keyframes import KeyframeConfig, KeyframeGate
-from device.baseline import BaselineConfig, LastSightingAnswerer
+from device.baseline import BaselineConfig, LastSightingAnswerer, age_text, confidence, confirmed
 from device.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
-                               enrollment_prototypes, sighting_position)
+                               glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
@@ -27,6 +30,8 @@ from memory.types import KeyframeRecord, PatchHit
 log = logging.getLogger(__name__)
 
 ENROLL_BACKGROUND_GAP_S = 3.0  # background statistics skip the keyframes just before enrollment
+ENROLL_LEAD_S = 0.5  # the glance at an item starts this long before "this is my X"
+RECENT_KEYFRAMES_S = 10.0  # recent keyframes kept decoded for enrollment
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class AssistantConfig:
     keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    intents: IntentConfig = field(default_factory=IntentConfig)
+    item_synonym_min_sim: float = 0.75  # "mobile" finds the enrolled "phone" above this cosine
 
 
 class Assistant:
@@ -46,7 +53,9 @@ class Assistant:
         self.config = config
         self._gate = KeyframeGate(config.keyframes)
         self._last: tuple[FrameRecord, np.ndarray, Encoding | None] | None = None
+        self._recent: deque[tuple[FrameRecord, Encoding]] = deque()
         self.answerer = LastSightingAnswerer(config.baseline)
+        self.intents = IntentParser(config.intents)  # loads its embedding model on first need
         self.keyframes = 0
 
     # -- frames ----------------------------------------------------------------------------
@@ -63,6 +72,9 @@ class Assistant:
         pose = None if fr.pose is None else (fr.pose.x, fr.pose.y, fr.pose.z, fr.pose.yaw_deg, fr.pose.pitch_deg)
         self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches, enc.grid)
         self.keyframes += 1
+        self._recent.append((fr, enc))
+        while self._recent and fr.t - self._recent[0][0].t > RECENT_KEYFRAMES_S:
+            self._recent.popleft()
         return enc
 
     def _position(self, pose: Pose | None, grid: tuple[int, int], cell: int) -> tuple[float, float] | None:
@@ -79,20 +91,20 @@ class Assistant:
                                                    self._position(fr.pose, enc.grid, cell)))
 
     # -- utterances ------------------------------------------------------------------------
-    def on_utterance(self, utt: Utterance) -> Response:
+    def on_utterance(self, utt: Utterance, heard_t: float | None = None) -> Response:
+        """Handle an utterance once it has been heard in full, at heard_t (default: its onset).
+
+        Frames up to heard_t have been seen; the response comes after heard_t plus compute time.
+        """
         started = time.perf_counter()
-        intent = parse_intent(utt.text)
-        if intent.kind == "enroll" and intent.item:
-            r = self._enroll(utt, intent.item)
-        elif intent.kind == "locate" and intent.item:
-            r = self._locate(utt, intent.item)
-        else:
-            r = Response(t=utt.t, kind="ack", utterance_t=utt.t, item=None,
-                         text="Sorry, I didn't catch that.", abstain=True, confidence=0.0,
-                         evidence=None, position=None)
+        heard = utt.t if heard_t is None else max(utt.t, heard_t)
+        intent = self.intents.parse(utt.text)
+        log.info("utterance %r at t=%.1f: %s %s (confidence %.2f, %s)", utt.text, utt.t, intent.kind,
+                 intent.item, intent.confidence, intent.source)
+        r = self._dispatch(utt, intent)
         # The answer is ready after the assistant's own compute time (wall clock, this machine).
         elapsed = time.perf_counter() - started
-        return Response(**{**r.__dict__, "t": utt.t + elapsed})
+        return Response(**{**r.__dict__, "t": heard + elapsed})
 
     def _enroll(self, utt: Utterance, item: str) -> Response:
         if self._last is None:
@@ -103,7 +115,8 @@ class Assistant:
         if enc is None:  # the frame the wearer looks at must be in memory as evidence
             enc = self._store_keyframe(fr, rgb)
         p = self.config.perception
-        protos = enrollment_prototypes(enc, p)
+        glance = [e for f, e in self._recent if f.t >= utt.t - ENROLL_LEAD_S]
+        protos = glance_prototypes(glance or [enc], p)
         before = utt.t - ENROLL_BACKGROUND_GAP_S
         hits = self.store.search_patches(protos, min_score=p.threshold_floor, t_before=before)
         n_bg = self.store.count_before(before) * enc.grid[0] * enc.grid[1]
@@ -141,3 +154,126 @@ class Assistant:
         if r.evidence is not None:  # say how far it was from where the wearer stood
             r = self.answerer.locate(item, utt.t, sightings, poses.get(r.evidence.frame))
         return r
+
+    # -- intents beyond enroll and locate (issue 5) ------------------------------------------
+    def _dispatch(self, utt: Utterance, intent: Intent) -> Response:
+        item = None if intent.item is None else self.resolve_item(intent.item, enrolling=intent.kind == "enroll")
+        if intent.kind == "enroll" and item:
+            return self._enroll(utt, item)
+        if intent.kind == "locate" and item:
+            return self._locate(utt, item)
+        if intent.kind == "route" and item:
+            return self._route(utt, item)
+        if intent.kind == "left_items":
+            return self._left_items(utt)
+        if intent.kind == "forget" and (item or intent.duration_s):
+            return self._forget(utt, item, intent.duration_s)
+        return self._ack(utt, None, "Sorry, I didn't catch that.", abstain=True)
+
+    @staticmethod
+    def _ack(utt: Utterance, item: str | None, text: str, abstain: bool = False, kind: str = "ack") -> Response:
+        return Response(t=utt.t, kind=kind, utterance_t=utt.t, item=item, text=text,  # type: ignore[arg-type]
+                        abstain=abstain, confidence=0.0 if abstain else 1.0, evidence=None, position=None)
+
+    def resolve_item(self, name: str, enrolling: bool = False) -> str:
+        """The enrolled item `name` means: the same words up to plural and spacing ("key", "car
+        keys" -> "keys"; "med kit" -> "medkit"), else the nearest name by sentence embedding."""
+        known = [i.name for i in self.store.items()]
+        if not known or name in known:
+            return name
+
+        def key(n: str) -> str:
+            n = n.replace(" ", "").replace("-", "")
+            return n[:-2] if n.endswith("es") else n[:-1] if n.endswith("s") else n
+        for k in known:
+            if key(k) == key(name) or key(k) == key(name.split()[-1]):
+                return k
+        if enrolling:  # a new item is a new name: no embedding guess
+            return name
+        vecs = self.intents.embedder.encode([name] + known)  # (1 + K, 384)
+        sims = vecs[1:] @ vecs[0]
+        best = int(np.argmax(sims))
+        return known[best] if sims[best] >= self.config.item_synonym_min_sim else name
+
+    def _sightings(self, item: str, t: float) -> tuple[list[Sighting], dict[int, Pose | None]] | None:
+        rec = self.store.item(item)
+        if rec is None:
+            return None
+        best: dict[int, PatchHit] = {}
+        for h in self.store.search_patches(rec.prototypes, min_score=rec.threshold, t_before=t):
+            if h.keyframe_id not in best or h.score > best[h.keyframe_id].score:
+                best[h.keyframe_id] = h
+        sightings, poses = [], {}
+        for h in best.values():
+            poses[h.frame] = self._pose_of(self.store.keyframe(h.keyframe_id))
+            sightings.append(Sighting(item, h.t, h.frame, h.cell, h.score, rec.threshold,
+                                      self._position(poses[h.frame], self.store.grid(h.keyframe_id), h.cell)))
+        return sightings, poses
+
+    def _route(self, utt: Utterance, item: str) -> Response:
+        r = self._locate(utt, item)
+        if r.abstain:
+            return r
+        # The companion plans routes; until it exists the answer is where the item is.
+        return Response(**{**r.__dict__, "text": r.text + " Head back there; step-by-step guidance "
+                                                          "needs the companion, which is not connected."})
+
+    def _wearer_position(self) -> tuple[float, float] | None:
+        pose = self._last[0].pose if self._last is not None else None
+        if pose is None:
+            kf = self.store.last_keyframe()
+            pose = None if kf is None else self._pose_of(kf)
+        return None if pose is None else (pose.x, pose.z)
+
+    def _left_items(self, utt: Utterance) -> Response:
+        """Carryable items whose last confirmed sighting is a place the wearer is now away from."""
+        c = self.config.baseline
+        carry = [i.name for i in self.store.items() if i.name in c.carryable]
+        if not carry:
+            return self._ack(utt, None, "I'm not watching any of your things yet: show me your keys, phone "
+                                        "or wallet and say \"this is my keys\".", abstain=True, kind="answer")
+        here = self._wearer_position()
+        left, parts = [], []
+        for name in carry:
+            found = self._sightings(name, utt.t)
+            good = confirmed(found[0], c) if found else []
+            if not good or good[-1].position is None or here is None:
+                continue
+            away = math.dist(good[-1].position, here)
+            if away >= c.leave_distance_m:
+                left.append(good[-1])
+                parts.append(f"your {name} ({age_text(utt.t - good[-1].t)}, about {away:.0f} m from here)")
+        if not left:
+            return self._ack(utt, None, f"I don't think so: nothing I watch ({', '.join(carry)}) was last seen "
+                                        "away from you.", kind="answer")
+        last = max(left, key=lambda s: s.t)
+        return Response(t=utt.t, kind="answer", utterance_t=utt.t, item=left[0].item if len(left) == 1 else None,
+                        text="You may have left " + " and ".join(parts) + ".", abstain=False,
+                        confidence=min(confidence(s.score, s.threshold) for s in left),
+                        evidence=Evidence(last.t, last.frame), position=last.position)
+
+    def _forget(self, utt: Utterance, item: str | None, span_s: float | None) -> Response:
+        if not hasattr(self.store, "forget_item"):
+            return self._ack(utt, item, "Sorry, forgetting is not available yet.", abstain=True)
+        if item is not None:
+            if self.store.item(item) is None:
+                return self._ack(utt, item, f"I don't know your {item}, so there is nothing to forget.",
+                                 abstain=True)
+            res = self.store.forget_item(item)
+            self._drop_sightings(lambda s: s.item == item)
+            return self._ack(utt, item, f"Done: I forgot your {item} and {res.keyframes} views of it.")
+        assert span_s is not None, "forget needs an item or a span"
+        t0 = utt.t - span_s
+        res = self.store.forget_between(t0, utt.t)
+        self._drop_sightings(lambda s: s.t >= t0)
+        extra = f", and your {', '.join(res.items)}" if res.items else ""
+        return self._ack(utt, None, f"Done: I forgot the last {age_text(span_s).removesuffix(' ago')} "
+                                    f"({res.keyframes} views{extra}).")
+
+    def _drop_sightings(self, gone: Callable[[Sighting], bool]) -> None:
+        # The baseline answerer keeps its own copies of recent and resting sightings (no public
+        # forget yet): forgotten ones must not come back in alerts.
+        a = self.answerer
+        a._rest = {k: v for k, v in a._rest.items() if not gone(v.sighting)}
+        a._recent = {k: [s for s in v if not gone(s)] for k, v in a._recent.items()}
+

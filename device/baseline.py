@@ -20,7 +20,7 @@ CARRYABLE_ITEMS = ("keys", "phone", "wallet")
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    confirm_window_s: float = 2.0  # a sighting needs another one this close in time ...
+    confirm_window_s: float = 4.5  # a sighting needs another one this close in time (> 2 keyframe gaps) ...
     confirm_distance_m: float = 1.5  # ... and this close in estimated position
     carryable: tuple[str, ...] = CARRYABLE_ITEMS
     moved_m: float = 1.5  # a confirmed sighting this far from the last rest place: the item moved

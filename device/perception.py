@@ -21,7 +21,9 @@ from device.session import Pose
 
 @dataclass(frozen=True)
 class PerceptionConfig:
-    prototypes_per_item: int = 3
+    prototypes_per_item: int = 3  # per enrollment frame
+    max_prototypes: int = 8  # per enrollment, over all frames of the glance
+    prototype_dedup_cos: float = 0.95  # a prototype this close to a kept one adds nothing
     centre_fraction: float = 0.4  # enrollment looks in the central 40% x 40% of the grid
     threshold_floor: float = 0.72  # cosine; no item threshold goes below this
     background_quantile: float = 0.998  # of prototype-vs-memory similarities, before enrollment
@@ -77,6 +79,17 @@ def enrollment_prototypes(enc: Encoding, config: PerceptionConfig) -> np.ndarray
     return enc.patches[centre[order]].copy()
 
 
+def glance_prototypes(encodings: list[Encoding], config: PerceptionConfig) -> np.ndarray:
+    """(K, D) prototypes from the frames of a glance at an item, near-duplicates dropped."""
+    kept: list[np.ndarray] = []
+    for enc in encodings:
+        for proto in enrollment_prototypes(enc, config):
+            if len(kept) < config.max_prototypes and (
+                    not kept or float(np.max(np.stack(kept) @ proto)) < config.prototype_dedup_cos):
+                kept.append(proto)
+    return np.stack(kept)
+
+
 def calibrate_threshold(background_scores: np.ndarray, n_background: int, config: PerceptionConfig) -> float:
     """Threshold above the `background_quantile` of prototype-vs-background similarities.
 
@@ -127,4 +140,4 @@ def sighting_position(pose: Pose, hfov_deg: float, aspect_hw: float, grid: tuple
             s *= config.max_range_m / horiz
     else:
         s = config.fallback_range_m / max(math.hypot(d[0], d[2]), 1e-6)
-    return (round(pose.x + s * d[0], 3), round(pose.z + s * d[2], 3))
+    return (round(float(pose.x + s * d[0]), 3), round(float(pose.z + s * d[2]), 3))

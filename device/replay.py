@@ -1,7 +1,8 @@
 """Replay a recorded session through the assistant, causally, and write responses.jsonl.
 
-At time t the assistant knows only what came before t: an utterance at t_u is handled after every
-frame with t <= t_u and before any later frame.
+At time t the assistant knows only what came before t. An utterance is handled once it has been
+heard in full (the end of its audio span, or its onset when there is none): after every frame up
+to that time and before any later frame. Its response's t is that time plus compute time.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from device.assistant import Assistant, AssistantConfig
 from device.encoder import EagerEncoder, EncoderConfig, EncoderRuntime
-from device.errors import OutputError
+from device.errors import OutputError, SessionError
 from device.responses import Response
-from device.session import Session, jsonl, write_text_atomic
+from device.session import Session, Utterance, jsonl, write_text_atomic
+
+if TYPE_CHECKING:
+    from device.speech import SpeechConfig
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,7 @@ class ReplayConfig:
     assistant: AssistantConfig = field(default_factory=AssistantConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     progress: bool = True
+    speech: SpeechConfig | None = None  # --speech: utterances from audio.wav through Whisper
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,28 @@ def check_writable(out: Path) -> None:
         raise OutputError(f"{parent}: cannot write {out.name} here ({e.strerror}); choose another --out") from e
 
 
+def heard_times(utterances: list[Utterance]) -> list[float]:
+    """When each utterance has been heard in full: the end of its audio span, else its onset.
+
+    Kept non-decreasing, so utterances are handled in the order they were spoken.
+    """
+    out: list[float] = []
+    for utt in utterances:
+        end = utt.audio[1] if utt.audio is not None else utt.t
+        out.append(max(end, utt.t, out[-1] if out else -float("inf")))
+    return out
+
+
+def spoken_utterances(session: Session, config: SpeechConfig) -> list[Utterance]:
+    """The session's utterances as Whisper hears them in audio.wav (onset detected, not given)."""
+    from device.asr import Transcriber, load_wav
+    from device.speech import speech_utterances
+
+    if session.audio_path is None:
+        raise SessionError(f"{session.path}: --speech needs audio.wav, and this session has none")
+    return speech_utterances(load_wav(session.audio_path), list(session.utterances), Transcriber(config.asr), config)
+
+
 def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
            config: ReplayConfig = ReplayConfig(), encoder: EncoderRuntime | None = None) -> ReplayResult:
     """Run the session through a fresh assistant; write responses atomically to `out`."""
@@ -76,16 +104,17 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
         with MemoryStore.open(folder, embedding_dim=encoder.dim, patch_dim=encoder.dim) as store:
             assistant = Assistant(store, encoder, session.info, session_id=session.path.name,
                                   config=config.assistant)
-            utterances = list(session.utterances)
+            utterances = list(session.utterances) if config.speech is None else spoken_utterances(session, config.speech)
+            heard = heard_times(utterances)
             u = 0
             for fr in tqdm(session.frames, desc=f"replay {session.path.name}", unit="frame",
                            disable=not config.progress):
-                while u < len(utterances) and utterances[u].t < fr.t:
-                    responses.append(assistant.on_utterance(utterances[u]))
+                while u < len(utterances) and heard[u] < fr.t:
+                    responses.append(assistant.on_utterance(utterances[u], heard[u]))
                     u += 1
                 responses.extend(assistant.on_frame(fr, session.load_frame(fr.i)))
-            for utt in utterances[u:]:
-                responses.append(assistant.on_utterance(utt))
+            for k in range(u, len(utterances)):
+                responses.append(assistant.on_utterance(utterances[k], heard[k]))
             keyframes = assistant.keyframes
         wall = time.perf_counter() - started
     finally:
