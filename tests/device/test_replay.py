@@ -21,7 +21,9 @@ def test_replay_writes_the_response_format(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     assert main(["replay", str(root), "--out", str(out), "--quiet"]) == 0
     enroll, locate = _responses(out)
-    assert enroll["kind"] == "ack" and enroll["item"] == "keys" and enroll["evidence"]["frame"] == 1
+    # "this is my keys" spans 0.1-0.9 s: heard in full at 0.9 s, when frame 5 (t=0.5) is the latest
+    assert enroll["kind"] == "ack" and enroll["item"] == "keys" and enroll["evidence"]["frame"] == 5
+    assert enroll["t"] >= 0.9
     assert locate["kind"] == "answer" and locate["utterance_t"] == 0.3
     assert set(locate) == {"t", "kind", "utterance_t", "item", "text", "abstain", "confidence", "evidence", "position"}
     assert locate["t"] >= locate["utterance_t"]
