@@ -7,13 +7,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from device.errors import ResponsesError
+from device.session import read_jsonl
 
 ResponseKind = Literal["answer", "alert", "ack"]
 KINDS = ("answer", "alert", "ack")
@@ -84,14 +84,4 @@ def parse_response(obj: Any, where: str) -> Response:
 def read_responses(path: Path) -> list[Response]:
     if not path.is_file():
         raise ResponsesError(f"{path}: no such responses file; write one with `ami replay SESSION --out {path}`")
-    out = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ResponsesError(f"{path}:{lineno}: malformed JSON ({e.msg})") from e
-            out.append(parse_response(obj, f"{path}:{lineno}"))
-    return out
+    return [parse_response(obj, f"{path}:{lineno}") for lineno, obj in read_jsonl(path, ResponsesError)]

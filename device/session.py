@@ -72,8 +72,8 @@ class Utterance:
     audio: tuple[float, float] | None = None
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line, with errors that name file:line."""
+def read_jsonl(path: Path, error: type[Exception] = SessionError) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; raise `error` naming file:line."""
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -81,9 +81,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise SessionError(f"{path}:{lineno}: malformed JSON ({e.msg}); fix or remove the line") from e
+                raise error(f"{path}:{lineno}: malformed JSON ({e.msg}); fix or remove the line") from e
             if not isinstance(obj, dict):
-                raise SessionError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+                raise error(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
             yield lineno, obj
 
 
@@ -173,7 +173,7 @@ def read_session(path: str | os.PathLike[str]) -> Session:
     if not frames_path.is_file():
         raise SessionError(f"{frames_path}: missing; every session needs frames.jsonl")
     frames: list[FrameRecord] = []
-    for lineno, obj in _read_jsonl(frames_path):
+    for lineno, obj in read_jsonl(frames_path):
         where = f"{frames_path}:{lineno}"
         i, t = obj.get("i"), _number(obj, "t", where)
         if i != len(frames):
@@ -195,7 +195,7 @@ def read_session(path: str | os.PathLike[str]) -> Session:
     utterances: list[Utterance] = []
     utt_path = root / "utterances.jsonl"
     if utt_path.is_file():
-        for lineno, obj in _read_jsonl(utt_path):
+        for lineno, obj in read_jsonl(utt_path):
             where = f"{utt_path}:{lineno}"
             t = _number(obj, "t", where)
             text = obj.get("text")

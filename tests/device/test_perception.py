@@ -1,5 +1,5 @@
-"""Perception v0 logic: geometry of sightings, enrollment prototypes, threshold calibration,
-the keyframe gate, and intents."""
+"""Perception v0 logic: geometry of sightings, enrollment prototypes, threshold calibration and
+the keyframe gate (intents are in test_intents.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from device.encoder import Encoding
-from device.intents import parse_intent
 from device.keyframes import KeyframeConfig, KeyframeGate
 from device.perception import (PerceptionConfig, calibrate_threshold, cell_ray, enrollment_prototypes,
                                sighting_position)
@@ -74,19 +73,3 @@ def test_keyframe_gate_skips_duplicates_and_keeps_changes() -> None:
     assert gate.admit(0.2, still, Pose(0, 1.5, 0, 20, 0))  # turned the head
     assert gate.admit(0.3, np.full((32, 32, 3), 200, np.uint8), Pose(0, 1.5, 0, 20, 0))  # new view
     assert gate.admit(2.5, np.full((32, 32, 3), 200, np.uint8), Pose(0, 1.5, 0, 20, 0))  # max gap
-
-
-@pytest.mark.parametrize("text, kind, item", [
-    ("this is my keys", "enroll", "keys"),
-    ("These are my glasses.", "enroll", "glasses"),
-    ("Remember, this is my wallet", "enroll", "wallet"),
-    ("where are my keys?", "locate", "keys"),
-    ("Where is my phone", "locate", "phone"),
-    ("where's my mug?", "locate", "mug"),
-    ("where did I put my wallet?", "locate", "wallet"),
-    ("what a lovely day", "unknown", None),
-    ("", "unknown", None),
-])
-def test_intents(text: str, kind: str, item: str | None) -> None:
-    intent = parse_intent(text)
-    assert (intent.kind, intent.item) == (kind, item)
