@@ -35,9 +35,66 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from device.session import read_session
 
     session = read_session(args.session)
-    result = replay(session, args.out, memory_dir=args.memory, config=_replay_config(args))
+    config = _replay_config(args)
+    if args.speech:
+        import dataclasses
+
+        config = dataclasses.replace(config, speech=_speech_config(args))
+    result = replay(session, args.out, memory_dir=args.memory, config=config)
     print(f"Wrote {len(result.responses)} responses to {args.out} "
           f"({result.frames} frames, {result.keyframes} keyframes, {result.frames_per_s:.1f} frames/s)")
+    return 0
+
+
+def _speech_config(args: argparse.Namespace) -> "SpeechConfig":  # noqa: F821 (lazy import)
+    from device.asr import AsrConfig
+    from device.intents import IntentConfig
+    from device.speech import SpeechConfig
+
+    threads = getattr(args, "threads", 1)
+    try:
+        return SpeechConfig(asr=AsrConfig(model=args.asr_model, threads=threads), intents=IntentConfig(threads=threads))
+    except ValueError as e:  # a bad --asr-model or --threads
+        raise AmiError(str(e)) from e
+
+
+def _print_exchange(ex: "Exchange") -> None:  # noqa: F821 (lazy import)
+    if ex.heard.kind == "silence":
+        print("(no speech heard)")
+        return
+    print(f"heard:  {ex.heard.text or '(unclear)'!s}")
+    if ex.intent is not None:
+        print(f"intent: {ex.intent.kind} item={ex.intent.item} confidence={ex.intent.confidence:.2f}")
+    if ex.response is not None:
+        print(f"answer: {ex.response.text}")
+    sys.stdout.flush()
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from device.asr import load_wav
+    from device.speech import SpokenAssistant
+    from device.tts import Speaker, SpeakerConfig
+
+    samples = load_wav(args.audio)
+    speaker = Speaker(SpeakerConfig(enabled=not args.no_speak))
+    with SpokenAssistant(args.memory, _speech_config(args), speaker) as spoken:
+        _print_exchange(spoken.handle(samples, spoken.clock0))
+    return 0
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    from device.microphone import MicrophoneConfig
+    from device.speech import SpokenAssistant, listen
+    from device.tts import Speaker, SpeakerConfig
+
+    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    mic = MicrophoneConfig(device=device)
+    speaker = Speaker(SpeakerConfig(enabled=not args.no_speak))
+    with SpokenAssistant(args.memory, _speech_config(args), speaker) as spoken:
+        print("Listening; ask \"where are my keys?\" (Ctrl-C to stop)")
+        sys.stdout.flush()
+        for ex in listen(spoken, mic, max_s=args.seconds):
+            _print_exchange(ex)
     return 0
 
 
@@ -95,8 +152,36 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, required=True, help="responses.jsonl to write (atomically)")
     sp.add_argument("--memory", type=Path, default=None,
                     help="memory folder: created if new, continued if it exists (default: a temporary one)")
+    sp.add_argument("--speech", action="store_true",
+                    help="hear the utterances in audio.wav through Whisper instead of reading their texts")
+    sp.add_argument("--asr-model", default="tiny.en",
+                    help="Whisper model for --speech: tiny.en, base, or a CTranslate2 folder (default: tiny.en)")
     common(sp)
     sp.set_defaults(func=_cmd_replay)
+
+    def speech_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--memory", type=Path, default=None,
+                        help="memory folder written by `ami replay --memory` (default: an empty one)")
+        sp.add_argument("--no-speak", action="store_true", help="print answers only; do not speak them")
+        sp.add_argument("--asr-model", default="tiny.en",
+                        help="Whisper model: tiny.en, base, or a CTranslate2 folder (default: tiny.en)")
+        sp.add_argument("--threads", type=int, default=1, help="CPU threads for Whisper and intents (default: 1)")
+
+    sp = sub.add_parser("ask", help="ask one spoken question from a wav file",
+                        description="Transcribe FILE.wav (any rate; resampled to 16 kHz mono), print the "
+                                    "transcript, the intent and the answer from the memory, and speak it.")
+    sp.add_argument("--audio", type=Path, required=True, help="the question as a wav file")
+    speech_flags(sp)
+    sp.set_defaults(func=_cmd_ask)
+
+    sp = sub.add_parser("listen", help="the live loop: microphone -> Whisper -> answer, spoken",
+                        description="Listen on a microphone, cut utterances by voice activity, and answer "
+                                    "each question from the memory (printed, logged and spoken).")
+    sp.add_argument("--device", default=None,
+                    help="input device: a name (or part of one) or an index (default: the system default)")
+    sp.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    speech_flags(sp)
+    sp.set_defaults(func=_cmd_listen)
 
     sp = sub.add_parser("eval", help="score responses.jsonl against the session's truth/",
                         description="Print a metrics table and write the metrics as JSON.")

@@ -38,6 +38,7 @@ _UNIT_S = {"second": 1.0, "sec": 1.0, "minute": 60.0, "min": 60.0, "hour": 3600.
 _STOP = {"again", "please", "now", "today", "right", "at", "in", "on", "for", "is", "are", "go", "went",
          "gone", "to", "that", "which", "when", "i", "from", "so", "then", "anywhere", "somewhere",
          "lately", "yet", "and", "or", "was", "were", "be", "you", "with", "by", "too", "thanks", "thank"}
+_NOT_ITEMS = {"last", "past", "previous", "way", "thing", "things", "stuff", "it", "one", "belongings"}
 _DET = r"(?:my|the|our|mine)"
 _ITEM = rf"{_DET}\s+(?P<item>[a-z][a-z \-']*?)"
 _TAIL = r"(?:\s+(?:again|please|now|today|anywhere|right now|for me))*"
@@ -151,7 +152,7 @@ def extract_item(clean: str) -> str | None:
             if w in _STOP or w in ("my", "the", "our"):
                 break
             words.append(w)
-        if words and words[0] not in ("last", "past", "previous", "way"):
+        if words and words[0] not in _NOT_ITEMS:
             return normalise_item(" ".join(words[:3]))
     return None
 
@@ -167,7 +168,7 @@ def parse_intent(text: str) -> Intent:
         if m:
             item = m.groupdict().get("item")
             item = None if item is None else normalise_item(item)
-            if item in ("last", "past") or (kind in NEEDS_ITEM and not item):
+            if (item and item.split()[0] in _NOT_ITEMS) or (kind in NEEDS_ITEM and not item):
                 continue
             return Intent(kind, item, text, RULE_CONFIDENCE)
     return Intent("unknown", None, text, 0.0, source="none")

@@ -64,9 +64,11 @@ class RingBuffer:
         self.dropped = 0  # samples overwritten before the reader took them
 
     def write(self, x: np.ndarray) -> None:
-        x = x[-len(self._buf):]
         with self._lock:
-            n, cap = len(x), len(self._buf)
+            cap = len(self._buf)
+            self._written += max(0, len(x) - cap)  # samples that would be overwritten at once
+            x = x[-cap:]
+            n = len(x)
             start = self._written % cap
             first = min(n, cap - start)
             self._buf[start:start + first] = x[:first]
@@ -246,6 +248,11 @@ class VadSegmenter:
             return []
         self._unchecked = 0
         return self._cut(final=False)
+
+    def reset(self, stream_s: float) -> None:
+        """Forget the buffered audio; the next sample fed is at stream_s (e.g. after our own answer)."""
+        self._buf, self._unchecked = np.zeros(0, np.float32), 0
+        self._buf_start = int(round(stream_s * SAMPLE_RATE_HZ))
 
     def flush(self) -> list[SpeechSegment]:
         """End of stream: whatever speech is buffered."""

@@ -1,0 +1,209 @@
+"""The spoken front end: audio -> voice activity -> Whisper -> an utterance for the assistant, and
+the two ways to use it: `ask` (one wav against a memory folder) and `listen` (the live loop from a
+microphone, answers printed, logged and spoken).
+
+Silence and noise give no utterance at all (the VAD hears no speech, or Whisper writes nothing);
+speech Whisper is unsure of (mumbling) gives an empty utterance, which the assistant answers with
+"Sorry, I didn't catch that".
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Literal
+
+import numpy as np
+
+from device.asr import SAMPLE_RATE_HZ, AsrConfig, Transcriber, Transcript
+from device.assistant import Assistant, AssistantConfig
+from device.encoder import Encoding
+from device.errors import AmiError
+from device.intents import Intent, IntentConfig, parse_intent
+from device.microphone import MicrophoneConfig, VadConfig, VadSegmenter, speech_spans
+from device.responses import Response
+from device.session import SessionInfo, Utterance
+from device.tts import Speaker
+
+log = logging.getLogger(__name__)
+
+HeardKind = Literal["silence", "speech", "unclear"]
+ASK_SESSION_INFO = SessionInfo(fps=10.0, width=128, height=128)  # `ami record-sim`'s camera
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    intents: IntentConfig = field(default_factory=IntentConfig)
+    min_avg_logprob: float = -1.0  # Whisper less sure than this: "didn't catch that"
+    min_speech_s: float = 0.3  # less voiced audio than this is not a query
+
+    def __post_init__(self) -> None:
+        if not -10.0 < self.min_avg_logprob < 0.0:
+            raise ValueError(f"SpeechConfig.min_avg_logprob must be in (-10, 0), got {self.min_avg_logprob}")
+        if not 0.0 <= self.min_speech_s <= 5.0:
+            raise ValueError(f"SpeechConfig.min_speech_s must be in [0, 5], got {self.min_speech_s}")
+
+
+@dataclass(frozen=True)
+class Heard:
+    kind: HeardKind
+    text: str  # what goes to the assistant: "" unless kind == "speech"
+    onset_s: float | None  # speech onset, seconds into the audio given (VAD)
+    end_s: float | None  # speech end (VAD)
+    transcript: Transcript | None
+
+
+def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary: tuple[str, ...] = ()) -> Heard:
+    """Find the speech in (N,) 16 kHz audio and transcribe it."""
+    spans = speech_spans(samples, config.vad)
+    voiced = sum(b - a for a, b in spans) - 2 * config.vad.pad_s * len(spans)
+    if not spans or voiced < config.min_speech_s:
+        return Heard("silence", "", None, None, None)
+    a, b = spans[0][0], spans[-1][1]
+    tr = asr.transcribe(samples[int(a * SAMPLE_RATE_HZ):int(b * SAMPLE_RATE_HZ)], vocabulary)
+    onset = min(a + config.vad.pad_s, b)  # the spans carry pad_s of lead-in
+    end = max(onset, b - config.vad.pad_s)
+    if not tr.text.strip():
+        return Heard("silence", "", onset, end, tr)
+    words = tr.text.lower().split()
+    if len(words) >= 6 and len(set(words)) < len(words) / 2:  # "all right, all right, all right, ..."
+        log.info("repetitive transcript %r: Whisper is looping", tr.text)
+        return Heard("unclear", "", onset, end, tr)
+    if tr.avg_logprob < config.min_avg_logprob:
+        log.info("unclear speech %r (avg log-prob %.2f)", tr.text, tr.avg_logprob)
+        return Heard("unclear", "", onset, end, tr)
+    return Heard("speech", tr.text, onset, end, tr)
+
+
+def speech_utterances(audio: np.ndarray, utterances: list[Utterance], asr: Transcriber,
+                      config: SpeechConfig = SpeechConfig(), lead_s: float = 0.5,
+                      tail_s: float = 1.0) -> list[Utterance]:
+    """Replace each utterance's text by what Whisper hears in its audio span, and its t by the
+    detected onset. Utterances without a span keep their text. Causal: the window ends tail_s
+    after the span and never reaches the next utterance; item names enrolled by earlier
+    utterances are the only vocabulary hint."""
+    out: list[Utterance] = []
+    known: list[str] = []
+    for k, utt in enumerate(utterances):
+        if utt.audio is None:
+            out.append(utt)
+            continue
+        nxt = utterances[k + 1].t if k + 1 < len(utterances) else float("inf")
+        w0 = max(0.0, utt.audio[0] - lead_s)
+        w1 = min(utt.audio[1] + tail_s, nxt, len(audio) / SAMPLE_RATE_HZ)
+        heard = hear(audio[int(w0 * SAMPLE_RATE_HZ):int(w1 * SAMPLE_RATE_HZ)], asr, config, tuple(known))
+        if heard.kind == "silence" or heard.onset_s is None or heard.end_s is None:
+            log.warning("no speech heard in %.1f-%.1f s (%r)", utt.audio[0], utt.audio[1], utt.text)
+            continue
+        log.info("heard %r for %r", heard.text, utt.text)
+        intent = parse_intent(heard.text)
+        if intent.kind == "enroll" and intent.item and intent.item not in known:
+            known.append(intent.item)
+        out.append(Utterance(t=w0 + heard.onset_s, text=heard.text, audio=(w0 + heard.onset_s, w0 + heard.end_s)))
+    return out
+
+
+class NoCamera:
+    """The encoder of an assistant without frames (`ask`, `listen`): enrolling needs a camera."""
+
+    dim = 0
+
+    def encode(self, rgb: np.ndarray) -> Encoding:
+        raise AmiError("no camera: enrolling an item needs frames; use `ami replay` on a session")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    heard: Heard
+    intent: Intent | None
+    response: Response | None
+    latency_s: float  # from the end of the audio handed over to the answer text
+
+
+class SpokenAssistant:
+    """An assistant over a memory folder, fed with audio; one per `ask` or `listen`."""
+
+    def __init__(self, memory_dir: Path | None, config: SpeechConfig = SpeechConfig(),
+                 speaker: Speaker | None = None) -> None:
+        from memory.store import MemoryStore
+
+        self.config = config
+        self.speaker = speaker
+        self._tmp = None
+        if memory_dir is None:
+            from worldmodel.backbone import STRIDE16_DIM
+
+            self._tmp = Path(tempfile.mkdtemp(prefix="ami-ask-"))
+            self.store = MemoryStore.open(self._tmp, embedding_dim=STRIDE16_DIM, patch_dim=STRIDE16_DIM)
+        else:
+            if not (Path(memory_dir) / "memory.db").exists():
+                raise AmiError(f"{memory_dir}: no memory here; write one with `ami replay SESSION --memory DIR`")
+            self.store = MemoryStore.open_existing(memory_dir)
+        last = self.store.last_keyframe()
+        self.clock0 = 0.0 if last is None else last.t + 0.1  # "now" is just after the memory ends
+        self.assistant = Assistant(self.store, NoCamera(), ASK_SESSION_INFO, session_id="listen",
+                                   config=AssistantConfig(intents=config.intents))
+        self.asr = Transcriber(config.asr)
+
+    def vocabulary(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.store.items())
+
+    def handle(self, samples: np.ndarray, t: float) -> Exchange:
+        """Hear `samples` (which started at session time t) and answer; t of the answer = end."""
+        started = time.perf_counter()
+        heard = hear(samples, self.asr, self.config, self.vocabulary())
+        if heard.kind == "silence" or heard.onset_s is None:
+            return Exchange(heard, None, None, time.perf_counter() - started)
+        utt = Utterance(t=t + heard.onset_s, text=heard.text,
+                        audio=(t + heard.onset_s, t + (heard.end_s or heard.onset_s)))
+        intent = self.assistant.intents.parse(heard.text)
+        response = self.assistant.on_utterance(utt, heard_t=utt.audio[1] if utt.audio else None)
+        latency = time.perf_counter() - started
+        log.info("answer to %r: %s", heard.text, response.text)
+        if self.speaker is not None:
+            self.speaker.say(response.text)
+        return Exchange(heard, intent, response, latency)
+
+    def close(self) -> None:
+        self.store.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> "SpokenAssistant":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def listen(spoken: SpokenAssistant, mic_config: MicrophoneConfig, max_s: float | None = None,
+           on_exchange: Callable[[Exchange], None] | None = None) -> Iterator[Exchange]:
+    """The live loop: microphone -> VAD segments -> answers, until max_s seconds or Ctrl-C."""
+    from device.microphone import SoundDeviceMicrophone
+
+    seg = VadSegmenter(spoken.config.vad)
+    heard_s = 0.0  # stream seconds already fed
+    with SoundDeviceMicrophone(mic_config) as mic:
+        started = time.monotonic()
+        while max_s is None or time.monotonic() - started < max_s:
+            chunk = mic.read(timeout_s=0.5)
+            heard_s += len(chunk) / SAMPLE_RATE_HZ
+            for s in seg.feed(chunk):
+                # the segment is already cut to speech: hear() re-checks it, then Whisper runs
+                ex = spoken.handle(s.samples, spoken.clock0 + s.start_s)
+                if on_exchange is not None:
+                    on_exchange(ex)
+                yield ex
+                if ex.response is not None and spoken.speaker is not None:
+                    # drop what the microphone caught while the answer was spoken: our own voice
+                    skipped = mic.read(timeout_s=0.0)
+                    heard_s += len(skipped) / SAMPLE_RATE_HZ
+                    seg.reset(heard_s)
+        for s in seg.flush():
+            yield spoken.handle(s.samples, spoken.clock0 + s.start_s)

@@ -1,0 +1,198 @@
+"""Speech: wav reading, device selection, ring buffer and VAD segmentation (fast), then Whisper on
+espeak-ng speech: the right intent and item, silence/noise/music -> nothing, mumbling -> "didn't
+catch that", a 2-minute monologue bounded (slow: loads the real models)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from device.asr import AsrConfig, AudioError, Transcriber, load_wav
+from device.microphone import (MicrophoneConfig, MicrophoneError, RingBuffer, VadConfig, VadSegmenter,
+                               resolve_device)
+from device.speech import SpeechConfig, SpokenAssistant, hear
+from device.tts import Speaker, SpeakerConfig
+
+SR = 16_000
+
+
+def write_wav(path: Path, x: np.ndarray, rate: int, channels: int = 1) -> Path:
+    pcm = (np.clip(x, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def speak(text: str, tmp: Path, voice: str = "en-us", wpm: int = 170) -> np.ndarray:
+    """espeak-ng speech, read back through load_wav (22.05 kHz -> 16 kHz): (N,) float32."""
+    path = tmp / f"say-{abs(hash((text, voice, wpm)))}.wav"
+    Speaker(SpeakerConfig(voice=voice, words_per_min=wpm)).to_wav(text, str(path))
+    return load_wav(path)
+
+
+# -- fast -----------------------------------------------------------------------------------------
+def test_load_wav_resamples_and_mixes_down(tmp_path: Path) -> None:
+    t = np.arange(44_100) / 44_100
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t)
+    stereo = np.stack([tone, tone], axis=1).reshape(-1)
+    x = load_wav(write_wav(tmp_path / "a.wav", stereo, 44_100, channels=2))
+    assert x.dtype == np.float32 and abs(len(x) - SR) <= 1
+    spectrum = np.abs(np.fft.rfft(x))
+    assert abs(np.argmax(spectrum) * SR / len(x) - 440) < 2  # the tone survives resampling
+
+
+@pytest.mark.parametrize("content, match", [(b"", "not a PCM wav"), (b"RIFF0000WAVEjunk", "not a PCM wav")])
+def test_load_wav_bad_input(tmp_path: Path, content: bytes, match: str) -> None:
+    (tmp_path / "bad.wav").write_bytes(content)
+    with pytest.raises(AudioError, match=match):
+        load_wav(tmp_path / "bad.wav")
+    with pytest.raises(AudioError, match="no such file"):
+        load_wav(tmp_path / "missing.wav")
+
+
+@pytest.mark.parametrize("kwargs, field", [({"model": "large-v3"}, "model"), ({"beam_size": 0}, "beam_size"),
+                                           ({"max_audio_s": 120.0}, "max_audio_s"), ({"threads": 0}, "threads")])
+def test_asr_config_is_validated(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        AsrConfig(**kwargs)
+
+
+class FakeSounddevice:
+    """Just the part of sounddevice that device selection reads."""
+
+    class PortAudioError(Exception):
+        pass
+
+    def __init__(self, devices: list[tuple[str, int]], default_in: int = -1) -> None:
+        self._devices = [{"name": n, "max_input_channels": c} for n, c in devices]
+        self.default = SimpleNamespace(device=[default_in, -1])
+
+    def query_devices(self) -> list[dict[str, Any]]:
+        return self._devices
+
+
+def test_no_input_device_says_how_to_fix() -> None:
+    with pytest.raises(MicrophoneError, match=r"libportaudio2.*--device"):
+        resolve_device(FakeSounddevice([("speakers", 0)]), None)
+
+
+def test_device_by_name_or_index() -> None:
+    sd = FakeSounddevice([("speakers", 0), ("pulse", 32), ("default", 32), ("USB mic", 1)], default_in=2)
+    assert resolve_device(sd, None) == 2
+    assert resolve_device(sd, "usb") == 3 and resolve_device(sd, "pulse") == 1 and resolve_device(sd, "3") == 3
+    with pytest.raises(MicrophoneError, match="not an input device"):
+        resolve_device(sd, 0)
+    with pytest.raises(MicrophoneError, match="matches no input"):
+        resolve_device(sd, "bluetooth")
+
+
+def test_ring_buffer_keeps_the_newest() -> None:
+    ring = RingBuffer(10)
+    ring.write(np.arange(4, dtype=np.float32))
+    assert ring.read(0.0).tolist() == [0, 1, 2, 3]
+    ring.write(np.arange(4, 17, dtype=np.float32))  # 13 samples into 10
+    assert ring.read(0.0).tolist() == list(range(7, 17)) and ring.dropped == 3
+    assert ring.read(0.0).size == 0
+
+
+def test_configs_are_validated() -> None:
+    with pytest.raises(ValueError, match="sample_rate_hz"):
+        MicrophoneConfig(sample_rate_hz=44_100)
+    with pytest.raises(ValueError, match="max_utterance_s"):
+        VadConfig(max_utterance_s=300)
+    with pytest.raises(ValueError, match="words_per_min"):
+        SpeakerConfig(words_per_min=5)
+
+
+def test_vad_segments_speech_between_silences(tmp_path: Path) -> None:
+    q1, q2 = speak("where are my keys", tmp_path), speak("did I leave anything behind", tmp_path)
+    gap = np.zeros(SR, np.float32)
+    stream = np.concatenate([gap, q1, gap, q2, gap])
+    seg = VadSegmenter(VadConfig())
+    out = [s for i in range(0, len(stream), 1600) for s in seg.feed(stream[i:i + 1600])] + seg.flush()
+    assert len(out) == 2
+    assert abs(out[0].start_s - 1.0) < 0.5 and abs(out[1].start_s - (2.0 + len(q1) / SR)) < 0.5
+    assert not any(s.truncated for s in out)
+
+
+# -- slow: the real Whisper and MiniLM -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def asr() -> Transcriber:
+    return Transcriber(AsrConfig(threads=1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, voice, wpm, kind, item", [
+    ("where did I leave my umbrella", "en-gb-scotland", 140, "locate", "umbrella"),
+    ("this is my wallet", "en-us", 200, "enroll", "wallet"),
+    ("did I leave anything behind", "en-gb", 170, "left_items", None),
+    ("forget the last ten minutes", "en-us", 170, "forget", None),
+    ("take me to my phone", "en-gb-x-rp", 170, "route", "phone"),
+])
+def test_spoken_query(asr: Transcriber, tmp_path: Path, text: str, voice: str, wpm: int, kind: str,
+                      item: str | None) -> None:
+    from device.intents import IntentParser
+
+    pad = np.zeros(SR // 2, np.float32)
+    heard = hear(np.concatenate([pad, speak(text, tmp_path, voice, wpm), pad]), asr, SpeechConfig())
+    assert heard.kind == "speech" and heard.onset_s is not None and abs(heard.onset_s - 0.5) < 0.3
+    intent = IntentParser().parse(heard.text)
+    assert (intent.kind, intent.item) == (kind, item), heard.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["silence", "noise", "music"])
+def test_no_speech_no_intent(asr: Transcriber, name: str) -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * SR) / SR
+    audio = {"silence": np.zeros(3 * SR), "noise": 0.1 * rng.standard_normal(3 * SR),
+             "music": 0.2 * np.mean([np.sin(2 * np.pi * f * t) for f in (262, 330, 392)], axis=0)}[name]
+    heard = hear(audio.astype(np.float32), asr, SpeechConfig())
+    assert heard.kind == "silence" and heard.text == ""
+
+
+@pytest.mark.slow
+def test_a_two_minute_monologue_is_bounded(asr: Transcriber, tmp_path: Path) -> None:
+    talk = speak("I went to the shops and then I came back home and made some tea. " * 14, tmp_path, wpm=200)
+    talk = np.tile(talk, int(np.ceil(120 * SR / len(talk))))[:120 * SR]
+    tr = asr.transcribe(talk)
+    assert tr.truncated and tr.audio_s == pytest.approx(120.0) and tr.end_s is not None and tr.end_s <= 21.0
+
+
+def run_ami(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "device", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_ami_ask(tmp_path: Path) -> None:
+    """One shot from a 44.1 kHz stereo wav (resampled); a missing wav is a clear error."""
+    q = speak("where are my keys", tmp_path)
+    wav = write_wav(tmp_path / "q.wav", np.repeat(np.interp(np.arange(0, len(q), 16 / 44.1), np.arange(len(q)), q), 2),
+                    44_100, channels=2)
+    r = run_ami("ask", "--audio", str(wav), "--no-speak")
+    assert r.returncode == 0, r.stderr
+    assert "intent: locate item=keys" in r.stdout and "I haven't seen your keys" in r.stdout
+    r = run_ami("ask", "--audio", str(tmp_path / "none.wav"), "--no-speak")
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+@pytest.mark.slow
+def test_spoken_assistant_forgets_and_mumbling(asr: Transcriber, tmp_path: Path) -> None:
+    with SpokenAssistant(None, SpeechConfig()) as spoken:
+        ex = spoken.handle(speak("forget my keys", tmp_path), spoken.clock0)
+        assert ex.intent is not None and (ex.intent.kind, ex.intent.item) == ("forget", "keys")
+        assert ex.response is not None and "nothing to forget" in ex.response.text
+        ex = spoken.handle(speak("forget the last ten minutes", tmp_path), spoken.clock0)
+        assert ex.response is not None and ex.response.text.startswith("Done: I forgot the last 10 min")
+        ex = spoken.handle(speak("hmm mm hmm uhh mm", tmp_path, wpm=250), spoken.clock0)  # mumbling
+        assert ex.response is not None and ex.response.text == "Sorry, I didn't catch that."
