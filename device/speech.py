@@ -197,6 +197,8 @@ def listen(spoken: SpokenAssistant, mic_config: MicrophoneConfig, max_s: float |
             for s in seg.feed(chunk):
                 # the segment is already cut to speech: hear() re-checks it, then Whisper runs
                 ex = spoken.handle(s.samples, spoken.clock0 + s.start_s)
+                if ex.heard.kind == "silence":  # noise the VAD let through: say nothing
+                    continue
                 if on_exchange is not None:
                     on_exchange(ex)
                 yield ex
@@ -206,4 +208,6 @@ def listen(spoken: SpokenAssistant, mic_config: MicrophoneConfig, max_s: float |
                     heard_s += len(skipped) / SAMPLE_RATE_HZ
                     seg.reset(heard_s)
         for s in seg.flush():
-            yield spoken.handle(s.samples, spoken.clock0 + s.start_s)
+            ex = spoken.handle(s.samples, spoken.clock0 + s.start_s)
+            if ex.heard.kind != "silence":
+                yield ex
