@@ -25,6 +25,28 @@ def _frame_tile(session: Session, frame: int | None, px: int) -> np.ndarray:
     return np.asarray(im)
 
 
+def _mark_position(tile: np.ndarray, session: Session, r: Response) -> np.ndarray:
+    """Draw a ring where the answer's position projects into its evidence frame."""
+    from PIL import Image, ImageDraw
+
+    from device.perception import PerceptionConfig, project_point
+
+    if r.evidence is None or r.position is None or not 0 <= r.evidence.frame < len(session.frames):
+        return tile
+    pose = session.frames[r.evidence.frame].pose
+    if pose is None:
+        return tile
+    height_m = PerceptionConfig().item_centre_height_m
+    uv = project_point(pose, session.info.hfov_deg, session.info.height / session.info.width,
+                       (r.position[0], height_m, r.position[1]))
+    if uv is None or not (0 <= uv[0] <= 1 and 0 <= uv[1] <= 1):
+        return tile
+    im = Image.fromarray(tile)
+    x, y, rad = uv[0] * im.width, uv[1] * im.height, im.width / 14
+    ImageDraw.Draw(im).ellipse((x - rad, y - rad, x + rad, y + rad), outline=(255, 0, 0), width=3)
+    return np.asarray(im)
+
+
 def _frame_at(session: Session, t: float) -> int:
     """Index of the last frame at or before t (the wearer's view when speaking)."""
     ts = np.array([f.t for f in session.frames])
@@ -38,7 +60,8 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def contact_sheet(session: Session, responses: list[Response], out: Path) -> Path:
-    """PNG: one row per answer or alert: the wearer's view, the evidence frame, and the words."""
+    """PNG: one row per answer or alert: the wearer's view, the evidence frame (a red ring where
+    the answer places the item), and the words."""
     from PIL import Image, ImageDraw, ImageFont
 
     rows = [r for r in responses if r.kind in ("answer", "alert")]
@@ -48,13 +71,14 @@ def contact_sheet(session: Session, responses: list[Response], out: Path) -> Pat
     sheet = Image.new("RGB", (2 * px + text_w + 4 * pad, max(1, len(rows)) * row_h + 40), (250, 250, 250))
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=14)
-    draw.text((pad, 10), f"{session.path.name}: what the wearer saw when asking | the evidence | the answer",
+    draw.text((pad, 10), f"{session.path.name}: what the wearer saw when asking | the evidence "
+              "(red ring: where the answer places the item) | the answer",
               fill=(0, 0, 0), font=font)
     for k, r in enumerate(rows):
         y = 40 + k * row_h
         t_view = r.utterance_t if r.utterance_t is not None else r.t
         view = _frame_tile(session, _frame_at(session, t_view), px)
-        ev = _frame_tile(session, None if r.evidence is None else r.evidence.frame, px)
+        ev = _mark_position(_frame_tile(session, None if r.evidence is None else r.evidence.frame, px), session, r)
         sheet.paste(Image.fromarray(view), (pad, y))
         sheet.paste(Image.fromarray(ev), (2 * pad + px, y))
         draw.text((pad, y + px + 2), f"t={t_view:.1f}s", fill=(60, 60, 60), font=font)

@@ -110,6 +110,27 @@ def best_match(enc: Encoding, prototypes: np.ndarray) -> tuple[int, float]:
     return cell, float(sims[cell])
 
 
+def camera_axes(pose: Pose) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(forward, right, up) unit vectors of the camera; see docs/session-format.md."""
+    yaw, pitch = math.radians(pose.yaw_deg), math.radians(pose.pitch_deg)
+    fwd = np.array([math.cos(pitch) * math.cos(yaw), math.sin(pitch), -math.cos(pitch) * math.sin(yaw)])
+    right = np.array([math.sin(yaw), 0.0, math.cos(yaw)])
+    up = np.array([-math.sin(pitch) * math.cos(yaw), math.cos(pitch), math.sin(pitch) * math.sin(yaw)])
+    return fwd, right, up
+
+
+def project_point(pose: Pose, hfov_deg: float, aspect_hw: float, point: tuple[float, float, float]
+                  ) -> tuple[float, float] | None:
+    """Image position (u, v) in [0, 1]^2 (v down) of a world point, or None if it is behind the camera."""
+    fwd, right, up = camera_axes(pose)
+    v = np.asarray(point, dtype=float) - np.array([pose.x, pose.y, pose.z])
+    depth = float(v @ fwd)
+    if depth <= 1e-6:
+        return None
+    tan_h = math.tan(math.radians(hfov_deg) / 2)
+    return (((v @ right) / depth / tan_h + 1) / 2, (1 - (v @ up) / depth / (tan_h * aspect_hw)) / 2)
+
+
 def cell_ray(pose: Pose, hfov_deg: float, aspect_hw: float, grid: tuple[int, int], cell: int) -> np.ndarray:
     """Unit world-space direction (3,) through the centre of a grid cell.
 
@@ -120,10 +141,7 @@ def cell_ray(pose: Pose, hfov_deg: float, aspect_hw: float, grid: tuple[int, int
     tan_h = math.tan(math.radians(hfov_deg) / 2)
     xn = ((c + 0.5) / gw * 2 - 1) * tan_h
     yn = ((r + 0.5) / gh * 2 - 1) * tan_h * aspect_hw  # positive is down in the image
-    yaw, pitch = math.radians(pose.yaw_deg), math.radians(pose.pitch_deg)
-    fwd = np.array([math.cos(pitch) * math.cos(yaw), math.sin(pitch), -math.cos(pitch) * math.sin(yaw)])
-    right = np.array([math.sin(yaw), 0.0, math.cos(yaw)])
-    up = np.array([-math.sin(pitch) * math.cos(yaw), math.cos(pitch), math.sin(pitch) * math.sin(yaw)])
+    fwd, right, up = camera_axes(pose)
     d = fwd + xn * right - yn * up
     return d / np.linalg.norm(d)
 

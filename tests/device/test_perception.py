@@ -11,7 +11,7 @@ import pytest
 from device.encoder import Encoding
 from device.keyframes import KeyframeConfig, KeyframeGate
 from device.perception import (PerceptionConfig, calibrate_threshold, cell_ray, enrollment_prototypes,
-                               sighting_position)
+                               project_point, sighting_position)
 from device.session import Pose
 
 CFG = PerceptionConfig(item_centre_height_m=0.15, max_range_m=8.0)
@@ -33,6 +33,16 @@ def test_right_of_image_is_plus_z_at_yaw_zero() -> None:
     d = cell_ray(Pose(0, 1.5, 0, 0.0, 0.0), 60.0, 1.0, (7, 7), 3 * 7 + 6)
     assert d[2] > 0.3 and d[0] > 0.7
     assert math.degrees(math.atan2(d[2], d[0])) == pytest.approx(math.degrees(math.atan(6.0 / 7 * math.tan(math.radians(30)))), abs=0.01)
+
+
+@pytest.mark.parametrize("yaw, pitch, cell", [(0.0, -30.0, 24), (73.0, -10.0, 3), (-140.0, 5.0, 44)])
+def test_projection_inverts_the_cell_ray(yaw: float, pitch: float, cell: int) -> None:
+    pose = Pose(1.0, 1.5, -2.0, yaw, pitch)
+    d = cell_ray(pose, 60.0, 0.75, (7, 7), cell)
+    u, v = project_point(pose, 60.0, 0.75, tuple(np.array([1.0, 1.5, -2.0]) + 3.0 * d))
+    r, c = divmod(cell, 7)
+    assert (u, v) == pytest.approx(((c + 0.5) / 7, (r + 0.5) / 7), abs=1e-9)
+    assert project_point(pose, 60.0, 0.75, tuple(np.array([1.0, 1.5, -2.0]) - d)) is None
 
 
 def test_looking_up_uses_fallback_range() -> None:
