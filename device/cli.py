@@ -27,7 +27,8 @@ def _replay_config(args: argparse.Namespace) -> "ReplayConfig":  # noqa: F821 (l
     from device.encoder import EncoderConfig
     from device.replay import ReplayConfig
 
-    return ReplayConfig(encoder=EncoderConfig(threads=args.threads), progress=not args.quiet)
+    encoder = EncoderConfig(threads=args.threads, runtime=args.encoder, manifest=args.encoder_manifest)
+    return ReplayConfig(encoder=encoder, progress=not args.quiet)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -112,6 +113,28 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from export.run import ExportConfig, check_seeds, export_encoder, record_seeds
+
+    check_seeds(args.calib_seeds, args.verify_seeds)
+    with tempfile.TemporaryDirectory(prefix="ami-export-sessions-") as tmp:
+        calib = tuple(args.calib_sessions) or record_seeds(args.calib_seeds, Path(tmp))
+        held_out = tuple(args.verify_sessions) or record_seeds(args.verify_seeds, Path(tmp))
+        try:
+            config = ExportConfig(calib_sessions=calib, verify_sessions=held_out, variants=tuple(args.variants),
+                                  threads=args.threads)
+        except ValueError as e:
+            raise AmiError(str(e)) from e
+        result = export_encoder(args.out, config)
+    for variant, report in result.reports.items():
+        verdict = f"wrote {result.written[variant]}" if report.passed else f"NOT written ({'; '.join(report.reasons)})"
+        print(f"{variant}: {verdict}\n  {report.summary()}")
+    print(f"Wrote {result.manifest}")
+    return 1 if result.rejected else 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from device.demo import run_demo
 
@@ -127,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--threads", type=int, default=1, help="torch threads for the encoder (default: 1)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
+        sp.add_argument("--encoder", choices=("pte", "eager"), default="pte",
+                        help="pte: the exported ExecuTorch program (on-device path); eager: PyTorch (default: pte)")
+        sp.add_argument("--encoder-manifest", type=Path, default=None,
+                        help="manifest.json written by `ami export` (default: export/artifacts/manifest.json)")
 
     sp = sub.add_parser("demo", help="replay the bundled demo session, print answers, write a contact sheet",
                         description="Replay demo/session, print each question, answer and evidence, score "
@@ -182,6 +209,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     speech_flags(sp)
     sp.set_defaults(func=_cmd_listen)
+
+    sp = sub.add_parser("export", help="export the encoder to ExecuTorch .pte (fp32, int8), verified on real frames",
+                        description="Lower the encoder to XNNPACK .pte programs (fp32, and PT2E int8 calibrated on "
+                                    "real keyframes), verify each against eager on held-out sessions, and write "
+                                    "those that pass with manifest.json. Exits 1 if a program was rejected.")
+    sp.add_argument("--out", type=Path, required=True, help="folder for the .pte files and manifest.json")
+    sp.add_argument("--calib-seeds", type=int, nargs="+", default=[10, 11, 12],
+                    help="development seeds of short sessions to record for calibration (default: 10 11 12)")
+    sp.add_argument("--verify-seeds", type=int, nargs="+", default=[20, 21],
+                    help="held-out development seeds to record for verification (default: 20 21)")
+    sp.add_argument("--calib-sessions", type=Path, nargs="+", default=[],
+                    help="recorded session folders to calibrate on instead of --calib-seeds")
+    sp.add_argument("--verify-sessions", type=Path, nargs="+", default=[],
+                    help="recorded session folders to verify on instead of --verify-seeds")
+    sp.add_argument("--variants", nargs="+", choices=("fp32", "int8"), default=["fp32", "int8"],
+                    help="programs to export (default: fp32 int8)")
+    sp.add_argument("--threads", type=int, default=1, help="CPU threads for export and verification (default: 1)")
+    sp.set_defaults(func=_cmd_export)
 
     sp = sub.add_parser("eval", help="score responses.jsonl against the session's truth/",
                         description="Print a metrics table and write the metrics as JSON.")

@@ -1,32 +1,54 @@
 """Keyframe encoder: RGB frame -> L2-normalised patch features and a global embedding.
 
-v0 runs the frozen MobileNetV2 stride-16 trunk eagerly in torch. The `.pte` ExecuTorch path
-(issue 4) will implement the same `EncoderRuntime` interface.
+Two runtimes implement `EncoderRuntime` over the same network (the frozen MobileNetV2 stride-16
+trunk, features[:14]):
+- `PteEncoder` (device/encoder_pte.py, the default): the exported ExecuTorch `.pte` (XNNPACK,
+  int8 or fp32), described by its manifest.json;
+- `EagerEncoder`: eager PyTorch, the reference the `.pte` is verified against.
+
+Everything outside the network is shared here, so both paths are identical around it:
+`to_input` (validate, bilinear resize to input_px, scale to [0, 1]) and `to_encoding` (per-patch
+L2 normalisation and the normalised mean). ImageNet normalisation is inside the network.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from device.errors import ModelError
 
+if TYPE_CHECKING:
+    import torch
+
 log = logging.getLogger(__name__)
+
+RUNTIMES = ("pte", "eager")
+VARIANTS = ("int8", "fp32")  # programs `ami export` writes; "auto" picks int8 when the manifest has it
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
     input_px: int = 224  # frames are resized to this square; stride 16 gives a 14x14 grid
     threads: int = 1  # 2 threads under contention on 2 cores was many times slower than 1
+    runtime: str = "pte"  # "pte": the ExecuTorch program; "eager": PyTorch (reference)
+    variant: str = "auto"  # which program of the manifest the pte runtime loads: auto | int8 | fp32
+    manifest: Path | None = None  # None: the shipped export/artifacts/manifest.json
+    fallback: bool = True  # pte -> eager (logged) when the ExecuTorch runtime is not installed
 
     def __post_init__(self) -> None:
         if self.input_px % 16 or not 64 <= self.input_px <= 512:
             raise ValueError(f"EncoderConfig.input_px must be a multiple of 16 in [64, 512], got {self.input_px}")
         if self.threads < 1:
             raise ValueError(f"EncoderConfig.threads must be >= 1, got {self.threads}")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"EncoderConfig.runtime must be one of {RUNTIMES}, got {self.runtime!r}")
+        if self.variant not in ("auto", *VARIANTS):
+            raise ValueError(f"EncoderConfig.variant must be one of {('auto', *VARIANTS)}, got {self.variant!r}")
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -51,10 +73,33 @@ def _l2n(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=axis, keepdims=True), 1e-8)
 
 
+def to_input(rgb: np.ndarray, input_px: int) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> the network input (1, 3, input_px, input_px) float32 in [0, 1].
+
+    Bilinear, align_corners=False; frames already input_px square are not resampled.
+    """
+    import torch
+
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        got = f"{rgb.shape} {rgb.dtype}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise ModelError(f"encoder input must be an (H, W, 3) uint8 RGB frame, got {got}")
+    x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)  # (1, 3, H, W)
+    if rgb.shape[:2] != (input_px, input_px):
+        x = torch.nn.functional.interpolate(x, size=(input_px, input_px), mode="bilinear", align_corners=False)
+    return x.contiguous()
+
+
+def to_encoding(feats: np.ndarray) -> Encoding:
+    """Network output (D, gh, gw) float -> Encoding (per-patch L2, normalised mean)."""
+    d, gh, gw = feats.shape
+    patches = _l2n(np.ascontiguousarray(feats.transpose(1, 2, 0).reshape(gh * gw, d), dtype=np.float32))
+    return Encoding(patches=patches, grid=(gh, gw), embedding=_l2n(patches.mean(axis=0)))
+
+
 class EagerEncoder:
     """The frozen ImageNet MobileNetV2 trunk (features[:14]) run by eager PyTorch."""
 
-    def __init__(self, config: EncoderConfig = EncoderConfig()) -> None:
+    def __init__(self, config: EncoderConfig = EncoderConfig(runtime="eager")) -> None:
         import torch
 
         from worldmodel.backbone import STRIDE16_DIM, Stride16Features, load_mobilenet_v2
@@ -68,17 +113,29 @@ class EagerEncoder:
             raise ModelError(f"cannot load the MobileNetV2 backbone: {e}") from e
         self._torch = torch
 
+    def features(self, x: torch.Tensor) -> np.ndarray:
+        """(1, 3, px, px) float in [0, 1] -> (D, gh, gw) float32."""
+        with self._torch.inference_mode():
+            return self._net(x)[0].numpy()
+
     def encode(self, rgb: np.ndarray) -> Encoding:
         """rgb: (H, W, 3) uint8 -> Encoding."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f"encoder input must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
-        torch = self._torch
-        x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)  # (1, 3, H, W)
-        px = self.config.input_px
-        if rgb.shape[:2] != (px, px):
-            x = torch.nn.functional.interpolate(x, size=(px, px), mode="bilinear", align_corners=False)
-        with torch.inference_mode():
-            feats = self._net(x)[0]  # (D, gh, gw)
-        d, gh, gw = feats.shape
-        patches = _l2n(feats.permute(1, 2, 0).reshape(gh * gw, d).numpy().astype(np.float32))
-        return Encoding(patches=patches, grid=(gh, gw), embedding=_l2n(patches.mean(axis=0)))
+        return to_encoding(self.features(to_input(rgb, self.config.input_px)))
+
+
+def make_encoder(config: EncoderConfig) -> EncoderRuntime:
+    """The runtime `config` asks for. The pte runtime falls back to eager only when the ExecuTorch
+    runtime is not installed, with a logged reason, and only when the eager weights are the ones
+    the program was exported from (so the embedding space does not change)."""
+    if config.runtime == "eager":
+        return EagerEncoder(config)
+    from device.encoder_pte import PteEncoder, RuntimeMissingError, check_fallback_weights
+
+    try:
+        return PteEncoder(config)
+    except RuntimeMissingError as e:
+        if not config.fallback:
+            raise
+        check_fallback_weights(config)
+        log.warning("encoder: falling back to eager PyTorch: %s", e)
+        return EagerEncoder(config)

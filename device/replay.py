@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from device.assistant import Assistant, AssistantConfig
-from device.encoder import EagerEncoder, EncoderConfig, EncoderRuntime
+from device.encoder import EncoderConfig, EncoderRuntime, make_encoder
 from device.errors import OutputError, SessionError
 from device.responses import Response
 from device.session import Session, Utterance, jsonl, write_text_atomic
@@ -92,7 +92,7 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
 
     if out is not None:
         check_writable(out)
-    encoder = encoder or EagerEncoder(config.encoder)
+    encoder = encoder or make_encoder(config.encoder)
     tmp = None
     if memory_dir is None:
         tmp = Path(tempfile.mkdtemp(prefix="ami-memory-"))

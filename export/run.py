@@ -1,0 +1,158 @@
+"""`export_encoder`: the whole export, as `ami export` runs it.
+
+1. Record (or take) calibration and held-out verification sessions; they must not overlap.
+2. torch.export the eager encoder and lower it to an XNNPACK fp32 `.pte`; quantize it (PT2E int8,
+   calibrated on the calibration keyframes) and lower that too.
+3. Stage both programs with a manifest in a hidden folder inside the output folder and load each
+   through the device's own runtime (PteEncoder), then verify it against eager on the held-out
+   keyframes.
+4. Move only the programs that passed into place, then write manifest.json last, atomically. A
+   program that failed is not written; the result says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from device.encoder import VARIANTS, EagerEncoder, EncoderConfig
+from device.encoder_manifest import MANIFEST_FILE, ProgramEntry
+from device.errors import ModelError
+from export.manifest import build_manifest, program_entry, write_manifest
+from export.quantize import SCHEME_INT8, QuantizeConfig
+from export.verify import VerifyConfig, VerifyReport, verify_encoder
+
+log = logging.getLogger(__name__)
+
+HELD_OUT_EVAL_SEEDS = range(1000, 1010)  # reserved for evaluation: never calibrate or verify on them
+PROGRAM_FILES = {"fp32": "encoder-fp32.pte", "int8": "encoder-int8.pte"}
+SCHEMES = {"fp32": "none (fp32)", "int8": SCHEME_INT8}
+
+
+class ExportError(ModelError):
+    """No program passed verification, or the export cannot start."""
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    calib_sessions: tuple[Path, ...]
+    verify_sessions: tuple[Path, ...]
+    variants: tuple[str, ...] = VARIANTS
+    input_px: int = 224
+    threads: int = 1
+    quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+
+    def __post_init__(self) -> None:
+        if not self.calib_sessions or not self.verify_sessions:
+            raise ValueError("ExportConfig.calib_sessions and .verify_sessions must each name at least one session")
+        overlap = {p.resolve() for p in self.calib_sessions} & {p.resolve() for p in self.verify_sessions}
+        if overlap:
+            raise ValueError(f"ExportConfig: verification must use held-out sessions, but {sorted(map(str, overlap))} "
+                             "are also calibration sessions")
+        bad = [v for v in self.variants if v not in VARIANTS]
+        if bad or not self.variants:
+            raise ValueError(f"ExportConfig.variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
+        if self.threads < 1:
+            raise ValueError(f"ExportConfig.threads must be >= 1, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    written: dict[str, Path]  # variant -> .pte that passed and was written
+    reports: dict[str, VerifyReport]  # variant -> verification, passed or not
+    manifest: Path | None  # None when nothing passed
+
+    @property
+    def rejected(self) -> dict[str, VerifyReport]:
+        return {v: r for v, r in self.reports.items() if not r.passed}
+
+
+def check_seeds(calib: list[int], verify: list[int]) -> None:
+    """Development seeds only, and verification seeds held out from calibration."""
+    reserved = sorted(s for s in (*calib, *verify) if s in HELD_OUT_EVAL_SEEDS)
+    if reserved:
+        raise ExportError(f"seeds {reserved} are held-out evaluation seeds (1000-1009); use development seeds")
+    shared = sorted(set(calib) & set(verify))
+    if shared:
+        raise ExportError(f"seeds {shared} are in both --calib-seeds and --verify-seeds; verification must be held out")
+
+
+def record_seeds(seeds: list[int], folder: Path) -> tuple[Path, ...]:
+    """Short MiniWorld sessions (about 10-15 s each to record) for the given development seeds."""
+    from device.sim.record import RecordConfig, record_session
+
+    return tuple(record_session(folder / f"seed{s}", RecordConfig(seed=s, short=True), progress=False)
+                 for s in seeds)
+
+
+def _stage(staging: Path, programs: dict[str, bytes], config: ExportConfig, dim: int,
+           calibration: dict[str, object]) -> dict[str, ProgramEntry]:
+    entries = {}
+    for variant, data in programs.items():
+        (staging / PROGRAM_FILES[variant]).write_bytes(data)
+        entries[variant] = program_entry(PROGRAM_FILES[variant], data, SCHEMES[variant], {})
+    write_manifest(staging / MANIFEST_FILE, build_manifest(config.input_px, dim, entries, calibration))
+    return entries
+
+
+def _lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...]) -> tuple[dict[str, bytes], dict[str, object]]:
+    import torch
+
+    from export.frames import load_keyframes
+    from export.lower import lower_to_pte
+    from export.quantize import quantize_int8
+    from worldmodel.backbone import Stride16Features, load_mobilenet_v2
+
+    net = Stride16Features(load_mobilenet_v2()).eval()
+    calib = load_keyframes(list(calibration_dirs), config.input_px, config.quantize.calibration_frames)
+    example = calib.inputs[0]
+    programs: dict[str, bytes] = {}
+    if "fp32" in config.variants:
+        programs["fp32"] = lower_to_pte(net, example)
+    if "int8" in config.variants:
+        programs["int8"] = lower_to_pte(quantize_int8(net, calib, config.quantize), example)
+    torch.set_num_threads(config.threads)
+    info = {"sessions": list(calib.sessions), "frames": len(calib.inputs),
+            "selection": "keyframes (device keyframe gate), evenly spread"}
+    return programs, info
+
+
+def export_encoder(out_dir: Path, config: ExportConfig) -> ExportResult:
+    """Export, verify and write the encoder programs and manifest.json into out_dir."""
+    import torch
+
+    from device.encoder_pte import PteEncoder
+
+    torch.set_num_threads(config.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    eager = EagerEncoder(EncoderConfig(runtime="eager", input_px=config.input_px, threads=config.threads))
+    programs, calibration = _lower_all(config, config.calib_sessions)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))  # same filesystem: os.replace is atomic
+    try:
+        entries = _stage(staging, programs, config, eager.dim, calibration)
+        reports: dict[str, VerifyReport] = {}
+        for variant in programs:
+            candidate = PteEncoder(EncoderConfig(runtime="pte", variant=variant, manifest=staging / MANIFEST_FILE,
+                                                 input_px=config.input_px, threads=config.threads))
+            reports[variant] = verify_encoder(candidate, eager, list(config.verify_sessions), config.verify)
+            log.info("%s: %s", variant, reports[variant].summary())
+        passed = {v: e for v, e in entries.items() if reports[v].passed}
+        if not passed:
+            why = "; ".join(f"{v}: {', '.join(r.reasons)}" for v, r in reports.items())
+            raise ExportError(f"no program passed verification, nothing was written ({why})")
+        final = {v: ProgramEntry(**{**e.__dict__, "verification": reports[v].figures()}) for v, e in passed.items()}
+        written = {}
+        for variant, entry in final.items():
+            os.replace(staging / entry.file, out_dir / entry.file)
+            written[variant] = out_dir / entry.file
+        manifest = write_manifest(out_dir / MANIFEST_FILE,
+                                  build_manifest(config.input_px, eager.dim, final, calibration))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExportResult(out_dir, written, reports, manifest)
