@@ -1,0 +1,147 @@
+"""`ami export`: seeds and sessions are checked, verification on held-out real frames rejects a
+program that does not see what eager sees, a rejected program is never written, and what is
+written loads through the device runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.encoder import EagerEncoder, EncoderConfig, Encoding
+from device.encoder_manifest import MANIFEST_FILE, read_manifest
+from device.encoder_pte import DEFAULT_MANIFEST, PteEncoder, sha256_bytes
+from export.run import ExportConfig, ExportError, check_seeds, export_encoder
+from export.verify import VerifyConfig, VerifyReport, verify_encoder
+
+
+@pytest.fixture(scope="module")
+def eager() -> EagerEncoder:
+    return EagerEncoder(EncoderConfig(runtime="eager"))
+
+
+class Mirrored:
+    """A candidate that sees the frame mirrored: plausible features, wrong decisions."""
+
+    def __init__(self, inner: EagerEncoder) -> None:
+        self.inner, self.dim, self.config = inner, inner.dim, inner.config
+
+    def encode(self, rgb: np.ndarray) -> Encoding:
+        return self.inner.encode(np.ascontiguousarray(rgb[:, ::-1]))
+
+
+@pytest.mark.parametrize("calib, verify, message", [
+    ([10, 1003], [20], r"\[1003\] are held-out evaluation seeds"),
+    ([10, 11], [11, 20], r"\[11\] are in both"),
+])
+def test_seeds_must_be_development_and_held_out(calib: list[int], verify: list[int], message: str) -> None:
+    with pytest.raises(ExportError, match=message):
+        check_seeds(calib, verify)
+
+
+def test_cli_refuses_evaluation_seeds_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from device.cli import main
+
+    assert main(["export", "--out", str(tmp_path / "x"), "--verify-seeds", "1000"]) == 2
+    assert "held-out evaluation seeds" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_configs_validate(calib_clip: Path) -> None:
+    from export.quantize import QuantizeConfig
+
+    with pytest.raises(ValueError, match="held-out sessions"):
+        ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(calib_clip,))
+    with pytest.raises(ValueError, match="ExportConfig.variants"):
+        ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(Path("other"),), variants=("int4",))
+    with pytest.raises(ValueError, match="QuantizeConfig.calibration_frames must be >= 32"):
+        QuantizeConfig(calibration_frames=8)
+    with pytest.raises(ValueError, match="VerifyConfig.min_cosine_mean"):
+        VerifyConfig(min_cosine_mean=1.5)
+
+
+def test_calibration_needs_32_real_frames(calib_clip: Path) -> None:
+    from export.frames import load_keyframes
+    from export.quantize import quantize_int8
+    from worldmodel.backbone import Stride16Features, load_mobilenet_v2
+
+    few = load_keyframes([calib_clip], 224, max_frames=5)
+    assert len(few.inputs) == 5 and few.sources[0] == ("calib", 0)
+    with pytest.raises(ValueError, match="needs >= 32 real frames, got 5"):
+        quantize_int8(Stride16Features(load_mobilenet_v2()), few)
+
+
+def test_verification_passes_the_shipped_program_and_rejects_a_wrong_one(verify_clip: Path,
+                                                                         eager: EagerEncoder) -> None:
+    good = verify_encoder(PteEncoder(EncoderConfig(variant="fp32")), eager, [verify_clip])
+    assert good.passed and good.reasons == ()
+    assert good.frames >= 32 and good.cosine_mean > 0.9999 and good.frame_agreement == 1.0
+    assert good.sighting_pairs > 0, "the clip has enrollments, so sightings are compared"
+    bad = verify_encoder(Mirrored(eager), eager, [verify_clip])
+    assert not bad.passed and bad.frame_agreement < 0.99
+    assert any("decisions agree" in r for r in bad.reasons)
+
+
+def _fake_report(passed: bool) -> VerifyReport:
+    return VerifyReport(frames=40, sessions=("verify",), cosine_mean=0.9 if not passed else 1.0, cosine_p01=0.9,
+                        cosine_min=0.9, enroll_agreement=1.0, sighting_agreement=1.0, sighting_pairs=1,
+                        sightings_reference=1, search_agreement=1.0, frame_agreement=1.0, passed=passed,
+                        reasons=() if passed else ("cosine mean 0.9000 < 0.99",))
+
+
+@pytest.fixture
+def shipped_programs(monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """Skip the slow lowering: export_encoder stages the shipped fp32 program under both names."""
+    import export.run
+
+    data = (DEFAULT_MANIFEST.parent / read_manifest(DEFAULT_MANIFEST).programs["fp32"].file).read_bytes()
+    monkeypatch.setattr(export.run, "_lower_all", lambda config, dirs: ({"fp32": data, "int8": data},
+                                                                        {"sessions": ["calib"], "frames": 32}))
+    return data
+
+
+def test_a_rejected_program_is_not_written(tmp_path: Path, calib_clip: Path, verify_clip: Path,
+                                           shipped_programs: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    import export.run
+
+    monkeypatch.setattr(export.run, "verify_encoder",
+                        lambda cand, ref, dirs, config: _fake_report(cand.variant == "fp32"))
+    out = tmp_path / "out"
+    result = export_encoder(out, ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(verify_clip,)))
+    assert set(result.written) == {"fp32"} and set(result.rejected) == {"int8"}
+    assert sorted(p.name for p in out.iterdir()) == ["encoder-fp32.pte", MANIFEST_FILE], "no staging left behind"
+    manifest = read_manifest(out / MANIFEST_FILE)
+    assert set(manifest.programs) == {"fp32"}
+    assert manifest.programs["fp32"].sha256 == sha256_bytes(shipped_programs)
+    assert manifest.programs["fp32"].verification["cosine_mean"] == 1.0
+    assert manifest.calibration["frames"] == 32
+    assert PteEncoder(EncoderConfig(manifest=out / MANIFEST_FILE)).variant == "fp32"
+
+
+def test_nothing_is_written_when_every_program_fails(tmp_path: Path, calib_clip: Path, verify_clip: Path,
+                                                     shipped_programs: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    import export.run
+
+    monkeypatch.setattr(export.run, "verify_encoder", lambda cand, ref, dirs, config: _fake_report(False))
+    out = tmp_path / "out"
+    with pytest.raises(ExportError, match="nothing was written .*cosine mean 0.9000 < 0.99"):
+        export_encoder(out, ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(verify_clip,)))
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_export_end_to_end(tmp_path: Path, calib_clip: Path, verify_clip: Path) -> None:
+    """The real thing on demo clips: lower fp32 and int8, verify, write what passed (about a minute)."""
+    out = tmp_path / "out"
+    result = export_encoder(out, ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(verify_clip,)))
+    manifest = json.loads((out / MANIFEST_FILE).read_text())
+    assert set(manifest["programs"]) == set(result.written) and "fp32" in result.written
+    for variant, report in result.reports.items():
+        pte = out / f"encoder-{variant}.pte"
+        assert pte.exists() == report.passed, report.reasons
+        if report.passed:
+            assert manifest["programs"][variant]["sha256"] == sha256_bytes(pte.read_bytes())
+            assert PteEncoder(EncoderConfig(variant=variant, manifest=out / MANIFEST_FILE)).dim == 96
+    assert manifest["calibration"]["frames"] >= 32
