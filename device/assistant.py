@@ -2,7 +2,8 @@
 
 Frames pass the keyframe gate, get encoded and stored. Enrolled items are looked for in each
 keyframe (sightings), which drive left-item alerts. Utterances are parsed into intents; "where
-are my X?" is answered by the `baseline` answerer: the last confident sighting in memory.
+are my X?" is answered by the configured answerer: `baseline` (the last confident sighting in
+memory) or `world-model` (the energy-minimizing belief of `worldmodel/belief.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from device.baseline import BaselineConfig, LastSightingAnswerer, age_text, conf
 from device.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
+from device.wm_answerer import WorldModelAnswerer, WorldModelConfig
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
 from memory.types import KeyframeRecord, PatchHit
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 ENROLL_BACKGROUND_GAP_S = 3.0  # background statistics skip the keyframes just before enrollment
 ENROLL_LEAD_S = 0.5  # the glance at an item starts this long before "this is my X"
 RECENT_KEYFRAMES_S = 10.0  # recent keyframes kept decoded for enrollment
+ANSWERERS = ("baseline", "world-model")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,12 @@ class AssistantConfig:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     intents: IntentConfig = field(default_factory=IntentConfig)
     item_synonym_min_sim: float = 0.75  # "mobile" finds the enrolled "phone" above this cosine
+    answerer: str = "baseline"  # one of ANSWERERS: who answers "where is my X?" and raises alerts
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+
+    def __post_init__(self) -> None:
+        if self.answerer not in ANSWERERS:
+            raise ValueError(f"AssistantConfig.answerer must be one of {ANSWERERS}, got {self.answerer!r}")
 
 
 class Assistant:
@@ -54,7 +63,9 @@ class Assistant:
         self._gate = KeyframeGate(config.keyframes)
         self._last: tuple[FrameRecord, np.ndarray, Encoding | None] | None = None
         self._recent: deque[tuple[FrameRecord, Encoding]] = deque()
-        self.answerer = LastSightingAnswerer(config.baseline)
+        self.answerer: LastSightingAnswerer | WorldModelAnswerer = (
+            WorldModelAnswerer(config.world_model) if config.answerer == "world-model"
+            else LastSightingAnswerer(config.baseline))
         self.intents = IntentParser(config.intents)  # loads its embedding model on first need
         self.keyframes = 0
 
@@ -271,9 +282,6 @@ class Assistant:
                                     f"({res.keyframes} views{extra}).")
 
     def _drop_sightings(self, gone: Callable[[Sighting], bool]) -> None:
-        # The baseline answerer keeps its own copies of recent and resting sightings (no public
-        # forget yet): forgotten ones must not come back in alerts.
-        a = self.answerer
-        a._rest = {k: v for k, v in a._rest.items() if not gone(v.sighting)}
-        a._recent = {k: [s for s in v if not gone(s)] for k, v in a._recent.items()}
+        # Answerers keep their own copies of sightings: forgotten ones must not come back in alerts.
+        self.answerer.forget(gone)
 

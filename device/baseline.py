@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from device.perception import Sighting
 from device.responses import Evidence, Response
@@ -104,6 +105,11 @@ class LastSightingAnswerer:
             self._rest[s.item] = _Rest(s, moved=True)
         else:
             self._rest[s.item] = _Rest(s, moved=rest.moved, alerted=rest.alerted)
+
+    def forget(self, gone: Callable[[Sighting], bool]) -> None:
+        """Drop the sightings that `gone` selects (the wearer asked to forget them)."""
+        self._rest = {k: v for k, v in self._rest.items() if not gone(v.sighting)}
+        self._recent = {k: [s for s in v if not gone(s)] for k, v in self._recent.items()}
 
     def alerts(self, t: float, pose: Pose | None) -> list[Response]:
         c = self.config

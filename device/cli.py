@@ -24,11 +24,12 @@ def _cmd_record_sim(args: argparse.Namespace) -> int:
 
 
 def _replay_config(args: argparse.Namespace) -> "ReplayConfig":  # noqa: F821 (lazy import)
+    from device.assistant import AssistantConfig
     from device.encoder import EncoderConfig
     from device.replay import ReplayConfig
 
     encoder = EncoderConfig(threads=args.threads, runtime=args.encoder, manifest=args.encoder_manifest)
-    return ReplayConfig(encoder=encoder, progress=not args.quiet)
+    return ReplayConfig(assistant=AssistantConfig(answerer=args.answerer), encoder=encoder, progress=not args.quiet)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -154,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pte: the exported ExecuTorch program (on-device path); eager: PyTorch (default: pte)")
         sp.add_argument("--encoder-manifest", type=Path, default=None,
                         help="manifest.json written by `ami export` (default: export/artifacts/manifest.json)")
+        sp.add_argument("--answerer", choices=("baseline", "world-model"), default="baseline",
+                        help="baseline: the last confident sighting; world-model: the energy-minimizing "
+                             "belief (default: baseline)")
 
     sp = sub.add_parser("demo", help="replay the bundled demo session, print answers, write a contact sheet",
                         description="Replay demo/session, print each question, answer and evidence, score "

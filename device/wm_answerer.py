@@ -1,0 +1,157 @@
+"""The world-model answerer: "where is my X?" and left-item alerts from the energy-based belief.
+
+Same interface as `LastSightingAnswerer` (`on_enroll`, `on_sighting`, `alerts`, `locate`,
+`forget`). Every sighting joins the online place map and the item's observation chain;
+`worldmodel.belief.infer` minimizes the chain's energy exactly.
+
+- locate: the argmin place's position (the mean of the final stay's sighting positions), the
+  latest supporting sighting as evidence, the confidence from the energy margin; it abstains when
+  the belief does (no sightings, or the best energy is still high).
+- alerts: a carryable item whose best hypothesis is a place it was put down at (not where it was
+  enrolled), where "it stays there" beats "it is carried" by `alert_margin`, and the wearer has
+  gone `leave_distance_m` away: one alert per put-down, no repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from device.baseline import CARRYABLE_ITEMS, age_text
+from device.perception import Sighting
+from device.responses import Evidence, Response
+from device.session import Pose
+from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceMap, infer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    belief: BeliefConfig = field(default_factory=BeliefConfig)
+    carryable: tuple[str, ...] = CARRYABLE_ITEMS
+    alert_margin: float = 1.0  # energy by which "it stays there" must beat "it is carried"
+    leave_distance_m: float = 4.0  # the wearer is this far from where the item rests ...
+    min_away_s: float = 3.0  # ... and the item has not been seen for this long
+
+    def __post_init__(self) -> None:
+        for name in ("alert_margin", "leave_distance_m", "min_away_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"WorldModelConfig.{name} must be a finite number >= 0, got {value!r}")
+
+
+class WorldModelAnswerer:
+    def __init__(self, config: WorldModelConfig = WorldModelConfig()) -> None:
+        self.config = config
+        self.places = PlaceMap(config.belief.place_radius_m)
+        self._seen: dict[str, list[tuple[Observation, Sighting]]] = {}  # per item, in time order
+        self._wearer: dict[float, tuple[float, float]] = {}  # sighting time -> wearer (x, z)
+        self._pending: list[str] = []  # items sighted in the current frame, waiting for its pose
+        self._belief: dict[str, Belief] = {}  # per item, as of its last sighting
+        self._alerted_t: dict[str, float] = {}  # per item, when its last alert was given
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _add(self, s: Sighting, enroll: bool) -> None:
+        if s.position is not None:
+            self.places.assign(s.position)
+        o = Observation(s.t, s.position, max(0.0, s.score - s.threshold), None, enroll)
+        self._seen.setdefault(s.item, []).append((o, s))
+        self._pending.append(s.item)
+
+    def on_enroll(self, s: Sighting) -> None:
+        self._add(s, enroll=True)
+
+    def on_sighting(self, s: Sighting) -> None:
+        self._add(s, enroll=False)
+
+    def forget(self, gone: Callable[[Sighting], bool]) -> None:
+        """Drop the sightings that `gone` selects (the wearer asked to forget them)."""
+        self._seen = {k: [(o, s) for o, s in v if not gone(s)] for k, v in self._seen.items()}
+        self._belief = {k: b for k, b in self._belief.items() if self._seen.get(k)}
+
+    def _settle(self, t: float, pose: Pose | None) -> None:
+        """The frame's pose arrived: attach the wearer's position to its sightings, update beliefs."""
+        wearer = None if pose is None else (pose.x, pose.z)
+        for item in dict.fromkeys(self._pending):
+            seen = self._seen[item]
+            if wearer is not None:
+                self._wearer[round(t, 3)] = wearer
+                for k in range(len(seen) - 1, -1, -1):
+                    o, s = seen[k]
+                    if o.t != t or o.wearer is not None:
+                        break
+                    seen[k] = (Observation(o.t, o.position, o.margin, wearer, o.enroll), s)
+            self._belief[item] = infer([o for o, _ in seen], self.places, t, self.config.belief)
+        self._pending.clear()
+
+    # -- alerts ----------------------------------------------------------------------------
+    def alerts(self, t: float, pose: Pose | None) -> list[Response]:
+        c = self.config
+        if self._pending:
+            self._settle(t, pose)
+        out: list[Response] = []
+        if pose is None:
+            return out
+        for item, b in self._belief.items():
+            if (item not in c.carryable or b.state == CARRIED or not b.moved or b.abstain
+                    or b.position is None or b.segment_start_t is None
+                    or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
+                continue
+            last = self._seen[item][b.support[-1]][1] if b.support else None
+            if last is None or t - last.t < c.min_away_s:
+                continue
+            away = math.dist((pose.x, pose.z), b.position)
+            if away < c.leave_distance_m:
+                continue
+            now = infer([o for o, _ in self._seen[item]], self.places, t, c.belief)
+            if now.state == CARRIED or now.carried_margin < c.alert_margin:
+                continue
+            self._alerted_t[item] = t
+            out.append(Response(
+                t=t, kind="alert", utterance_t=None, item=item,
+                text=f"You left your {item} behind: it stayed where you put it {age_text(t - b.segment_start_t)}, "
+                     f"about {away:.0f} m back.",
+                abstain=False, confidence=now.confidence, evidence=Evidence(last.t, last.frame),
+                position=now.position))
+        return out
+
+    # -- locate ----------------------------------------------------------------------------
+    def locate(self, item: str, t: float, sightings: list[Sighting], wearer_at: Pose | None) -> Response:
+        """Answer "where is my <item>?" at time t from the sightings in memory before t."""
+        enrolled = [(o, s) for o, s in self._seen.get(item, []) if o.enroll and o.t <= t]
+        pairs = list(enrolled)
+        known = {s.frame for _, s in enrolled}
+        for s in sorted(sightings, key=lambda s: s.t):
+            if s.frame in known or s.t > t:
+                continue
+            if s.position is not None and not self._near_place(s.position):
+                self.places.assign(s.position)
+            pairs.append((Observation(s.t, s.position, max(0.0, s.score - s.threshold),
+                                      self._wearer.get(round(s.t, 3))), s))
+        pairs.sort(key=lambda p: p[0].t)
+        obs = [o for o, _ in pairs]
+        b = infer(obs, self.places, t, self.config.belief)
+        carried_best = b.state == CARRIED and not b.abstain
+        if carried_best:  # an answer must point somewhere: the best place, with the doubt said
+            b = infer(obs, self.places, t, self.config.belief, places_only=True)
+        if b.abstain or b.position is None or not b.support:
+            return Response(t=t, kind="answer", utterance_t=t, item=item,
+                            text=f"I haven't seen your {item} clearly since you showed it to me.",
+                            abstain=True, confidence=0.0, evidence=None, position=None)
+        last = pairs[b.support[-1]][1]
+        where = ""
+        if wearer_at is not None:
+            where = f", about {math.dist(b.position, (wearer_at.x, wearer_at.z)):.1f} m from where you stood then"
+        doubt = " You may be carrying it." if carried_best else ""
+        return Response(t=t, kind="answer", utterance_t=t, item=item,
+                        text=f"Your {item} should be where I saw it {age_text(t - last.t)}{where} "
+                             f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}",
+                        abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
+                        position=b.position)
+
+    def _near_place(self, position: tuple[float, float]) -> bool:
+        c = self.places.centres()
+        return bool(len(c)) and min(math.dist(position, (float(x), float(z))) for x, z in c) <= self.places.radius_m

@@ -1,0 +1,269 @@
+"""Item belief by energy minimization: where each item is, as a chain of discrete hypotheses.
+
+An item's latent location at each observation step is one of the places (clusters of sighting
+positions, discovered online by `PlaceMap`) or "carried". The energy of a whole location
+sequence adds up:
+
+- observation terms: each sighting's incompatibility with the hypothesis, weighted by the
+  sighting's score margin over its threshold. At a place: the squared distance from the sighting
+  position to the place, capped (one false match costs at most `outlier_energy`). Carried: a held
+  item is seen low in view, about `carried_range_m` ahead of the wearer, wherever the wearer is.
+- dynamics terms: staying put is free; picking up and putting down cost energy; jumping from one
+  place to another without a carried sighting in between costs more (it moved while the wearer
+  was not looking); staying carried costs energy per second (things are soon put down).
+- priors: the enrollment sighting is a strong observation of the first place; at query time
+  "carried" pays for the time since the last step (recency).
+
+`infer` minimizes the energy exactly by dynamic programming (Viterbi) over the observation steps.
+The confidence comes from the margin between the best and the best competing hypothesis (a
+place farther than two place radii away, or carried), decayed by the age of the supporting
+evidence; `abstain` is set when the best sequence still has a high energy per step.
+
+Parameters were chosen on development seeds 0-9 only (see docs/BENCHMARKS.md). Pure numpy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BeliefConfig:
+    place_radius_m: float = 1.0  # a sighting this close to a place's centre joins that place
+    sigma_m: float = 0.6  # sighting position noise around a resting item
+    outlier_energy: float = 3.0  # cap on one sighting's place term: what ignoring a false match costs
+    carried_range_m: float = 1.3  # a held item is seen this far from the wearer (low in view)
+    carried_sigma_m: float = 0.25
+    carried_energy: float = 0.3  # base cost of explaining a sighting as the item in hand
+    margin_scale: float = 0.05  # a sighting's weight is its score margin over threshold / this ...
+    min_weight: float = 0.3  # ... clipped to [min_weight, 1]
+    enroll_weight: float = 3.0  # the enrollment glance counts as this many strong sightings
+    pickup_energy: float = 1.0
+    putdown_energy: float = 1.0
+    unseen_move_energy: float = 2.0  # extra for a place change with no carried step in between
+    carry_rate_per_s: float = 0.05  # energy per second spent carried
+    confidence_scale: float = 2.0  # confidence = (1 - exp(-margin / scale)) * recency
+    recency_s: float = 1800.0  # recency = exp(-age of the supporting sighting / recency_s)
+    abstain_mean_energy: float = 2.5  # abstain when the best sequence's energy per step exceeds this
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"BeliefConfig.{f.name} must be a finite number > 0, got {value!r}")
+        if self.min_weight > 1.0:
+            raise ValueError(f"BeliefConfig.min_weight must be in (0, 1], got {self.min_weight}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One sighting of the item, in the belief's terms."""
+
+    t: float  # seconds
+    position: tuple[float, float] | None  # (x, z) metres of the sighting; None without a pose
+    margin: float  # cosine score minus the item's threshold (>= 0)
+    wearer: tuple[float, float] | None  # (x, z) metres of the wearer when it was seen
+    enroll: bool = False
+
+
+CARRIED = -1  # the state id of "carried" in `Belief.state`
+
+
+@dataclass(frozen=True)
+class Belief:
+    """The argmin hypothesis and what supports it."""
+
+    state: int  # a place id (index into the PlaceMap), or CARRIED; CARRIED also when empty
+    position: tuple[float, float] | None  # mean of the supporting sighting positions
+    energy: float  # of the best sequence
+    margin: float  # energy of the best competing hypothesis minus `energy` (inf when none)
+    confidence: float  # in [0, 1]
+    abstain: bool
+    support: tuple[int, ...]  # indices into the observations: the final stay's sightings
+    segment_start_t: float | None  # when the final stay began (its first observation)
+    moved: bool  # the final stay is not the first one: the item was carried or moved before it
+    carried_margin: float  # energy of "carried now" minus `energy` (>= 0 when a place wins)
+    hypotheses: tuple[tuple[int, float], ...] = field(default=())  # (state, final energy), best first
+
+
+class PlaceMap:
+    """Places discovered online: leader clustering of positions with a radius, centres = means."""
+
+    def __init__(self, radius_m: float) -> None:
+        if radius_m <= 0:
+            raise ValueError(f"PlaceMap radius_m must be > 0, got {radius_m}")
+        self.radius_m = radius_m
+        self._sums: list[list[float]] = []
+        self._counts: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def centres(self) -> np.ndarray:
+        """(K, 2) place centres, metres."""
+        if not self._counts:
+            return np.zeros((0, 2))
+        return np.array(self._sums) / np.array(self._counts, dtype=float)[:, None]
+
+    def assign(self, position: tuple[float, float]) -> int:
+        """The id of the place that `position` joins (a new place when none is within the radius)."""
+        c = self.centres()
+        if len(c):
+            d = np.hypot(c[:, 0] - position[0], c[:, 1] - position[1])  # (K,)
+            k = int(np.argmin(d))
+            if d[k] <= self.radius_m:
+                self._sums[k][0] += position[0]
+                self._sums[k][1] += position[1]
+                self._counts[k] += 1
+                return k
+        self._sums.append([position[0], position[1]])
+        self._counts.append(1)
+        return len(self._counts) - 1
+
+
+def observation_energies(obs: list[Observation], centres: np.ndarray, config: BeliefConfig) -> np.ndarray:
+    """(T, K + 1) energy of each observation under each place (columns 0..K-1) and carried (K)."""
+    c = config
+    T, K = len(obs), len(centres)
+    E = np.zeros((T, K + 1))
+    for n, o in enumerate(obs):
+        w = c.enroll_weight if o.enroll else min(1.0, max(c.min_weight, o.margin / c.margin_scale))
+        if o.position is None:
+            continue  # no position: every hypothesis explains it equally
+        if K:
+            d = np.hypot(centres[:, 0] - o.position[0], centres[:, 1] - o.position[1])  # (K,)
+            E[n, :K] = w * np.minimum(0.5 * (d / c.sigma_m) ** 2, c.outlier_energy)
+        if o.enroll:
+            E[n, K] = w * c.outlier_energy  # the wearer points at it: it rests there
+        elif o.wearer is None:
+            E[n, K] = w * c.carried_energy
+        else:
+            r = math.dist(o.position, o.wearer)
+            E[n, K] = w * (c.carried_energy + min(0.5 * ((r - c.carried_range_m) / c.carried_sigma_m) ** 2,
+                                                  c.outlier_energy))
+    return E
+
+
+def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Exact minimum of the chain energy. E: (T, S) observation energies, S = K + 1 (last = carried).
+
+    Returns (D, back): D (S,) the minimum total energy of sequences ending in each state at the
+    last step; back (T, S) the predecessor state of each state at each step.
+    """
+    T, S = E.shape
+    K = S - 1
+    c = config
+    jump = c.pickup_energy + c.putdown_energy + c.unseen_move_energy
+    back = np.zeros((T, S), dtype=np.int64)
+    # Start: the first observation's place, or already carried (which was a pick-up).
+    D = E[0].copy()
+    D[K] += c.pickup_energy
+    back[0] = np.arange(S)
+    idx = np.arange(K)
+    b1 = 0
+    for n in range(1, T):
+        dt = max(0.0, float(times[n] - times[n - 1]))
+        prev = D
+        new = np.empty(S)
+        bp = np.empty(S, dtype=np.int64)
+        if K:
+            P = prev[:K]
+            order = np.argsort(P, kind="stable")
+            b1 = order[0]
+            b2 = order[1] if K > 1 else b1
+            other = np.where(idx == b1, P[b2] if K > 1 else np.inf, P[b1]) + jump  # best other place
+            other_from = np.where(idx == b1, b2, b1)
+            put = prev[K] + c.putdown_energy
+            cand = np.stack([P, np.full(K, put), other])  # (3, K)
+            which = np.argmin(cand, axis=0)
+            new[:K] = cand[which, idx]
+            bp[:K] = np.where(which == 0, idx, np.where(which == 1, K, other_from))
+            pick = P[b1] + c.pickup_energy
+        else:
+            pick = np.inf
+        hold = prev[K] + c.carry_rate_per_s * dt
+        new[K], bp[K] = (hold, K) if hold <= pick else (pick, int(b1))
+        D = new + E[n]
+        back[n] = bp
+    return D, back
+
+
+def _path(back: np.ndarray, last: int) -> np.ndarray:
+    path = np.empty(len(back), dtype=np.int64)
+    s = last
+    for n in range(len(back) - 1, -1, -1):
+        path[n] = s
+        s = int(back[n, s])
+    return path
+
+
+def _inlier(o: Observation, centre: np.ndarray, config: BeliefConfig) -> bool:
+    assert o.position is not None, "only positioned sightings support a place"
+    d = math.hypot(o.position[0] - float(centre[0]), o.position[1] - float(centre[1]))
+    return 0.5 * (d / config.sigma_m) ** 2 < config.outlier_energy
+
+
+def infer(obs: list[Observation], places: PlaceMap, t_query: float, config: BeliefConfig,
+          places_only: bool = False) -> Belief:
+    """The belief at t_query from the item's observations (sorted by t) over the current places.
+
+    places_only: the best place, even when "carried" has a lower energy (an answer must point
+    somewhere).
+    """
+    if not obs:
+        return Belief(CARRIED, None, math.inf, 0.0, 0.0, True, (), None, False, 0.0)
+    centres_all = places.centres()
+    # Only places near at least one observation can win; the others are dominated.
+    pos = np.array([o.position for o in obs if o.position is not None]).reshape(-1, 2)
+    reach = config.place_radius_m + config.sigma_m * math.sqrt(2 * config.outlier_energy)
+    if len(centres_all) and len(pos):
+        d = np.hypot(centres_all[:, None, 0] - pos[None, :, 0], centres_all[:, None, 1] - pos[None, :, 1])
+        keep = np.flatnonzero(d.min(axis=1) <= reach)
+    else:
+        keep = np.zeros(0, dtype=np.int64)
+    centres = centres_all[keep]  # (K, 2)
+    K = len(keep)
+    E = observation_energies(obs, centres, config)
+    times = np.array([o.t for o in obs])
+    D, back = viterbi(E, times, config)
+    final = D.copy()
+    final[K] += config.carry_rate_per_s * max(0.0, t_query - float(times[-1]))
+    best = int(np.argmin(final[:K])) if places_only and K else int(np.argmin(final))
+    path = _path(back, best)
+    # The final stay: the trailing run of the best state.
+    n0 = len(path) - 1
+    while n0 > 0 and path[n0 - 1] == best:
+        n0 -= 1
+    # Supporting sightings: those the final stay explains (not the outliers it pays the cap for).
+    support = tuple(n for n in range(n0, len(path)) if obs[n].position is not None
+                    and (best == K or _inlier(obs[n], centres[best], config)))
+    position = None
+    if best < K and support:
+        p = np.array([obs[n].position for n in support])
+        position = (round(float(p[:, 0].mean()), 3), round(float(p[:, 1].mean()), 3))
+    elif best < K:
+        position = (round(float(centres[best, 0]), 3), round(float(centres[best, 1]), 3))
+    # Competing hypotheses: carried, and places far enough from the best to be another answer.
+    rivals = [K] if best != K else []
+    if best < K:
+        far = np.hypot(centres[:, 0] - centres[best, 0], centres[:, 1] - centres[best, 1]) > 2 * config.place_radius_m
+        rivals += [int(k) for k in np.flatnonzero(far)]
+    else:
+        rivals += list(range(K))
+    margin = float(min((final[k] for k in rivals), default=math.inf) - final[best])
+    age = max(0.0, t_query - obs[support[-1]].t) if support else t_query - float(times[-1])
+    confidence = max(0.0, 1.0 - math.exp(-margin / config.confidence_scale)) * math.exp(-age / config.recency_s)
+    abstain = bool(final[best] / len(obs) > config.abstain_mean_energy)
+    order = np.argsort(final, kind="stable")
+    hyps = tuple((CARRIED if k == K else int(keep[k]), float(final[k])) for k in order[:5])
+    return Belief(
+        state=CARRIED if best == K else int(keep[best]), position=position, energy=float(final[best]),
+        margin=margin, confidence=float(confidence), abstain=abstain, support=support,
+        segment_start_t=float(times[n0]), moved=n0 > 0,
+        carried_margin=float(final[K] - final[best]), hypotheses=hyps)
