@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from device.baseline import CARRYABLE_ITEMS, age_text
 from device.perception import Sighting
 from device.responses import Evidence, Response
@@ -26,6 +28,8 @@ from device.session import Pose
 from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceMap, infer
 
 log = logging.getLogger(__name__)
+
+PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has moved this far
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,14 @@ class WorldModelAnswerer:
         self._pending: list[str] = []  # items sighted in the current frame, waiting for its pose
         self._belief: dict[str, Belief] = {}  # per item, as of its last sighting
         self._alerted_t: dict[str, float] = {}  # per item, when its last alert was given
+        self._path_t: list[float] = []  # the wearer's path: times (s) ...
+        self._path_xy: list[tuple[float, float]] = []  # ... and (x, z) metres
+
+    def _path(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(self._path_t), np.array(self._path_xy).reshape(-1, 2)  # (M,), (M, 2)
+
+    def _infer(self, obs: list[Observation], t: float, places_only: bool = False) -> Belief:
+        return infer(obs, self.places, t, self.config.belief, places_only=places_only, path=self._path())
 
     # -- inputs ----------------------------------------------------------------------------
     def _add(self, s: Sighting, enroll: bool) -> None:
@@ -84,12 +96,15 @@ class WorldModelAnswerer:
                     if o.t != t or o.wearer is not None:
                         break
                     seen[k] = (Observation(o.t, o.position, o.margin, wearer, o.enroll), s)
-            self._belief[item] = infer([o for o, _ in seen], self.places, t, self.config.belief)
+            self._belief[item] = self._infer([o for o, _ in seen], t)
         self._pending.clear()
 
     # -- alerts ----------------------------------------------------------------------------
     def alerts(self, t: float, pose: Pose | None) -> list[Response]:
         c = self.config
+        if pose is not None and (not self._path_xy or math.dist(self._path_xy[-1], (pose.x, pose.z)) >= PATH_STEP_M):
+            self._path_t.append(t)
+            self._path_xy.append((pose.x, pose.z))
         if self._pending:
             self._settle(t, pose)
         out: list[Response] = []
@@ -106,7 +121,7 @@ class WorldModelAnswerer:
             away = math.dist((pose.x, pose.z), b.position)
             if away < c.leave_distance_m:
                 continue
-            now = infer([o for o, _ in self._seen[item]], self.places, t, c.belief)
+            now = self._infer([o for o, _ in self._seen[item]], t)
             if now.state == CARRIED or now.carried_margin < c.alert_margin:
                 continue
             self._alerted_t[item] = t
@@ -133,10 +148,10 @@ class WorldModelAnswerer:
                                       self._wearer.get(round(s.t, 3))), s))
         pairs.sort(key=lambda p: p[0].t)
         obs = [o for o, _ in pairs]
-        b = infer(obs, self.places, t, self.config.belief)
+        b = self._infer(obs, t)
         carried_best = b.state == CARRIED and not b.abstain
         if carried_best:  # an answer must point somewhere: the best place, with the doubt said
-            b = infer(obs, self.places, t, self.config.belief, places_only=True)
+            b = self._infer(obs, t, places_only=True)
         if b.abstain or b.position is None or not b.support:
             return Response(t=t, kind="answer", utterance_t=t, item=item,
                             text=f"I haven't seen your {item} clearly since you showed it to me.",

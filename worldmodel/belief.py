@@ -51,6 +51,15 @@ class BeliefConfig:
     confidence_scale: float = 2.0  # confidence = (1 - exp(-margin / scale)) * recency
     recency_s: float = 1800.0  # recency = exp(-age of the supporting sighting / recency_s)
     abstain_mean_energy: float = 2.5  # abstain when the best sequence's energy per step exceeds this
+    reach_m: float = 3.5  # an item is picked up or put down only where the wearer came this close ...
+    unreachable_energy: float = 20.0  # ... or this is paid (nearly forbidden)
+    far_range_m: float = 3.9  # sightings this far from the wearer (range clamped, unsure) ...
+    far_weight: float = 0.3  # ... count this much
+    # Resting surfaces: a sighting's range (from the ray meeting a plane 0.45 m up) is this many
+    # times too short for an item on the floor and too long for one on furniture (dev seeds 0-8).
+    floor_range_scale: float = 1.32
+    furniture_range_scale: float = 0.53
+    surface_min_gain: float = 0.7  # pick a surface when its views agree this much better
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -134,6 +143,9 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     E = np.zeros((T, K + 1))
     for n, o in enumerate(obs):
         w = c.enroll_weight if o.enroll else min(1.0, max(c.min_weight, o.margin / c.margin_scale))
+        if not o.enroll and o.position is not None and o.wearer is not None and \
+                math.dist(o.position, o.wearer) >= c.far_range_m:
+            w *= c.far_weight
         if o.position is None:
             continue  # no position: every hypothesis explains it equally
         if K:
@@ -150,8 +162,31 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     return E
 
 
-def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig) -> tuple[np.ndarray, np.ndarray]:
+def wearer_near(times: np.ndarray, centres: np.ndarray, path_t: np.ndarray, path_xy: np.ndarray,
+                reach_m: float) -> np.ndarray:
+    """(T, K) bool: the wearer came within reach_m of place k between steps n-1 and n.
+
+    times (T,) step times; centres (K, 2); path_t (M,) and path_xy (M, 2) the wearer's positions.
+    Without a path every place counts as reachable.
+    """
+    T, K = len(times), len(centres)
+    near = np.ones((T, K), dtype=bool)
+    if not len(path_t) or not K:
+        return near
+    d = np.hypot(path_xy[:, None, 0] - centres[None, :, 0], path_xy[:, None, 1] - centres[None, :, 1]) <= reach_m
+    cum = np.concatenate([np.zeros((1, K), dtype=np.int64), np.cumsum(d, axis=0)])  # (M + 1, K)
+    lo = np.searchsorted(path_t, np.concatenate([[times[0]], times[:-1]]), side="left")
+    hi = np.searchsorted(path_t, times, side="right")
+    near = (cum[hi] - cum[lo]) > 0
+    near[0] = True
+    return near
+
+
+def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig,
+            near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact minimum of the chain energy. E: (T, S) observation energies, S = K + 1 (last = carried).
+
+    near (T, K): where the wearer could pick up or put down between steps (default: everywhere).
 
     Returns (D, back): D (S,) the minimum total energy of sequences ending in each state at the
     last step; back (T, S) the predecessor state of each state at each step.
@@ -167,20 +202,22 @@ def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig) -> tuple[np.
     back[0] = np.arange(S)
     idx = np.arange(K)
     b1 = 0
+    far = np.zeros((T, K)) if near is None else c.unreachable_energy * (~near)  # (T, K)
     for n in range(1, T):
         dt = max(0.0, float(times[n] - times[n - 1]))
         prev = D
         new = np.empty(S)
         bp = np.empty(S, dtype=np.int64)
         if K:
-            P = prev[:K]
+            P = prev[:K] + far[n]  # leaving place i costs `far` unless the wearer was there
             order = np.argsort(P, kind="stable")
             b1 = order[0]
             b2 = order[1] if K > 1 else b1
             other = np.where(idx == b1, P[b2] if K > 1 else np.inf, P[b1]) + jump  # best other place
             other_from = np.where(idx == b1, b2, b1)
-            put = prev[K] + c.putdown_energy
-            cand = np.stack([P, np.full(K, put), other])  # (3, K)
+            other = other + far[n]  # arriving at place j too
+            put = prev[K] + c.putdown_energy + far[n]
+            cand = np.stack([prev[:K], put, other])  # (3, K)
             which = np.argmin(cand, axis=0)
             new[:K] = cand[which, idx]
             bp[:K] = np.where(which == 0, idx, np.where(which == 1, K, other_from))
@@ -203,6 +240,25 @@ def _path(back: np.ndarray, last: int) -> np.ndarray:
     return path
 
 
+def _surface_position(obs: list[Observation], config: BeliefConfig) -> tuple[float, float]:
+    """Where the supporting sightings agree: their mean, or, when they were seen from several
+    places, the mean on the resting surface (floor or furniture) on which their rays agree best."""
+    p = np.array([o.position for o in obs])  # (N, 2)
+    best = p.mean(axis=0)
+    viewed = [o for o in obs if o.wearer is not None and o.position is not None and not o.enroll]
+    if len(viewed) >= 2:
+        w = np.array([o.wearer for o in viewed])  # (N, 2)
+        v = np.array([o.position for o in viewed]) - w
+        spread = {}
+        for k in (config.floor_range_scale, config.furniture_range_scale):
+            q = w + k * v
+            spread[k] = (float(((q - q.mean(axis=0)) ** 2).sum(axis=1).mean()), q.mean(axis=0))
+        (s1, q1), (s2, q2) = sorted(spread.values(), key=lambda x: x[0])
+        if s1 < config.surface_min_gain * s2:
+            best = q1
+    return (round(float(best[0]), 3), round(float(best[1]), 3))
+
+
 def _inlier(o: Observation, centre: np.ndarray, config: BeliefConfig) -> bool:
     assert o.position is not None, "only positioned sightings support a place"
     d = math.hypot(o.position[0] - float(centre[0]), o.position[1] - float(centre[1]))
@@ -210,11 +266,12 @@ def _inlier(o: Observation, centre: np.ndarray, config: BeliefConfig) -> bool:
 
 
 def infer(obs: list[Observation], places: PlaceMap, t_query: float, config: BeliefConfig,
-          places_only: bool = False) -> Belief:
+          places_only: bool = False, path: tuple[np.ndarray, np.ndarray] | None = None) -> Belief:
     """The belief at t_query from the item's observations (sorted by t) over the current places.
 
     places_only: the best place, even when "carried" has a lower energy (an answer must point
-    somewhere).
+    somewhere). path: the wearer's (times (M,), positions (M, 2)); items are picked up and put
+    down only where the wearer went.
     """
     if not obs:
         return Belief(CARRIED, None, math.inf, 0.0, 0.0, True, (), None, False, 0.0)
@@ -231,7 +288,8 @@ def infer(obs: list[Observation], places: PlaceMap, t_query: float, config: Beli
     K = len(keep)
     E = observation_energies(obs, centres, config)
     times = np.array([o.t for o in obs])
-    D, back = viterbi(E, times, config)
+    near = None if path is None else wearer_near(times, centres, path[0], path[1], config.reach_m)
+    D, back = viterbi(E, times, config, near)
     final = D.copy()
     final[K] += config.carry_rate_per_s * max(0.0, t_query - float(times[-1]))
     best = int(np.argmin(final[:K])) if places_only and K else int(np.argmin(final))
@@ -245,8 +303,7 @@ def infer(obs: list[Observation], places: PlaceMap, t_query: float, config: Beli
                     and (best == K or _inlier(obs[n], centres[best], config)))
     position = None
     if best < K and support:
-        p = np.array([obs[n].position for n in support])
-        position = (round(float(p[:, 0].mean()), 3), round(float(p[:, 1].mean()), 3))
+        position = _surface_position([obs[n] for n in support], config)
     elif best < K:
         position = (round(float(centres[best, 0]), 3), round(float(centres[best, 1]), 3))
     # Competing hypotheses: carried, and places far enough from the best to be another answer.
