@@ -91,8 +91,9 @@ def record_seeds(seeds: list[int], folder: Path) -> tuple[Path, ...]:
                  for s in seeds)
 
 
-def _stage(staging: Path, programs: dict[str, bytes], config: ExportConfig, dim: int,
+def stage_programs(staging: Path, programs: dict[str, bytes], config: ExportConfig, dim: int,
            calibration: dict[str, object]) -> dict[str, ProgramEntry]:
+    """Write the programs and a manifest (no verification figures yet) into `staging`."""
     entries = {}
     for variant, data in programs.items():
         (staging / PROGRAM_FILES[variant]).write_bytes(data)
@@ -101,7 +102,8 @@ def _stage(staging: Path, programs: dict[str, bytes], config: ExportConfig, dim:
     return entries
 
 
-def _lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...]) -> tuple[dict[str, bytes], dict[str, object]]:
+def lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...]) -> tuple[dict[str, bytes], dict[str, object]]:
+    """The requested programs as `.pte` bytes (int8 calibrated on calibration_dirs), and calibration info."""
     import torch
 
     from export.frames import load_keyframes
@@ -109,6 +111,7 @@ def _lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...]) -> tupl
     from export.quantize import quantize_int8
     from worldmodel.backbone import Stride16Features, load_mobilenet_v2
 
+    torch.set_num_threads(config.threads)
     net = Stride16Features(load_mobilenet_v2()).eval()
     calib = load_keyframes(list(calibration_dirs), config.input_px, config.quantize.calibration_frames)
     example = calib.inputs[0]
@@ -117,7 +120,6 @@ def _lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...]) -> tupl
         programs["fp32"] = lower_to_pte(net, example)
     if "int8" in config.variants:
         programs["int8"] = lower_to_pte(quantize_int8(net, calib, config.quantize), example)
-    torch.set_num_threads(config.threads)
     info = {"sessions": list(calib.sessions), "frames": len(calib.inputs),
             "selection": "keyframes (device keyframe gate), evenly spread"}
     return programs, info
@@ -132,10 +134,10 @@ def export_encoder(out_dir: Path, config: ExportConfig) -> ExportResult:
     torch.set_num_threads(config.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     eager = EagerEncoder(EncoderConfig(runtime="eager", input_px=config.input_px, threads=config.threads))
-    programs, calibration = _lower_all(config, config.calib_sessions)
+    programs, calibration = lower_all(config, config.calib_sessions)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))  # same filesystem: os.replace is atomic
     try:
-        entries = _stage(staging, programs, config, eager.dim, calibration)
+        entries = stage_programs(staging, programs, config, eager.dim, calibration)
         reports: dict[str, VerifyReport] = {}
         for variant in programs:
             candidate = PteEncoder(EncoderConfig(runtime="pte", variant=variant, manifest=staging / MANIFEST_FILE,

@@ -212,3 +212,17 @@ def test_memory_of_another_embedding_space_is_an_error(tmp_path: Path, capsys: p
 def test_encoder_config_validation(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=f"EncoderConfig.{field}"):
         EncoderConfig(**{field: value})
+
+
+@pytest.mark.slow
+def test_replay_through_the_pte_gives_the_same_answers_as_eager(tmp_path: Path) -> None:
+    """The demo session replayed through the default on-device path and through eager (about a minute)."""
+    from device.replay import ReplayConfig, replay
+
+    session = read_session(DEMO)
+    answers = {}
+    for runtime in ("pte", "eager"):
+        config = ReplayConfig(encoder=EncoderConfig(runtime=runtime), progress=False)
+        result = replay(session, tmp_path / f"{runtime}.jsonl", config=config)
+        answers[runtime] = [(r.kind, r.item, r.text, r.abstain, r.evidence) for r in result.responses]
+    assert answers["pte"] == answers["eager"] and answers["pte"]

@@ -97,7 +97,7 @@ def shipped_programs(monkeypatch: pytest.MonkeyPatch) -> bytes:
     import export.run
 
     data = (DEFAULT_MANIFEST.parent / read_manifest(DEFAULT_MANIFEST).programs["fp32"].file).read_bytes()
-    monkeypatch.setattr(export.run, "_lower_all", lambda config, dirs: ({"fp32": data, "int8": data},
+    monkeypatch.setattr(export.run, "lower_all", lambda config, dirs: ({"fp32": data, "int8": data},
                                                                         {"sessions": ["calib"], "frames": 32}))
     return data
 

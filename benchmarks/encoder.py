@@ -1,0 +1,223 @@
+"""Benchmark the encoder runtimes on the same real keyframes: eager fp32, XNNPACK fp32, XNNPACK int8.
+
+One run, 1 thread. Per keyframe: latency (median, p90) of the whole encode (resize, network,
+L2) and of the network alone, `.pte` size, and parity against eager on held-out keyframes
+(export/verify.py: cosine, enrollment, sightings, top-1 search). A reference row shows how far
+eager moves from itself when each pixel gets +-1 grey level of noise: the model's own noise
+floor. Then `ami replay` of the demo session through each runtime: same answers, and frames/s.
+
+The shipped fp32 program is measured as shipped; the int8 program (rejected by `ami export`'s
+verification, so not shipped) is rebuilt here exactly as `ami export` builds it. Sessions are
+development seeds, recorded once into --work: calibration 10-12, held-out 20-21. Run:
+
+    .venv/bin/python benchmarks/encoder.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_MD = ROOT / "docs" / "BENCHMARKS.md"
+START, END = "<!-- encoder:start -->", "<!-- encoder:end -->"
+HEADING = "## Encoder (issue 4)"
+RUNTIMES = ("eager fp32", "XNNPACK fp32", "XNNPACK int8")
+
+
+class NoisyEager:
+    """Eager on the frame with +-1 grey level of uniform noise per pixel (fixed seed)."""
+
+    def __init__(self, inner, seed: int = 0) -> None:  # inner: EagerEncoder
+        self.inner, self.dim, self.config = inner, inner.dim, inner.config
+        self.rng = np.random.default_rng(seed)
+
+    def encode(self, rgb: np.ndarray):
+        noise = self.rng.integers(-1, 2, size=rgb.shape)
+        return self.inner.encode(np.clip(rgb.astype(np.int16) + noise, 0, 255).astype(np.uint8))
+
+
+def sessions_for(seeds: list[int], folder: Path) -> list[Path]:
+    from device.sim.record import RecordConfig, record_session
+
+    out = []
+    for s in seeds:
+        path = folder / f"seed{s}"
+        if not (path / "session.json").is_file():
+            record_session(path, RecordConfig(seed=s, short=True), progress=False)
+        out.append(path)
+    return out
+
+
+def build_programs(work: Path, calib: list[Path], verify: list[Path]) -> Path:
+    """Shipped fp32 + int8 rebuilt as `ami export` does, staged with a manifest; its path."""
+    from device.encoder_manifest import read_manifest
+    from device.encoder_pte import DEFAULT_MANIFEST
+    from export.run import ExportConfig, lower_all, stage_programs
+
+    config = ExportConfig(calib_sessions=tuple(calib), verify_sessions=tuple(verify), variants=("int8",))
+    programs, calibration = lower_all(config, config.calib_sessions)
+    shipped = read_manifest(DEFAULT_MANIFEST).programs["fp32"]
+    programs["fp32"] = (DEFAULT_MANIFEST.parent / shipped.file).read_bytes()
+    folder = work / "programs"
+    folder.mkdir(parents=True, exist_ok=True)
+    stage_programs(folder, programs, config, 96, calibration)
+    return folder / "manifest.json"
+
+
+def latency(encoders: dict[str, object], frames: list[np.ndarray]) -> dict[str, dict[str, float]]:
+    """Median and p90 ms per keyframe, whole encode and network only; runtimes interleaved per frame."""
+    from device.encoder import to_input
+
+    inputs = [to_input(f, 224) for f in frames]
+    for name, enc in encoders.items():  # warm-up
+        for f in frames[:5]:
+            enc.encode(f)
+    whole: dict[str, list[float]] = {n: [] for n in encoders}
+    net: dict[str, list[float]] = {n: [] for n in encoders}
+    names = list(encoders)
+    for k, (f, x) in enumerate(zip(frames, inputs)):
+        for name in names[k % len(names):] + names[:k % len(names)]:  # rotate who goes first
+            enc = encoders[name]
+            t0 = time.perf_counter()
+            enc.encode(f)
+            t1 = time.perf_counter()
+            enc.features(x)
+            t2 = time.perf_counter()
+            whole[name].append((t1 - t0) * 1e3)
+            net[name].append((t2 - t1) * 1e3)
+    return {n: {"median": float(np.median(whole[n])), "p90": float(np.percentile(whole[n], 90)),
+                "net_median": float(np.median(net[n])), "net_p90": float(np.percentile(net[n], 90))}
+            for n in encoders}
+
+
+def replay_compare(encoders: dict[str, object]) -> dict[str, dict[str, float]]:
+    """Replay the demo session through each runtime: frames/s and answers equal to eager's."""
+    from device.demo import DEMO_SESSION
+    from device.replay import ReplayConfig, replay
+    from device.session import read_session
+
+    session = read_session(DEMO_SESSION)
+    out: dict[str, dict[str, float]] = {}
+    answers = {}
+    for name, enc in encoders.items():
+        r = replay(session, None, config=ReplayConfig(progress=False), encoder=enc)
+        answers[name] = [(x.kind, x.item, x.text, x.abstain, None if x.evidence is None else x.evidence.frame)
+                         for x in r.responses]
+        out[name] = {"fps": r.frames_per_s, "responses": len(r.responses), "keyframes": r.keyframes}
+    ref = answers["eager fp32"]
+    for name in encoders:
+        out[name]["same"] = float(sum(a == b for a, b in zip(answers[name], ref)) / max(1, len(ref)))
+    return out
+
+
+def markdown(lat, parity, sizes, replays, n_frames: int, command: str) -> str:
+    def pct(v: float) -> str:
+        return f"{100 * v:.1f}%"
+
+    eager = lat["eager fp32"]["median"]
+    rows = ["| runtime | ms per keyframe, median (p90) | network only, median (p90) | speed-up vs eager | .pte size |"
+            " cosine mean (p01) | decisions agree (enrollment / sightings / top-1 search) |",
+            "|---|---|---|---|---|---|---|"]
+    for name in RUNTIMES:
+        lt, p = lat[name], parity.get(name)
+        par = "reference | reference" if p is None else (
+            f"{p.cosine_mean:.4f} ({p.cosine_p01:.4f}) | {pct(p.frame_agreement)} ({pct(p.enroll_agreement)} / "
+            f"{pct(p.sighting_agreement)} / {pct(p.search_agreement)})")
+        rows.append(f"| {name} | {lt['median']:.1f} ({lt['p90']:.1f}) | {lt['net_median']:.1f} ({lt['net_p90']:.1f}) | "
+                    f"{eager / lt['median']:.2f}x | {sizes.get(name, '-')} | {par} |")
+    noise = parity["eager, +-1 grey level"]
+    rows.append(f"| eager on the frame +-1 grey level (noise floor) | - | - | - | - | {noise.cosine_mean:.4f} "
+                f"({noise.cosine_p01:.4f}) | {pct(noise.frame_agreement)} ({pct(noise.enroll_agreement)} / "
+                f"{pct(noise.sighting_agreement)} / {pct(noise.search_agreement)}) |")
+    rep = ["| runtime | frames/s | vs eager | responses identical to eager |", "|---|---|---|---|"]
+    for name in RUNTIMES:
+        r = replays[name]
+        rep.append(f"| {name} | {r['fps']:.1f} | {r['fps'] / replays['eager fp32']['fps']:.2f}x | "
+                   f"{pct(r['same'])} of {int(r['responses'])} |")
+    i8, p8 = lat["XNNPACK int8"]["median"], parity["XNNPACK int8"]
+    goals = [
+        f"- int8 >= 4x faster than eager fp32: **{eager / i8:.1f}x** per keyframe "
+        f"({'met' if eager / i8 >= 4 else 'not met'}); XNNPACK fp32 is {eager / lat['XNNPACK fp32']['median']:.1f}x.",
+        f"- cosine >= 0.99: int8 **{p8.cosine_mean:.4f}** ({'met' if p8.cosine_mean >= 0.99 else 'not met'}); "
+        f"fp32 {parity['XNNPACK fp32'].cosine_mean:.4f}.",
+        f"- decisions agree on >= 99% of frames: int8 **{pct(p8.frame_agreement)}** "
+        f"({'met' if p8.frame_agreement >= 0.99 else 'not met'}); fp32 {pct(parity['XNNPACK fp32'].frame_agreement)}.",
+        f"- int8 .pte <= 4 MB: **{sizes['XNNPACK int8']}** "
+        f"({'met' if float(sizes['XNNPACK int8'].split()[0]) * 2**20 <= 4e6 else 'not met'}).",
+    ]
+    return "\n".join([
+        f"Measured {dt.date.today().isoformat()} with `{command}`: 1 thread; latency over {n_frames} keyframes "
+        f"spread over the held-out sessions, parity over all {p8.frames} keyframes of {', '.join(p8.sessions)} "
+        "(short sessions of development seeds; int8 calibrated on seeds 10-12).", "", *rows, "",
+        "`ami replay demo/session` through each runtime (temporary memory):", "", *rep, "", "Goals:", *goals, ""])
+
+
+def write_section(body: str) -> None:
+    """Replace our marked section, or append it (heading + markers) at the end; nothing else moves."""
+    text = BENCH_MD.read_text(encoding="utf-8")  # re-read right before writing: others edit their sections
+    block = f"{START}\n{body}\n{END}"
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
+    BENCH_MD.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench-encoder", help="sessions and programs cache")
+    ap.add_argument("--calib-seeds", type=int, nargs="+", default=[10, 11, 12], help="calibration seeds (int8)")
+    ap.add_argument("--verify-seeds", type=int, nargs="+", default=[20, 21], help="held-out seeds for parity")
+    ap.add_argument("--frames", type=int, default=120, help="keyframes timed per runtime (default: 120)")
+    ap.add_argument("--no-replay", action="store_true", help="skip the demo replays")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    from device.encoder import EagerEncoder, EncoderConfig
+    from device.encoder_pte import PteEncoder
+    from device.session import read_session
+    from export.frames import session_keyframes
+    from export.verify import verify_encoder
+
+    calib = sessions_for(args.calib_seeds, args.work / "sessions")
+    verify = sessions_for(args.verify_seeds, args.work / "sessions")
+    manifest = build_programs(args.work, calib, verify)
+    eager = EagerEncoder(EncoderConfig(runtime="eager"))
+    encoders = {"eager fp32": eager,
+                "XNNPACK fp32": PteEncoder(EncoderConfig(variant="fp32", manifest=manifest)),
+                "XNNPACK int8": PteEncoder(EncoderConfig(variant="int8", manifest=manifest))}
+    sizes = {n: f"{e.entry.bytes / 2**20:.2f} MiB" for n, e in encoders.items() if isinstance(e, PteEncoder)}
+    frames = []
+    for d in verify:
+        s = read_session(d)
+        frames += [s.load_frame(i) for i in session_keyframes(d)]
+    frames = [frames[int(k * len(frames) / args.frames)] for k in range(min(args.frames, len(frames)))]
+    lat = latency(encoders, frames)
+    parity = {n: verify_encoder(e, eager, verify) for n, e in encoders.items() if n != "eager fp32"}
+    parity["eager, +-1 grey level"] = verify_encoder(NoisyEager(eager), eager, verify)
+    replays = {n: {"fps": float("nan"), "same": float("nan"), "responses": 0} for n in encoders}
+    if not args.no_replay:
+        replays = replay_compare(encoders)
+    command = "python benchmarks/encoder.py" + (" --no-replay" if args.no_replay else "")
+    section = markdown(lat, parity, sizes, replays, len(frames), command)
+    print(section)
+    if not args.no_write:
+        write_section(section)
+        print(f"updated {BENCH_MD}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
