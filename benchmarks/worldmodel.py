@@ -1,0 +1,126 @@
+"""Compare the retrieval baseline and the world model side by side, in one run, on MiniWorld seeds.
+
+Records each seed's session (cached under --work), replays it once per answerer on 1 thread,
+scores both with the same tool, and rewrites the "worldmodel" section of docs/BENCHMARKS.md with
+the figures, the command and the date. Development seeds only while issue 6 is in progress:
+
+    .venv/bin/python benchmarks/worldmodel.py --seeds 20-29
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_MD = ROOT / "docs" / "BENCHMARKS.md"
+ANSWERERS = ("baseline", "world-model")
+HEADING = "## World model (issue 6, in progress)"
+
+
+def parse_seeds(spec: str) -> list[int]:
+    seeds: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        seeds += list(range(int(lo), int(hi or lo) + 1))
+    return seeds
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "n/a"
+    return f"{100 * v:.0f}%" if pct else f"{v:.2f}"
+
+
+def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: str) -> str:
+    b, w = m["baseline"], m["world-model"]
+
+    def row(name: str, get: Any) -> str:
+        return f"| {name} | {get(b)} | {get(w)} |"
+
+    return "\n".join([
+        f"Measured {dt.date.today().isoformat()} with `{command}` (development seeds {seeds}, {n} sessions, "
+        "both answerers on the same replays' inputs, encoder on 1 thread). Parameters were chosen on "
+        "seeds 0-9; seeds 20-29 are a development hold-out; held-out seeds 1000+ are not run here.",
+        "",
+        "| metric | baseline (last confident sighting) | world model (energy, Viterbi) |",
+        "|---|---|---|",
+        row(f"room accuracy ({b['locate']['queries_seen_items']} queries about seen items)",
+            lambda x: _fmt(x["locate"]["room_accuracy"], True)),
+        row("false abstention on seen items", lambda x: _fmt(x["locate"]["false_abstention_rate"], True)),
+        row("median position error (m)", lambda x: _fmt(x["locate"]["median_position_error_m"])),
+        row(f"abstention on never-seen items ({b['locate']['queries_never_seen']} queries)",
+            lambda x: _fmt(x["locate"]["abstention_on_never_seen"], True)),
+        row("left-item alerts: true events / alerts / matched",
+            lambda x: f"{x['alerts']['true_events']} / {x['alerts']['alerts']} / {x['alerts']['matched']}"),
+        row("left-item precision / recall / F1", lambda x: " / ".join(
+            _fmt(x["alerts"][k], True) for k in ("precision", "recall", "f1"))),
+        row("left-item median delay after leaving the room (s)", lambda x: _fmt(x["alerts"]["median_delay_s"])),
+        row("replay wall time, all sessions (s)", lambda x: f"{x['wall_s']:.0f}"),
+    ])
+
+
+def update_markdown(section: str) -> None:
+    """Replace the worldmodel section, or append it with its heading; other sections untouched."""
+    start, end = "<!-- worldmodel:start -->", "<!-- worldmodel:end -->"
+    text = BENCH_MD.read_text(encoding="utf-8")  # re-read right before writing: others edit this file
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    block = f"{start}\n{section}\n{end}"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
+    BENCH_MD.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="20-29", help="development seeds, e.g. 20-29 or 0,3,5 (default: 20-29)")
+    ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench-worldmodel", help="cache of recorded sessions")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = ap.parse_args()
+    seeds = parse_seeds(args.seeds)
+    if any(s >= 1000 for s in seeds):
+        raise SystemExit("seeds 1000 and above are held out: this benchmark runs development seeds only")
+
+    import torch
+
+    torch.set_num_threads(1)
+    from device.assistant import AssistantConfig
+    from device.evaluate import score_alerts, score_queries, summarize
+    from device.replay import ReplayConfig, replay
+    from device.session import read_session
+    from device.sim.record import RecordConfig, record_session
+
+    results: dict[str, dict[str, Any]] = {a: {"queries": [], "alerts": [], "wall_s": 0.0} for a in ANSWERERS}
+    for seed in seeds:
+        folder = args.work / "sessions" / f"seed-{seed}"
+        if not folder.exists():
+            record_session(folder, RecordConfig(seed=seed), progress=False)
+        session = read_session(folder)
+        for a in ANSWERERS:
+            config = ReplayConfig(assistant=AssistantConfig(answerer=a), progress=False)
+            started = time.perf_counter()
+            result = replay(session, args.work / f"responses-{a}-{seed}.jsonl", config=config)
+            results[a]["wall_s"] += time.perf_counter() - started
+            results[a]["queries"] += score_queries(session, result.responses)
+            results[a]["alerts"].append(score_alerts(session, result.responses))
+        print(f"seed {seed}: done", file=sys.stderr)
+    metrics = {a: {**summarize(r["queries"], r["alerts"]), "wall_s": r["wall_s"]} for a, r in results.items()}
+    (args.work / "worldmodel.json").write_text(json.dumps(metrics, indent=2))
+    command = f".venv/bin/python benchmarks/worldmodel.py --seeds {args.seeds}"
+    section = render_section(metrics, args.seeds, len(seeds), command)
+    print(section)
+    if not args.no_write:
+        update_markdown(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The world-model answerer on a hand-made walk: one alert per left-behind event, answers point at it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from device.perception import Sighting
+from device.session import Pose
+from device.wm_answerer import WorldModelAnswerer
+
+A = (0.0, 0.0)
+B = (10.0, 0.0)
+FRAME_S = 0.1
+
+
+def wearer_at(t: float) -> tuple[float, float]:
+    """Looks at A until 4 s, walks to A (picks up), to B by 14 s, stays to 18 s, then leaves to x = 22."""
+    path_t = [0.0, 4.0, 5.0, 14.0, 18.0, 30.0]
+    path_x = [-2.0, -2.0, -0.5, 8.0, 8.0, 22.0]
+    return float(np.interp(t, path_t, path_x)), 0.0
+
+
+def walk(answerer: WorldModelAnswerer, items: tuple[str, ...], until_s: float = 40.0) -> list:
+    """Drive the answerer as the assistant does: sightings of a keyframe, then the frame's alerts."""
+    out = []
+    for k, item in enumerate(items):
+        answerer.on_enroll(Sighting(item, 0.0, 0, 0, 1.0, 0.8, A))
+    for i in range(int(until_s / FRAME_S)):
+        t = round(i * FRAME_S, 3)
+        for item in items:
+            if t in (1.0, 2.0, 3.0):
+                answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.8, A))
+            if t in (15.0, 16.0, 17.0):
+                answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.8, B))
+        x, z = wearer_at(t)
+        out += answerer.alerts(t, Pose(x, 1.5, z, 0.0, -20.0))
+    return out
+
+
+def test_one_alert_per_left_behind_event() -> None:
+    alerts = walk(WorldModelAnswerer(), ("keys",))
+    assert len(alerts) == 1, [a.text for a in alerts]
+    a = alerts[0]
+    assert a.kind == "alert" and a.item == "keys" and a.evidence is not None
+    assert a.t > 17.0 and math.dist(a.position, B) < 1.0
+
+
+def test_no_alert_for_things_not_carried_day_to_day() -> None:
+    assert walk(WorldModelAnswerer(), ("mug",)) == []
+
+
+def test_locate_points_where_it_was_put_down() -> None:
+    answerer = WorldModelAnswerer()
+    walk(answerer, ("keys",), until_s=20.0)
+    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.8, p) for t, p in
+            [(1.0, A), (2.0, A), (3.0, A), (15.0, B), (16.0, B), (17.0, B)]]
+    r = answerer.locate("keys", 20.0, seen, None)
+    assert not r.abstain and math.dist(r.position, B) < 1.0 and r.evidence.t == 17.0
+
+
+@pytest.mark.parametrize("forget_all", [True, False])
+def test_forget_drops_sightings(forget_all: bool) -> None:
+    answerer = WorldModelAnswerer()
+    walk(answerer, ("keys",), until_s=10.0)
+    answerer.forget(lambda s: forget_all or s.t > 1.5)
+    kept = [s for s in [Sighting("keys", 1.0, 10, 0, 0.9, 0.8, A)] if not forget_all]
+    r = answerer.locate("keys", 10.0, kept, None)
+    assert r.abstain == forget_all
