@@ -1,1 +1,1 @@
-"""Quantize, lower and verify the encoder for ExecuTorch (not built yet: see issue 4)."""
+"""Quantize, lower, verify and write the encoder for ExecuTorch (`ami export`; docs/export.md)."""

@@ -6,7 +6,7 @@ same pre- and post-processing (device/encoder.py), and we compare:
 - enrollment: the same prototype cells chosen if the wearer enrolled an item on this frame
   (device/perception.py enrollment_prototypes);
 - sightings: for every item the session's wearer enrolls ("this is my X"), each encoder enrolls it
-  from its own features of the same frame and calibrates its own threshold on the keyframes
+  from its own features of the same glance and calibrates its own threshold on the keyframes
   before, as the assistant does; then, on each later keyframe, the same sighted / not sighted;
 - search: the same top-1 keyframe of the session for this keyframe's embedding (exact inner
   product, what memory search ranks by).
@@ -23,13 +23,13 @@ import numpy as np
 
 from device.encoder import EncoderRuntime, Encoding
 from device.intents import parse_intent
-from device.perception import PerceptionConfig, best_match, calibrate_threshold, enrollment_prototypes
+from device.assistant import ENROLL_BACKGROUND_GAP_S, ENROLL_LEAD_S
+from device.perception import (PerceptionConfig, best_match, calibrate_threshold, enrollment_prototypes,
+                               glance_prototypes)
 from device.session import Session, read_session
 from export.frames import session_keyframes
 
 log = logging.getLogger(__name__)
-
-ENROLL_BACKGROUND_GAP_S = 3.0  # as device/assistant.py: the background skips the last 3 s
 
 
 @dataclass(frozen=True)
@@ -95,16 +95,20 @@ def _threshold(protos: np.ndarray, background: list[Encoding], config: Perceptio
     return calibrate_threshold(scores[scores >= config.threshold_floor], len(patches), config)
 
 
-def _enrollments(session: Session) -> list[tuple[float, int]]:
-    """(utterance t, frame the wearer looked at) for each "this is my X" in the session."""
+def _enrollments(session: Session) -> list[tuple[float, float, list[int]]]:
+    """(onset, heard, glance frames) for each "this is my X": as the assistant enrolls, from the
+    frames seen from ENROLL_LEAD_S before the onset until the utterance was heard in full."""
+    from device.replay import heard_times
+
     ts = np.array([f.t for f in session.frames])
+    utts = list(session.utterances)
     out = []
-    for u in session.utterances:
+    for u, heard in zip(utts, heard_times(utts)):
         intent = parse_intent(u.text)
-        if intent.kind == "enroll" and intent.item:
-            k = int(np.searchsorted(ts, u.t, side="right")) - 1
-            if k >= 0:
-                out.append((u.t, session.frames[k].i))
+        last = int(np.searchsorted(ts, heard, side="right")) - 1
+        if intent.kind == "enroll" and intent.item and last >= 0:
+            first = int(np.searchsorted(ts, u.t - ENROLL_LEAD_S, side="left"))
+            out.append((u.t, heard, [f.i for f in session.frames[min(first, last):last + 1]]))
     return out
 
 
@@ -131,15 +135,18 @@ def _verify_session(session: Session, candidate: EncoderRuntime, reference: Enco
             same = int(np.argmax(sim_r[k])) == int(np.argmax(sim_c[k]))
             tally.search.append(same)
             ok[k] &= same
-    for t_enroll, frame in _enrollments(session):
+    keyframe_set = set(kf)
+    for onset, heard, glance in _enrollments(session):
         protos, thresholds = [], []
         for enc_rt, encs in ((reference, ref), (candidate, cand)):
-            p = enrollment_prototypes(enc_rt.encode(session.load_frame(frame)), config)
-            bg = [e for i, e in zip(kf, encs) if t_of[i] < t_enroll - ENROLL_BACKGROUND_GAP_S]
+            # The glance: its keyframes, and the frame in view when the utterance was heard.
+            frames = [i for i in glance if i in keyframe_set] + [glance[-1]] * (glance[-1] not in keyframe_set)
+            p = glance_prototypes([enc_rt.encode(session.load_frame(i)) for i in frames], config)
+            bg = [e for i, e in zip(kf, encs) if t_of[i] < onset - ENROLL_BACKGROUND_GAP_S]
             protos.append(p)
             thresholds.append(_threshold(p, bg, config))
         for k, i in enumerate(kf):
-            if t_of[i] <= t_enroll:
+            if t_of[i] <= heard:
                 continue
             seen_r = best_match(ref[k], protos[0])[1] >= thresholds[0]
             seen_c = best_match(cand[k], protos[1])[1] >= thresholds[1]
