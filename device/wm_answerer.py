@@ -14,6 +14,7 @@ Same interface as `LastSightingAnswerer` (`on_enroll`, `on_sighting`, `alerts`, 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceM
 log = logging.getLogger(__name__)
 
 PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has moved this far
+ALERT_CHECK_S = 0.5  # an item's left-behind test runs at most this often
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class WorldModelAnswerer:
         self._pending: list[str] = []  # items sighted in the current frame, waiting for its pose
         self._belief: dict[str, Belief] = {}  # per item, as of its last sighting
         self._alerted_t: dict[str, float] = {}  # per item, when its last alert was given
+        self._checked_t: dict[str, float] = {}  # per item, when its left-behind test last ran
         self._path_t: list[float] = []  # the wearer's path: times (s) ...
         self._path_xy: list[tuple[float, float]] = []  # ... and (x, z) metres
 
@@ -110,27 +113,32 @@ class WorldModelAnswerer:
         out: list[Response] = []
         if pose is None:
             return out
-        for item, b in self._belief.items():
-            if (item not in c.carryable or b.state == CARRIED or not b.moved or b.abstain
-                    or b.position is None or b.segment_start_t is None
-                    or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
+        for item, cached in self._belief.items():
+            seen = self._seen[item]
+            if (item not in c.carryable or not seen or t - seen[-1][0].t < c.min_away_s
+                    or t - self._checked_t.get(item, -math.inf) < ALERT_CHECK_S):
                 continue
-            last = self._seen[item][b.support[-1]][1] if b.support else None
-            if last is None or t - last.t < c.min_away_s:
+            # Cheap test first: the wearer must be far from where the item was last seen.
+            last_pos = cached.position if cached.position is not None else seen[-1][0].position
+            if last_pos is None or math.dist((pose.x, pose.z), last_pos) < c.leave_distance_m:
+                continue
+            self._checked_t[item] = t
+            b = self._infer([o for o, _ in seen], t)  # "carried" pays for the time since it was seen
+            if (b.state == CARRIED or not b.moved or b.abstain or b.position is None or not b.support
+                    or b.segment_start_t is None or b.carried_margin < c.alert_margin
+                    or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
                 continue
             away = math.dist((pose.x, pose.z), b.position)
             if away < c.leave_distance_m:
                 continue
-            now = self._infer([o for o, _ in self._seen[item]], t)
-            if now.state == CARRIED or now.carried_margin < c.alert_margin:
-                continue
+            last = seen[b.support[-1]][1]
             self._alerted_t[item] = t
             out.append(Response(
                 t=t, kind="alert", utterance_t=None, item=item,
                 text=f"You left your {item} behind: it stayed where you put it {age_text(t - b.segment_start_t)}, "
                      f"about {away:.0f} m back.",
-                abstain=False, confidence=now.confidence, evidence=Evidence(last.t, last.frame),
-                position=now.position))
+                abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
+                position=b.position))
         return out
 
     # -- locate ----------------------------------------------------------------------------
@@ -149,9 +157,10 @@ class WorldModelAnswerer:
         pairs.sort(key=lambda p: p[0].t)
         obs = [o for o, _ in pairs]
         b = self._infer(obs, t)
-        carried_best = b.state == CARRIED and not b.abstain
-        if carried_best:  # an answer must point somewhere: the best place, with the doubt said
-            b = self._infer(obs, t, places_only=True)
+        carried_best = b.state == CARRIED and not b.abstain and bool(b.support)
+        if carried_best:  # last seen in hand: it was put down where it was last seen
+            last = pairs[b.support[-1]][1]
+            b = dataclasses.replace(b, position=last.position, confidence=min(b.confidence, 0.5))
         if b.abstain or b.position is None or not b.support:
             return Response(t=t, kind="answer", utterance_t=t, item=item,
                             text=f"I haven't seen your {item} clearly since you showed it to me.",
@@ -160,7 +169,7 @@ class WorldModelAnswerer:
         where = ""
         if wearer_at is not None:
             where = f", about {math.dist(b.position, (wearer_at.x, wearer_at.z)):.1f} m from where you stood then"
-        doubt = " You may be carrying it." if carried_best else ""
+        doubt = " It was in your hand then: it should be where you put it down." if carried_best else ""
         return Response(t=t, kind="answer", utterance_t=t, item=item,
                         text=f"Your {item} should be where I saw it {age_text(t - last.t)}{where} "
                              f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}",

@@ -47,7 +47,8 @@ class BeliefConfig:
     pickup_energy: float = 1.0
     putdown_energy: float = 1.0
     unseen_move_energy: float = 2.0  # extra for a place change with no carried step in between
-    carry_rate_per_s: float = 0.05  # energy per second spent carried
+    carry_rate_per_s: float = 0.2  # energy per second carried since the last sighting (put down soon)
+    carry_gap_rate_per_s: float = 0.05  # energy per second carried between two sightings
     confidence_scale: float = 2.0  # confidence = (1 - exp(-margin / scale)) * recency
     recency_s: float = 1800.0  # recency = exp(-age of the supporting sighting / recency_s)
     abstain_mean_energy: float = 2.5  # abstain when the best sequence's energy per step exceeds this
@@ -224,7 +225,7 @@ def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig,
             pick = P[b1] + c.pickup_energy
         else:
             pick = np.inf
-        hold = prev[K] + c.carry_rate_per_s * dt
+        hold = prev[K] + c.carry_gap_rate_per_s * dt
         new[K], bp[K] = (hold, K) if hold <= pick else (pick, int(b1))
         D = new + E[n]
         back[n] = bp
