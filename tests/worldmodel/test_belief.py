@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from worldmodel.belief import CARRIED, BeliefConfig, Observation, PlaceMap, infer
@@ -83,3 +84,15 @@ def test_place_map_joins_within_the_radius() -> None:
     assert places.assign((0.0, 0.0)) == places.assign((0.5, 0.0)) == 0
     assert places.assign((3.0, 0.0)) == 1
     assert places.centres().shape == (2, 2)
+
+
+def test_things_move_only_where_the_wearer_went() -> None:
+    """Many look-alike sightings at B, but the wearer never came near A or B: it stays at A."""
+    obs = enrolled() + [seen_at(20.0 + 0.5 * k, B, margin=0.05, wearer_d=3.0) for k in range(6)]
+    places = PlaceMap(CONFIG.place_radius_m)
+    for o in obs:
+        places.assign(o.position)
+    far_path = (np.array([0.0, 10.0, 30.0]), np.array([[-2.0, 0.0], [-2.0, 5.0], [7.0, 5.0]]))
+    near_path = (np.array([0.0, 10.0, 15.0]), np.array([[-2.0, 0.0], [0.0, 0.5], [8.0, 0.0]]))
+    assert math.dist(infer(obs, places, 25.0, CONFIG, path=far_path).position, A) < 0.5
+    assert math.dist(infer(obs, places, 25.0, CONFIG, path=near_path).position, B) < 1.0

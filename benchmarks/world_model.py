@@ -4,7 +4,7 @@ Records each seed's session (cached under --work), replays it once per answerer 
 scores both with the same tool, and rewrites the "worldmodel" section of docs/BENCHMARKS.md with
 the figures, the command and the date. Development seeds only while issue 6 is in progress:
 
-    .venv/bin/python benchmarks/worldmodel.py --seeds 20-29
+    .venv/bin/python benchmarks/world_model.py --seeds 20-29
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: st
 
     return "\n".join([
         f"Measured {dt.date.today().isoformat()} with `{command}` (development seeds {seeds}, {n} sessions, "
-        "both answerers on the same replays' inputs, encoder on 1 thread). Parameters were chosen on "
+        "each session replayed once per answerer, encoder on 1 thread). Parameters were chosen on "
         "seeds 0-9; seeds 20-29 are a development hold-out; held-out seeds 1000+ are not run here.",
         "",
         "| metric | baseline (last confident sighting) | world model (energy, Viterbi) |",
@@ -114,7 +114,8 @@ def main() -> int:
         print(f"seed {seed}: done", file=sys.stderr)
     metrics = {a: {**summarize(r["queries"], r["alerts"]), "wall_s": r["wall_s"]} for a, r in results.items()}
     (args.work / "worldmodel.json").write_text(json.dumps(metrics, indent=2))
-    command = f".venv/bin/python benchmarks/worldmodel.py --seeds {args.seeds}"
+    work = "" if args.work == ap.get_default("work") else f" --work {args.work}"
+    command = f".venv/bin/python benchmarks/world_model.py --seeds {args.seeds}{work}"
     section = render_section(metrics, args.seeds, len(seeds), command)
     print(section)
     if not args.no_write:
