@@ -141,25 +141,24 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     """(T, K + 1) energy of each observation under each place (columns 0..K-1) and carried (K)."""
     c = config
     T, K = len(obs), len(centres)
+    nan2 = (math.nan, math.nan)
+    pos = np.array([o.position if o.position is not None else nan2 for o in obs], dtype=float).reshape(T, 2)
+    wearer = np.array([o.wearer if o.wearer is not None else nan2 for o in obs], dtype=float).reshape(T, 2)
+    enroll = np.array([o.enroll for o in obs], dtype=bool)  # (T,)
+    has_pos = ~np.isnan(pos[:, 0])
+    has_wearer = ~np.isnan(wearer[:, 0])
+    w = np.clip(np.array([o.margin for o in obs], dtype=float) / c.margin_scale, c.min_weight, 1.0)  # (T,)
+    r = np.hypot(pos[:, 0] - wearer[:, 0], pos[:, 1] - wearer[:, 1])  # (T,) nan without both
+    w = np.where(has_pos & has_wearer & (np.nan_to_num(r) >= c.far_range_m), w * c.far_weight, w)
+    w = np.where(enroll, c.enroll_weight, w)
     E = np.zeros((T, K + 1))
-    for n, o in enumerate(obs):
-        w = c.enroll_weight if o.enroll else min(1.0, max(c.min_weight, o.margin / c.margin_scale))
-        if not o.enroll and o.position is not None and o.wearer is not None and \
-                math.dist(o.position, o.wearer) >= c.far_range_m:
-            w *= c.far_weight
-        if o.position is None:
-            continue  # no position: every hypothesis explains it equally
-        if K:
-            d = np.hypot(centres[:, 0] - o.position[0], centres[:, 1] - o.position[1])  # (K,)
-            E[n, :K] = w * np.minimum(0.5 * (d / c.sigma_m) ** 2, c.outlier_energy)
-        if o.enroll:
-            E[n, K] = w * c.outlier_energy  # the wearer points at it: it rests there
-        elif o.wearer is None:
-            E[n, K] = w * c.carried_energy
-        else:
-            r = math.dist(o.position, o.wearer)
-            E[n, K] = w * (c.carried_energy + min(0.5 * ((r - c.carried_range_m) / c.carried_sigma_m) ** 2,
-                                                  c.outlier_energy))
+    if K:
+        d = np.hypot(pos[:, None, 0] - centres[None, :, 0], pos[:, None, 1] - centres[None, :, 1])  # (T, K)
+        E[:, :K] = w[:, None] * np.minimum(0.5 * (d / c.sigma_m) ** 2, c.outlier_energy)
+    held = c.carried_energy + np.minimum(0.5 * ((r - c.carried_range_m) / c.carried_sigma_m) ** 2, c.outlier_energy)
+    E[:, K] = w * np.where(enroll, c.outlier_energy,  # the wearer points at it: it rests there
+                           np.where(has_wearer, held, c.carried_energy))
+    E[~has_pos] = 0.0  # no position: every hypothesis explains it equally
     return E
 
 
@@ -202,31 +201,41 @@ def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig,
     D[K] += c.pickup_energy
     back[0] = np.arange(S)
     idx = np.arange(K)
-    b1 = 0
     far = np.zeros((T, K)) if near is None else c.unreachable_energy * (~near)  # (T, K)
     for n in range(1, T):
         dt = max(0.0, float(times[n] - times[n - 1]))
-        prev = D
-        new = np.empty(S)
         bp = np.empty(S, dtype=np.int64)
+        new = np.empty(S)
+        held = float(D[K])
+        pick, from_place = math.inf, 0
         if K:
-            P = prev[:K] + far[n]  # leaving place i costs `far` unless the wearer was there
-            order = np.argsort(P, kind="stable")
-            b1 = order[0]
-            b2 = order[1] if K > 1 else b1
-            other = np.where(idx == b1, P[b2] if K > 1 else np.inf, P[b1]) + jump  # best other place
-            other_from = np.where(idx == b1, b2, b1)
-            other = other + far[n]  # arriving at place j too
-            put = prev[K] + c.putdown_energy + far[n]
-            cand = np.stack([prev[:K], put, other])  # (3, K)
-            which = np.argmin(cand, axis=0)
-            new[:K] = cand[which, idx]
-            bp[:K] = np.where(which == 0, idx, np.where(which == 1, K, other_from))
-            pick = P[b1] + c.pickup_energy
-        else:
-            pick = np.inf
-        hold = prev[K] + c.carry_gap_rate_per_s * dt
-        new[K], bp[K] = (hold, K) if hold <= pick else (pick, int(b1))
+            stay = D[:K]
+            P = stay + far[n]  # leaving place i costs `far` unless the wearer was there
+            b1 = int(P.argmin())
+            m1 = float(P[b1])
+            m2, b2 = math.inf, b1
+            if K > 1:
+                P[b1] = math.inf
+                b2 = int(P.argmin())
+                m2 = float(P[b2])
+            other = np.full(K, m1 + jump)  # the best other place, then arriving at place j
+            other[b1] = m2 + jump
+            other += far[n]
+            put = held + c.putdown_energy + far[n]
+            best = stay.copy()
+            bp[:K] = idx
+            sel = put < best
+            best[sel] = put[sel]
+            bp[:K][sel] = K
+            sel = other < best
+            best[sel] = other[sel]
+            bp[:K][sel] = b1
+            if sel[b1]:
+                bp[b1] = b2
+            new[:K] = best
+            pick, from_place = m1 + c.pickup_energy, b1
+        hold = held + c.carry_gap_rate_per_s * dt
+        new[K], bp[K] = (hold, K) if hold <= pick else (pick, from_place)
         D = new + E[n]
         back[n] = bp
     return D, back
