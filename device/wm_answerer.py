@@ -4,12 +4,13 @@ Same interface as `LastSightingAnswerer` (`on_enroll`, `on_sighting`, `alerts`, 
 `forget`). Every sighting joins the online place map and the item's observation chain;
 `worldmodel.belief.infer` minimizes the chain's energy exactly.
 
-- locate: the argmin place's position (the mean of the final stay's sighting positions), the
+- locate: the argmin place's position (where the final stay's sightings agree; see
+  `worldmodel.belief`), or, when the item was last seen in hand, where it was last seen; the
   latest supporting sighting as evidence, the confidence from the energy margin; it abstains when
   the belief does (no sightings, or the best energy is still high).
 - alerts: a carryable item whose best hypothesis is a place it was put down at (not where it was
-  enrolled), where "it stays there" beats "it is carried" by `alert_margin`, and the wearer has
-  gone `leave_distance_m` away: one alert per put-down, no repeats.
+  enrolled), where "it stays there" beats "it is carried" and every other place by `alert_margin`,
+  and the wearer has gone `leave_distance_m` away: one alert per put-down, no repeats.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class WorldModelAnswerer:
             self._checked_t[item] = t
             b = self._infer([o for o, _ in seen], t)  # "carried" pays for the time since it was seen
             if (b.state == CARRIED or not b.moved or b.abstain or b.position is None or not b.support
-                    or b.segment_start_t is None or b.carried_margin < c.alert_margin
+                    or b.segment_start_t is None or min(b.carried_margin, b.margin) < c.alert_margin
                     or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
                 continue
             away = math.dist((pose.x, pose.z), b.position)
