@@ -45,6 +45,14 @@ def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: st
         return f"| {name} | {get(b)} | {get(w)} |"
 
     return "\n".join([
+        "The world model (`worldmodel/belief.py`, `device/wm_answerer.py`, `ami replay --answerer "
+        "world-model`) keeps, per item, a chain of hypotheses over discovered places and \"carried\", and "
+        "minimizes its energy exactly by Viterbi: sightings weighted by their score margin, capped so one "
+        "false match costs little; a held item is seen about 1.3 m from the wearer; items are picked up and "
+        "put down only where the wearer went; the answer is where the final stay's sightings agree, on the "
+        "floor or on furniture (resting surfaces). Not done yet: the JEPA predictor, `ami train`, "
+        "`ami explain`, place naming, negative evidence (looking at a place and not seeing the item).",
+        "",
         f"Measured {dt.date.today().isoformat()} with `{command}` (development seeds {seeds}, {n} sessions, "
         "each session replayed once per answerer, encoder on 1 thread). Parameters were chosen on "
         "seeds 0-9; seeds 20-29 are a development hold-out; held-out seeds 1000+ are not run here.",
