@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from device.encoder import EagerEncoder, Encoding
+    from export.verify import VerifyReport
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,11 +41,11 @@ RUNTIMES = ("eager fp32", "XNNPACK fp32", "XNNPACK int8")
 class NoisyEager:
     """Eager on the frame with +-1 grey level of uniform noise per pixel (fixed seed)."""
 
-    def __init__(self, inner, seed: int = 0) -> None:  # inner: EagerEncoder
+    def __init__(self, inner: EagerEncoder, seed: int = 0) -> None:
         self.inner, self.dim, self.config = inner, inner.dim, inner.config
         self.rng = np.random.default_rng(seed)
 
-    def encode(self, rgb: np.ndarray):
+    def encode(self, rgb: np.ndarray) -> Encoding:
         noise = self.rng.integers(-1, 2, size=rgb.shape)
         return self.inner.encode(np.clip(rgb.astype(np.int16) + noise, 0, 255).astype(np.uint8))
 
@@ -72,7 +78,7 @@ def build_programs(work: Path, calib: list[Path], verify: list[Path]) -> Path:
     return folder / "manifest.json"
 
 
-def latency(encoders: dict[str, object], frames: list[np.ndarray]) -> dict[str, dict[str, float]]:
+def latency(encoders: dict[str, Any], frames: list[np.ndarray]) -> dict[str, dict[str, float]]:
     """Median and p90 ms per keyframe, whole encode and network only; runtimes interleaved per frame."""
     from device.encoder import to_input
 
@@ -98,7 +104,7 @@ def latency(encoders: dict[str, object], frames: list[np.ndarray]) -> dict[str, 
             for n in encoders}
 
 
-def replay_compare(encoders: dict[str, object]) -> dict[str, dict[str, float]]:
+def replay_compare(encoders: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Replay the demo session through each runtime: frames/s and answers equal to eager's."""
     from device.demo import DEMO_SESSION
     from device.replay import ReplayConfig, replay
@@ -106,7 +112,7 @@ def replay_compare(encoders: dict[str, object]) -> dict[str, dict[str, float]]:
 
     session = read_session(DEMO_SESSION)
     out: dict[str, dict[str, float]] = {}
-    answers = {}
+    answers: dict[str, list[tuple[Any, ...]]] = {}
     for name, enc in encoders.items():
         r = replay(session, None, config=ReplayConfig(progress=False), encoder=enc)
         answers[name] = [(x.kind, x.item, x.text, x.abstain, None if x.evidence is None else x.evidence.frame)
@@ -118,7 +124,8 @@ def replay_compare(encoders: dict[str, object]) -> dict[str, dict[str, float]]:
     return out
 
 
-def markdown(lat, parity, sizes, replays, n_frames: int, command: str) -> str:
+def markdown(lat: dict[str, dict[str, float]], parity: dict[str, VerifyReport], sizes: dict[str, str],
+             replays: dict[str, dict[str, float]], n_frames: int, command: str, load: str) -> str:
     def pct(v: float) -> str:
         return f"{100 * v:.1f}%"
 
@@ -156,7 +163,9 @@ def markdown(lat, parity, sizes, replays, n_frames: int, command: str) -> str:
     return "\n".join([
         f"Measured {dt.date.today().isoformat()} with `{command}`: 1 thread; latency over {n_frames} keyframes "
         f"spread over the held-out sessions, parity over all {p8.frames} keyframes of {', '.join(p8.sessions)} "
-        "(short sessions of development seeds; int8 calibrated on seeds 10-12).", "", *rows, "",
+        "(short sessions of development seeds; int8 calibrated on seeds 10-12). The 2 cores were shared: "
+        f"1-minute load average {load}, so absolute times are noisy; the runtimes are interleaved frame by "
+        "frame, so the ratios are fairer.", "", *rows, "",
         "`ami replay demo/session` through each runtime (temporary memory):", "", *rep, "", "Goals:", *goals, ""])
 
 
@@ -184,6 +193,7 @@ def main() -> int:
 
     import torch
 
+    load0 = os.getloadavg()[0]
     torch.set_num_threads(1)
     from device.encoder import EagerEncoder, EncoderConfig
     from device.encoder_pte import PteEncoder
@@ -211,7 +221,8 @@ def main() -> int:
     if not args.no_replay:
         replays = replay_compare(encoders)
     command = "python benchmarks/encoder.py" + (" --no-replay" if args.no_replay else "")
-    section = markdown(lat, parity, sizes, replays, len(frames), command)
+    load = f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    section = markdown(lat, parity, sizes, replays, len(frames), command, load)
     print(section)
     if not args.no_write:
         write_section(section)
