@@ -18,7 +18,8 @@ from typing import Callable
 import numpy as np
 
 from device.encoder import Encoding, EncoderRuntime
-from device.intents import Intent, IntentConfig, IntentParser
+from device.asr import COMMON_ITEMS
+from device.intents import Intent, IntentConfig, IntentParser, item_key
 from device.keyframes import KeyframeConfig, KeyframeGate
 from device.baseline import BaselineConfig, LastSightingAnswerer, age_text, confidence, confirmed
 from device.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
@@ -190,16 +191,15 @@ class Assistant:
         """The enrolled item `name` means: the same words up to plural and spacing ("key", "car
         keys" -> "keys"; "med kit" -> "medkit"), else the nearest name by sentence embedding."""
         known = [i.name for i in self.store.items()]
-        if not known or name in known:
+        if name in known:
             return name
-
-        def key(n: str) -> str:
-            n = n.replace(" ", "").replace("-", "")
-            return n[:-2] if n.endswith("es") else n[:-1] if n.endswith("s") else n
+        key = item_key
         for k in known:
-            if key(k) == key(name) or key(k) == key(name.split()[-1]):
+            if key(k) in (key(name), key(name.split()[0]), key(name.split()[-1])):  # "keys med", "car keys"
                 return k
-        if enrolling:  # a new item is a new name: no embedding guess
+        if enrolling:  # a new item: the usual spelling of a common thing ("key" -> "keys"), no guess
+            return next((c for c in COMMON_ITEMS if key(c) == key(name)), name)
+        if not known:
             return name
         vecs = self.intents.embedder.encode([name] + known)  # (1 + K, 384)
         sims = vecs[1:] @ vecs[0]

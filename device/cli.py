@@ -92,7 +92,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     mic = MicrophoneConfig(device=device)
     speaker = Speaker(SpeakerConfig(enabled=not args.no_speak))
-    with SpokenAssistant(args.memory, _speech_config(args), speaker) as spoken:
+    with SpokenAssistant(args.memory, _speech_config(args), speaker, warm=True) as spoken:
         print("Listening; ask \"where are my keys?\" (Ctrl-C to stop)")
         sys.stdout.flush()
         for ex in listen(spoken, mic, max_s=args.seconds):

@@ -37,7 +37,8 @@ _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 
 _UNIT_S = {"second": 1.0, "sec": 1.0, "minute": 60.0, "min": 60.0, "hour": 3600.0}
 _STOP = {"again", "please", "now", "today", "right", "at", "in", "on", "for", "is", "are", "go", "went",
          "gone", "to", "that", "which", "when", "i", "from", "so", "then", "anywhere", "somewhere",
-         "lately", "yet", "and", "or", "was", "were", "be", "you", "with", "by", "too", "thanks", "thank"}
+         "lately", "yet", "and", "or", "was", "were", "be", "you", "with", "by", "too", "thanks", "thank",
+         "me", "okay", "ok", "here", "there", "where", "wherever", "it", ","}
 _NOT_ITEMS = {"last", "past", "previous", "way", "thing", "things", "stuff", "it", "one", "belongings"}
 _DET = r"(?:my|the|our|mine)"
 _ITEM = rf"{_DET}\s+(?P<item>[a-z][a-z \-']*?)"
@@ -51,7 +52,7 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
                rf"{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:show me the way|how do i get(?: back)?|navigate|directions)\s+to\s+{_ITEM}{_TAIL}$"),
-    ("enroll", rf"^(?:remember,?\s+)?(?:this|these|that|those|here)(?:\s+one)?\s+(?:is|are|'s|s)\s+{_ITEM}$"),
+    ("enroll", rf"^(?:remember(?:\s,)?\s+)?(?:this|these|that|those|here)(?:\s+one)?\s+(?:is|are|'s|s)\s+{_ITEM}$"),
     ("enroll", rf"^remember\s+(?:this|these|that|those)\s+(?:is|are|as)\s+{_ITEM}$"),
     ("locate", rf"^where\s+(?:is|are|'s|s|did i (?:put|leave|drop|last see|set))\s+{_ITEM}"
                rf"(?:\s+(?:again|down|last))*{_TAIL}$"),
@@ -121,14 +122,40 @@ def normalise_item(name: str) -> str:
     return " ".join(name.lower().split())
 
 
+def item_key(name: str) -> str:
+    """Spelling-insensitive key of an item name: "Med kit" / "medkits" -> "medkit", "key" -> "key"."""
+    n = name.lower().replace(" ", "").replace("-", "")
+    return n[:-2] if n.endswith("es") else n[:-1] if n.endswith("s") else n
+
+
 def clean_text(text: str) -> str:
-    """Lower-case words and apostrophes only; common contractions opened up."""
+    """Lower-case words and apostrophes; a "," token where a clause or sentence ends (an item
+    name never runs across it); common contractions opened up."""
     t = text.lower().replace("’", "'")
-    t = re.sub(r"[^a-z0-9' \-]", " ", t)
+    t = re.sub(r"[.?!;:,]+", " , ", t)
+    t = re.sub(r"[^a-z0-9', \-]", " ", t)
     for a, b in (("where's", "where is"), ("what's", "what is"), ("that's", "that is"), ("it's", "it is"),
                  ("here's", "here is"), ("i've", "i have"), ("i'm", "i am")):
         t = t.replace(a, b)
-    return " ".join(w.strip("-'") or w for w in t.split())
+    words = [w.strip("-'") or w for w in t.split()]
+    out = [w for k, w in enumerate(words) if w != "," or (k and words[k - 1] != ",")]
+    while out and out[-1] == ",":
+        out.pop()
+    while out and out[0] == ",":
+        out.pop(0)
+    return " ".join(out)
+
+
+def _trim_item(words: list[str]) -> str | None:
+    """The item name in the words after "my": up to 3 words, stopping at filler words."""
+    kept: list[str] = []
+    for w in words:
+        if w in _STOP or w in ("my", "the", "our"):
+            break
+        kept.append(w)
+    if not kept or kept[0] in _NOT_ITEMS:
+        return None
+    return normalise_item(" ".join(kept[:3]))
 
 
 def duration_s(clean: str) -> float | None:
@@ -147,13 +174,9 @@ def extract_item(clean: str) -> str | None:
     # lookahead, so that "the way to my bag" still yields "my bag"
     matches = list(re.finditer(r"\b(?:my|the|our)\s+(?=([a-z][a-z\-']*(?:\s+[a-z][a-z\-']*){0,4}))", clean))
     for m in reversed(matches):
-        words = []
-        for w in m.group(1).split():
-            if w in _STOP or w in ("my", "the", "our"):
-                break
-            words.append(w)
-        if words and words[0] not in _NOT_ITEMS:
-            return normalise_item(" ".join(words[:3]))
+        item = _trim_item(m.group(1).split())
+        if item:
+            return item
     return None
 
 
@@ -163,14 +186,17 @@ def parse_intent(text: str) -> Intent:
     span = duration_s(clean)
     if span is not None and re.match(r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\b", clean):
         return Intent("forget", None, text, RULE_CONFIDENCE, duration_s=span)
-    for kind, pattern in _RULES:
-        m = pattern.search(clean)
-        if m:
-            item = m.groupdict().get("item")
-            item = None if item is None else normalise_item(item)
-            if (item and item.split()[0] in _NOT_ITEMS) or (kind in NEEDS_ITEM and not item):
-                continue
-            return Intent(kind, item, text, RULE_CONFIDENCE)
+    # the whole text, then each clause ("take note , this is my scarf")
+    clauses = [clean] + (clean.split(" , ") if " , " in clean else [])
+    for clause in clauses:
+        for kind, pattern in _RULES:
+            m = pattern.search(clause)
+            if m:
+                item = m.groupdict().get("item")
+                item = None if item is None else _trim_item(item.split())
+                if kind in NEEDS_ITEM and not item:
+                    continue
+                return Intent(kind, item, text, RULE_CONFIDENCE)
     return Intent("unknown", None, text, 0.0, source="none")
 
 

@@ -23,7 +23,7 @@ from device.asr import SAMPLE_RATE_HZ, AsrConfig, Transcriber, Transcript
 from device.assistant import Assistant, AssistantConfig
 from device.encoder import Encoding
 from device.errors import AmiError
-from device.intents import Intent, IntentConfig, parse_intent
+from device.intents import Intent, IntentConfig, clean_text, extract_item, item_key, parse_intent
 from device.microphone import MicrophoneConfig, VadConfig, VadSegmenter, speech_spans
 from device.responses import Response
 from device.session import SessionInfo, Utterance
@@ -66,7 +66,18 @@ def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary
     if not spans or voiced < config.min_speech_s:
         return Heard("silence", "", None, None, None)
     a, b = spans[0][0], spans[-1][1]
-    tr = asr.transcribe(samples[int(a * SAMPLE_RATE_HZ):int(b * SAMPLE_RATE_HZ)], vocabulary)
+    speech = samples[int(a * SAMPLE_RATE_HZ):int(b * SAMPLE_RATE_HZ)]
+    tr = asr.transcribe(speech, vocabulary)
+    item = extract_item(clean_text(tr.text))
+    known = {item_key(v) for v in (*asr.config.vocabulary, *vocabulary)}
+    if item is not None and item_key(item) not in known:
+        # An item outside the vocabulary: ask the full 30 s window too, and keep its reading if
+        # it names a known item ("this is my world" -> "this is my ball").
+        second = asr.transcribe(speech, vocabulary, full_window=True)
+        other = extract_item(clean_text(second.text))
+        if other is not None and item_key(other) in known:
+            log.info("second reading %r over %r", second.text, tr.text)
+            tr = second
     onset = min(a + config.vad.pad_s, b)  # the spans carry pad_s of lead-in
     end = max(onset, b - config.vad.pad_s)
     if not tr.text.strip():
@@ -130,7 +141,8 @@ class SpokenAssistant:
     """An assistant over a memory folder, fed with audio; one per `ask` or `listen`."""
 
     def __init__(self, memory_dir: Path | None, config: SpeechConfig = SpeechConfig(),
-                 speaker: Speaker | None = None) -> None:
+                 speaker: Speaker | None = None, warm: bool = False) -> None:
+        """warm: load the sentence-embedding model now, not at the first paraphrase (live use)."""
         from memory.store import MemoryStore
 
         self.config = config
@@ -150,6 +162,8 @@ class SpokenAssistant:
         self.assistant = Assistant(self.store, NoCamera(), ASK_SESSION_INFO, session_id="listen",
                                    config=AssistantConfig(intents=config.intents))
         self.asr = Transcriber(config.asr)
+        if warm and config.intents.use_embeddings:
+            self.assistant.intents.parse("where might my thing be")  # no pattern fits: loads MiniLM
 
     def vocabulary(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.store.items())
@@ -207,7 +221,9 @@ def listen(spoken: SpokenAssistant, mic_config: MicrophoneConfig, max_s: float |
                     skipped = mic.read(timeout_s=0.0)
                     heard_s += len(skipped) / SAMPLE_RATE_HZ
                     seg.reset(heard_s)
-        for s in seg.flush():
+        rest = mic.read(timeout_s=0.0)  # heard before the deadline, not yet segmented
+        segments = seg.feed(rest) + seg.flush()
+        for s in segments:
             ex = spoken.handle(s.samples, spoken.clock0 + s.start_s)
             if ex.heard.kind != "silence":
                 yield ex
