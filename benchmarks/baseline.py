@@ -85,6 +85,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
+    from device.assistant import AssistantConfig
     from device.evaluate import score_alerts, score_queries, summarize
     from device.replay import ReplayConfig, replay
     from device.session import read_session
@@ -97,7 +98,7 @@ def main() -> int:
         if not folder.exists():
             record_session(folder, RecordConfig(seed=seed), progress=False)
         session = read_session(folder)
-        result = replay(session, args.work / f"responses-{seed}.jsonl", config=ReplayConfig(progress=False))
+        result = replay(session, args.work / f"responses-{seed}.jsonl", config=ReplayConfig(assistant=AssistantConfig(answerer="baseline"), progress=False))
         wall = result.wall_s  # the replay loop only: model loading is not counted
         queries += score_queries(session, result.responses)
         alerts.append(score_alerts(session, result.responses))

@@ -2,8 +2,9 @@
 
 Frames pass the keyframe gate, get encoded and stored. Enrolled items are looked for in each
 keyframe (sightings), which drive left-item alerts. Utterances are parsed into intents; "where
-are my X?" is answered by the configured answerer: `baseline` (the last confident sighting in
-memory) or `world-model` (the energy-minimizing belief of `worldmodel/belief.py`).
+are my X?" is answered by the configured answerer: `world-model` (the default: the
+energy-minimizing belief of `worldmodel/belief.py`) or `baseline` (the last confident sighting in
+memory, kept for comparison).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class AssistantConfig:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     intents: IntentConfig = field(default_factory=IntentConfig)
     item_synonym_min_sim: float = 0.75  # "mobile" finds the enrolled "phone" above this cosine
-    answerer: str = "baseline"  # one of ANSWERERS: who answers "where is my X?" and raises alerts
+    answerer: str = "world-model"  # one of ANSWERERS: who answers "where is my X?" and raises alerts
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
 
     def __post_init__(self) -> None:

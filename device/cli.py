@@ -155,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pte: the exported ExecuTorch program (on-device path); eager: PyTorch (default: pte)")
         sp.add_argument("--encoder-manifest", type=Path, default=None,
                         help="manifest.json written by `ami export` (default: export/artifacts/manifest.json)")
-        sp.add_argument("--answerer", choices=("baseline", "world-model"), default="baseline",
-                        help="baseline: the last confident sighting; world-model: the energy-minimizing "
-                             "belief (default: baseline)")
+        sp.add_argument("--answerer", choices=("world-model", "baseline"), default="world-model",
+                        help="world-model: the energy-minimizing belief; baseline: the last confident "
+                             "sighting, for comparison (default: world-model)")
 
     sp = sub.add_parser("demo", help="replay the bundled demo session, print answers, write a contact sheet",
                         description="Replay demo/session, print each question, answer and evidence, score "

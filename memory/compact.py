@@ -160,6 +160,10 @@ class StoreCompact(StoreForget):
             with self._index_lock:
                 self._index.keyframes.remove_ids(ids)
                 self._index.patches.remove_ids(pids)
+                # remove_ids keeps the vectors' buffers at their old capacity: a compact copy
+                # gives the memory of the moved vectors back.
+                self._index.keyframes = faiss.clone_index(self._index.keyframes)
+                self._index.patches = faiss.clone_index(self._index.patches)
                 self._index.longterm = new
             self._dirty = True
             self.save()
