@@ -26,7 +26,7 @@ def wearer_at(t: float) -> tuple[float, float]:
 def walk(answerer: WorldModelAnswerer, items: tuple[str, ...], until_s: float = 40.0) -> list:
     """Drive the answerer as the assistant does: sightings of a keyframe, then the frame's alerts."""
     out = []
-    for k, item in enumerate(items):
+    for item in items:
         answerer.on_enroll(Sighting(item, 0.0, 0, 0, 1.0, 0.8, A))
     for i in range(int(until_s / FRAME_S)):
         t = round(i * FRAME_S, 3)
