@@ -121,11 +121,18 @@ class PteEncoder:
     def _load(self, data: bytes) -> tuple[Any, Any]:
         import torch
 
+        # torchao (imported by the runtime) warns that its CUDA-only kernels are missing: harmless
+        # on a CPU, alarming on a user's screen. Quiet its logger during the import only.
+        torchao_log = logging.getLogger("torchao")
+        level = torchao_log.level
+        torchao_log.setLevel(logging.ERROR)
         try:
             from executorch.extension.pybindings import portable_lib
             from executorch.runtime import Runtime
         except ImportError as e:
             raise RuntimeMissingError(f"the ExecuTorch runtime cannot be imported ({e})") from e
+        finally:
+            torchao_log.setLevel(level)
         torch.set_num_threads(self.config.threads)  # the resize in to_input
         if portable_lib._threadpool_get_thread_count() != self.config.threads:
             portable_lib._unsafe_reset_threadpool(self.config.threads)
