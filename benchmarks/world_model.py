@@ -50,8 +50,8 @@ def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: st
         "minimizes its energy exactly by Viterbi: sightings weighted by their score margin, capped so one "
         "false match costs little; a held item is seen about 1.3 m from the wearer; items are picked up and "
         "put down only where the wearer went; the answer is where the final stay's sightings agree, on the "
-        "floor or on furniture (resting surfaces). Not done yet: the JEPA predictor, `ami train`, "
-        "`ami explain`, place naming, negative evidence (looking at a place and not seeing the item).",
+        "floor or on furniture (resting surfaces); looking at the believed place without seeing the item "
+        "lowers the confidence. Not done yet: the JEPA predictor, `ami train`, `ami explain`, place naming.",
         "",
         f"Measured {dt.date.today().isoformat()} with `{command}` (development seeds {seeds}, {n} sessions, "
         "each session replayed once per answerer, encoder on 1 thread). Parameters were chosen on "

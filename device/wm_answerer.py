@@ -1,7 +1,8 @@
 """The world-model answerer: "where is my X?" and left-item alerts from the energy-based belief.
 
 Same interface as `LastSightingAnswerer` (`on_enroll`, `on_sighting`, `alerts`, `locate`,
-`forget`). Every sighting joins the online place map and the item's observation chain;
+`forget`). Every sighting joins the online place map and the item's observation chain, and so
+does every look at the believed place that did not see the item (a miss);
 `worldmodel.belief.infer` minimizes the chain's energy exactly.
 
 - locate: the argmin place's position (where the final stay's sightings agree; see
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has moved this far
 ALERT_CHECK_S = 0.5  # an item's left-behind test runs at most this often
+ITEM_HEIGHT_M = 0.45  # where an item's centre is assumed to be, for "in view" (as perception's plane)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class WorldModelConfig:
     alert_margin: float = 1.0  # energy by which "it stays there" must beat "it is carried"
     leave_distance_m: float = 4.0  # the wearer is this far from where the item rests ...
     min_away_s: float = 3.0  # ... and the item has not been seen for this long
+    fov_deg: float = 60.0  # the camera's field of view (square frames), for "looked at a place"
+    look_range_m: float = 3.0  # a place this close and in view, with the item unseen for ...
+    miss_every_s: float = 2.0  # ... this long, is a miss (negative evidence); at most one per this long
 
     def __post_init__(self) -> None:
         for name in ("alert_margin", "leave_distance_m", "min_away_s"):
@@ -60,6 +65,8 @@ class WorldModelAnswerer:
         self._belief: dict[str, Belief] = {}  # per item, as of its last sighting
         self._alerted_t: dict[str, float] = {}  # per item, when its last alert was given
         self._checked_t: dict[str, float] = {}  # per item, when its left-behind test last ran
+        self._missed_t: dict[str, float] = {}  # per item, when its last miss was recorded
+        self._last_seen_t: dict[str, float] = {}  # per item, its latest sighting
         self._path_t: list[float] = []  # the wearer's path: times (s) ...
         self._path_xy: list[tuple[float, float]] = []  # ... and (x, z) metres
 
@@ -75,6 +82,7 @@ class WorldModelAnswerer:
             self.places.assign(s.position)
         o = Observation(s.t, s.position, max(0.0, s.score - s.threshold), None, enroll)
         self._seen.setdefault(s.item, []).append((o, s))
+        self._last_seen_t[s.item] = s.t
         self._pending.append(s.item)
 
     def on_enroll(self, s: Sighting) -> None:
@@ -103,12 +111,37 @@ class WorldModelAnswerer:
             self._belief[item] = self._infer([o for o, _ in seen], t)
         self._pending.clear()
 
+    def _look(self, t: float, pose: Pose) -> None:
+        """Negative evidence: the believed place is in view and near, and the item went unseen."""
+        c = self.config
+        half = math.radians(c.fov_deg) / 2 - math.radians(5.0)
+        for item, b in self._belief.items():
+            seen = self._seen[item]
+            if b.state == CARRIED or b.position is None or t - self._last_seen_t[item] < c.miss_every_s:
+                continue
+            if t - self._missed_t.get(item, -math.inf) < c.miss_every_s:
+                continue
+            dx, dz = b.position[0] - pose.x, b.position[1] - pose.z
+            d = math.hypot(dx, dz)
+            if not 0.5 <= d <= c.look_range_m:
+                continue
+            bearing = math.atan2(-dz, dx) - math.radians(pose.yaw_deg)  # forward = (cos yaw, -sin yaw)
+            bearing = (bearing + math.pi) % (2 * math.pi) - math.pi
+            depression = math.atan2(pose.y - ITEM_HEIGHT_M, d)
+            if abs(bearing) > half or abs(-depression - math.radians(pose.pitch_deg)) > half:
+                continue
+            self._missed_t[item] = t
+            seen.append((Observation(t, b.position, 0.0, (pose.x, pose.z), miss=True), seen[-1][1]))
+            self._pending.append(item)
+
     # -- alerts ----------------------------------------------------------------------------
     def alerts(self, t: float, pose: Pose | None) -> list[Response]:
         c = self.config
         if pose is not None and (not self._path_xy or math.dist(self._path_xy[-1], (pose.x, pose.z)) >= PATH_STEP_M):
             self._path_t.append(t)
             self._path_xy.append((pose.x, pose.z))
+        if pose is not None:
+            self._look(t, pose)
         if self._pending:
             self._settle(t, pose)
         out: list[Response] = []
@@ -116,7 +149,7 @@ class WorldModelAnswerer:
             return out
         for item, cached in self._belief.items():
             seen = self._seen[item]
-            if (item not in c.carryable or not seen or t - seen[-1][0].t < c.min_away_s
+            if (item not in c.carryable or not seen or t - self._last_seen_t[item] < c.min_away_s
                     or t - self._checked_t.get(item, -math.inf) < ALERT_CHECK_S):
                 continue
             # Cheap test first: the wearer must be far from where the item was last seen.
@@ -145,9 +178,9 @@ class WorldModelAnswerer:
     # -- locate ----------------------------------------------------------------------------
     def locate(self, item: str, t: float, sightings: list[Sighting], wearer_at: Pose | None) -> Response:
         """Answer "where is my <item>?" at time t from the sightings in memory before t."""
-        enrolled = [(o, s) for o, s in self._seen.get(item, []) if o.enroll and o.t <= t]
+        enrolled = [(o, s) for o, s in self._seen.get(item, []) if (o.enroll or o.miss) and o.t <= t]
         pairs = list(enrolled)
-        known = {s.frame for _, s in enrolled}
+        known = {s.frame for o, s in enrolled if o.enroll}
         for s in sorted(sightings, key=lambda s: s.t):
             if s.frame in known or s.t > t:
                 continue
@@ -159,9 +192,12 @@ class WorldModelAnswerer:
         obs = [o for o, _ in pairs]
         b = self._infer(obs, t)
         carried_best = b.state == CARRIED and not b.abstain and bool(b.support)
+        gone = b.state == CARRIED and not b.abstain and not b.support
         if carried_best:  # last seen in hand: it was put down where it was last seen
             last = pairs[b.support[-1]][1]
             b = dataclasses.replace(b, position=last.position, confidence=min(b.confidence, 0.5))
+        elif gone:  # looked at where it was and not seen since: the best place, with the doubt said
+            b = self._infer(obs, t, places_only=True)
         if b.abstain or b.position is None or not b.support:
             return Response(t=t, kind="answer", utterance_t=t, item=item,
                             text=f"I haven't seen your {item} clearly since you showed it to me.",
@@ -170,7 +206,8 @@ class WorldModelAnswerer:
         where = ""
         if wearer_at is not None:
             where = f", about {math.dist(b.position, (wearer_at.x, wearer_at.z)):.1f} m from where you stood then"
-        doubt = " It was in your hand then: it should be where you put it down." if carried_best else ""
+        doubt = (" It was in your hand then: it should be where you put it down." if carried_best else
+                 " But I looked there since and did not see it." if gone else "")
         return Response(t=t, kind="answer", utterance_t=t, item=item,
                         text=f"Your {item} should be where I saw it {age_text(t - last.t)}{where} "
                              f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}",

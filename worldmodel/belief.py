@@ -8,6 +8,8 @@ sequence adds up:
   sighting's score margin over its threshold. At a place: the squared distance from the sighting
   position to the place, capped (one false match costs at most `outlier_energy`). Carried: a held
   item is seen low in view, about `carried_range_m` ahead of the wearer, wherever the wearer is.
+  Negative evidence too: the wearer looked at a place and did not see the item (a miss) costs
+  `miss_energy` to every hypothesis that puts the item there.
 - dynamics terms: staying put is free; picking up and putting down cost energy; jumping from one
   place to another without a carried sighting in between costs more (it moved while the wearer
   was not looking); staying carried costs energy per second (things are soon put down).
@@ -56,6 +58,7 @@ class BeliefConfig:
     unreachable_energy: float = 20.0  # ... or this is paid (nearly forbidden)
     far_range_m: float = 3.9  # sightings this far from the wearer (range clamped, unsure) ...
     far_weight: float = 0.3  # ... count this much
+    miss_energy: float = 0.5  # a look at a place that did not see the item
     # Resting surfaces: a sighting's range (from the ray meeting a plane 0.45 m up) is this many
     # times too short for an item on the floor and too long for one on furniture (dev seeds 0-8).
     floor_range_scale: float = 1.32
@@ -80,6 +83,7 @@ class Observation:
     margin: float  # cosine score minus the item's threshold (>= 0)
     wearer: tuple[float, float] | None  # (x, z) metres of the wearer when it was seen
     enroll: bool = False
+    miss: bool = False  # the wearer looked at `position` and did not see the item (negative evidence)
 
 
 CARRIED = -1  # the state id of "carried" in `Belief.state`
@@ -159,6 +163,11 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     E[:, K] = w * np.where(enroll, c.outlier_energy,  # the wearer points at it: it rests there
                            np.where(has_wearer, held, c.carried_energy))
     E[~has_pos] = 0.0  # no position: every hypothesis explains it equally
+    miss = np.array([o.miss for o in obs], dtype=bool)  # (T,)
+    if miss.any():
+        E[miss] = 0.0
+        if K:  # looked at and not seen: the places looked at pay, carried and the rest do not
+            E[miss, :K] = c.miss_energy * (d[miss] <= c.place_radius_m)
     return E
 
 
@@ -309,7 +318,7 @@ def infer(obs: list[Observation], places: PlaceMap, t_query: float, config: Beli
     while n0 > 0 and path[n0 - 1] == best:
         n0 -= 1
     # Supporting sightings: those the final stay explains (not the outliers it pays the cap for).
-    support = tuple(n for n in range(n0, len(path)) if obs[n].position is not None
+    support = tuple(n for n in range(n0, len(path)) if obs[n].position is not None and not obs[n].miss
                     and (best == K or _inlier(obs[n], centres[best], config)))
     position = None
     if best < K and support:

@@ -96,3 +96,13 @@ def test_things_move_only_where_the_wearer_went() -> None:
     near_path = (np.array([0.0, 10.0, 15.0]), np.array([[-2.0, 0.0], [0.0, 0.5], [8.0, 0.0]]))
     assert math.dist(infer(obs, places, 25.0, CONFIG, path=far_path).position, A) < 0.5
     assert math.dist(infer(obs, places, 25.0, CONFIG, path=near_path).position, B) < 1.0
+
+
+def test_looking_at_the_place_and_not_seeing_it_lowers_the_confidence() -> None:
+    """Negative evidence: the wearer looked at A three times since and did not see the item."""
+    looks = [Observation(t, A, 0.0, (-2.0, 0.0), miss=True) for t in (10.0, 12.0, 14.0)]
+    before = belief(enrolled(), 15.0)
+    after = belief(enrolled() + looks, 15.0)
+    obs = enrolled() + looks
+    assert after.confidence < before.confidence
+    assert not any(obs[n].miss for n in after.support), "a miss never supports a place"
