@@ -145,3 +145,21 @@ def test_export_end_to_end(tmp_path: Path, calib_clip: Path, verify_clip: Path) 
             assert manifest["programs"][variant]["sha256"] == sha256_bytes(pte.read_bytes())
             assert PteEncoder(EncoderConfig(variant=variant, manifest=out / MANIFEST_FILE)).dim == 96
     assert manifest["calibration"]["frames"] >= 32
+
+
+def test_cli_says_which_program_was_not_written_and_why(tmp_path: Path, calib_clip: Path, verify_clip: Path,
+                                                        shipped_programs: bytes, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    import export.run
+    from device.cli import main
+
+    monkeypatch.setattr(export.run, "verify_encoder",
+                        lambda cand, ref, dirs, config: _fake_report(cand.variant == "fp32"))
+    out = tmp_path / "out"
+    code = main(["export", "--out", str(out), "--calib-sessions", str(calib_clip),
+                 "--verify-sessions", str(verify_clip)])
+    printed = capsys.readouterr().out
+    assert code == 1, "a rejected program is a non-zero exit"
+    assert f"fp32: wrote {out / 'encoder-fp32.pte'}" in printed
+    assert "int8: NOT written (cosine mean 0.9000 < 0.99)" in printed
+    assert f"Wrote {out / MANIFEST_FILE}" in printed
