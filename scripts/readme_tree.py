@@ -23,6 +23,8 @@ DESCRIPTIONS = {
     ".gitignore": "ignored: .venv, out/, caches",
     "Makefile": "`make demo`, `make test`, `make test-fast`, `make bench`",
     "README.md": "this file",
+    "export/artifacts/encoder-fp32.pte": "the shipped encoder: XNNPACK fp32 ExecuTorch program (written by `ami export`)",
+    "export/artifacts/manifest.json": "the shipped encoder's manifest: shapes, normalisation, sha256s, versions",
     "pyproject.toml": "package metadata, the `ami` console script, pytest markers",
     "requirements.txt": "pinned dependencies, installed after torch==2.13.0",
     "scripts/setup.sh": "idempotent setup: apt packages, .venv, torch first, pinned deps",
