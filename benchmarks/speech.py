@@ -79,6 +79,17 @@ VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp")
 SPEEDS_WPM = (140, 200)
 
 
+HISTORY = [
+    "- First run (2026-11-29 15:2x UTC; faster-whisper's `transcribe`, padded to 30 s; before the fixes "
+    "below): held-out 65.0% (130/200), dev 69.0% (29/42), WER 28.4%, latency median 1.29 s, p90 2.19 s.",
+    "- The fixes after it (a 10 s encoder window, cutting repeated clauses and Whisper's subtitle tails, item "
+    "names ending at punctuation, a full-window second reading for an unknown item) are general, but some "
+    "were prompted by held-out errors, so the held-out figure since is optimistic. Held-out-B was written "
+    "before those fixes and has not been tuned on.",
+    "- Whisper base (optional package) was not measured: it is not installed here.",
+]
+
+
 @dataclass(frozen=True)
 class Query:
     split: str  # "dev" | "held-out"
@@ -90,10 +101,11 @@ class Query:
 
 
 def queries(quick: bool) -> list[Query]:
-    """Every held-out phrasing in every voice and speed; dev phrasings in two of them."""
+    """Held-out phrasings in every voice and speed, held-out-B in four of them, dev in two."""
     out: list[Query] = []
     items = itertools.cycle(IN_VOCAB + OUT_OF_VOCAB)
-    for split, table, combos in (("held-out", HELD_OUT, list(itertools.product(VOICES, SPEEDS_WPM))),
+    every = list(itertools.product(VOICES, SPEEDS_WPM))
+    for split, table, combos in (("held-out", HELD_OUT, every), ("held-out-b", HELD_OUT_B, every[::2]),
                                  ("dev", DEV, [("en-us", 170), ("en-gb-x-rp", 200)])):
         for kind, phrasings in table.items():
             for phrasing in phrasings:
@@ -121,6 +133,12 @@ def same_item(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return a == b
     return a == b or a.rstrip("s") == b.rstrip("s")
+
+
+def correct(q: Query, kind: str, item: str | None) -> bool:
+    if kind != q.kind:
+        return False
+    return q.kind in ("unknown", "left_items") or same_item(item, q.item)
 
 
 def synth(q: Query, tmp: Path) -> np.ndarray:
@@ -155,11 +173,12 @@ def main(argv: list[str] | None = None) -> int:
             ex = spoken.handle(audio, spoken.clock0)
             kind = ex.intent.kind if ex.intent is not None else "unknown"
             item = ex.intent.item if ex.intent is not None else None
-            ok = kind == q.kind and (q.kind in ("unknown", "left_items") or same_item(item, q.item)
-                                     or (q.kind == "forget" and q.item is None and item is None))
+            ok = correct(q, kind, item)
+            t_int = spoken.assistant.intents.parse(q.text)
+            text_ok = correct(q, t_int.kind, t_int.item)
             ref, hyp = words(q.text), words(ex.heard.text)
             tr = ex.heard.transcript
-            rows.append({"q": q, "ok": ok, "heard": ex.heard.text, "kind": kind, "item": item,
+            rows.append({"q": q, "ok": ok, "text_ok": text_ok, "heard": ex.heard.text, "kind": kind, "item": item,
                          "errors": edit_distance(ref, hyp), "ref_words": len(ref), "latency_s": ex.latency_s,
                          "audio_s": len(audio) / 16_000, "asr_s": tr.wall_s if tr else 0.0})
             if not ok:
@@ -178,8 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"- Queries: {len(rows)} spoken by espeak-ng ({len(VOICES)} voices: {', '.join(VOICES)}; "
         f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm), Whisper tiny.en int8, beam 5, 1 thread.",
-        f"- Intent-and-item accuracy, **held-out phrasings: {acc(lambda r: r['q'].split == 'held-out')}** "
-        f"(goal 95%); development phrasings: {acc(lambda r: r['q'].split == 'dev')}.",
+        f"- Intent-and-item accuracy, **held-out phrasings: {acc(lambda r: r['q'].split == 'held-out')}**, "
+        f"**held-out-B: {acc(lambda r: r['q'].split == 'held-out-b')}** (goal 95%); development phrasings: "
+        f"{acc(lambda r: r['q'].split == 'dev')}.",
+        "- The same with the reference text instead of Whisper's transcript (intents alone): held-out "
+        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out'])}, held-out-B "
+        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out-b'])}, dev "
+        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'dev'])}.",
+        f"- Held-out-B, items in the ASR vocabulary prompt: "
+        f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in IN_VOCAB)}; outside it: "
+        f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in OUT_OF_VOCAB)}.",
         f"- Held-out, items in the ASR vocabulary prompt: "
         f"{acc(lambda r: r['q'].split == 'held-out' and r['q'].item in IN_VOCAB)}; items outside it: "
         f"{acc(lambda r: r['q'].split == 'held-out' and r['q'].item in OUT_OF_VOCAB)}; "
@@ -199,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     if args.quick:
         return 0
+    lines += HISTORY
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join([START, f"Measured {now} with `.venv/bin/python benchmarks/speech.py` on this 2-core CPU "
                       "(shared with other jobs: the ratios hold better than the absolute times).", "", *lines, END])

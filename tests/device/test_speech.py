@@ -4,8 +4,6 @@ catch that", a 2-minute monologue bounded (slow: loads the real models)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import wave
 from pathlib import Path
 from types import SimpleNamespace
@@ -169,30 +167,30 @@ def test_a_two_minute_monologue_is_bounded(asr: Transcriber, tmp_path: Path) -> 
     assert tr.truncated and tr.audio_s == pytest.approx(120.0) and tr.end_s is not None and tr.end_s <= 21.0
 
 
-def run_ami(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "device", *args], capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.slow
-def test_ami_ask(tmp_path: Path) -> None:
+def test_ami_ask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One shot from a 44.1 kHz stereo wav (resampled); a missing wav is a clear error."""
+    from device.cli import main
+
     q = speak("where are my keys", tmp_path)
     wav = write_wav(tmp_path / "q.wav", np.repeat(np.interp(np.arange(0, len(q), 16 / 44.1), np.arange(len(q)), q), 2),
                     44_100, channels=2)
-    r = run_ami("ask", "--audio", str(wav), "--no-speak")
-    assert r.returncode == 0, r.stderr
-    assert "intent: locate item=keys" in r.stdout and "I haven't seen your keys" in r.stdout
-    r = run_ami("ask", "--audio", str(tmp_path / "none.wav"), "--no-speak")
-    assert r.returncode == 2 and "no such file" in r.stderr
+    assert main(["ask", "--audio", str(wav), "--no-speak"]) == 0
+    out = capsys.readouterr().out
+    assert "intent: locate item=keys" in out and "I haven't seen your keys" in out
+    assert main(["ask", "--audio", str(tmp_path / "none.wav"), "--no-speak"]) == 2
+    assert "no such file" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_spoken_assistant_forgets_and_mumbling(asr: Transcriber, tmp_path: Path) -> None:
+def test_spoken_assistant_forgets_and_mumbling_and_french(asr: Transcriber, tmp_path: Path) -> None:
     with SpokenAssistant(None, SpeechConfig()) as spoken:
         ex = spoken.handle(speak("forget my keys", tmp_path), spoken.clock0)
         assert ex.intent is not None and (ex.intent.kind, ex.intent.item) == ("forget", "keys")
         assert ex.response is not None and "nothing to forget" in ex.response.text
         ex = spoken.handle(speak("forget the last ten minutes", tmp_path), spoken.clock0)
         assert ex.response is not None and ex.response.text.startswith("Done: I forgot the last 10 min")
-        ex = spoken.handle(speak("hmm mm hmm uhh mm", tmp_path, wpm=250), spoken.clock0)  # mumbling
-        assert ex.response is not None and ex.response.text == "Sorry, I didn't catch that."
+        for mumbling in (speak("hmm mm hmm uhh mm", tmp_path, wpm=250),
+                         speak("où sont mes clés, je ne les trouve pas", tmp_path, voice="fr")):
+            ex = spoken.handle(mumbling, spoken.clock0)
+            assert ex.response is not None and ex.response.text == "Sorry, I didn't catch that.", ex.heard

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -129,27 +130,47 @@ def test_ami_listen_through_a_virtual_microphone(pulse: Pulse, tmp_path: Path) -
         speak("hmm mm hmm uhh mm", tmp_path, "en-us", 250), gap,  # mumbling: "didn't catch that"
         speak("did I leave anything behind", tmp_path, "en-gb", 160), gap])
     feeder = Feeder(pulse.fifo)
-    proc = subprocess.Popen([sys.executable, "-m", "device", "listen", "--seconds", str(len(script) / SR + 4),
-                             "--no-speak", "--device", "default"],
+    proc = subprocess.Popen([sys.executable, "-m", "device", "listen", "--seconds", "120", "--no-speak",
+                             "--device", "default"],
                             env=pulse.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # printed once the models are loaded and the stream is open
         assert first.startswith("Listening"), first + (proc.stderr.read() if proc.stderr else "")
         feeder.play(script)
-        out, err = proc.communicate(timeout=90)
+        deadline = time.monotonic() + 90  # a loaded CI machine answers late, not wrongly
+        while sum(line.startswith("answer:") for line in lines) < 3 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+        while not feeder.idle():  # let the trailing silence through, then stop like Ctrl-C
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+        lines += rest.splitlines()
     finally:
         if proc.poll() is None:
             proc.kill()
         feeder.close()
-    assert proc.returncode == 0, err
-    intents = [line for line in out.splitlines() if line.startswith("intent:")]
-    answers = [line for line in out.splitlines() if line.startswith("answer:")]
+    out = "\n".join(lines)
+    assert proc.returncode in (0, 130), err
+    intents = [line for line in lines if line.startswith("intent:")]
+    answers = [line for line in lines if line.startswith("answer:")]
     assert intents[0].startswith("intent: locate item=keys"), out
     assert answers[0].startswith("answer: I haven't seen your keys"), out
     assert answers[1] == "answer: Sorry, I didn't catch that.", out
     assert intents[-1].startswith("intent: left_items"), out
     assert len(answers) == 3, out  # the noise got none
+
+
+@pytest.mark.slow
+def test_answers_are_spoken_to_the_default_output(pulse: Pulse) -> None:
+    """espeak-ng plays to the default sink (the daemon's null sink): say() reports it spoke."""
+    r = subprocess.run([sys.executable, "-c", "from device.tts import Speaker; print(Speaker().say('Your keys are here.'))"],
+                       env=pulse.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr
 
 
 def test_no_input_device_is_a_clear_error(tmp_path: Path) -> None:
