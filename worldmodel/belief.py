@@ -86,6 +86,7 @@ class Observation:
     miss: bool = False  # the wearer looked at `position` and did not see the item (negative evidence)
 
 
+SURFACE_MIN_SPREAD_M2 = 1e-6  # views from one spot (no parallax at all) cannot tell floor from furniture
 CARRIED = -1  # the state id of "carried" in `Belief.state`
 
 
@@ -273,7 +274,7 @@ def _surface_position(obs: list[Observation], config: BeliefConfig) -> tuple[flo
             q = w + k * v
             spread[k] = (float(((q - q.mean(axis=0)) ** 2).sum(axis=1).mean()), q.mean(axis=0))
         (s1, q1), (s2, q2) = sorted(spread.values(), key=lambda x: x[0])
-        if s1 < config.surface_min_gain * s2:
+        if s1 < config.surface_min_gain * s2 and s2 - s1 > SURFACE_MIN_SPREAD_M2:  # needs parallax
             best = q1
     return (round(float(best[0]), 3), round(float(best[1]), 3))
 

@@ -106,3 +106,19 @@ def test_looking_at_the_place_and_not_seeing_it_lowers_the_confidence() -> None:
     obs = enrolled() + looks
     assert after.confidence < before.confidence
     assert not any(obs[n].miss for n in after.support), "a miss never supports a place"
+
+
+def test_carried_through_several_rooms_then_put_down() -> None:
+    """Seen in hand along a 20 m walk through several rooms, then seen resting at the end."""
+    walk = [carried_at(10.0 + k, (2.0 * k, 3.0)) for k in range(10)]
+    end = (20.0, 3.0)
+    b = belief(enrolled() + walk + [seen_at(t, end) for t in (22.0, 23.0)], 25.0)
+    assert b.state != CARRIED and b.moved and math.dist(b.position, end) < 1.5
+
+
+def test_a_place_revisited_after_a_long_time() -> None:
+    """Not seen for an hour, then seen again where it was: the belief is there and sure again."""
+    stale = belief(enrolled(), 3600.0)
+    revisited = belief(enrolled() + [seen_at(3600.0 + k, A) for k in (0, 1)], 3602.0)
+    assert math.dist(revisited.position, A) < 0.5 and not revisited.moved
+    assert revisited.confidence > stale.confidence
