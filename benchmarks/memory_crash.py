@@ -116,7 +116,8 @@ def check(folder: Path, ref: Reference, in_flight: tuple[int, int] | None, figur
     if in_flight is not None:  # it may or may not have happened: both are right
         ref.maybe_forgotten |= {t for t in ref.acked if in_flight[0] <= t <= in_flight[1]}
     ok = True
-    with MemoryStore.open(folder) as store:
+    # With the dims: a kill during the worker's start-up can leave no memory, or one without meta.
+    with MemoryStore.open(folder, embedding_dim=D, patch_dim=DP) as store:
         failed = store.verify()
         if failed:
             figures.verify_failures += failed
