@@ -1,5 +1,5 @@
-"""Rewrite the README's file tree (between <!-- tree:start --> and <!-- tree:end -->) from the
-files git tracks: one line per file, described by its module docstring's first line.
+"""Rewrite the README's file tree from the files git tracks: one line per file, described by its
+module docstring's first sentence. The tree sits between the README's tree start/end markers.
 
     .venv/bin/python scripts/readme_tree.py          # rewrite README.md
     .venv/bin/python scripts/readme_tree.py --check  # exit 1 if the README is out of date
