@@ -26,6 +26,7 @@ from device.errors import AmiError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 16_000
+ONSET_KEEP_S = 1.0  # audio kept before speech is detected
 HOW_TO_FIX = ("install PortAudio and a sound server (apt-get install libportaudio2 pulseaudio), "
               "or pass --device NAME|INDEX (see `python -m sounddevice` for the list)")
 
@@ -38,7 +39,7 @@ class MicrophoneError(AmiError, RuntimeError):
 class MicrophoneConfig:
     device: str | int | None = None  # None: the default input; a name substring or an index
     sample_rate_hz: int = SAMPLE_RATE_HZ
-    block_s: float = 0.05  # PortAudio callback size
+    block_s: float = 0.1  # PortAudio callback size
     ring_s: float = 30.0  # audio kept for a slow reader; older samples are dropped
 
     def __post_init__(self) -> None:
@@ -153,8 +154,10 @@ class SoundDeviceMicrophone:
         self.overflows = 0
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        # "high" latency gives PortAudio deep buffers: Whisper's bursts of work must not drop audio
         if status and status.input_overflow:
             self.overflows += 1
+            log.warning("microphone input overflow: audio was dropped (the CPU is too busy)")
         self.ring.write(indata[:, 0])
 
     def start(self) -> None:
@@ -164,7 +167,7 @@ class SoundDeviceMicrophone:
         try:
             self._stream = self._sd.InputStream(
                 samplerate=c.sample_rate_hz, channels=1, dtype="float32", device=self.device,
-                blocksize=int(c.block_s * c.sample_rate_hz), callback=self._callback)
+                blocksize=int(c.block_s * c.sample_rate_hz), latency="high", callback=self._callback)
             self._stream.start()
         except self._sd.PortAudioError as e:
             self._stream = None
@@ -275,8 +278,10 @@ class VadSegmenter:
         out: list[SpeechSegment] = []
         while len(self._buf):
             spans = speech_spans(self._buf, c)
-            if not spans:  # keep a little, so an onset cut by the chunking is not lost
-                self._drop(max(0, len(self._buf) - int(c.pad_s * sr)))
+            if not spans:
+                # Keep the last second: speech that has just begun is too short for the VAD yet
+                # (min_speech_s), and its onset must still be there when it is.
+                self._drop(max(0, len(self._buf) - int(ONSET_KEEP_S * sr)))
                 break
             a, b = int(spans[0][0] * sr), int(spans[0][1] * sr)
             if a > 0:

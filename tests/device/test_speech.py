@@ -194,3 +194,39 @@ def test_spoken_assistant_forgets_and_mumbling_and_french(asr: Transcriber, tmp_
                          speak("où sont mes clés, je ne les trouve pas", tmp_path, voice="fr")):
             ex = spoken.handle(mumbling, spoken.clock0)
             assert ex.response is not None and ex.response.text == "Sorry, I didn't catch that.", ex.heard
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_left_items_synonyms_and_forget_against_a_memory(tmp_path: Path) -> None:
+    """Keys seen twice at (0, 0), then the wearer 10 m away: left behind. "mobile" finds the
+    enrolled phone; forgetting the keys erases them."""
+    from device.speech import SpokenAssistant
+    from device.session import Utterance
+
+    rng = np.random.default_rng(0)
+    with SpokenAssistant(None, SpeechConfig()) as spoken:
+        store, dim = spoken.store, spoken.store.patch_dim
+        keys, phone = _unit(rng.standard_normal((1, dim))), _unit(rng.standard_normal((1, dim)))
+        store.enroll_item("keys", 0.0, keys, 0.9)
+        store.enroll_item("phone", 0.0, phone, 0.9)
+        for t, x, match in ((1.0, 0.0, True), (1.5, 0.0, True), (30.0, 10.0, False)):
+            patches = _unit(rng.standard_normal((16, dim)))
+            if match:
+                patches[5] = keys[0]
+            store.add_keyframe(t, int(t * 10), "s", (x, 1.5, 0.0, 0.0, -20.0), _unit(rng.standard_normal(store.embedding_dim)),
+                               patches, (4, 4))
+        a = spoken.assistant
+
+        def ask(text: str) -> str:
+            return a.on_utterance(Utterance(t=31.0, text=text)).text
+
+        assert ask("did I leave anything behind?").startswith("You may have left your keys")
+        assert a.resolve_item("mobile") == "phone" and a.resolve_item("key") == "keys"
+        assert a.resolve_item("remote") == "remote"  # no near name: stays itself
+        assert "phone" in ask("take me to my phone") and "your phone" in ask("where is my mobile phone")
+        assert ask("forget my keys").startswith("Done: I forgot your keys")
+        assert store.item("keys") is None and "keys" not in ask("did I leave anything behind?").split(":")[0]

@@ -154,7 +154,7 @@ def test_ami_listen_through_a_virtual_microphone(pulse: Pulse, tmp_path: Path) -
         if proc.poll() is None:
             proc.kill()
         feeder.close()
-    out = "\n".join(lines)
+    out = "\n".join(lines) + "\n" + err[-2000:]
     assert proc.returncode in (0, 130), err
     intents = [line for line in lines if line.startswith("intent:")]
     answers = [line for line in lines if line.startswith("answer:")]
