@@ -267,8 +267,6 @@ class Assistant:
                         evidence=Evidence(last.t, last.frame), position=last.position)
 
     def _forget(self, utt: Utterance, item: str | None, span_s: float | None) -> Response:
-        if not hasattr(self.store, "forget_item"):
-            return self._ack(utt, item, "Sorry, forgetting is not available yet.", abstain=True)
         if item is not None:
             if self.store.item(item) is None:
                 return self._ack(utt, item, f"I don't know your {item}, so there is nothing to forget.",
@@ -278,7 +276,8 @@ class Assistant:
             return self._ack(utt, item, f"Done: I forgot your {item} and {res.keyframes} views of it.")
         assert span_s is not None, "forget needs an item or a span"
         t0 = utt.t - span_s
-        res = self.store.forget_between(t0, utt.t)
+        # Times are on this session's clock: other sessions in a continued memory are not touched.
+        res = self.store.forget_between(t0, utt.t, session=self.session_id)
         self._drop_sightings(lambda s: s.t >= t0)
         extra = f", and your {', '.join(res.items)}" if res.items else ""
         return self._ack(utt, None, f"Done: I forgot the last {age_text(span_s).removesuffix(' ago')} "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from device.cli import main
@@ -50,3 +51,20 @@ def test_unwritable_output_fails_before_work(tmp_path: Path, out: str, message: 
     (tmp_path / "adir").mkdir()
     assert main(["replay", str(root), "--out", str(tmp_path / out), "--quiet"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_spoken_forget_spares_other_sessions_in_the_same_memory(tmp_path: Path) -> None:
+    from memory.store import MemoryStore
+
+    first = make_session(tmp_path / "a", n=6).rename(tmp_path / "monday")
+    second = make_session(tmp_path / "b", n=6).rename(tmp_path / "tuesday")
+    with (second / "utterances.jsonl").open("a") as f:
+        f.write(json.dumps({"t": 0.5, "text": "forget the last ten minutes"}) + "\n")
+    mem = tmp_path / "mem"
+    for s in (first, second):
+        assert main(["replay", str(s), "--out", str(tmp_path / f"{s.name}.jsonl"), "--memory", str(mem),
+                     "--quiet"]) == 0
+    with MemoryStore.open(mem) as store:
+        sessions = {store.keyframe(h.keyframe_id).session for h in
+                    store.search_keyframes(np.ones(96, np.float32) / np.sqrt(96), k=100)}
+    assert "monday" in sessions
