@@ -15,27 +15,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH_MD = ROOT / "docs" / "BENCHMARKS.md"
+from report import ROOT, fmt, parse_seeds, write_section
+
 HELD_OUT = "1000-1009"
-
-
-def parse_seeds(spec: str) -> list[int]:
-    seeds: list[int] = []
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        seeds += list(range(int(lo), int(hi or lo) + 1))
-    return seeds
-
-
-def _fmt(v: float | None, pct: bool = False) -> str:
-    if v is None:
-        return "n/a"
-    return f"{100 * v:.0f}%" if pct else f"{v:.2f}"
 
 
 def render_section(m: dict, speed: dict, seeds: str, command: str) -> str:
@@ -46,33 +31,24 @@ def render_section(m: dict, speed: dict, seeds: str, command: str) -> str:
         "",
         "| metric | baseline (last confident sighting) |",
         "|---|---|",
-        f"| room accuracy ({loc['queries_seen_items']} queries about seen items) | {_fmt(loc['room_accuracy'], True)} |",
-        f"| false abstention on seen items | {_fmt(loc['false_abstention_rate'], True)} |",
-        f"| median position error (m) | {_fmt(loc['median_position_error_m'])} |",
-        f"| abstention on never-seen items ({loc['queries_never_seen']} queries) | {_fmt(loc['abstention_on_never_seen'], True)} |",
+        f"| room accuracy ({loc['queries_seen_items']} queries about seen items) | {fmt(loc['room_accuracy'], True)} |",
+        f"| false abstention on seen items | {fmt(loc['false_abstention_rate'], True)} |",
+        f"| median position error (m) | {fmt(loc['median_position_error_m'])} |",
+        f"| abstention on never-seen items ({loc['queries_never_seen']} queries) | {fmt(loc['abstention_on_never_seen'], True)} |",
         f"| left-item alerts: true events / alerts / matched | {al['true_events']} / {al['alerts']} / {al['matched']} |",
-        f"| left-item precision / recall / F1 | {_fmt(al['precision'], True)} / {_fmt(al['recall'], True)} / {_fmt(al['f1'], True)} |",
-        f"| left-item median delay after leaving the room (s) | {_fmt(al['median_delay_s'])} |",
-        f"| answer latency median / p90 (s, wall clock) | {_fmt(m['latency']['median_s'])} / {_fmt(m['latency']['p90_s'])} |",
+        f"| left-item precision / recall / F1 | {fmt(al['precision'], True)} / {fmt(al['recall'], True)} / {fmt(al['f1'], True)} |",
+        f"| left-item median delay after leaving the room (s) | {fmt(al['median_delay_s'])} |",
+        f"| answer latency median / p90 (s, wall clock) | {fmt(m['latency']['median_s'])} / {fmt(m['latency']['p90_s'])} |",
         "",
         "Replay speed (`ami replay`: decode, keyframe gate, encode, store, answer), same run:",
         "",
         "| figure | value |",
         "|---|---|",
         f"| frames replayed | {speed['frames']} |",
-        f"| keyframes stored (fraction of frames) | {speed['keyframes']} ({_fmt(speed['keyframes'] / speed['frames'], True)}) |",
+        f"| keyframes stored (fraction of frames) | {speed['keyframes']} ({fmt(speed['keyframes'] / speed['frames'], True)}) |",
         f"| frames per second | {speed['frames'] / speed['wall_s']:.1f} |",
         f"| speed relative to real time (session seconds per wall second) | {speed['session_s'] / speed['wall_s']:.1f}x |",
     ])
-
-
-def update_markdown(section: str, name: str = "baseline") -> None:
-    text = BENCH_MD.read_text(encoding="utf-8")
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"{BENCH_MD}: markers {start} ... {end} not found")
-    BENCH_MD.write_text(pattern.sub(lambda _: f"{start}\n{section}\n{end}", text), encoding="utf-8")
 
 
 def main() -> int:
@@ -114,7 +90,7 @@ def main() -> int:
     section = render_section(metrics, speed, args.seeds, command)
     print(section)
     if not args.no_write:
-        update_markdown(section)
+        write_section("baseline", section, "## Answering v0: the baseline (issue 2)")
     return 0
 
 

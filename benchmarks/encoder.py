@@ -18,22 +18,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from report import BENCH_MD, ROOT, write_section
 
 if TYPE_CHECKING:
     from device.encoder import EagerEncoder, Encoding
     from export.verify import VerifyReport
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BENCH_MD = ROOT / "docs" / "BENCHMARKS.md"
-START, END = "<!-- encoder:start -->", "<!-- encoder:end -->"
 HEADING = "## Encoder (issue 4)"
 RUNTIMES = ("eager fp32", "XNNPACK fp32", "XNNPACK int8")
 NOTES = """What this means:
@@ -184,18 +181,6 @@ def markdown(lat: dict[str, dict[str, float]], parity: dict[str, VerifyReport], 
         NOTES])
 
 
-def write_section(body: str) -> None:
-    """Replace our marked section, or append it (heading + markers) at the end; nothing else moves."""
-    text = BENCH_MD.read_text(encoding="utf-8")  # re-read right before writing: others edit their sections
-    block = f"{START}\n{body}\n{END}"
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
-    BENCH_MD.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench-encoder", help="sessions and programs cache")
@@ -240,7 +225,7 @@ def main() -> int:
     section = markdown(lat, parity, sizes, replays, len(frames), command, load)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("encoder", section, HEADING)
         print(f"updated {BENCH_MD}")
     return 0
 

@@ -26,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from report import BENCH_MD, ROOT, write_section
+
 sys.path.insert(0, str(ROOT))
-BENCH_MD = ROOT / "docs" / "BENCHMARKS.md"
-START, END = "<!-- speech:start -->", "<!-- speech:end -->"
 
 DEV: dict[str, tuple[str, ...]] = {
     "enroll": ("this is my {item}", "remember, these are my {item}", "these are my {item}"),
@@ -229,14 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     lines += HISTORY
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = "\n".join([START, f"Measured {now} with `.venv/bin/python benchmarks/speech.py` on this 2-core CPU "
-                      "(shared with other jobs: the ratios hold better than the absolute times).", "", *lines, END])
-    text = BENCH_MD.read_text(encoding="utf-8")  # re-read right before writing: others edit their sections
-    if START in text and END in text:
-        text = text[:text.index(START)] + body + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n## Speech (issue 5)\n\n" + body + "\n"
-    BENCH_MD.write_text(text, encoding="utf-8")
+    body = "\n".join([f"Measured {now} with `.venv/bin/python benchmarks/speech.py` on this 2-core CPU "
+                      "(shared with other jobs: the ratios hold better than the absolute times).", "", *lines])
+    write_section("speech", body, "## Speech (issue 5)")
     print(f"wrote {BENCH_MD}")
     return 0
 

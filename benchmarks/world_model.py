@@ -12,30 +12,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH_MD = ROOT / "docs" / "BENCHMARKS.md"
+from report import ROOT, fmt, parse_seeds, write_section
+
 ANSWERERS = ("baseline", "world-model")
 HEADING = "## World model (issue 6, in progress)"
-
-
-def parse_seeds(spec: str) -> list[int]:
-    seeds: list[int] = []
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        seeds += list(range(int(lo), int(hi or lo) + 1))
-    return seeds
-
-
-def _fmt(v: float | None, pct: bool = False) -> str:
-    if v is None:
-        return "n/a"
-    return f"{100 * v:.0f}%" if pct else f"{v:.2f}"
 
 
 def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: str) -> str:
@@ -60,31 +45,18 @@ def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: st
         "| metric | baseline (last confident sighting) | world model (energy, Viterbi) |",
         "|---|---|---|",
         row(f"room accuracy ({b['locate']['queries_seen_items']} queries about seen items)",
-            lambda x: _fmt(x["locate"]["room_accuracy"], True)),
-        row("false abstention on seen items", lambda x: _fmt(x["locate"]["false_abstention_rate"], True)),
-        row("median position error (m)", lambda x: _fmt(x["locate"]["median_position_error_m"])),
+            lambda x: fmt(x["locate"]["room_accuracy"], True)),
+        row("false abstention on seen items", lambda x: fmt(x["locate"]["false_abstention_rate"], True)),
+        row("median position error (m)", lambda x: fmt(x["locate"]["median_position_error_m"])),
         row(f"abstention on never-seen items ({b['locate']['queries_never_seen']} queries)",
-            lambda x: _fmt(x["locate"]["abstention_on_never_seen"], True)),
+            lambda x: fmt(x["locate"]["abstention_on_never_seen"], True)),
         row("left-item alerts: true events / alerts / matched",
             lambda x: f"{x['alerts']['true_events']} / {x['alerts']['alerts']} / {x['alerts']['matched']}"),
         row("left-item precision / recall / F1", lambda x: " / ".join(
-            _fmt(x["alerts"][k], True) for k in ("precision", "recall", "f1"))),
-        row("left-item median delay after leaving the room (s)", lambda x: _fmt(x["alerts"]["median_delay_s"])),
+            fmt(x["alerts"][k], True) for k in ("precision", "recall", "f1"))),
+        row("left-item median delay after leaving the room (s)", lambda x: fmt(x["alerts"]["median_delay_s"])),
         row("replay wall time, all sessions (s)", lambda x: f"{x['wall_s']:.0f}"),
     ])
-
-
-def update_markdown(section: str) -> None:
-    """Replace the worldmodel section, or append it with its heading; other sections untouched."""
-    start, end = "<!-- worldmodel:start -->", "<!-- worldmodel:end -->"
-    text = BENCH_MD.read_text(encoding="utf-8")  # re-read right before writing: others edit this file
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    block = f"{start}\n{section}\n{end}"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
-    BENCH_MD.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
@@ -127,7 +99,7 @@ def main() -> int:
     section = render_section(metrics, args.seeds, len(seeds), command)
     print(section)
     if not args.no_write:
-        update_markdown(section)
+        write_section("worldmodel", section, HEADING)
     return 0
 
 

@@ -7,9 +7,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from device.errors import AmiError
 from memory.errors import MemoryStoreError
+
+if TYPE_CHECKING:  # heavy modules are imported inside the commands that need them
+    from device.replay import ReplayConfig
+    from device.speech import Exchange, SpeechConfig
 
 log = logging.getLogger("ami")
 
@@ -23,7 +28,7 @@ def _cmd_record_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay_config(args: argparse.Namespace) -> "ReplayConfig":  # noqa: F821 (lazy import)
+def _replay_config(args: argparse.Namespace) -> ReplayConfig:
     from device.assistant import AssistantConfig
     from device.encoder import EncoderConfig
     from device.replay import ReplayConfig
@@ -48,7 +53,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _speech_config(args: argparse.Namespace) -> "SpeechConfig":  # noqa: F821 (lazy import)
+def _speech_config(args: argparse.Namespace) -> SpeechConfig:  # noqa: F821 (lazy import)
     from device.asr import AsrConfig
     from device.intents import IntentConfig
     from device.speech import SpeechConfig
@@ -60,7 +65,7 @@ def _speech_config(args: argparse.Namespace) -> "SpeechConfig":  # noqa: F821 (l
         raise AmiError(str(e)) from e
 
 
-def _print_exchange(ex: "Exchange") -> None:  # noqa: F821 (lazy import)
+def _print_exchange(ex: Exchange) -> None:  # noqa: F821 (lazy import)
     if ex.heard.kind == "silence":
         print("(no speech heard)")
         return
