@@ -47,6 +47,12 @@ def age_text(seconds: float) -> str:
     return f"{m} min {s} s ago" if s else f"{m} min ago"
 
 
+def pronouns(item: str) -> tuple[str, str]:
+    """("they", "them") for plural-looking names ("keys", "glasses"), else ("it", "it")."""
+    plural = item.endswith("s") and not item.endswith("ss")
+    return ("they", "them") if plural else ("it", "it")
+
+
 def _close(a: Sighting, b: Sighting, config: BaselineConfig) -> bool:
     if a.frame == b.frame or abs(a.t - b.t) > config.confirm_window_s:
         return False
@@ -137,7 +143,7 @@ class LastSightingAnswerer:
         good = confirmed(sightings, self.config)
         if not good:
             return Response(t=t, kind="answer", utterance_t=t, item=item,
-                            text=f"I haven't seen your {item} clearly since you showed it to me.",
+                            text=f"I haven't seen your {item} clearly since you showed {pronouns(item)[1]} to me.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
         last = good[-1]
         where = ""

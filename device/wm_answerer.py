@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from device.baseline import CARRYABLE_ITEMS, age_text
+from device.baseline import CARRYABLE_ITEMS, age_text, pronouns
 from device.perception import Sighting
 from device.responses import Evidence, Response
 from device.session import Pose
@@ -53,6 +53,10 @@ class WorldModelConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"WorldModelConfig.{name} must be a finite number >= 0, got {value!r}")
+
+
+def _stayed(item: str) -> str:
+    return "they stayed" if pronouns(item)[0] == "they" else "it stayed"
 
 
 class WorldModelAnswerer:
@@ -169,8 +173,8 @@ class WorldModelAnswerer:
             self._alerted_t[item] = t
             out.append(Response(
                 t=t, kind="alert", utterance_t=None, item=item,
-                text=f"You left your {item} behind: it stayed where you put it {age_text(t - b.segment_start_t)}, "
-                     f"about {away:.0f} m back.",
+                text=f"You left your {item} behind: {_stayed(item)} where you put {pronouns(item)[1]} "
+                     f"{age_text(t - b.segment_start_t)}, about {away:.0f} m back.",
                 abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
                 position=b.position))
         return out
@@ -200,16 +204,18 @@ class WorldModelAnswerer:
             b = self._infer(obs, t, places_only=True)
         if b.abstain or b.position is None or not b.support:
             return Response(t=t, kind="answer", utterance_t=t, item=item,
-                            text=f"I haven't seen your {item} clearly since you showed it to me.",
+                            text=f"I haven't seen your {item} clearly since you showed {pronouns(item)[1]} to me.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
         last = pairs[b.support[-1]][1]
         where = ""
         if wearer_at is not None:
             where = f", about {math.dist(b.position, (wearer_at.x, wearer_at.z)):.1f} m from where you stood then"
-        doubt = (" It was in your hand then: it should be where you put it down." if carried_best else
-                 " But I looked there since and did not see it." if gone else "")
+        they, them = pronouns(item)
+        doubt = (f" {they.capitalize()} {'were' if they == 'they' else 'was'} in your hand then: {they} should be "
+                 f"where you put {them} down." if carried_best else
+                 f" But I looked there since and did not see {them}." if gone else "")
         return Response(t=t, kind="answer", utterance_t=t, item=item,
-                        text=f"Your {item} should be where I saw it {age_text(t - last.t)}{where} "
+                        text=f"Your {item} should be where I saw {them} {age_text(t - last.t)}{where} "
                              f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}",
                         abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
                         position=b.position)
