@@ -94,6 +94,7 @@ def contact_sheet(session: Session, responses: list[Response], out: Path) -> Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.png")
     sheet.save(tmp)
+    tmp.chmod(0o600)  # frames from the wearer's camera: owner-only, like the memory
     tmp.replace(out)
     return out
 

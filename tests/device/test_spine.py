@@ -64,3 +64,4 @@ def test_demo_session_is_valid_and_the_demo_writes_a_contact_sheet(tmp_path: Pat
     from PIL import Image
     with Image.open(sheet) as im:
         assert im.width > 600 and im.height > 200
+    assert sheet.stat().st_mode & 0o077 == 0
