@@ -115,6 +115,8 @@ def main() -> None:
     p.add_argument("--one", type=int, default=None, help="internal: measure one size in this process")
     p.add_argument("--work", type=Path, default=None, help="folder for the memories (default: temporary)")
     args = p.parse_args()
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
     if args.one is not None:
         with tempfile.TemporaryDirectory(prefix="ami-scale-", dir=args.work) as tmp:
             print(json.dumps(one_size(args.one, Path(tmp) / "memory")), flush=True)
