@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from report import ROOT, fmt, parse_seeds, write_section
+from report import ROOT, fmt, metric_rows, parse_seeds, write_section
 
 HELD_OUT = "1000-1009"
 ANSWERERS = ("baseline", "world-model")
@@ -28,10 +28,6 @@ ANSWERERS = ("baseline", "world-model")
 def render_section(m: dict[str, dict[str, Any]], speed: dict[str, dict[str, float]], seeds: str,
                    command: str) -> str:
     b, w = m["baseline"], m["world-model"]
-
-    def row(name: str, get: Any) -> str:
-        return f"| {name} | {get(b)} | {get(w)} |"
-
     sb = speed["baseline"]
     return "\n".join([
         f"Measured {dt.date.today().isoformat()} with `{command}` (held-out seeds {seeds}, "
@@ -40,19 +36,7 @@ def render_section(m: dict[str, dict[str, Any]], speed: dict[str, dict[str, floa
         "",
         "| metric | baseline (last confident sighting) | world model (default) |",
         "|---|---|---|",
-        row(f"room accuracy ({b['locate']['queries_seen_items']} queries about seen items)",
-            lambda x: fmt(x["locate"]["room_accuracy"], True)),
-        row("false abstention on seen items", lambda x: fmt(x["locate"]["false_abstention_rate"], True)),
-        row("median position error (m)", lambda x: fmt(x["locate"]["median_position_error_m"])),
-        row(f"abstention on never-seen items ({b['locate']['queries_never_seen']} queries)",
-            lambda x: fmt(x["locate"]["abstention_on_never_seen"], True)),
-        row("left-item alerts: true events / alerts / matched",
-            lambda x: f"{x['alerts']['true_events']} / {x['alerts']['alerts']} / {x['alerts']['matched']}"),
-        row("left-item precision / recall / F1", lambda x: " / ".join(
-            fmt(x["alerts"][k], True) for k in ("precision", "recall", "f1"))),
-        row("left-item median delay after leaving the room (s)", lambda x: fmt(x["alerts"]["median_delay_s"])),
-        row("answer latency from speech onset, median / p90 (s: the utterance itself plus compute)",
-            lambda x: f"{fmt(x['latency']['median_s'])} / {fmt(x['latency']['p90_s'])}"),
+        *metric_rows([b, w]),
         "",
         "Replay speed (`ami replay` with its defaults: decode, keyframe gate, encode with the shipped "
         "XNNPACK fp32 `.pte`, store, answer), same run:",

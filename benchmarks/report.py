@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_MD = ROOT / "docs" / "BENCHMARKS.md"
@@ -37,3 +38,27 @@ def write_section(name: str, body: str, heading: str) -> None:
     else:
         text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
     BENCH_MD.write_text(text, encoding="utf-8")
+
+
+def metric_rows(columns: list[dict[str, Any]]) -> list[str]:
+    """Markdown table rows of `ami eval` metrics, one column per answerer (same queries in each)."""
+    first = columns[0]
+
+    def row(name: str, get: Any) -> str:
+        return f"| {name} | " + " | ".join(get(c) for c in columns) + " |"
+
+    return [
+        row(f"room accuracy ({first['locate']['queries_seen_items']} queries about seen items)",
+            lambda x: fmt(x["locate"]["room_accuracy"], True)),
+        row("false abstention on seen items", lambda x: fmt(x["locate"]["false_abstention_rate"], True)),
+        row("median position error (m)", lambda x: fmt(x["locate"]["median_position_error_m"])),
+        row(f"abstention on never-seen items ({first['locate']['queries_never_seen']} queries)",
+            lambda x: fmt(x["locate"]["abstention_on_never_seen"], True)),
+        row("left-item alerts: true events / alerts / matched",
+            lambda x: f"{x['alerts']['true_events']} / {x['alerts']['alerts']} / {x['alerts']['matched']}"),
+        row("left-item precision / recall / F1", lambda x: " / ".join(
+            fmt(x["alerts"][k], True) for k in ("precision", "recall", "f1"))),
+        row("left-item median delay after leaving the room (s)", lambda x: fmt(x["alerts"]["median_delay_s"])),
+        row("answer latency from speech onset, median / p90 (s: the utterance itself plus compute)",
+            lambda x: f"{fmt(x['latency']['median_s'])} / {fmt(x['latency']['p90_s'])}"),
+    ]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import ROOT, fmt, parse_seeds, write_section
+from report import ROOT, metric_rows, parse_seeds, write_section
 
 ANSWERERS = ("baseline", "world-model")
 HEADING = "## World model (issue 6, in progress)"
@@ -25,10 +25,6 @@ HEADING = "## World model (issue 6, in progress)"
 
 def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: str) -> str:
     b, w = m["baseline"], m["world-model"]
-
-    def row(name: str, get: Any) -> str:
-        return f"| {name} | {get(b)} | {get(w)} |"
-
     return "\n".join([
         "The world model (`worldmodel/belief.py`, `device/wm_answerer.py`, `ami replay --answerer "
         "world-model`) keeps, per item, a chain of hypotheses over discovered places and \"carried\", and "
@@ -44,18 +40,8 @@ def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: st
         "",
         "| metric | baseline (last confident sighting) | world model (energy, Viterbi) |",
         "|---|---|---|",
-        row(f"room accuracy ({b['locate']['queries_seen_items']} queries about seen items)",
-            lambda x: fmt(x["locate"]["room_accuracy"], True)),
-        row("false abstention on seen items", lambda x: fmt(x["locate"]["false_abstention_rate"], True)),
-        row("median position error (m)", lambda x: fmt(x["locate"]["median_position_error_m"])),
-        row(f"abstention on never-seen items ({b['locate']['queries_never_seen']} queries)",
-            lambda x: fmt(x["locate"]["abstention_on_never_seen"], True)),
-        row("left-item alerts: true events / alerts / matched",
-            lambda x: f"{x['alerts']['true_events']} / {x['alerts']['alerts']} / {x['alerts']['matched']}"),
-        row("left-item precision / recall / F1", lambda x: " / ".join(
-            fmt(x["alerts"][k], True) for k in ("precision", "recall", "f1"))),
-        row("left-item median delay after leaving the room (s)", lambda x: fmt(x["alerts"]["median_delay_s"])),
-        row("replay wall time, all sessions (s)", lambda x: f"{x['wall_s']:.0f}"),
+        *metric_rows([b, w]),
+        f"| replay wall time, all sessions (s) | {b['wall_s']:.0f} | {w['wall_s']:.0f} |",
     ])
 
 
