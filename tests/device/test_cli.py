@@ -42,7 +42,7 @@ def test_replay_of_a_missing_session_fails_cleanly(tmp_path: Path, capsys) -> No
 
 
 def test_eval_of_malformed_responses_fails_cleanly(tmp_path: Path, capsys) -> None:
-    from tests.device.test_session import make_session
+    from synthetic import make_session
 
     root = make_session(tmp_path)
     bad = tmp_path / "r.jsonl"

@@ -198,7 +198,7 @@ def test_bad_files_never_fall_back(artifacts: Path) -> None:
 def test_memory_of_another_embedding_space_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from device.cli import main
     from memory.store import MemoryStore
-    from tests.device.test_session import make_session
+    from synthetic import make_session
 
     mem = tmp_path / "mem"
     with MemoryStore.open(mem, embedding_dim=64, patch_dim=64):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from device.cli import main
-from tests.device.test_session import make_session
+from synthetic import make_session
 
 
 def _responses(path: Path) -> list[dict]:
