@@ -52,7 +52,9 @@ def describe(path: str) -> str:
 
 
 def tracked_files() -> list[str]:
-    out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # tracked files, and new ones git does not ignore (so a tree written before `git add` is current)
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
     return sorted(set(out.split()) | {"README.md"})
 
 
