@@ -29,7 +29,7 @@ from device.responses import Evidence, Response
 from device.wm_answerer import WorldModelAnswerer, WorldModelConfig
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
-from memory.types import KeyframeRecord, PatchHit
+from memory.types import ItemRecord, KeyframeRecord, PatchHit
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class Assistant:
             WorldModelAnswerer(config.world_model) if config.answerer == "world-model"
             else LastSightingAnswerer(config.baseline))
         self.intents = IntentParser(config.intents)  # loads its embedding model on first need
+        self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
         self.keyframes = 0
 
     # -- frames ----------------------------------------------------------------------------
@@ -98,8 +99,14 @@ class Assistant:
         return sighting_position(pose, self.info.hfov_deg, self.info.height / self.info.width, grid, cell,
                                  self.config.perception)
 
+    def _enrolled(self) -> list[ItemRecord]:
+        """The enrolled items; this assistant is memory's only writer, so enroll and forget refresh it."""
+        if self._items is None:
+            self._items = self.store.items()
+        return self._items
+
     def _look_for_items(self, fr: FrameRecord, enc: Encoding) -> None:
-        for item in self.store.items():
+        for item in self._enrolled():
             cell, score = best_match(enc, item.prototypes)
             if score >= item.threshold:
                 self.answerer.on_sighting(Sighting(item.name, fr.t, fr.i, cell, score, item.threshold,
@@ -137,6 +144,7 @@ class Assistant:
         n_bg = self.store.count_before(before) * enc.grid[0] * enc.grid[1]
         threshold = calibrate_threshold(np.array([h.score for h in hits], dtype=np.float32), n_bg, p)
         self.store.enroll_item(item, utt.t, protos, threshold)
+        self._items = None
         cell, _ = best_match(enc, protos)
         pos = self._position(fr.pose, enc.grid, cell)
         self.answerer.on_enroll(Sighting(item, fr.t, fr.i, cell, 1.0, threshold, pos))
@@ -155,20 +163,8 @@ class Assistant:
             return Response(t=utt.t, kind="answer", utterance_t=utt.t, item=item,
                             text=f"I haven't seen your {item}. Say \"this is my {item}\" while looking at it.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
-        best: dict[int, PatchHit] = {}
-        for h in self.store.search_patches(rec.prototypes, min_score=rec.threshold, t_before=utt.t):
-            if h.keyframe_id not in best or h.score > best[h.keyframe_id].score:
-                best[h.keyframe_id] = h
-        sightings, poses = [], {}
-        for h in best.values():
-            kf = self.store.keyframe(h.keyframe_id)
-            poses[h.frame] = self._pose_of(kf)
-            sightings.append(Sighting(item, h.t, h.frame, h.cell, h.score, rec.threshold,
-                                      self._position(poses[h.frame], self.store.grid(h.keyframe_id), h.cell)))
-        r = self.answerer.locate(item, utt.t, sightings, None)
-        if r.evidence is not None:  # say how far it was from where the wearer stood
-            r = self.answerer.locate(item, utt.t, sightings, poses.get(r.evidence.frame))
-        return r
+        sightings, poses = self._sightings(rec, utt.t)
+        return self.answerer.locate(item, utt.t, sightings, poses)
 
     # -- intents beyond enroll and locate (issue 5) ------------------------------------------
     def _dispatch(self, utt: Utterance, intent: Intent) -> Response:
@@ -193,7 +189,7 @@ class Assistant:
     def resolve_item(self, name: str, enrolling: bool = False) -> str:
         """The enrolled item `name` means: the same words up to plural and spacing ("key", "car
         keys" -> "keys"; "med kit" -> "medkit"), else the nearest name by sentence embedding."""
-        known = [i.name for i in self.store.items()]
+        known = [i.name for i in self._enrolled()]
         if name in known:
             return name
         key = item_key
@@ -209,10 +205,9 @@ class Assistant:
         best = int(np.argmax(sims))
         return known[best] if sims[best] >= self.config.item_synonym_min_sim else name
 
-    def _sightings(self, item: str, t: float) -> tuple[list[Sighting], dict[int, Pose | None]] | None:
-        rec = self.store.item(item)
-        if rec is None:
-            return None
+    def _sightings(self, rec: ItemRecord, t: float) -> tuple[list[Sighting], dict[int, Pose | None]]:
+        """Every keyframe's best patch over the item's threshold before t, as sightings, and the
+        camera pose of each sighting's frame."""
         best: dict[int, PatchHit] = {}
         for h in self.store.search_patches(rec.prototypes, min_score=rec.threshold, t_before=t):
             if h.keyframe_id not in best or h.score > best[h.keyframe_id].score:
@@ -220,7 +215,7 @@ class Assistant:
         sightings, poses = [], {}
         for h in best.values():
             poses[h.frame] = self._pose_of(self.store.keyframe(h.keyframe_id))
-            sightings.append(Sighting(item, h.t, h.frame, h.cell, h.score, rec.threshold,
+            sightings.append(Sighting(rec.name, h.t, h.frame, h.cell, h.score, rec.threshold,
                                       self._position(poses[h.frame], self.store.grid(h.keyframe_id), h.cell)))
         return sightings, poses
 
@@ -242,15 +237,15 @@ class Assistant:
     def _left_items(self, utt: Utterance) -> Response:
         """Carryable items whose last confirmed sighting is a place the wearer is now away from."""
         c = self.config.baseline
-        carry = [i.name for i in self.store.items() if i.name in c.carryable]
+        carry = [i for i in self._enrolled() if i.name in c.carryable]
         if not carry:
             return self._ack(utt, None, "I'm not watching any of your things yet: show me your keys, phone "
                                         "or wallet and say \"this is my keys\".", abstain=True, kind="answer")
         here = self._wearer_position()
         left, parts = [], []
-        for name in carry:
-            found = self._sightings(name, utt.t)
-            good = confirmed(found[0], c) if found else []
+        for rec in carry:
+            name = rec.name
+            good = confirmed(self._sightings(rec, utt.t)[0], c)
             if not good or good[-1].position is None or here is None:
                 continue
             away = math.dist(good[-1].position, here)
@@ -258,7 +253,7 @@ class Assistant:
                 left.append(good[-1])
                 parts.append(f"your {name} ({age_text(utt.t - good[-1].t)}, about {away:.0f} m from here)")
         if not left:
-            return self._ack(utt, None, f"I don't think so: nothing I watch ({', '.join(carry)}) was last seen "
+            return self._ack(utt, None, f"I don't think so: nothing I watch ({', '.join(i.name for i in carry)}) was last seen "
                                         "away from you.", kind="answer")
         last = max(left, key=lambda s: s.t)
         return Response(t=utt.t, kind="answer", utterance_t=utt.t, item=left[0].item if len(left) == 1 else None,
@@ -286,4 +281,5 @@ class Assistant:
     def _drop_sightings(self, gone: Callable[[Sighting], bool]) -> None:
         # Answerers keep their own copies of sightings: forgotten ones must not come back in alerts.
         self.answerer.forget(gone)
+        self._items = None  # a forget may have removed enrolled items
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 from device.perception import Sighting
 from device.responses import Evidence, Response
@@ -45,6 +45,15 @@ def age_text(seconds: float) -> str:
         return f"{seconds:.0f} s ago"
     m, s = divmod(int(round(seconds)), 60)
     return f"{m} min {s} s ago" if s else f"{m} min ago"
+
+
+def distance_from_viewer(position: tuple[float, float] | None, frame: int,
+                         poses: Mapping[int, Pose | None] | None) -> str:
+    """", about 2.3 m from where you stood then": how far the answer is from the camera that saw it."""
+    viewer = None if poses is None else poses.get(frame)
+    if position is None or viewer is None:
+        return ""
+    return f", about {math.dist(position, (viewer.x, viewer.z)):.1f} m from where you stood then"
 
 
 def pronouns(item: str) -> tuple[str, str]:
@@ -138,17 +147,19 @@ class LastSightingAnswerer:
                 evidence=Evidence(s.t, s.frame), position=s.position))
         return out
 
-    def locate(self, item: str, t: float, sightings: list[Sighting], wearer_at: Pose | None) -> Response:
-        """Answer "where is my <item>?" at time t from all sightings in memory before t."""
+    def locate(self, item: str, t: float, sightings: list[Sighting],
+               poses: Mapping[int, Pose | None] | None) -> Response:
+        """Answer "where is my <item>?" at time t from all sightings in memory before t.
+
+        poses: the camera pose of each sighting's frame, to say how far the item was from the wearer.
+        """
         good = confirmed(sightings, self.config)
         if not good:
             return Response(t=t, kind="answer", utterance_t=t, item=item,
                             text=f"I haven't seen your {item} clearly since you showed {pronouns(item)[1]} to me.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
         last = good[-1]
-        where = ""
-        if last.position is not None and wearer_at is not None:
-            where = f", about {math.dist(last.position, (wearer_at.x, wearer_at.z)):.1f} m from where you stood then"
+        where = distance_from_viewer(last.position, last.frame, poses)
         return Response(t=t, kind="answer", utterance_t=t, item=item,
                         text=f"I last saw your {item} {age_text(t - last.t)}{where} (frame {last.frame}).",
                         abstain=False, confidence=confidence(last.score, last.threshold),

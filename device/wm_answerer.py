@@ -20,11 +20,11 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
-from device.baseline import CARRYABLE_ITEMS, age_text, pronouns
+from device.baseline import CARRYABLE_ITEMS, age_text, distance_from_viewer, pronouns
 from device.perception import Sighting
 from device.responses import Evidence, Response
 from device.session import Pose
@@ -180,8 +180,12 @@ class WorldModelAnswerer:
         return out
 
     # -- locate ----------------------------------------------------------------------------
-    def locate(self, item: str, t: float, sightings: list[Sighting], wearer_at: Pose | None) -> Response:
-        """Answer "where is my <item>?" at time t from the sightings in memory before t."""
+    def locate(self, item: str, t: float, sightings: list[Sighting],
+               poses: Mapping[int, Pose | None] | None) -> Response:
+        """Answer "where is my <item>?" at time t from the sightings in memory before t.
+
+        poses: the camera pose of each sighting's frame, to say how far the item was from the wearer.
+        """
         enrolled = [(o, s) for o, s in self._seen.get(item, []) if (o.enroll or o.miss) and o.t <= t]
         pairs = list(enrolled)
         known = {s.frame for o, s in enrolled if o.enroll}
@@ -207,9 +211,7 @@ class WorldModelAnswerer:
                             text=f"I haven't seen your {item} clearly since you showed {pronouns(item)[1]} to me.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
         last = pairs[b.support[-1]][1]
-        where = ""
-        if wearer_at is not None:
-            where = f", about {math.dist(b.position, (wearer_at.x, wearer_at.z)):.1f} m from where you stood then"
+        where = distance_from_viewer(b.position, last.frame, poses)
         they, them = pronouns(item)
         doubt = (f" {they.capitalize()} {'were' if they == 'they' else 'was'} in your hand then: {they} should be "
                  f"where you put {them} down." if carried_best else

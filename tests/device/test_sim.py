@@ -80,12 +80,16 @@ def test_house_is_deterministic_and_well_formed(seed: int) -> None:
         layout.route(0, r.id)
 
 
+def _house_and_plan(seed: int, short: bool):
+    n = 3 if short else None
+    layout = generate_house(HouseConfig(seed=seed, n_rooms=n, n_items=n))
+    return layout, plan_session(layout, WearerConfig(short=short), seed)
+
+
 @pytest.mark.parametrize("short", [True, False])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_wearer_walks_through_doorways_never_walls_or_furniture(seed: int, short: bool) -> None:
-    n = 3 if short else None
-    layout = generate_house(HouseConfig(seed=seed, n_rooms=n, n_items=n))
-    plan = plan_session(layout, WearerConfig(short=short), seed)
+    layout, plan = _house_and_plan(seed, short)
     assert (30.0 <= plan.duration_s <= 45.0) if short else (120.0 <= plan.duration_s <= 180.0)
     walls = _walls(layout)
     furniture = [f for r in layout.rooms for f in r.furniture]
@@ -99,9 +103,7 @@ def test_wearer_walks_through_doorways_never_walls_or_furniture(seed: int, short
 @pytest.mark.parametrize("short", [True, False])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_wearer_script_has_the_required_moments(seed: int, short: bool) -> None:
-    n = 3 if short else None
-    layout = generate_house(HouseConfig(seed=seed, n_rooms=n, n_items=n))
-    plan = plan_session(layout, WearerConfig(short=short), seed)
+    layout, plan = _house_and_plan(seed, short)
     types = [e.type for e in plan.events]
     assert {"enroll", "pickup", "putdown", "left_behind", "query"} <= set(types)
     assert [e.t for e in plan.events] == sorted(e.t for e in plan.events)
