@@ -4,10 +4,15 @@ Records each seed's session (cached under --work), replays it once per answerer 
 baseline, then the default world model) on 1 thread, scores both with `ami eval`'s code, and
 rewrites the "baseline" section of docs/BENCHMARKS.md with the figures, the command and the date.
 
-Seeds: 0-99 are development seeds (the demo is seed 7). 1000-1009 are held out: never used
-while developing. Run:
+Seeds: 0-99 are development seeds (the demo is seed 7). 1000-1019 are held out: never used
+while developing (1010-1019 joined for issue 6; each is recorded once into --work and reused).
+The lead runs the held-out figure once, on the final code:
 
-    .venv/bin/python benchmarks/baseline.py --seeds 1000-1009
+    .venv/bin/python benchmarks/baseline.py --seeds 1000-1019
+
+To check that the script works, run it on development seeds without writing the section:
+
+    .venv/bin/python benchmarks/baseline.py --seeds 0-1 --work /tmp/bench-check --no-write
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from report import ROOT, fmt, metric_rows, parse_seeds, write_section
 
-HELD_OUT = "1000-1009"
+HELD_OUT = "1000-1019"
 ANSWERERS = ("baseline", "world-model")
 
 
@@ -29,8 +34,9 @@ def render_section(m: dict[str, dict[str, Any]], speed: dict[str, dict[str, floa
                    command: str) -> str:
     b, w = m["baseline"], m["world-model"]
     sb = speed["baseline"]
+    kind = "held-out" if min(parse_seeds(seeds)) >= 1000 else "development"
     return "\n".join([
-        f"Measured {dt.date.today().isoformat()} with `{command}` (held-out seeds {seeds}, "
+        f"Measured {dt.date.today().isoformat()} with `{command}` ({kind} seeds {seeds}, "
         f"{int(sb['sessions'])} sessions, 128x128 frames, encoder on 1 thread, each session replayed "
         "once per answerer).",
         "",
