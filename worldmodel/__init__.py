@@ -1,1 +1,1 @@
-"""Model code shared by device, export and companion: the frozen backbone and its loaders."""
+"""Model code shared by device, export and companion: the frozen backbone, the item belief and the JEPA latent predictor."""
