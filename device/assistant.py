@@ -4,7 +4,8 @@ Frames pass the keyframe gate, get encoded and stored. Enrolled items are looked
 keyframe (sightings), which drive left-item alerts. Utterances are parsed into intents; "where
 are my X?" is answered by the configured answerer: `world-model` (the default: the
 energy-minimizing belief of `worldmodel/belief.py`) or `baseline` (the last confident sighting in
-memory, kept for comparison).
+memory, kept for comparison). "Take me to my X" adds a route to that answer (device/route.py): a
+paired companion's plan, else the place graph of memory's keyframe poses.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -26,10 +27,14 @@ from device.baseline import BaselineConfig, LastSightingAnswerer, age_text, conf
 from device.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
+from device.route import RouteGuide
 from device.wm_answerer import WorldModelAnswerer, WorldModelConfig
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
 from memory.types import ItemRecord, KeyframeRecord, PatchHit
+
+if TYPE_CHECKING:
+    from device.companion_client import CompanionClient
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,8 @@ class AssistantConfig:
 
 class Assistant:
     def __init__(self, store: MemoryStore, encoder: EncoderRuntime, info: SessionInfo, session_id: str,
-                 config: AssistantConfig = AssistantConfig()) -> None:
+                 config: AssistantConfig = AssistantConfig(), companion: CompanionClient | None = None) -> None:
+        """companion: a paired companion for route plans (None: routes from the place graph, offline)."""
         self.store = store
         self.encoder = encoder
         self.info = info
@@ -72,6 +78,7 @@ class Assistant:
             else LastSightingAnswerer(config.baseline))
         self.intents = IntentParser(config.intents)  # loads its embedding model on first need
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
+        self.router = RouteGuide(store, companion)
         self.keyframes = 0
 
     # -- frames ----------------------------------------------------------------------------
@@ -223,9 +230,18 @@ class Assistant:
         r = self._locate(utt, item)
         if r.abstain:
             return r
-        # The companion plans routes; until it exists the answer is where the item is.
-        return Response(**{**r.__dict__, "text": r.text + " Head back there; step-by-step guidance "
-                                                          "needs the companion, which is not connected."})
+        here, patches = None, None
+        if self._last is not None:
+            fr, rgb, enc = self._last
+            here = fr.pose
+            if self.router.companion is not None:  # the latent of what the wearer sees now
+                patches = (enc or self.encoder.encode(rgb)).patches
+        kf = self.store.last_keyframe() if here is None or patches is None else None
+        if kf is not None:  # no live frame (ask, listen): the last thing the glasses saw
+            here = here or self._pose_of(kf)
+            if self.router.companion is not None and patches is None:
+                patches = self.store.patches(kf.id)
+        return self.router.answer(r, here, patches)
 
     def _wearer_position(self) -> tuple[float, float] | None:
         pose = self._last[0].pose if self._last is not None else None

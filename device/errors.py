@@ -19,3 +19,11 @@ class OutputError(AmiError, OSError):
 
 class ModelError(AmiError, RuntimeError):
     """A model or its weights cannot be loaded."""
+
+
+class CompanionError(AmiError, RuntimeError):
+    """The companion refused a request or its pairing state is unusable (pair again to fix)."""
+
+
+class CompanionUnavailable(CompanionError):
+    """The companion is unreachable, too slow or failing (5xx): the device falls back and retries later."""

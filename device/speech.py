@@ -159,8 +159,12 @@ class SpokenAssistant:
             self.store = MemoryStore.open_existing(memory_dir)
         last = self.store.last_keyframe()
         self.clock0 = 0.0 if last is None else last.t + 0.1  # "now" is just after the memory ends
+        from device.companion_client import CompanionClient
+
+        # a companion paired with `ami companion pair --memory DIR` plans routes; none: the place graph
+        self.companion = None if memory_dir is None else CompanionClient.from_state(Path(memory_dir))
         self.assistant = Assistant(self.store, NoCamera(), ASK_SESSION_INFO, session_id="listen",
-                                   config=AssistantConfig(intents=config.intents))
+                                   config=AssistantConfig(intents=config.intents), companion=self.companion)
         self.asr = Transcriber(config.asr)
         if warm and config.intents.use_embeddings:
             self.assistant.intents.parse("where might my thing be")  # no pattern fits: loads MiniLM
@@ -185,6 +189,8 @@ class SpokenAssistant:
         return Exchange(heard, intent, response, latency)
 
     def close(self) -> None:
+        if self.companion is not None:
+            self.companion.close()
         self.store.close()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
