@@ -4,17 +4,19 @@ companion's plan when it is paired and up, and the fallback when it is killed.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from device.assistant import Assistant
 from device.companion_client import CompanionClient, CompanionConfig, pair
+from device.guidance import path_steps, plan_path, spoken
 from device.replay import ReplayConfig, replay
 from device.route import AWAY, LOCAL, PLANNED
 from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_session
 from device.speech import NoCamera
-from test_companion_client import CODE, Companion
+from companion_process import CompanionProcess, untrained_checkpoint
 
 
 def _walk_session(root: Path) -> Path:
@@ -52,29 +54,34 @@ def test_replay_routes_from_the_place_graph_offline(walked: tuple[Path, list]) -
     assert route.text.startswith(f"{LOCAL}: turn around, walk about 7 metres. Your keys")
 
 
-def _ask_route(mem: Path, companion: CompanionClient | None) -> str:
+def _ask_route(mem: Path, companion: CompanionClient | None, checkpoint: Path) -> tuple[str, Any]:
     from memory.store import MemoryStore
-    from worldmodel.jepa import JepaConfig, LatentPredictor
+    from worldmodel.jepa import load_predictor
 
     with MemoryStore.open_existing(mem) as store:
         a = Assistant(store, NoCamera(), SessionInfo(fps=10, width=32, height=32), "ask", companion=companion)
-        a.router._predictor = LatentPredictor(JepaConfig()).eval()  # the shipped checkpoint is not needed here
-        return a.on_utterance(Utterance(2.0, "take me to my keys")).text
+        a.router._predictor = load_predictor(checkpoint)  # the companion's own weights, not the shipped ones
+        response = a.on_utterance(Utterance(2.0, "take me to my keys"))
+        return response.text, a.router.last
 
 
 def test_companion_plans_then_falls_back_when_killed(walked: tuple[Path, list], tmp_path: Path) -> None:
     mem, _ = walked
-    companion = Companion(tmp_path)
+    companion = CompanionProcess(tmp_path, untrained_checkpoint(tmp_path / "jepa.pt"))
     companion.start()
     try:
-        pairing = pair(companion.url, CODE, tmp_path / "state")
-        with CompanionClient(pairing, CompanionConfig(timeout_s=1.5, horizon=5)) as client:
-            text = _ask_route(mem, client)
-            # The stand-in companion plans 5 half-metre steps straight ahead.
-            assert text.startswith(f"{PLANNED}: walk about 2.5 metres.") and "keys" in text
+        pairing = pair(companion.url, companion.code, tmp_path / "state")
+        config = CompanionConfig(timeout_s=1.5, horizon=5, samples=64, iterations=5)
+        with CompanionClient(pairing, config) as client:
+            text, result = _ask_route(mem, client, companion.checkpoint)
+            assert result.source == "companion" and result.plan.actions.shape == (5, 3)
+            # The spoken steps are the plan's, from the wearer's last pose (x=9, facing +x).
+            points, end_yaw = plan_path(result.plan.actions, 9.0, 0.0, 0.0)
+            steps = spoken(path_steps(points, 0.0, end_yaw)) or "stay where you are and look around"
+            assert text.startswith(f"{PLANNED}: {steps}. Your keys")
             companion.kill()
-            text = _ask_route(mem, client)
+            text, result = _ask_route(mem, client, companion.checkpoint)
+            assert result.source == "place-graph"
             assert text.startswith(f"{AWAY}: turn around, walk about 7 metres. Your keys")
     finally:
-        if companion.proc is not None and companion.proc.poll() is None:
-            companion.kill()
+        companion.stop()
