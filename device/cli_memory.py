@@ -45,14 +45,16 @@ def _open(args: argparse.Namespace, *, repair: bool = True) -> MemoryStore:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        stats = {**store.stats(), "embedding_dim": store.embedding_dim, "patch_dim": store.patch_dim}
+        stats = {**store.stats(), "embedding_dim": store.embedding_dim, "patch_dim": store.patch_dim,
+                 "embedding_space": store.embedding_space}
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
     per = stats["total_bytes"] / stats["keyframes"] if stats["keyframes"] else 0.0
     print(f"{args.memory}: {stats['keyframes']} keyframes ({stats['longterm']} long-term), "
           f"{stats['patches']} patches, {stats['items']} items")
-    print(f"  dims: embedding {stats['embedding_dim']}, patch {stats['patch_dim']}")
+    print(f"  dims: embedding {stats['embedding_dim']}, patch {stats['patch_dim']}; "
+          f"encoder: {stats['embedding_space'] or 'not recorded'}")
     print(f"  bytes: database {stats['db_bytes']}, index {stats['index_bytes']}, total {stats['total_bytes']}"
           f" ({per:.0f} per keyframe)")
     return 0

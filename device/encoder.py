@@ -62,9 +62,17 @@ class Encoding:
     embedding: np.ndarray  # (D,) float32, L2-normalised mean of the patches
 
 
+def embedding_space(model: str, weights_sha256: str, input_px: int) -> str:
+    """The name of the space an encoder's embeddings live in; a memory records it when it is created
+    and refuses an encoder from another space (its searches would be meaningless). The int8 and fp32
+    programs of one export share the space of the weights they were verified against."""
+    return f"{model} | weights sha256:{weights_sha256[:16]} | {input_px} px | mean of L2-normalised patches"
+
+
 class EncoderRuntime(Protocol):
     dim: int
     config: EncoderConfig
+    space: str  # embedding_space(...)
 
     def encode(self, rgb: np.ndarray) -> Encoding: ...
 
@@ -102,15 +110,18 @@ class EagerEncoder:
     def __init__(self, config: EncoderConfig = EncoderConfig(runtime="eager")) -> None:
         import torch
 
-        from worldmodel.backbone import STRIDE16_DIM, Stride16Features, load_mobilenet_v2
+        from worldmodel.backbone import (STRIDE16_DIM, STRIDE16_MODEL, Stride16Features, load_mobilenet_v2,
+                                         mobilenet_v2_weights_path, sha256_file)
 
         self.config = config
         self.dim = STRIDE16_DIM
         torch.set_num_threads(config.threads)
         try:
-            self._net = Stride16Features(load_mobilenet_v2()).eval()
+            weights = mobilenet_v2_weights_path()
+            self._net = Stride16Features(load_mobilenet_v2(weights)).eval()
         except (FileNotFoundError, RuntimeError) as e:
             raise ModelError(f"cannot load the MobileNetV2 backbone: {e}") from e
+        self.space = embedding_space(STRIDE16_MODEL, sha256_file(weights), config.input_px)
         self._torch = torch
 
     def features(self, x: torch.Tensor) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from device.encoder import VARIANTS, EncoderConfig, Encoding, to_encoding, to_input
+from device.encoder import VARIANTS, EncoderConfig, Encoding, embedding_space, to_encoding, to_input
 from device.encoder_manifest import MANIFEST_FILE, EncoderManifest, ProgramEntry, read_manifest
 from device.errors import ModelError
 
@@ -102,6 +102,7 @@ class PteEncoder:
         self.entry = m.programs[self.variant]
         self.path = self.manifest_path.parent / self.entry.file
         self.dim = m.dim
+        self.space = embedding_space(m.model, m.source_weights.get("sha256", ""), m.input_px)
         have = installed_executorch()
         wrote = m.versions.get("executorch")
         if wrote != have:

@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from tqdm import tqdm
 
@@ -86,8 +86,13 @@ def spoken_utterances(session: Session, config: SpeechConfig) -> list[Utterance]
 
 
 def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
-           config: ReplayConfig = ReplayConfig(), encoder: EncoderRuntime | None = None) -> ReplayResult:
-    """Run the session through a fresh assistant; write responses atomically to `out`."""
+           config: ReplayConfig = ReplayConfig(), encoder: EncoderRuntime | None = None,
+           until_t: float | None = None, inspect: Callable[[Assistant], None] | None = None) -> ReplayResult:
+    """Run the session through a fresh assistant; write responses atomically to `out`.
+
+    until_t: stop there (frames and utterances heard after it are not fed); inspect: called with
+    the assistant at the end, while its memory is still open (`ami explain` reads its belief).
+    """
     from memory.store import MemoryStore
 
     if out is not None:
@@ -101,13 +106,18 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
     responses: list[Response] = []
     started = time.perf_counter()
     try:
-        with MemoryStore.open(folder, embedding_dim=encoder.dim, patch_dim=encoder.dim) as store:
+        with MemoryStore.open(folder, embedding_dim=encoder.dim, patch_dim=encoder.dim,
+                              embedding_space=encoder.space) as store:
             assistant = Assistant(store, encoder, session.info, session_id=session.path.name,
                                   config=config.assistant)
             utterances = list(session.utterances) if config.speech is None else spoken_utterances(session, config.speech)
             heard = heard_times(utterances)
+            if until_t is not None:
+                utterances = [u for u, h in zip(utterances, heard) if h <= until_t]
+                heard = heard[:len(utterances)]
+            frames = [fr for fr in session.frames if until_t is None or fr.t <= until_t]
             u = 0
-            for fr in tqdm(session.frames, desc=f"replay {session.path.name}", unit="frame",
+            for fr in tqdm(frames, desc=f"replay {session.path.name}", unit="frame",
                            disable=not config.progress):
                 while u < len(utterances) and heard[u] < fr.t:
                     responses.append(assistant.on_utterance(utterances[u], heard[u]))
@@ -116,6 +126,8 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
             for k in range(u, len(utterances)):
                 responses.append(assistant.on_utterance(utterances[k], heard[k]))
             keyframes = assistant.keyframes
+            if inspect is not None:
+                inspect(assistant)
         wall = time.perf_counter() - started
     finally:
         if tmp is not None:
@@ -126,4 +138,4 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
         except OSError as e:
             raise OutputError(f"{out}: could not write responses ({e.strerror})") from e
     log.info("replayed %d frames (%d keyframes) in %.1f s", len(session.frames), keyframes, wall)
-    return ReplayResult(responses, len(session.frames), keyframes, wall, memory_dir)
+    return ReplayResult(responses, len(frames), keyframes, wall, memory_dir)

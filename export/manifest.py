@@ -15,8 +15,8 @@ from typing import Any
 from device.encoder_manifest import EncoderManifest, ProgramEntry
 from device.encoder_pte import sha256_bytes
 from device.session import write_json_atomic
+from worldmodel.backbone import STRIDE16_MODEL
 
-MODEL_NAME = "mobilenet_v2.features[:14] (ImageNet, stride 16)"
 RESIZE = "RGB uint8 -> bilinear (align_corners=False) to input_px square -> float / 255; device/encoder.py to_input"
 POSTPROCESS = "per-patch L2 normalisation; embedding = L2-normalised mean of the patches; device/encoder.py to_encoding"
 
@@ -36,7 +36,7 @@ def build_manifest(input_px: int, dim: int, programs: dict[str, ProgramEntry],
 
     weights = mobilenet_v2_weights_path()
     return EncoderManifest(
-        model=MODEL_NAME,
+        model=STRIDE16_MODEL,
         input_shape=(1, 3, input_px, input_px),
         input_dtype="float32",
         input_range=(0.0, 1.0),

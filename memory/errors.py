@@ -39,6 +39,19 @@ class DimensionMismatchError(MemoryStoreError, ValueError):
         )
 
 
+class EmbeddingSpaceMismatchError(MemoryStoreError, ValueError):
+    """An existing memory was opened by an encoder whose embeddings live in another space."""
+
+    def __init__(self, folder: Path, stored: str, requested: str) -> None:
+        self.stored = stored
+        self.requested = requested
+        super().__init__(
+            f"the memory at {folder} was built by the encoder {stored!r}, but this encoder is "
+            f"{requested!r}; its searches would compare unrelated vectors. Use the encoder that "
+            f"wrote the memory (--encoder-manifest), or point --memory at a new folder"
+        )
+
+
 class SchemaTooNewError(MemoryStoreError):
     """The database was written by a newer ami-glasses than this one."""
 

@@ -30,6 +30,7 @@ from memory.config import StoreConfig
 from memory.errors import (
     CorruptDatabaseError,
     DimensionMismatchError,
+    EmbeddingSpaceMismatchError,
     IndexOutOfSyncError,
     IndexSaveError,
     InvalidInputError,
@@ -62,6 +63,7 @@ class MemoryStore(StoreCompact):
         self.config = config
         self.embedding_dim = 0  # set by _init_meta
         self.patch_dim = 0
+        self.embedding_space: str | None = None  # set by _init_meta
         self._db_path = folder / DB_FILE
         self._repair = True
         self._index_problem: str | None = None  # why the saved index was not used, until saved
@@ -88,6 +90,7 @@ class MemoryStore(StoreCompact):
         *,
         embedding_dim: int | None = None,
         patch_dim: int | None = None,
+        embedding_space: str | None = None,
         config: StoreConfig | None = None,
         repair: bool = True,
         create: bool = True,
@@ -95,7 +98,8 @@ class MemoryStore(StoreCompact):
         """Open the memory in `folder`, creating it (and the folder) when it does not exist yet.
 
         The dims may be left out for an existing memory (they are read from memory.db); when
-        given they must match. `repair=False` rebuilds a stale or damaged index in RAM only and
+        given they must match. So must `embedding_space`, the encoder's name for its space, once
+        the memory records one (a memory created without it adopts the first one given). `repair=False` rebuilds a stale or damaged index in RAM only and
         leaves the files for `verify()` to report. `create=False` refuses a folder with no memory.
         """
         dims = {"embedding_dim": embedding_dim, "patch_dim": patch_dim}
@@ -117,7 +121,7 @@ class MemoryStore(StoreCompact):
                 schema.migrate(db, db_path)
                 store = cls(folder, db, lock, config or StoreConfig())
                 store._repair = repair
-                store._init_meta(embedding_dim, patch_dim)
+                store._init_meta(embedding_dim, patch_dim, embedding_space)
                 reads = store._reads = schema.connect_reader(db_path)
                 store._load_index()
             except sqlite3.OperationalError as e:
@@ -142,7 +146,7 @@ class MemoryStore(StoreCompact):
         """Open a memory that must exist, with the dims it was created with (for `ami memory`)."""
         return cls.open(folder, config=config, repair=repair, create=False)
 
-    def _init_meta(self, embedding_dim: int | None, patch_dim: int | None) -> None:
+    def _init_meta(self, embedding_dim: int | None, patch_dim: int | None, embedding_space: str | None) -> None:
         db = self._live()
         meta = schema.read_meta(db)
         if schema.META_EMBEDDING_DIM not in meta:
@@ -168,6 +172,14 @@ class MemoryStore(StoreCompact):
                 raise DimensionMismatchError(self.folder, key, stored[key], value)
         self.embedding_dim = stored[schema.META_EMBEDDING_DIM]
         self.patch_dim = stored[schema.META_PATCH_DIM]
+        self.embedding_space = meta.get(schema.META_EMBEDDING_SPACE)
+        if embedding_space is not None:
+            if self.embedding_space is None:
+                with db.atomic():
+                    schema.write_meta(db, schema.META_EMBEDDING_SPACE, embedding_space)
+                self.embedding_space = embedding_space
+            elif self.embedding_space != embedding_space:
+                raise EmbeddingSpaceMismatchError(self.folder, self.embedding_space, embedding_space)
         self._layout = keyframe_table.Layout(self._db_path, self.embedding_dim, self.patch_dim)
         self._generation = stored[schema.META_GENERATION]
 

@@ -21,6 +21,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STRIDE16_END = 14  # features[:14] ends with 96 channels at stride 16
 STRIDE16_DIM = 96
+STRIDE16_MODEL = "mobilenet_v2.features[:14] (ImageNet, stride 16)"  # names the embedding space
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:

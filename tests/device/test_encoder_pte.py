@@ -206,6 +206,22 @@ def test_memory_of_another_embedding_space_is_an_error(tmp_path: Path, capsys: p
     root = make_session(tmp_path, n=6)
     assert main(["replay", str(root), "--out", str(tmp_path / "r.jsonl"), "--memory", str(mem), "--quiet"]) == 2
     assert "embedding_dim=64" in capsys.readouterr().err
+    same_dims = tmp_path / "mem96"
+    with MemoryStore.open(same_dims, embedding_dim=96, patch_dim=96, embedding_space="a retrained encoder"):
+        pass
+    assert main(["replay", str(root), "--out", str(tmp_path / "r.jsonl"), "--memory", str(same_dims),
+                 "--quiet"]) == 2
+    assert "'a retrained encoder'" in capsys.readouterr().err
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_pte_and_eager_share_one_embedding_space_named_by_the_weights(eager: EagerEncoder,
+                                                                        artifacts: Path) -> None:
+    pte = PteEncoder(EncoderConfig(variant="fp32"))
+    assert pte.space == eager.space and "224 px" in pte.space
+    other = _edit_manifest(artifacts, source_weights={"file": "x.pth", "sha256": "0" * 64})
+    # a program exported from other weights names another space, so a memory refuses it
+    assert PteEncoder(EncoderConfig(variant="fp32", manifest=other)).space != eager.space
 
 
 @pytest.mark.parametrize("field, value", [("runtime", "onnx"), ("variant", "int4"), ("threads", 0)])

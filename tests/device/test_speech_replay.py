@@ -28,7 +28,7 @@ class CachedEncoder:
 
     def __init__(self) -> None:
         self._inner = EagerEncoder(EncoderConfig(threads=1))
-        self.dim = self._inner.dim
+        self.dim, self.space = self._inner.dim, self._inner.space
         self._cache: dict[bytes, Encoding] = {}
 
     def encode(self, rgb: np.ndarray) -> Encoding:

@@ -17,6 +17,7 @@ import pytest
 from memory import (
     CorruptDatabaseError,
     DimensionMismatchError,
+    EmbeddingSpaceMismatchError,
     InvalidInputError,
     KeyframeNotFoundError,
     MemoryInUseError,
@@ -294,6 +295,19 @@ def test_dims_mismatch_on_reopen_is_clear(folder, embedding_dim, patch_dim, name
     right = D if named == "embedding_dim" else DP
     assert f"{named}={right}" in str(e.value) and f"{named}={wrong}" in str(e.value)
     open_store(folder).close()  # the failed open released the folder
+
+
+def test_memory_refuses_an_encoder_from_another_embedding_space(folder) -> None:
+    MemoryStore.open(folder, embedding_dim=D, patch_dim=DP).close()  # made before spaces were recorded
+    with MemoryStore.open(folder, embedding_space="encoder A") as store:  # adopts the first one named
+        assert store.embedding_space == "encoder A"
+    with MemoryStore.open(folder, embedding_space="encoder A") as store:
+        assert store.embedding_space == "encoder A"
+    with pytest.raises(EmbeddingSpaceMismatchError) as e:
+        MemoryStore.open(folder, embedding_space="encoder B")
+    assert "'encoder A'" in str(e.value) and "'encoder B'" in str(e.value) and str(folder) in str(e.value)
+    with MemoryStore.open(folder) as store:  # `ami memory` opens without an encoder: it still works
+        assert store.embedding_space == "encoder A"
 
 
 def test_second_open_of_a_folder_is_refused(folder) -> None:
