@@ -148,6 +148,40 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_companion_serve(args: argparse.Namespace) -> int:
+    from companion_app.errors import CompanionServerError
+    from companion_app.server import ServeConfig, serve
+
+    try:
+        config = ServeConfig(host=args.host, port=args.port, allow_remote=args.allow_remote, checkpoint=args.checkpoint,
+                             state_dir=args.state.expanduser(), device=args.device, threads=args.threads)
+    except ValueError as e:
+        raise AmiError(str(e)) from e
+    try:
+        serve(config, announce=lambda line: print(line, flush=True))
+    except CompanionServerError as e:
+        raise AmiError(str(e)) from e
+    return 0
+
+
+def _register_companion_serve(csub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sp = csub.add_parser("serve", help="run the companion: plans routes for paired glasses over HTTP",
+                         description="Serve the planning API (CEM and gradient planners through the JEPA "
+                                     "predictor, on the GPU when torch sees one) and print a one-time pairing code. "
+                                     "Loopback only unless --allow-remote. See docs/companion.md.")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    sp.add_argument("--port", type=int, default=8765, help="TCP port (default: 8765)")
+    sp.add_argument("--allow-remote", action="store_true",
+                    help="allow a --host that is not loopback (the API is then reachable from the network)")
+    sp.add_argument("--checkpoint", type=Path, default=None,
+                    help="JEPA predictor checkpoint (default: the shipped worldmodel/artifacts/jepa-v1.pt)")
+    sp.add_argument("--state", type=Path, default=Path("~/.ami/companion"),
+                    help="folder for the paired devices, owner-only (default: ~/.ami/companion)")
+    sp.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cuda if available)")
+    sp.add_argument("--threads", type=int, default=1, help="torch CPU threads for planning (default: 1)")
+    sp.set_defaults(func=_cmd_companion_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ami", description="ami-glasses: an offline memory assistant for smart glasses.")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -245,9 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JSON metrics to write (default: RESPONSES with .metrics.json)")
     sp.set_defaults(func=_cmd_eval)
 
+    from device.cli_companion import register as register_companion
     from device.cli_memory import register as register_memory
 
     register_memory(sub)
+    _register_companion_serve(register_companion(sub))
     return p
 
 
