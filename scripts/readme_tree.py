@@ -23,6 +23,7 @@ DESCRIPTIONS = {
     ".gitignore": "ignored: .venv, out/, caches",
     "Makefile": "`make demo`, `make test`, `make test-fast`, `make bench`",
     "README.md": "this file",
+    "docs/companion-openapi.json": "the companion's OpenAPI document (written by scripts/companion_openapi.py)",
     "export/artifacts/encoder-fp32.pte": "the shipped encoder: XNNPACK fp32 ExecuTorch program (written by `ami export`)",
     "export/artifacts/manifest.json": "the shipped encoder's manifest: shapes, normalisation, sha256s, versions",
     "pyproject.toml": "package metadata, the `ami` console script, pytest markers",
