@@ -16,6 +16,8 @@ import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+import torch
+
 from companion_app.planner import PlanJob, Planner, PlanResult
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 class Batcher:
     """An async queue in front of a Planner. Start it inside the event loop; close it on shutdown."""
 
-    def __init__(self, planner: Planner, window_ms: float = 3.0, max_batch: int = 64) -> None:
+    def __init__(self, planner: Planner, window_ms: float = 3.0, max_batch: int = 64, threads: int = 1) -> None:
         if window_ms < 0 or max_batch < 1:
             raise ValueError(f"Batcher: window_ms={window_ms} must be >= 0 and max_batch={max_batch} >= 1")
         self.planner = planner
@@ -34,7 +36,9 @@ class Batcher:
         self.jobs = 0
         self._queue: asyncio.Queue[tuple[PlanJob, asyncio.Future[PlanResult]]] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ami-planner")
+        # torch's CPU thread count, set in the worker itself: that is the thread that plans
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ami-planner",
+                                            initializer=torch.set_num_threads, initargs=(threads,))
 
     def start(self) -> None:
         self._queue = asyncio.Queue()

@@ -135,7 +135,7 @@ def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
     """The companion app: planner, batcher and authenticator around `predictor`."""
     planner = Planner(predictor, pick_device(config.device), config.planner)
     auth = Authenticator(Path(config.state_dir).expanduser(), config.auth, clock=clock, code=code)
-    batcher = Batcher(planner, config.batch_window_ms, config.max_batch)
+    batcher = Batcher(planner, config.batch_window_ms, config.max_batch, threads=config.threads)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
