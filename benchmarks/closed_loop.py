@@ -1,0 +1,267 @@
+"""Closed-loop navigation in held-out MiniWorld houses: drive the wearer to an item by MPC through
+the companion's planner, side by side with a random baseline, a greedy-in-latent baseline and the
+place-graph fallback; success rate and time per plan in one run.
+
+Houses are held-out seeds 2000-2019, each toured once (`ami record-sim`, cached in
+--work/nav-sessions) and remembered by `ami replay --memory` (cached in --work/nav-memory). Each
+episode puts the wearer at a random free pose; the goal is an item at rest and the last memory
+keyframe that saw it there. Every method sees the same starts. Latent methods see real rendered
+frames, encoded by the shipped encoder and the JEPA predictor:
+- companion: MPC, each plan from the real `ami companion serve` on loopback (signed HTTP, the
+  device client); the goal latent is the goal keyframe's; the first --execute actions run, then
+  it re-plans from the new view;
+- companion + subgoals: the same, but the goal of each plan is the next place-graph keyframe about
+  --lookahead-m ahead on the shortest path to the goal keyframe (the plan still comes from the
+  companion);
+- greedy in latent: one-step lookahead through the predictor over a fixed set of actions;
+- random: uniform random actions within the planner's bounds;
+- place graph: the glasses' fallback: the route over memory's keyframe poses to the item's
+  position (the locate answer; here the true one), followed with the wearer's pose (VIO).
+Success: within 1 m of the item and facing it (inside half the field of view) within --budget
+actions. Run (1 thread):
+
+    .venv/bin/python benchmarks/closed_loop.py --seeds 2000-2019
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nav_world import House, Start, ensure_memory, ensure_session, latents
+from report import ROOT, fmt, parse_seeds, write_section
+
+HELD_OUT = "2000-2019"
+METHODS = ("companion", "companion+subgoals", "greedy", "random", "place-graph")
+MAX_FORWARD_M, MAX_TURN_DEG = 0.5, 45.0
+GREEDY_ACTIONS = np.array([(f, 0.0, t) for f in (0.0, 0.25, 0.5) for t in (-45.0, -22.5, 0.0, 22.5, 45.0)],
+                          np.float32)  # (15, 3)
+
+
+@dataclass
+class Episode:
+    method: str
+    seed: int
+    item: str
+    success: bool = False
+    steps: int = 0
+    plan_ms: list[float] = field(default_factory=list)
+    companion_ms: list[float] = field(default_factory=list)  # compute time the companion reports
+    final_m: float = math.inf
+
+
+class Ctx:
+    """What the latent methods share in one house: encoder, predictor, memory latents."""
+
+    def __init__(self, house: House, encoder: Any, predictor: Any) -> None:
+        import torch
+
+        self.house, self.encoder, self.predictor, self.torch = house, encoder, predictor, torch
+        self.memory = latents(predictor, house.patches)  # (N, D)
+
+    def see(self, pose: Any) -> Any:
+        """(D,) latent of what the wearer sees at `pose`."""
+        enc = self.encoder.encode(self.house.render(pose))
+        with self.torch.inference_mode():
+            return self.predictor.encode(self.torch.from_numpy(enc.patches)[None])[0]
+
+
+def greedy(ctx: Ctx, s: Any, goal: Any) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    torch = ctx.torch
+    with torch.inference_mode():
+        a = torch.from_numpy(GREEDY_ACTIONS)
+        e = ((ctx.predictor.predict(s[None].expand(len(a), -1), a) - goal) ** 2).mean(-1)
+    return GREEDY_ACTIONS[int(torch.argmin(e))][None], (time.perf_counter() - t0) * 1000
+
+
+def subgoal(ctx: Ctx, path: list[int], pose: Any, lookahead_m: float) -> int:
+    """The first keyframe on `path` at least lookahead_m from the wearer, past the nearest one."""
+    xz = ctx.house.places
+    d = [math.hypot(xz[i].pose.x - pose.x, xz[i].pose.z - pose.z) for i in path]
+    k = int(np.argmin(d))
+    return next((path[j] for j in range(k, len(path)) if d[j] >= lookahead_m), path[-1])
+
+
+def graph_action(pose: Any, tx: float, tz: float, stop_m: float) -> np.ndarray:
+    """Turn towards (tx, tz) by at most MAX_TURN_DEG; step forward when nearly facing it."""
+    dx, dz = tx - pose.x, tz - pose.z
+    turn = (math.degrees(math.atan2(-dz, dx)) - pose.yaw_deg + 180.0) % 360.0 - 180.0
+    fwd = min(MAX_FORWARD_M, max(math.hypot(dx, dz) - stop_m, 0.0)) if abs(turn) <= 30.0 else 0.0
+    return np.array([[fwd, 0.0, float(np.clip(turn, -MAX_TURN_DEG, MAX_TURN_DEG))]], np.float32)
+
+
+def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, args: argparse.Namespace,
+                rng: np.random.Generator) -> Episode:
+    house, goal = ctx.house, start.goal
+    ep = Episode(method, start.seed, goal.item)
+    pose = start.pose
+    goal_latent = ctx.memory[goal.keyframe]
+    path: list[int] = []
+    targets: list[tuple[float, float]] = []
+    if method == "companion+subgoals":
+        path = graph.shortest_path(graph.nearest(pose.x, pose.z), goal.keyframe) or [goal.keyframe]
+    if method == "place-graph":
+        t0 = time.perf_counter()
+        route = graph.route((pose.x, pose.z), (goal.x, goal.z))
+        ep.plan_ms.append((time.perf_counter() - t0) * 1000)
+        targets = list(route.waypoints[1:]) + [(goal.x, goal.z)]
+    while ep.steps < args.budget and not ep.success:
+        if method == "random":
+            actions = rng.uniform([0.0, 0.0, -MAX_TURN_DEG], [MAX_FORWARD_M, 0.0, MAX_TURN_DEG], (1, 3)).astype(np.float32)
+        elif method == "place-graph":
+            while len(targets) > 1 and math.hypot(targets[0][0] - pose.x, targets[0][1] - pose.z) < 0.35:
+                targets.pop(0)
+            actions = graph_action(pose, *targets[0], stop_m=0.7 if len(targets) == 1 else 0.0)
+        elif method == "greedy":
+            actions, ms = greedy(ctx, ctx.see(pose), goal_latent)
+            ep.plan_ms.append(ms)
+        else:
+            g = goal_latent if method == "companion" else ctx.memory[subgoal(ctx, path, pose, args.lookahead_m)]
+            plan = client.plan(ctx.see(pose).numpy(), g.numpy())
+            ep.plan_ms.append(plan.round_trip_ms)
+            ep.companion_ms.append(plan.compute_ms)
+            actions = plan.actions[:args.execute]
+        for a in actions:
+            pose = house.step(pose, a)
+            ep.steps += 1
+            if house.success(pose, goal):
+                ep.success = True
+                break
+    ep.final_m = math.hypot(goal.x - pose.x, goal.z - pose.z)
+    return ep
+
+
+def start_companion(tmp: Path, checkpoint: Path | None, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The real companion on loopback, and a paired device client."""
+    sys.path.insert(0, str(ROOT / "tests" / "device"))
+    from companion_process import CompanionProcess
+
+    from device.companion_client import CompanionClient, CompanionConfig, pair
+
+    proc = CompanionProcess(tmp, checkpoint or ROOT / "worldmodel" / "artifacts" / "jepa-v1.pt")
+    proc.start()
+    config = CompanionConfig(timeout_s=args.timeout_s, horizon=args.horizon, samples=args.samples,
+                             iterations=args.iterations, max_forward_m=MAX_FORWARD_M, max_turn_deg=MAX_TURN_DEG)
+    return proc, CompanionClient(pair(proc.url, proc.code, tmp / "glasses"), config)
+
+
+def summary(eps: list[Episode]) -> dict[str, Any]:
+    ms = [m for e in eps for m in e.plan_ms]
+    cms = [m for e in eps for m in e.companion_ms]
+    return {"episodes": len(eps), "success": sum(e.success for e in eps),
+            "median_steps_success": statistics.median([e.steps for e in eps if e.success]) if any(e.success for e in eps) else None,
+            "median_final_m": statistics.median([e.final_m for e in eps]),
+            "plan_ms_median": statistics.median(ms) if ms else None,
+            "plan_ms_p90": float(np.percentile(ms, 90)) if ms else None,
+            "companion_ms_median": statistics.median(cms) if cms else None, "plans": len(ms)}
+
+
+def render_section(s: dict[str, dict[str, Any]], args: argparse.Namespace, command: str, version: str,
+                   houses: int, wall_s: float) -> str:
+    ms = lambda v: "n/a" if v is None else f"{v:.0f}"  # noqa: E731
+    rows = []
+    for m in METHODS:
+        r = s[m]
+        rows.append(f"| {m} | {r['success']}/{r['episodes']} ({fmt(r['success'] / r['episodes'], True)}) | "
+                    f"{fmt(r['median_final_m'])} | {r['median_steps_success'] or 'n/a'} | {ms(r['plan_ms_median'])} / "
+                    f"{ms(r['plan_ms_p90'])} | {ms(r['companion_ms_median'])} |")
+    return "\n".join([
+        f"Measured {dt.date.today().isoformat()} with `{command}` ({houses} held-out houses, seeds {args.seeds}, "
+        f"{s[METHODS[0]]['episodes']} random starts, the same for every method; JEPA `{version}`; everything on "
+        f"1 CPU thread of this 2-core machine, shared with other work; {wall_s / 60:.1f} min in all).",
+        "",
+        f"CEM on the companion: horizon {args.horizon}, {args.samples} samples, {args.iterations} iterations "
+        f"(fewer than DINO-WM's 300 x 30, to fit the run in ~10 minutes on one CPU thread); MPC executes the first "
+        f"{args.execute} actions of each plan. Budget {args.budget} actions of at most {MAX_FORWARD_M} m and "
+        f"{MAX_TURN_DEG:.0f} degrees. Success: within 1 m of the item and facing it.",
+        "",
+        "| method | success | median distance left (m) | median actions to success | time per plan, median / p90 (ms) "
+        "| companion compute per plan, median (ms) |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Time per plan: companion methods, the device's round trip (sign, HTTP on loopback, CEM, parse); greedy, "
+        "one batched predictor step over 15 actions; place graph, the route search once per episode. Rendering "
+        "and encoding the view (common to the latent methods) is not counted.",
+    ])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default=HELD_OUT, help=f"house seeds (default: {HELD_OUT}, held out)")
+    ap.add_argument("--starts", type=int, default=3, help="random starts per house (default: 3)")
+    ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench", help="cache of tours and memories")
+    ap.add_argument("--checkpoint", type=Path, default=None, help="JEPA checkpoint (default: the shipped one)")
+    ap.add_argument("--budget", type=int, default=60, help="actions per episode (default: 60)")
+    ap.add_argument("--horizon", type=int, default=5)
+    ap.add_argument("--samples", type=int, default=64, help="CEM samples (default: 64)")
+    ap.add_argument("--iterations", type=int, default=8, help="CEM iterations (default: 8)")
+    ap.add_argument("--execute", type=int, default=3, help="actions executed per plan (default: 3)")
+    ap.add_argument("--lookahead-m", type=float, default=1.5, help="subgoal distance ahead (default: 1.5)")
+    ap.add_argument("--timeout-s", type=float, default=10.0, help="device client timeout (default: 10: no fallback here)")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = ap.parse_args()
+
+    import torch
+    from tqdm import tqdm
+
+    torch.set_num_threads(1)
+    from device.encoder import EncoderConfig, make_encoder
+    from device.place_graph import PlaceGraph
+    from worldmodel.jepa import load_predictor
+
+    began = time.perf_counter()
+    methods = [m for m in args.methods.split(",") if m]
+    predictor = load_predictor(args.checkpoint)
+    encoder = make_encoder(EncoderConfig(threads=1))
+    episodes: list[Episode] = []
+    with tempfile.TemporaryDirectory(prefix="ami-closed-loop-") as tmp:
+        proc, client = start_companion(Path(tmp), args.checkpoint, args) if any(
+            m.startswith("companion") for m in methods) else (None, None)
+        try:
+            seeds = parse_seeds(args.seeds)
+            for seed in tqdm(seeds, desc="houses", unit="house"):
+                session = ensure_session(args.work / "nav-sessions" / f"seed-{seed}", seed)
+                memory = ensure_memory(session, args.work / "nav-memory" / f"seed-{seed}")
+                house = House(seed, session, memory)
+                try:
+                    ctx, graph = Ctx(house, encoder, predictor), PlaceGraph(house.places)
+                    rng = np.random.default_rng([seed, 7])
+                    for start in house.random_starts(rng, args.starts):
+                        for m in methods:
+                            episodes.append(run_episode(m, start, ctx, graph, client, args, rng))
+                finally:
+                    house.close()
+        finally:
+            if client is not None:
+                client.close()
+                proc.stop()
+    wall = time.perf_counter() - began
+    stats = {m: summary([e for e in episodes if e.method == m]) for m in methods}
+    (args.work / "closed_loop.json").write_text(json.dumps({"summary": stats, "episodes": [asdict(e) for e in episodes]},
+                                                           indent=1, default=float))
+    command = "nice .venv/bin/python benchmarks/closed_loop.py " + " ".join(sys.argv[1:])
+    print(json.dumps(stats, indent=1))
+    if methods == list(METHODS):
+        section = render_section(stats, args, command.strip(), predictor.version, len(seeds), wall)
+        print(section)
+        if not args.no_write:
+            write_section("closed-loop", section, "## Closed-loop navigation to an item (issue 7)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
