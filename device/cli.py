@@ -281,8 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from device.cli_companion import register as register_companion
     from device.cli_memory import register as register_memory
+    from device.cli_train import register as register_train
 
     register_memory(sub)
+    register_train(sub)
     _register_companion_serve(register_companion(sub))
     return p
 

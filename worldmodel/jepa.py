@@ -50,12 +50,15 @@ class JepaConfig:
     predictor_dim: int = 512  # width of the dynamics MLP (the part planning leans on)
     max_forward_m: float = 0.5  # action scale: the largest step the predictor is trained on
     max_turn_deg: float = 45.0  # action scale: the largest turn the predictor is trained on
+    dropout: float = 0.1  # in the projector and the dynamics while training: 10 houses overfit without it
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not (isinstance(value, (int, float)) and value > 0):
+            if f.name != "dropout" and not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"JepaConfig.{f.name} must be > 0, got {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"JepaConfig.dropout must be in [0, 1), got {self.dropout!r}")
         if self.action_dim != 3:
             raise ValueError(f"JepaConfig.action_dim must be 3 (forward_m, right_m, turn_deg), got {self.action_dim}")
         if self.grid % self.pool:
@@ -95,9 +98,11 @@ class LatentPredictor(nn.Module):
         d, h, hp = config.latent_dim, config.projector_dim, config.predictor_dim
         self.cell = nn.Sequential(nn.Linear(config.patch_dim, config.cell_dim), nn.GELU())
         self.cell_pos = nn.Parameter(torch.zeros(config.cells, config.cell_dim))  # where in view
-        self.project = nn.Sequential(nn.Linear(config.cells * config.cell_dim, h), nn.LayerNorm(h), nn.GELU(),
-                                     nn.Linear(h, d))
-        self.dynamics = nn.Sequential(nn.Linear(d + 4, hp), nn.GELU(), nn.Linear(hp, hp), nn.GELU(), nn.Linear(hp, d))
+        p = config.dropout
+        self.project = nn.Sequential(nn.Dropout(p), nn.Linear(config.cells * config.cell_dim, h), nn.LayerNorm(h),
+                                     nn.GELU(), nn.Dropout(p), nn.Linear(h, d))
+        self.dynamics = nn.Sequential(nn.Linear(d + 4, hp), nn.GELU(), nn.Dropout(p), nn.Linear(hp, hp), nn.GELU(),
+                                      nn.Dropout(p), nn.Linear(hp, d))
         with torch.no_grad():  # start close to "nothing changes"
             self.dynamics[-1].weight.mul_(0.1)
             self.dynamics[-1].bias.zero_()
