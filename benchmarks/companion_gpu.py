@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import sys
 import time
@@ -91,6 +92,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0]
     predictor, which, _ = timing_predictor()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     print(f"predictor: {which}")
@@ -111,7 +113,9 @@ def main() -> int:
     body = "\n".join([
         f"Measured {dt.date.today().isoformat()} with `{command}`: one plan request at the contract's defaults "
         "(horizon 5, 300 samples, 30 iterations; the gradient planner runs 300 parallel restarts for 30 Adam "
-        f"steps), median of {args.repeats} after a warm-up, through {which}.",
+        f"steps), median of {args.repeats} after a warm-up, through {which}. Load average at the start: "
+        f"{load:.1f} on {os.cpu_count()} cores shared with other work, so the absolute times are noisy; the "
+        "batching ratio below is measured within this run.",
         "",
         f"GPU: {gpu}." if gpu else "GPU: none on this machine (torch sees no CUDA device), so only the CPU was "
         "timed; the GPU column is to be filled by running the same command on a GPU host.",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import json
 import secrets
 import signal
@@ -132,6 +133,7 @@ def main() -> int:
     from companion_app.auth import DeviceRegistry
     from worldmodel.jepa import checkpoint_bytes
 
+    load = os.getloadavg()[0]
     predictor, which, checkpoint = timing_predictor()
     with tempfile.TemporaryDirectory(prefix="ami-companion-load-") as tmp:
         if checkpoint is None:
@@ -159,7 +161,8 @@ def main() -> int:
             for name, r in results.items()]
     body = "\n".join([
         f"Measured {dt.date.today().isoformat()} with `{command}`: `ami companion serve` on loopback (CPU, 1 torch "
-        f"thread, on this 2-core machine shared with other work) planning CEM, horizon 5, through {which}. "
+        f"thread, on this {os.cpu_count()}-core machine shared with other work: load average {load:.1f} at the "
+        f"start) planning CEM, horizon 5, through {which}. "
         f"{args.clients} clients, one paired device each, every request signed; each phase lasts "
         f"{args.seconds:g} s and requests in flight at its end are waited for (so the phase can run longer).",
         "",

@@ -190,6 +190,7 @@ def test_concurrent_requests_are_batched_with_the_answers_of_one_by_one(server: 
 def test_openapi_document_is_served_and_current(server: LiveServer) -> None:
     doc = httpx.get(f"{server.url}/openapi.json").json()
     assert set(doc["paths"]) == {"/v1/health", "/v1/pair", "/v1/plan"}
+    assert httpx.get(f"{server.url}/docs").status_code == 404  # its page would load scripts from a CDN
     assert doc["components"]["schemas"]["PlanRequest"]["properties"]["horizon"]["maximum"] == 16
     shipped = ROOT / "docs" / "companion-openapi.json"
     assert shipped.read_text() == openapi_json(server.app), \
