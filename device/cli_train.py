@@ -90,3 +90,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                     help="encoder feature cache (default: out/jepa-cache; reruns skip encoding)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=_cmd_train_jepa)
+
+    from device.cli_perception import register as register_perception
+
+    register_perception(tsub)

@@ -1,0 +1,165 @@
+"""Score perception per frame against the recorder's truth: the frozen baseline beside the instance head.
+
+For every enrolled item of every session: prototypes from the enrollment glance, then every
+second frame (5 fps) outside the glance is scored (device/perception_eval.py). Figures:
+- recall of frames where the item is truly visible, at the one threshold (shared by all items)
+  that 1% of the negative frames clear, split by distance;
+- the same at the threshold chosen on the training seeds (the operating point), with the false
+  positive rate it actually gives here;
+- localisation hit rate (the best cell within one cell of the item's centre) and median position
+  error (floor-plane estimate vs the true x, z) of true-positive sightings;
+- cost per keyframe: backbone and head on 1 thread, eager, as ratios within this run.
+
+Held-out seeds 1000-1009 at 128 px (out/bench/sessions) and 256 px (out/bench/sessions-256);
+sessions missing there are recorded. Run:
+
+    .venv/bin/python benchmarks/perception.py --seeds 1000-1009
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from report import ROOT, fmt, parse_seeds, write_section
+
+HELD_OUT = "1000-1009"
+TRAIN_SEEDS = "0-9"
+
+
+def _scores(folders: list[Path], size: int, embedders: dict, progress: bool) -> dict[str, list]:
+    from device.perception_cache import session_features
+    from device.perception_eval import score_session
+    from device.session import read_session
+    from device.sim.record import RecordConfig, record_session
+
+    out: dict[str, list] = {name: [] for name in embedders}
+    for folder in folders:
+        if not folder.exists():
+            seed = int(folder.name.removeprefix("seed-"))
+            record_session(folder, RecordConfig(seed=seed, width=size, height=size), progress=False)
+        session = read_session(folder)
+        feats = session_features(session, progress=progress)
+        for name, embed in embedders.items():
+            out[name] += score_session(session, feats, embed)
+        print(f"scored {folder}", file=sys.stderr)
+    return out
+
+
+def _cost(frames: list[np.ndarray], head: "torch.nn.Module", repeats: int = 3) -> dict[str, float]:  # noqa: F821
+    """Median ms per keyframe on 1 thread: backbone to stride 16, and the head on its features."""
+    import torch
+
+    from device.encoder import to_input
+    from worldmodel.backbone import load_mobilenet_v2
+    from worldmodel.instance_head import MultiScaleFeatures
+
+    net = MultiScaleFeatures(load_mobilenet_v2()).eval()
+    bb, hd = [], []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            for rgb in frames:
+                x = to_input(rgb, 224)
+                t0 = time.perf_counter()
+                s8, s16 = net(x)
+                t1 = time.perf_counter()
+                head(s8, s16)
+                bb.append(t1 - t0)
+                hd.append(time.perf_counter() - t1)
+    return {"backbone_ms": 1000 * float(np.median(bb)), "head_ms": 1000 * float(np.median(hd))}
+
+
+def _row(label: str, s: "Summary", with_fp: bool = False) -> str:  # noqa: F821
+    cells = [fmt(v, True) for v in s.recall.values()]
+    fp = [fmt(s.fp_rate, True)] if with_fp else []
+    return (f"| {label} | " + " | ".join(cells + fp) + f" | {fmt(s.hit_rate, True)} | "
+            f"{fmt(s.median_error_m)} |")
+
+
+def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], seeds: str, command: str) -> str:
+    from device.perception_eval import BIN_NAMES, summarize, threshold_at_fp
+
+    first = next(iter(results.values()))["frozen"]
+    n = summarize(first, 1.0).n_visible
+    head = " | ".join(f"{b} ({n[b]})" for b in BIN_NAMES)
+    lines = [f"Measured {dt.date.today().isoformat()} with `{command}` (held-out seeds {seeds}; every 2nd frame "
+             "outside the enrollment glance; eager fp32 on 1 thread). Visible frames per distance bin at 128 px "
+             "in brackets. Frozen: the MobileNetV2 stride-16 patches the device uses today; head: the learned "
+             "instance head (worldmodel/artifacts/instance_head.pt, trained on seeds 0-9).", "",
+             "Recall of visible frames at 1% false positives (one threshold for all items, set on these frames' "
+             "negatives), localisation hit rate and median position error of the true-positive sightings:", "",
+             f"| frames, features | {head} | hit rate | median error (m) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for size, by in results.items():
+        for name in by:
+            lines.append(_row(f"{size} px, {name}", summarize(by[name], threshold_at_fp(by[name]))))
+    lines += ["", "At the operating threshold chosen on training seeds 0-9 (1% false positives there), "
+                  "with the false-positive rate it gives on the held-out frames:", "",
+              f"| frames, features | {head} | false positives | hit rate | median error (m) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for size, by in results.items():
+        for name in by:
+            lines.append(_row(f"{size} px, {name} (threshold {train_thr[name]:.3f})",
+                              summarize(by[name], train_thr[name]), with_fp=True))
+    by = results[min(results)]
+    items = sorted({s.item for s in by["frozen"]})
+    lines += ["", f"Per item at {min(results)} px, recall at 1% false positives, frozen -> head:", "",
+              f"| item | {' | '.join(BIN_NAMES)} |", "|---|---|---|---|---|"]
+    thr = {name: threshold_at_fp(by[name]) for name in by}
+    for item in items:
+        f, h = (summarize(by[name], thr[name], item) for name in ("frozen", "head"))
+        lines.append(f"| {item} | " + " | ".join(f"{fmt(f.recall[b], True)} -> {fmt(h.recall[b], True)}"
+                                                 for b in BIN_NAMES) + " |")
+    lines += ["", f"Cost per keyframe on 1 thread, eager (median over real frames): backbone to stride 16 "
+                  f"{cost['backbone_ms']:.1f} ms, head {cost['head_ms']:.1f} ms "
+                  f"(+{100 * cost['head_ms'] / cost['backbone_ms']:.0f}% of the backbone)."]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default=HELD_OUT, help=f"seeds to score (default: {HELD_OUT})")
+    ap.add_argument("--sizes", default="128,256", help="frame sizes, each with its sessions folder (default: 128,256)")
+    ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench", help="sessions/ and sessions-256/ live here")
+    ap.add_argument("--train-dir", type=Path, default=ROOT / "out" / "train-sessions",
+                    help="training sessions (seed-N), for the baseline's operating threshold")
+    ap.add_argument("--head", type=Path, default=ROOT / "worldmodel" / "artifacts" / "instance_head.pt",
+                    help="instance-head checkpoint (default: the shipped one)")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    from device.perception_eval import frozen_embedder, head_embedder, threshold_at_fp
+    from device.session import read_session
+    from worldmodel.instance_head import load_checkpoint
+
+    ck = load_checkpoint(args.head)
+    embedders = {"frozen": frozen_embedder, "head": head_embedder(ck.head)}
+    seeds = parse_seeds(args.seeds)
+    results = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        sub = "sessions" if size == 128 else f"sessions-{size}"
+        results[size] = _scores([args.work / sub / f"seed-{s}" for s in seeds], size, embedders, progress=False)
+    train = _scores([args.train_dir / f"seed-{s}" for s in parse_seeds(TRAIN_SEEDS)], 128,
+                    {"frozen": frozen_embedder}, progress=False)
+    train_thr = {"frozen": threshold_at_fp(train["frozen"]), "head": ck.threshold}
+    session = read_session(args.work / "sessions" / f"seed-{seeds[0]}")
+    frames = [session.load_frame(i) for i in range(0, len(session.frames), max(1, len(session.frames) // 30))]
+    cost = _cost(frames, ck.head)
+    command = f".venv/bin/python benchmarks/perception.py --seeds {args.seeds} --sizes {args.sizes}"
+    section = render(results, cost, train_thr, args.seeds, command)
+    print(section)
+    if not args.no_write:
+        write_section("perception", section, "## Perception: finding enrolled items per frame (issue 8)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

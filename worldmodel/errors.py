@@ -1,0 +1,9 @@
+"""Errors raised by the model code. Each message says what is wrong and how to fix it."""
+
+
+class WorldModelError(Exception):
+    """Base class for worldmodel errors; device code wraps them into its own (e.g. ModelError)."""
+
+
+class CheckpointError(WorldModelError, ValueError):
+    """A checkpoint file that is missing, corrupt, or from another model layout or version."""
