@@ -4,11 +4,12 @@ missing checkpoint with a clear message; serves a real checkpoint to the device'
 from __future__ import annotations
 
 import os
-import select
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,13 +42,18 @@ def _free_port() -> int:
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout_s: float) -> str:
+    """The server's output up to the line holding `marker`; a reader thread so that a stalled
+    server fails the test at the deadline instead of blocking it."""
     assert proc.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    out = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in out], daemon=True).start()
     seen, deadline = "", time.monotonic() + timeout_s
     while marker not in seen:
-        assert time.monotonic() < deadline, f"no {marker!r} within {timeout_s} s; got {seen!r}"
-        assert proc.poll() is None, f"ami companion serve exited {proc.returncode}: {seen}"
-        if select.select([proc.stdout], [], [], 0.5)[0]:
-            seen += proc.stdout.readline()
+        try:
+            seen += lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {marker!r} within {timeout_s} s (exit {proc.poll()}); got {seen!r}") from None
     return seen
 
 
