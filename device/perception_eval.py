@@ -21,9 +21,10 @@ import numpy as np
 from device.encoder import Encoding
 from device.errors import ModelError
 from device.item_truth import ItemTrack, cell_distance, item_tracks, uv_cell
-from device.perception import PerceptionConfig, glance_prototypes, sighting_position
+from device.perception import PerceptionConfig, cell_ray, glance_prototypes, sighting_position
 from device.perception_cache import SessionFeatures
 from device.session import Session
+from device.sighting_filter import FilterConfig, multiview_position, supported_scores
 
 ENROLL_LEAD_S = 0.5  # as the assistant: the glance starts 0.5 s before "this is my X"
 GLANCE_AFTER_S = 1.5  # ... and the assistant enrolls once the phrase (about 1.1 s) is heard
@@ -73,7 +74,9 @@ class ItemScores:
 
 
 def score_session(session: Session, feats: SessionFeatures, embed: Embedder,
-                  config: PerceptionConfig = PerceptionConfig()) -> list[ItemScores]:
+                  config: PerceptionConfig = PerceptionConfig(), filt: FilterConfig | None = None) -> list[ItemScores]:
+    """Per-frame scores of each enrolled item; with `filt`, sightings need support from a nearby
+    frame and positions come from the rays of nearby sightings (device/sighting_filter.py)."""
     emb = embed(feats.s8, feats.s16)  # (N, C, D)
     grid = feats.grid
     t = np.array([session.frames[i].t for i in feats.frames])
@@ -89,14 +92,36 @@ def score_session(session: Session, feats: SessionFeatures, embed: Embedder,
         cell = sims.argmax(axis=1)
         fi = feats.frames[keep]
         uv = tr.uv[fi]
+        score = sims.max(axis=1)
+        poses = [session.frames[f].pose for f in fi]
+        pos = np.array([sighting_position(p, session.info.hfov_deg, aspect, grid, int(c), config)
+                        for p, c in zip(poses, cell)])  # (M, 2)
+        if filt is not None:
+            pos, score = _filtered(t[keep], score, poses, cell, pos, session, grid, filt), \
+                supported_scores(t[keep], score, filt.support_s)
         out.append(ItemScores(
-            session=session.path.name, item=tr.name, frames=fi, score=sims.max(axis=1),
+            session=session.path.name, item=tr.name, frames=fi, score=score,
             visible=tr.visible[fi], negative=_negative(tr, fi), distance_m=tr.distance_m[fi],
             hit=cell_distance(cell, uv_cell(np.nan_to_num(uv, nan=-1.0), grid), grid) <= 1,
-            position_error_m=np.array([
-                np.hypot(*np.subtract(sighting_position(session.frames[f].pose, session.info.hfov_deg, aspect,
-                                                        grid, int(c), config), tr.centre[f, [0, 2]]))
-                for f, c in zip(fi, cell)])))
+            position_error_m=np.hypot(*(pos - tr.centre[fi][:, [0, 2]]).T)))
+    return out
+
+
+def _filtered(t: np.ndarray, score: np.ndarray, poses: list, cell: np.ndarray, pos: np.ndarray, session: Session,
+              grid: tuple[int, int], filt: FilterConfig) -> np.ndarray:
+    """(M, 2) positions: the intersection of nearby sightings' rays where it holds, else `pos`."""
+    aspect = session.info.height / session.info.width
+    origins = np.array([(p.x, p.y, p.z) for p in poses])
+    dirs = np.array([cell_ray(p, session.info.hfov_deg, aspect, grid, int(c)) for p, c in zip(poses, cell)])
+    out = pos.copy()
+    lo = np.searchsorted(t, t - filt.window_s, side="left")
+    hi = np.searchsorted(t, t + filt.window_s, side="right")
+    for k in range(len(t)):
+        near = np.arange(lo[k], hi[k])
+        near = near[score[near] >= score[k] - filt.score_slack]
+        xz = multiview_position(origins[near], dirs[near], filt)
+        if xz is not None:
+            out[k] = xz
     return out
 
 
