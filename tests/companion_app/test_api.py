@@ -195,3 +195,17 @@ def test_openapi_document_is_served_and_current(server: LiveServer) -> None:
     shipped = ROOT / "docs" / "companion-openapi.json"
     assert shipped.read_text() == openapi_json(server.app), \
         "docs/companion-openapi.json is out of date: run .venv/bin/python scripts/companion_openapi.py"
+
+
+def test_wrong_codes_burn_the_pairing_code(server: LiveServer) -> None:
+    for _ in range(5):
+        assert httpx.post(f"{server.url}/v1/pair", json={"code": "9999-9999", "device_name": "x"}).status_code == 403
+    r = httpx.post(f"{server.url}/v1/pair", json={"code": server.code, "device_name": "glasses"})
+    assert r.status_code == 403 and "too many wrong" in r.json()["detail"]
+
+
+def test_paired_devices_survive_a_restart(tmp_path: Path) -> None:
+    with live(tmp_path) as first:
+        dev = pair(first)
+    with live(tmp_path) as second:  # the same state folder, read again at start
+        assert post_signed(second, dev, json.dumps(plan_body()).encode()).status_code == 200
