@@ -13,11 +13,15 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from device.session import Pose
 from memory.errors import KeyframeNotFoundError
+
+if TYPE_CHECKING:
+    from memory.reads import StoreReads
 
 
 @dataclass(frozen=True)
@@ -54,15 +58,15 @@ class Route:
     length_m: float
 
 
-def places_in(store: object) -> list[Place]:
+def places_in(store: StoreReads) -> list[Place]:
     """Every keyframe of the memory that has a pose, in id order (forgotten ones skipped)."""
-    last = store.last_keyframe()  # type: ignore[attr-defined]
+    last = store.last_keyframe()
     out: list[Place] = []
     if last is None:
         return out
     for kid in range(1, last.id + 1):
         try:
-            kf = store.keyframe(kid)  # type: ignore[attr-defined]
+            kf = store.keyframe(kid)
         except KeyframeNotFoundError:
             continue
         if kf.x is not None:
