@@ -117,10 +117,10 @@ class House:
         self.env.agent.cam_pitch = pose.pitch_deg
         return self.env.render_obs().copy()
 
-    def success(self, pose: Pose, goal: Goal) -> bool:
-        """Within SUCCESS_RADIUS_M of the item and facing it (inside half the field of view)."""
+    def success(self, pose: Pose, goal: Goal, radius_m: float = SUCCESS_RADIUS_M) -> bool:
+        """Within radius_m of the item and facing it (inside half the field of view)."""
         dx, dz = goal.x - pose.x, goal.z - pose.z
-        if math.hypot(dx, dz) > SUCCESS_RADIUS_M:
+        if math.hypot(dx, dz) > radius_m:
             return False
         bearing = math.degrees(math.atan2(-dz, dx))
         return abs((bearing - pose.yaw_deg + 180.0) % 360.0 - 180.0) <= self.hfov_deg / 2
