@@ -29,6 +29,8 @@ DESCRIPTIONS = {
     "pyproject.toml": "package metadata, the `ami` console script, pytest markers",
     "requirements.txt": "pinned dependencies, installed after torch==2.13.0",
     "scripts/setup.sh": "idempotent setup: apt packages, .venv, torch first, pinned deps",
+    "worldmodel/artifacts/instance_head.pt": "the shipped instance head (issue 8; written by `ami train perception`, seeds 0-9)",
+    "docs/instance_head_loss.png": "the shipped instance head's training loss (`ami train perception`)",
 }
 
 

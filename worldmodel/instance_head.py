@@ -96,6 +96,7 @@ def save_checkpoint(path: Path, head: InstanceHead, threshold: float, meta: dict
     os.close(fd)
     try:
         torch.save(blob, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a model is not private data
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

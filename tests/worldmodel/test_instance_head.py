@@ -72,3 +72,11 @@ def test_wrong_checkpoint_raises_model_error_naming_the_file(tmp_path: Path, cas
         torch.save(blob, path)
     with pytest.raises(ModelError, match=str(path)):
         load_instance_head(path)
+
+
+def test_shipped_head_loads_and_was_trained_on_development_seeds() -> None:
+    from device.perception_train import SHIPPED_HEAD
+
+    ck = load_instance_head(SHIPPED_HEAD)
+    assert all(0 <= s <= 99 for s in ck.meta["seeds"]), "the shipped head saw a held-out seed"
+    assert 0.0 < ck.threshold < 1.0 and ck.space.startswith("instance-head:")
