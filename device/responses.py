@@ -2,7 +2,11 @@
 
 {"t": 57.0, "kind": "answer"|"alert"|"ack", "utterance_t": 56.8|null, "item": "keys",
  "text": "...", "abstain": false, "confidence": 0.93,
- "evidence": {"t": 41.2, "frame": 412}|null, "position": {"x": 3.1, "z": 7.4}|null}
+ "evidence": {"t": 41.2, "frame": 412}|null, "position": {"x": 3.1, "z": 7.4}|null,
+ "energy": 2.7}
+
+"energy" is optional (added within v1, so older readers ignore it): the world model's energy of
+the hypothesis the answer gives, lower is better; absent when the answerer has none.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ class Response:
     confidence: float
     evidence: Evidence | None
     position: tuple[float, float] | None  # (x, z) metres
+    energy: float | None = None  # of the answer's hypothesis (world model); None: not an energy answer
 
     def to_json(self) -> dict[str, Any]:
+        extra = {} if self.energy is None else {"energy": round(self.energy, 3)}
         return {
             "t": round(self.t, 3), "kind": self.kind,
             "utterance_t": None if self.utterance_t is None else round(self.utterance_t, 3),
@@ -45,6 +51,7 @@ class Response:
             "confidence": round(self.confidence, 3),
             "evidence": None if self.evidence is None else {"t": round(self.evidence.t, 3), "frame": self.evidence.frame},
             "position": None if self.position is None else {"x": self.position[0], "z": self.position[1]},
+            **extra,
         }
 
 
@@ -78,6 +85,7 @@ def parse_response(obj: Any, where: str) -> Response:
         confidence=_num(obj, "confidence", where),
         evidence=None if ev is None else Evidence(t=_num(ev, "t", where + " evidence"), frame=int(_num(ev, "frame", where + " evidence"))),
         position=None if pos is None else (_num(pos, "x", where + " position"), _num(pos, "z", where + " position")),
+        energy=_num(obj, "energy", where, optional=True),
     )
 
 

@@ -3,7 +3,8 @@
 Same interface as `LastSightingAnswerer` (`on_enroll`, `on_sighting`, `alerts`, `locate`,
 `forget`). Every sighting joins the online place map and the item's observation chain, and so
 does every look at the believed place that did not see the item (a miss);
-`worldmodel.belief.infer` minimizes the chain's energy exactly.
+`worldmodel.chain.ItemChain` minimizes the chain's energy exactly, one step at a time: a
+frame's sightings extend each item's chain, and a query only adds the query-time terms.
 
 - locate: the argmin place's position (where the final stay's sightings agree; see
   `worldmodel.belief`), or, when the item was last seen in hand, where it was last seen; the
@@ -26,9 +27,11 @@ import numpy as np
 
 from device.baseline import CARRYABLE_ITEMS, age_text, distance_from_viewer, pronouns
 from device.perception import Sighting
+from device.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
-from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceMap, infer
+from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceMap
+from worldmodel.chain import Hypothesis, ItemChain, WearerPath
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,10 @@ def _stayed(item: str) -> str:
 
 
 class WorldModelAnswerer:
-    def __init__(self, config: WorldModelConfig = WorldModelConfig()) -> None:
+    def __init__(self, config: WorldModelConfig = WorldModelConfig(), place_names: PlaceNames | None = None) -> None:
         self.config = config
-        self.places = PlaceMap(config.belief.place_radius_m)
+        self.place_names = place_names or PlaceNames()  # the wearer's names for places, for the answers
+        self.places = PlaceMap(config.belief.place_radius_m, config.belief.place_freeze_count)
         self._seen: dict[str, list[tuple[Observation, Sighting]]] = {}  # per item, in time order
         self._wearer: dict[float, tuple[float, float]] = {}  # sighting time -> wearer (x, z)
         self._pending: list[str] = []  # items sighted in the current frame, waiting for its pose
@@ -71,14 +75,35 @@ class WorldModelAnswerer:
         self._checked_t: dict[str, float] = {}  # per item, when its left-behind test last ran
         self._missed_t: dict[str, float] = {}  # per item, when its last miss was recorded
         self._last_seen_t: dict[str, float] = {}  # per item, its latest sighting
-        self._path_t: list[float] = []  # the wearer's path: times (s) ...
-        self._path_xy: list[tuple[float, float]] = []  # ... and (x, z) metres
+        self._chains: dict[str, ItemChain] = {}  # per item, over its live observations (`_seen`)
+        self._asked: dict[str, ItemChain] = {}  # per item, over the evidence of its last question
+        self._answered: dict[str, int] = {}  # per item, the state (place id or CARRIED) its last answer gave
+        self._path = WearerPath(config.belief.reach_m)  # where the wearer went, indexed by place
 
-    def _path(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.array(self._path_t), np.array(self._path_xy).reshape(-1, 2)  # (M,), (M, 2)
+    def _walked(self, t: float, pose: Pose) -> None:
+        """Keep a path point each time the wearer has moved PATH_STEP_M."""
+        p = self._path
+        if not p.n or math.dist(p.points[-1], (pose.x, pose.z)) >= PATH_STEP_M:
+            p.add(t, (pose.x, pose.z))
 
-    def _infer(self, obs: list[Observation], t: float, places_only: bool = False) -> Belief:
-        return infer(obs, self.places, t, self.config.belief, places_only=places_only, path=self._path())
+    def _live(self, item: str, t: float, places_only: bool = False) -> Belief:
+        """The belief in `item` at t from everything seen live, by extending its chain."""
+        seen = self._seen[item]
+        chain = self._chains.get(item)
+        if chain is None or len(chain.obs) > len(seen):
+            chain = self._chains[item] = ItemChain(self.config.belief)
+        chain.extend([o for o, _ in seen[len(chain.obs):]], self.places, self._path)
+        return chain.query(t, places_only)
+
+    def _asked_chain(self, item: str, obs: list[Observation]) -> ItemChain:
+        """The chain over a question's evidence: the last question's chain, extended, when that
+        evidence is a prefix of this one (the usual case: memory only grows); else a new one."""
+        chain = self._asked.get(item)
+        n = 0 if chain is None else len(chain.obs)
+        if chain is None or len(obs) < n or obs[:n] != chain.obs:
+            chain, n = ItemChain(self.config.belief), 0
+            self._asked[item] = chain
+        return chain.extend(obs[n:], self.places, self._path)
 
     # -- inputs ----------------------------------------------------------------------------
     def _add(self, s: Sighting, enroll: bool) -> None:
@@ -99,6 +124,8 @@ class WorldModelAnswerer:
         """Drop the sightings that `gone` selects (the wearer asked to forget them)."""
         self._seen = {k: [(o, s) for o, s in v if not gone(s)] for k, v in self._seen.items()}
         self._belief = {k: b for k, b in self._belief.items() if self._seen.get(k)}
+        self._chains.clear()
+        self._asked.clear()
 
     def _settle(self, t: float, pose: Pose | None) -> None:
         """The frame's pose arrived: attach the wearer's position to its sightings, update beliefs."""
@@ -112,7 +139,12 @@ class WorldModelAnswerer:
                     if o.t != t or o.wearer is not None:
                         break
                     seen[k] = (Observation(o.t, o.position, o.margin, wearer, o.enroll), s)
-            self._belief[item] = self._infer([o for o, _ in seen], t)
+            b = self._live(item, t)
+            if b.state == CARRIED and not b.support and not b.abstain:
+                # Looked for where it was and not seen since: keep looking there (a miss each time),
+                # so that "gone" does not fade back into "it is there" as time passes.
+                b = self._live(item, t, places_only=True)
+            self._belief[item] = b
         self._pending.clear()
 
     def _look(self, t: float, pose: Pose) -> None:
@@ -141,10 +173,8 @@ class WorldModelAnswerer:
     # -- alerts ----------------------------------------------------------------------------
     def alerts(self, t: float, pose: Pose | None) -> list[Response]:
         c = self.config
-        if pose is not None and (not self._path_xy or math.dist(self._path_xy[-1], (pose.x, pose.z)) >= PATH_STEP_M):
-            self._path_t.append(t)
-            self._path_xy.append((pose.x, pose.z))
         if pose is not None:
+            self._walked(t, pose)
             self._look(t, pose)
         if self._pending:
             self._settle(t, pose)
@@ -161,7 +191,7 @@ class WorldModelAnswerer:
             if last_pos is None or math.dist((pose.x, pose.z), last_pos) < c.leave_distance_m:
                 continue
             self._checked_t[item] = t
-            b = self._infer([o for o, _ in seen], t)  # "carried" pays for the time since it was seen
+            b = self._live(item, t)  # "carried" pays for the time since it was seen
             if (b.state == CARRIED or not b.moved or b.abstain or b.position is None or not b.support
                     or b.segment_start_t is None or min(b.carried_margin, b.margin) < c.alert_margin
                     or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
@@ -171,12 +201,13 @@ class WorldModelAnswerer:
                 continue
             last = seen[b.support[-1]][1]
             self._alerted_t[item] = t
+            place = self.place_names.describe(b.position, b.surface, self._others(item))
             out.append(Response(
                 t=t, kind="alert", utterance_t=None, item=item,
-                text=f"You left your {item} behind: {_stayed(item)} where you put {pronouns(item)[1]} "
-                     f"{age_text(t - b.segment_start_t)}, about {away:.0f} m back.",
+                text=f"You left your {item} behind: {_stayed(item)} {place + ', ' if place else ''}where you put "
+                     f"{pronouns(item)[1]} {age_text(t - b.segment_start_t)}, about {away:.0f} m back.",
                 abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
-                position=b.position))
+                position=b.position, energy=b.energy))
         return out
 
     # -- locate ----------------------------------------------------------------------------
@@ -198,14 +229,18 @@ class WorldModelAnswerer:
                                       self._wearer.get(round(s.t, 3))), s))
         pairs.sort(key=lambda p: p[0].t)
         obs = [o for o, _ in pairs]
-        b = self._infer(obs, t)
+        chain = self._asked_chain(item, obs)
+        b = chain.query(t)
         carried_best = b.state == CARRIED and not b.abstain and bool(b.support)
         gone = b.state == CARRIED and not b.abstain and not b.support
         if carried_best:  # last seen in hand: it was put down where it was last seen
             last = pairs[b.support[-1]][1]
             b = dataclasses.replace(b, position=last.position, confidence=min(b.confidence, 0.5))
         elif gone:  # looked at where it was and not seen since: the best place, with the doubt said
-            b = self._infer(obs, t, places_only=True)
+            b = chain.query(t, places_only=True)
+            if not b.support and b.position is not None:  # the evidence: when it was last seen there
+                b = dataclasses.replace(b, support=self._last_seen_at(obs, b.position))
+        self._answered[item] = b.state
         if b.abstain or b.position is None or not b.support:
             return Response(t=t, kind="answer", utterance_t=t, item=item,
                             text=f"I haven't seen your {item} clearly since you showed {pronouns(item)[1]} to me.",
@@ -216,11 +251,52 @@ class WorldModelAnswerer:
         doubt = (f" {they.capitalize()} {'were' if they == 'they' else 'was'} in your hand then: {they} should be "
                  f"where you put {them} down." if carried_best else
                  f" But I looked there since and did not see {them}." if gone else "")
+        place = self.place_names.describe(b.position, None if carried_best else b.surface, self._others(item))
         return Response(t=t, kind="answer", utterance_t=t, item=item,
-                        text=f"Your {item} should be where I saw {them} {age_text(t - last.t)}{where} "
+                        text=f"Your {item} should be {place + ', ' if place else ''}where I saw {them} "
+                             f"{age_text(t - last.t)}{where} "
                              f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}",
                         abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
-                        position=b.position)
+                        position=b.position, energy=b.energy)
+
+    # -- place names -----------------------------------------------------------------------
+    def _others(self, item: str) -> dict[str, tuple[tuple[float, float], float]]:
+        """The other items believed to rest somewhere: name -> (position, confidence)."""
+        return {k: (b.position, b.confidence) for k, b in self._belief.items()
+                if k != item and b.state != CARRIED and b.position is not None and not b.abstain}
+
+    def place_name(self, place: int) -> str | None:
+        """The wearer's name for a place of the map (by its centre), if any."""
+        c = self.places.centres()
+        return None if not 0 <= place < len(c) else self.place_names.room_of((float(c[place, 0]), float(c[place, 1])))
+
+    # -- explanations ----------------------------------------------------------------------
+    def hypotheses(self, item: str, t: float) -> list[Hypothesis]:
+        """The competing hypotheses behind the last answer about `item` (`locate`), at t, lowest
+        energy first; empty when it was never asked about."""
+        chain = self._asked.get(item)
+        return [] if chain is None else chain.hypotheses(t)
+
+    def answered_state(self, item: str) -> int | None:
+        """The state (a place id, or CARRIED) the last answer about `item` gave; None if never asked."""
+        return self._answered.get(item)
+
+    def asked_evidence(self, item: str) -> list[Observation]:
+        """The observations the last answer about `item` rested on, in time order."""
+        chain = self._asked.get(item)
+        return [] if chain is None else list(chain.obs)
+
+    def path(self) -> np.ndarray:
+        """(M, 2) the wearer's path so far, (x, z) metres."""
+        return self._path.points.copy()
+
+    def _last_seen_at(self, obs: list[Observation], position: tuple[float, float]) -> tuple[int, ...]:
+        """The latest sighting (not a miss) within a place radius of `position`, as a support."""
+        for n in range(len(obs) - 1, -1, -1):
+            o = obs[n]
+            if not o.miss and o.position is not None and math.dist(o.position, position) <= self.places.radius_m:
+                return (n,)
+        return ()
 
     def _near_place(self, position: tuple[float, float]) -> bool:
         c = self.places.centres()

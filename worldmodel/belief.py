@@ -16,10 +16,11 @@ sequence adds up:
 - priors: the enrollment sighting is a strong observation of the first place; at query time
   "carried" pays for the time since the last step (recency).
 
-`infer` minimizes the energy exactly by dynamic programming (Viterbi) over the observation steps.
-The confidence comes from the margin between the best and the best competing hypothesis (a
-place farther than two place radii away, or carried), decayed by the age of the supporting
-evidence; `abstain` is set when the best sequence still has a high energy per step.
+`worldmodel.chain` minimizes the energy exactly by dynamic programming (Viterbi) over the
+observation steps, one step at a time (`ItemChain`) or from scratch (`infer`). The confidence comes
+from the margin between the best and the best competing hypothesis (a place farther than two place
+radii away, or carried), decayed by the age of the supporting evidence; `abstain` is set when the
+best sequence still has a high energy per step.
 
 Parameters were chosen on development seeds 0-9 only (see docs/BENCHMARKS.md). Pure numpy.
 """
@@ -64,6 +65,7 @@ class BeliefConfig:
     floor_range_scale: float = 1.32
     furniture_range_scale: float = 0.53
     surface_min_gain: float = 0.7  # pick a surface when its views agree this much better
+    place_freeze_count: int = 20  # a place's centre is the mean of its first this many positions
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -105,26 +107,44 @@ class Belief:
     moved: bool  # the final stay is not the first one: the item was carried or moved before it
     carried_margin: float  # energy of "carried now" minus `energy` (>= 0 when a place wins)
     hypotheses: tuple[tuple[int, float], ...] = field(default=())  # (state, final energy), best first
+    surface: str | None = None  # "floor" or "furniture" when the sightings' rays agree on one
 
 
 class PlaceMap:
-    """Places discovered online: leader clustering of positions with a radius, centres = means."""
+    """Places discovered online: leader clustering of positions with a radius.
 
-    def __init__(self, radius_m: float) -> None:
+    A centre is the mean of the place's first `freeze_count` positions, then stays put: a
+    well-known place stops moving, so the beliefs over it can be extended step by step instead of
+    recomputed (`worldmodel.chain`). `version` counts the changes; `changed_since` names the places
+    added or moved after a version.
+    """
+
+    def __init__(self, radius_m: float, freeze_count: int = 20) -> None:
         if radius_m <= 0:
             raise ValueError(f"PlaceMap radius_m must be > 0, got {radius_m}")
+        if freeze_count < 1:
+            raise ValueError(f"PlaceMap freeze_count must be >= 1, got {freeze_count}")
         self.radius_m = radius_m
+        self.freeze_count = freeze_count
+        self.version = 0
         self._sums: list[list[float]] = []
-        self._counts: list[int] = []
+        self._counts: list[int] = []  # positions in the centre's mean (at most freeze_count)
+        self._changed: list[int] = []  # per place, the version at which its centre last changed
+        self._centres: np.ndarray | None = None  # cache of centres()
 
     def __len__(self) -> int:
         return len(self._counts)
 
     def centres(self) -> np.ndarray:
         """(K, 2) place centres, metres."""
-        if not self._counts:
-            return np.zeros((0, 2))
-        return np.array(self._sums) / np.array(self._counts, dtype=float)[:, None]
+        if self._centres is None:
+            self._centres = (np.array(self._sums) / np.array(self._counts, dtype=float)[:, None]
+                             if self._counts else np.zeros((0, 2)))
+        return self._centres
+
+    def changed_since(self, version: int) -> np.ndarray:
+        """Ids of the places added or moved after `version` (ascending)."""
+        return np.flatnonzero(np.array(self._changed, dtype=np.int64) > version)
 
     def assign(self, position: tuple[float, float]) -> int:
         """The id of the place that `position` joins (a new place when none is within the radius)."""
@@ -133,13 +153,22 @@ class PlaceMap:
             d = np.hypot(c[:, 0] - position[0], c[:, 1] - position[1])  # (K,)
             k = int(np.argmin(d))
             if d[k] <= self.radius_m:
-                self._sums[k][0] += position[0]
-                self._sums[k][1] += position[1]
-                self._counts[k] += 1
+                if self._counts[k] < self.freeze_count:
+                    self._sums[k][0] += position[0]
+                    self._sums[k][1] += position[1]
+                    self._counts[k] += 1
+                    self._moved(k)
                 return k
         self._sums.append([position[0], position[1]])
         self._counts.append(1)
+        self._changed.append(0)
+        self._moved(len(self._counts) - 1)
         return len(self._counts) - 1
+
+    def _moved(self, k: int) -> None:
+        self.version += 1
+        self._changed[k] = self.version
+        self._centres = None
 
 
 def observation_energies(obs: list[Observation], centres: np.ndarray, config: BeliefConfig) -> np.ndarray:
@@ -173,30 +202,41 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
 
 
 def wearer_near(times: np.ndarray, centres: np.ndarray, path_t: np.ndarray, path_xy: np.ndarray,
-                reach_m: float) -> np.ndarray:
-    """(T, K) bool: the wearer came within reach_m of place k between steps n-1 and n.
+                reach_m: float, prev_t: float | None = None) -> np.ndarray:
+    """(T, K) bool: the wearer was within reach_m of place k between steps n-1 and n.
+
+    The wearer is where the last path point before step n-1 put them until the next point (the
+    path keeps a point only when the wearer has moved), so standing still by a place counts.
 
     times (T,) step times; centres (K, 2); path_t (M,) and path_xy (M, 2) the wearer's positions.
-    Without a path every place counts as reachable.
+    prev_t: the time of the step before times[0] when continuing a chain; None when times[0] is
+    the first step (which counts as reachable). Without a path every place counts as reachable.
     """
     T, K = len(times), len(centres)
     near = np.ones((T, K), dtype=bool)
-    if not len(path_t) or not K:
+    if not len(path_t) or not K or not T:
         return near
-    d = np.hypot(path_xy[:, None, 0] - centres[None, :, 0], path_xy[:, None, 1] - centres[None, :, 1]) <= reach_m
-    cum = np.concatenate([np.zeros((1, K), dtype=np.int64), np.cumsum(d, axis=0)])  # (M + 1, K)
-    lo = np.searchsorted(path_t, np.concatenate([[times[0]], times[:-1]]), side="left")
-    hi = np.searchsorted(path_t, times, side="right")
+    starts = np.concatenate([[times[0] if prev_t is None else prev_t], times[:-1]])  # (T,)
+    a = max(0, int(np.searchsorted(path_t, starts[0], side="right")) - 1)  # only the path these steps span
+    b = int(np.searchsorted(path_t, times[-1], side="right"))
+    pt, pxy = path_t[a:b], path_xy[a:b]
+    d = np.hypot(pxy[:, None, 0] - centres[None, :, 0], pxy[:, None, 1] - centres[None, :, 1]) <= reach_m
+    cum = np.concatenate([np.zeros((1, K), dtype=np.int64), np.cumsum(d, axis=0)])  # (b - a + 1, K)
+    lo = np.maximum(np.searchsorted(pt, starts, side="right") - 1, 0)  # where the wearer was at the start
+    hi = np.searchsorted(pt, times, side="right")
     near = (cum[hi] - cum[lo]) > 0
-    near[0] = True
+    if prev_t is None:
+        near[0] = True
     return near
 
 
-def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig,
-            near: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig, near: np.ndarray | None = None,
+            start: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact minimum of the chain energy. E: (T, S) observation energies, S = K + 1 (last = carried).
 
     near (T, K): where the wearer could pick up or put down between steps (default: everywhere).
+    start: (D (S,), t) the forward message and time of the step just before E[0], to continue a
+    chain; None when E[0] is the first step.
 
     Returns (D, back): D (S,) the minimum total energy of sequences ending in each state at the
     last step; back (T, S) the predecessor state of each state at each step.
@@ -206,14 +246,18 @@ def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig,
     c = config
     jump = c.pickup_energy + c.putdown_energy + c.unseen_move_energy
     back = np.zeros((T, S), dtype=np.int64)
-    # Start: the first observation's place, or already carried (which was a pick-up).
-    D = E[0].copy()
-    D[K] += c.pickup_energy
-    back[0] = np.arange(S)
     idx = np.arange(K)
     far = np.zeros((T, K)) if near is None else c.unreachable_energy * (~near)  # (T, K)
-    for n in range(1, T):
-        dt = max(0.0, float(times[n] - times[n - 1]))
+    if start is None:  # the first observation's place, or already carried (which was a pick-up)
+        D = E[0].copy()
+        D[K] += c.pickup_energy
+        back[0] = np.arange(S)
+        first, t_prev = 1, 0.0
+    else:
+        D, t_prev = start
+        first = 0
+    for n in range(first, T):
+        dt = max(0.0, float(times[n] - (times[n - 1] if n else t_prev)))
         bp = np.empty(S, dtype=np.int64)
         new = np.empty(S)
         held = float(D[K])
@@ -249,98 +293,3 @@ def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig,
         D = new + E[n]
         back[n] = bp
     return D, back
-
-
-def _path(back: np.ndarray, last: int) -> np.ndarray:
-    path = np.empty(len(back), dtype=np.int64)
-    s = last
-    for n in range(len(back) - 1, -1, -1):
-        path[n] = s
-        s = int(back[n, s])
-    return path
-
-
-def _surface_position(obs: list[Observation], config: BeliefConfig) -> tuple[float, float]:
-    """Where the supporting sightings agree: their mean, or, when they were seen from several
-    places, the mean on the resting surface (floor or furniture) on which their rays agree best."""
-    p = np.array([o.position for o in obs])  # (N, 2)
-    best = p.mean(axis=0)
-    viewed = [o for o in obs if o.wearer is not None and o.position is not None and not o.enroll]
-    if len(viewed) >= 2:
-        w = np.array([o.wearer for o in viewed])  # (N, 2)
-        v = np.array([o.position for o in viewed]) - w
-        spread = {}
-        for k in (config.floor_range_scale, config.furniture_range_scale):
-            q = w + k * v
-            spread[k] = (float(((q - q.mean(axis=0)) ** 2).sum(axis=1).mean()), q.mean(axis=0))
-        (s1, q1), (s2, q2) = sorted(spread.values(), key=lambda x: x[0])
-        if s1 < config.surface_min_gain * s2 and s2 - s1 > SURFACE_MIN_SPREAD_M2:  # needs parallax
-            best = q1
-    return (round(float(best[0]), 3), round(float(best[1]), 3))
-
-
-def _inlier(o: Observation, centre: np.ndarray, config: BeliefConfig) -> bool:
-    assert o.position is not None, "only positioned sightings support a place"
-    d = math.hypot(o.position[0] - float(centre[0]), o.position[1] - float(centre[1]))
-    return 0.5 * (d / config.sigma_m) ** 2 < config.outlier_energy
-
-
-def infer(obs: list[Observation], places: PlaceMap, t_query: float, config: BeliefConfig,
-          places_only: bool = False, path: tuple[np.ndarray, np.ndarray] | None = None) -> Belief:
-    """The belief at t_query from the item's observations (sorted by t) over the current places.
-
-    places_only: the best place, even when "carried" has a lower energy (an answer must point
-    somewhere). path: the wearer's (times (M,), positions (M, 2)); items are picked up and put
-    down only where the wearer went.
-    """
-    if not obs:
-        return Belief(CARRIED, None, math.inf, 0.0, 0.0, True, (), None, False, 0.0)
-    centres_all = places.centres()
-    # Only places near at least one observation can win; the others are dominated.
-    pos = np.array([o.position for o in obs if o.position is not None]).reshape(-1, 2)
-    reach = config.place_radius_m + config.sigma_m * math.sqrt(2 * config.outlier_energy)
-    if len(centres_all) and len(pos):
-        d = np.hypot(centres_all[:, None, 0] - pos[None, :, 0], centres_all[:, None, 1] - pos[None, :, 1])
-        keep = np.flatnonzero(d.min(axis=1) <= reach)
-    else:
-        keep = np.zeros(0, dtype=np.int64)
-    centres = centres_all[keep]  # (K, 2)
-    K = len(keep)
-    E = observation_energies(obs, centres, config)
-    times = np.array([o.t for o in obs])
-    near = None if path is None else wearer_near(times, centres, path[0], path[1], config.reach_m)
-    D, back = viterbi(E, times, config, near)
-    final = D.copy()
-    final[K] += config.carry_rate_per_s * max(0.0, t_query - float(times[-1]))
-    best = int(np.argmin(final[:K])) if places_only and K else int(np.argmin(final))
-    path = _path(back, best)
-    # The final stay: the trailing run of the best state.
-    n0 = len(path) - 1
-    while n0 > 0 and path[n0 - 1] == best:
-        n0 -= 1
-    # Supporting sightings: those the final stay explains (not the outliers it pays the cap for).
-    support = tuple(n for n in range(n0, len(path)) if obs[n].position is not None and not obs[n].miss
-                    and (best == K or _inlier(obs[n], centres[best], config)))
-    position = None
-    if best < K and support:
-        position = _surface_position([obs[n] for n in support], config)
-    elif best < K:
-        position = (round(float(centres[best, 0]), 3), round(float(centres[best, 1]), 3))
-    # Competing hypotheses: carried, and places far enough from the best to be another answer.
-    rivals = [K] if best != K else []
-    if best < K:
-        far = np.hypot(centres[:, 0] - centres[best, 0], centres[:, 1] - centres[best, 1]) > 2 * config.place_radius_m
-        rivals += [int(k) for k in np.flatnonzero(far)]
-    else:
-        rivals += list(range(K))
-    margin = float(min((final[k] for k in rivals), default=math.inf) - final[best])
-    age = max(0.0, t_query - obs[support[-1]].t) if support else t_query - float(times[-1])
-    confidence = max(0.0, 1.0 - math.exp(-margin / config.confidence_scale)) * math.exp(-age / config.recency_s)
-    abstain = bool(final[best] / len(obs) > config.abstain_mean_energy)
-    order = np.argsort(final, kind="stable")
-    hyps = tuple((CARRIED if k == K else int(keep[k]), float(final[k])) for k in order[:5])
-    return Belief(
-        state=CARRIED if best == K else int(keep[best]), position=position, energy=float(final[best]),
-        margin=margin, confidence=float(confidence), abstain=abstain, support=support,
-        segment_start_t=float(times[n0]), moved=n0 > 0,
-        carried_margin=float(final[K] - final[best]), hypotheses=hyps)

@@ -69,3 +69,40 @@ def test_forget_drops_sightings(forget_all: bool) -> None:
     kept = [s for s in [Sighting("keys", 1.0, 10, 0, 0.9, 0.8, A)] if not forget_all]
     r = answerer.locate("keys", 10.0, kept, None)
     assert r.abstain == forget_all
+
+
+def test_moved_while_the_wearer_was_not_looking_the_confidence_drops() -> None:
+    """Seen at A, then moved by someone else: the wearer stands looking at A for 25 s and does not
+    see it. The answer still points at A (nothing says where it went) but its confidence drops
+    well below that of the same wait spent looking the other way; it does not stay high."""
+    def wait(yaw_deg: float) -> float:
+        answerer = WorldModelAnswerer()
+        answerer.on_enroll(Sighting("mug", 0.0, 0, 0, 1.0, 0.8, A))
+        seen = [Sighting("mug", t, int(t * 10), 0, 0.9, 0.8, A) for t in (1.0, 2.0, 3.0)]
+        for i in range(300):
+            t = round(i * FRAME_S, 3)
+            for s in seen:
+                if s.t == t:
+                    answerer.on_sighting(s)
+            answerer.alerts(t, Pose(-2.0, 1.5, 0.0, 0.0 if t <= 3.0 else yaw_deg, -20.0))  # A is 2 m ahead
+        r = answerer.locate("mug", 30.0, seen, None)
+        assert not r.abstain and math.dist(r.position, A) < 1.0
+        return r.confidence
+
+    away, looked = wait(180.0), wait(0.0)
+    assert away > 0.5
+    assert looked < 0.5 * away, (looked, away)
+
+
+def test_every_answer_carries_its_evidence_energy_and_confidence() -> None:
+    """Evidence frame, time and position, and the energy and confidence, survive the response
+    format (energy is an optional v1 field)."""
+    from device.responses import parse_response
+
+    answerer = WorldModelAnswerer()
+    alerts = walk(answerer, ("keys",))
+    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.8, p) for t, p in [(1.0, A), (15.0, B), (16.0, B)]]
+    for r in alerts + [answerer.locate("keys", 40.0, seen, None)]:
+        back = parse_response(r.to_json(), "test")
+        assert back.evidence is not None and back.position is not None and 0.0 <= back.confidence <= 1.0
+        assert back.energy is not None and math.isfinite(back.energy) and back.energy == round(r.energy, 3)

@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from worldmodel.belief import CARRIED, BeliefConfig, Observation, PlaceMap, infer
+from worldmodel.belief import CARRIED, BeliefConfig, Observation, PlaceMap
+from worldmodel.belief import wearer_near
+from worldmodel.chain import ItemChain, WearerPath, infer
 
 CONFIG = BeliefConfig()
 A = (0.0, 0.0)
@@ -122,3 +124,110 @@ def test_a_place_revisited_after_a_long_time() -> None:
     revisited = belief(enrolled() + [seen_at(3600.0 + k, A) for k in (0, 1)], 3602.0)
     assert math.dist(revisited.position, A) < 0.5 and not revisited.moved
     assert revisited.confidence > stale.confidence
+
+
+def random_day(seed: int, steps: int) -> tuple[list[Observation], np.ndarray, np.ndarray]:
+    """A wearer wandering among 6 resting spots; the item seen resting, in hand, or missed."""
+    rng = np.random.default_rng(seed)
+    spots = rng.uniform(0.0, 12.0, (6, 2))
+    t, obs, path_t, path_xy = 0.0, [], [], []
+    for _ in range(steps):
+        t += float(rng.exponential(3.0))
+        wearer = spots[rng.integers(6)] + rng.normal(0.0, 1.0, 2)
+        path_t.append(t - 0.1)
+        path_xy.append(wearer)
+        kind = rng.choice(["rest", "held", "miss", "blind"], p=[0.6, 0.2, 0.1, 0.1])
+        spot = spots[rng.integers(2)] + rng.normal(0.0, 0.3, 2)  # it mostly rests at one of two spots
+        w = (float(wearer[0]), float(wearer[1]))
+        if kind == "held":
+            obs.append(Observation(t, (w[0] + CONFIG.carried_range_m, w[1]), 0.05, w))
+        elif kind == "miss":
+            obs.append(Observation(t, (float(spot[0]), float(spot[1])), 0.0, w, miss=True))
+        elif kind == "blind":  # no pose: no position, no wearer
+            obs.append(Observation(t, None, float(rng.uniform(0, 0.2)), None))
+        else:
+            obs.append(Observation(t, (float(spot[0]), float(spot[1])), float(rng.uniform(0, 0.2)), w))
+    obs[0] = Observation(0.0, (float(spots[0, 0]), float(spots[0, 1])), 0.3, None, enroll=True)
+    return obs, np.array(path_t), np.array(path_xy)
+
+
+@pytest.mark.parametrize("seed,freeze", [(0, 3), (1, 20), (2, 1000), (3, 1)])
+def test_incremental_chain_equals_minimizing_from_scratch(seed: int, freeze: int) -> None:
+    """Extended in random chunks while the places change under it, the chain answers exactly as a
+    from-scratch minimization over the same observations, places and path, at every query."""
+    config = BeliefConfig(place_freeze_count=freeze)
+    obs, path_t, path_xy = random_day(seed, 160)
+    places = PlaceMap(config.place_radius_m, config.place_freeze_count)
+    chain, walked = ItemChain(config), WearerPath(config.reach_m)  # the chain reads the indexed path
+    rng = np.random.default_rng(seed + 100)
+    n = 0
+    while n < len(obs):
+        chunk = obs[n:n + int(rng.integers(1, 6))]
+        for o in chunk:
+            if o.position is not None and not o.miss:
+                places.assign(o.position)
+        n += len(chunk)
+        path = (path_t[path_t <= chunk[-1].t], path_xy[path_t <= chunk[-1].t])
+        while walked.n < len(path[0]):
+            walked.add(float(path_t[walked.n]), (float(path_xy[walked.n, 0]), float(path_xy[walked.n, 1])))
+        chain.extend(chunk, places, walked)
+        for t_query, places_only in ((chunk[-1].t + 5.0, False), (chunk[-1].t + 600.0, True)):
+            assert chain.query(t_query, places_only) == infer(obs[:n], places, t_query, config, places_only, path), n
+
+
+def test_place_centres_stop_moving_after_their_first_positions() -> None:
+    places = PlaceMap(1.0, freeze_count=2)
+    places.assign((0.0, 0.0))
+    places.assign((0.5, 0.0))
+    v = places.version
+    places.assign((0.9, 0.0))  # joins place 0 but no longer moves it
+    assert places.centres()[0].tolist() == [0.25, 0.0]
+    assert places.version == v and not len(places.changed_since(v))
+    places.assign((5.0, 0.0))
+    assert places.changed_since(v).tolist() == [1]
+
+
+@pytest.mark.parametrize("how", ["partly", "far"])
+def test_an_item_seen_only_partly_or_far_away(how: str) -> None:
+    """Partial views (score just over the threshold) and far views (range clamped) count little:
+    two of them at B do not move a well-seen item from A, but after it was carried toward B they
+    are enough to place it there."""
+    def weak(t: float) -> Observation:
+        return seen_at(t, B, margin=0.002) if how == "partly" else seen_at(t, B, wearer_d=CONFIG.far_range_m + 0.5)
+
+    stays = belief(enrolled() + [seen_at(t, A) for t in (5.0, 6.0)] + [weak(t) for t in (20.0, 21.0)], 25.0)
+    assert math.dist(stays.position, A) < 0.5
+    carry = [carried_at(10.0 + k, (1.0 + 1.5 * k, 0.0)) for k in range(5)]
+    moved = belief(enrolled() + carry + [weak(t) for t in (20.0, 21.0)], 25.0)
+    assert moved.moved and math.dist(moved.position, B) < 1.0
+
+
+def test_two_similar_items_two_mugs() -> None:
+    """The wearer's mug rests at A; another mug at B keeps matching, a little less well, all day.
+    The belief stays with the mug at A, and follows it when it is carried to C."""
+    other = [seen_at(30.0 * k + 15.0, B, margin=0.03) for k in range(8)]
+    mine = [seen_at(30.0 * k, A, margin=0.1) for k in range(1, 9)]
+    b = belief(sorted(enrolled() + other + mine, key=lambda o: o.t), 260.0)
+    assert b.state != CARRIED and math.dist(b.position, A) < 0.5
+    assert b.confidence > 0.5
+    c = (5.0, 6.0)
+    carry = [carried_at(262.0 + k, (0.5 + k, 0.5 + 1.1 * k)) for k in range(5)]
+    later = [seen_at(270.0 + 30.0 * k, c) for k in range(3)] + [seen_at(285.0 + 30.0 * k, B, margin=0.03) for k in range(3)]
+    b = belief(sorted(enrolled() + other + mine + carry + later, key=lambda o: o.t), 350.0)
+    assert math.dist(b.position, c) < 0.5
+
+
+def test_the_indexed_path_agrees_with_scanning_it() -> None:
+    """`WearerPath.near` (binary searches in per-place indexes) equals `wearer_near` (a scan)."""
+    rng = np.random.default_rng(5)
+    path_t = np.sort(rng.uniform(0.0, 100.0, 400))
+    path_xy = rng.uniform(0.0, 10.0, (400, 2))
+    walked = WearerPath(2.0)
+    for t, xy in zip(path_t, path_xy):
+        walked.add(float(t), (float(xy[0]), float(xy[1])))
+    centres = rng.uniform(0.0, 10.0, (6, 2))
+    times = np.sort(rng.uniform(0.0, 110.0, 30))
+    for prev_t in (None, -5.0, 3.0):
+        expected = wearer_near(times, centres, path_t, path_xy, 2.0, prev_t)
+        assert (walked.near(times, np.arange(6), centres, prev_t) == expected).all()
+        assert 0 < expected.sum() < expected.size
