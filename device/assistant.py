@@ -28,6 +28,7 @@ from device.perception import (PerceptionConfig, Sighting, best_match, calibrate
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
 from device.route import RouteGuide
+from device.place_names import PlaceNames, PlaceNamesConfig
 from device.wm_answerer import WorldModelAnswerer, WorldModelConfig
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
@@ -53,6 +54,7 @@ class AssistantConfig:
     item_synonym_min_sim: float = 0.6  # "mobile" (0.70), "purse" (0.61) find "phone", "wallet"
     answerer: str = "world-model"  # one of ANSWERERS: who answers "where is my X?" and raises alerts
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    place_names: PlaceNamesConfig = field(default_factory=PlaceNamesConfig)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.item_synonym_min_sim <= 1.0:
@@ -73,8 +75,9 @@ class Assistant:
         self._gate = KeyframeGate(config.keyframes)
         self._last: tuple[FrameRecord, np.ndarray, Encoding | None] | None = None
         self._recent: deque[tuple[FrameRecord, Encoding]] = deque()
+        self.place_names = PlaceNames(config.place_names)  # the wearer's names for places
         self.answerer: LastSightingAnswerer | WorldModelAnswerer = (
-            WorldModelAnswerer(config.world_model) if config.answerer == "world-model"
+            WorldModelAnswerer(config.world_model, self.place_names) if config.answerer == "world-model"
             else LastSightingAnswerer(config.baseline))
         self.intents = IntentParser(config.intents)  # loads its embedding model on first need
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
@@ -175,6 +178,8 @@ class Assistant:
 
     # -- intents beyond enroll and locate (issue 5) ------------------------------------------
     def _dispatch(self, utt: Utterance, intent: Intent) -> Response:
+        if intent.kind == "name_place" and intent.item:  # a place's name, not one of the items
+            return self._name_place(utt, intent.item)
         item = None if intent.item is None else self.resolve_item(intent.item, enrolling=intent.kind == "enroll")
         if intent.kind == "enroll" and item:
             return self._enroll(utt, item)
@@ -242,6 +247,15 @@ class Assistant:
             if self.router.companion is not None and patches is None:
                 patches = self.store.patches(kf.id)
         return self.router.answer(r, here, patches)
+
+    def _name_place(self, utt: Utterance, name: str) -> Response:
+        """"This is the kitchen": the place under the wearer gets the name; answers use it."""
+        here = self._wearer_position()
+        if here is None:
+            return self._ack(utt, None, f"I can't tell where we are, so I can't call this the {name}.", abstain=True)
+        self.place_names.name(name, here, utt.t)
+        return Response(t=utt.t, kind="ack", utterance_t=utt.t, item=None, text=f"Got it: this is the {name}.",
+                        abstain=False, confidence=1.0, evidence=None, position=here)
 
     def _wearer_position(self) -> tuple[float, float] | None:
         pose = self._last[0].pose if self._last is not None else None

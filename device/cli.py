@@ -105,6 +105,18 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from device.explain import ExplainConfig, draw, explain, format_table
+    from device.session import read_session
+
+    session = read_session(args.session)
+    ex = explain(session, args.t, args.item, memory_dir=args.memory, config=ExplainConfig(replay=_replay_config(args)))
+    print(format_table(ex))
+    if args.out is not None:
+        print(f"\nWrote {draw(ex, session, args.out)}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from device.evaluate import evaluate, format_table, write_metrics
     from device.responses import read_responses
@@ -270,6 +282,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="programs to export (default: fp32 int8)")
     sp.add_argument("--threads", type=int, default=1, help="CPU threads for export and verification (default: 1)")
     sp.set_defaults(func=_cmd_export)
+
+    sp = sub.add_parser("explain", help="show the world model's competing hypotheses for an item at a time",
+                        description="Replay SESSION causally up to --t, ask where --item is, and print the "
+                                    "competing hypotheses (each place near its sightings, and carried) with "
+                                    "their energies and the answer's confidence; --out draws them on a top-down "
+                                    "map beside the evidence keyframe.")
+    sp.add_argument("session", type=Path, help="session folder (format ami-session/1)")
+    sp.add_argument("--t", type=float, required=True, help="the moment to explain, seconds on the session clock")
+    sp.add_argument("--item", required=True, help="the item to explain, as enrolled (e.g. keys)")
+    sp.add_argument("--memory", type=Path, default=None,
+                    help="memory folder: created if new, continued if it exists (default: a temporary one)")
+    sp.add_argument("--out", type=Path, default=None, help="PNG to write: the map and the evidence keyframe")
+    common(sp)
+    sp.set_defaults(func=_cmd_explain)
 
     sp = sub.add_parser("eval", help="score responses.jsonl against the session's truth/",
                         description="Print a metrics table and write the metrics as JSON.")

