@@ -89,7 +89,7 @@ def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], s
     first = next(iter(results.values()))["frozen"]
     n = summarize(first, 1.0).n_visible
     head = " | ".join(f"{b} ({n[b]})" for b in BIN_NAMES)
-    lines = [f"Measured {dt.date.today().isoformat()} with `{command}` (held-out seeds {seeds}; every 2nd frame "
+    lines = [f"Measured {dt.date.today().isoformat()} with `{command}` (seeds {seeds}; every 2nd frame "
              "outside the enrollment glance; eager fp32 on 1 thread). Visible frames per distance bin at 128 px "
              "in brackets. Frozen: the MobileNetV2 stride-16 patches the device uses today; head: the learned "
              "instance head (worldmodel/artifacts/instance_head.pt, trained on seeds 0-9); "
@@ -99,14 +99,14 @@ def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], s
              "Recall of visible frames at 1% false positives (one threshold for all items, set on these frames' "
              "negatives), localisation hit rate and median position error of the true-positive sightings:", "",
              f"| frames, features | {head} | hit rate | median error (m) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|"]
     for size, by in results.items():
         for name in by:
             lines.append(_row(f"{size} px, {name}", summarize(by[name], threshold_at_fp(by[name]))))
     lines += ["", "At the operating threshold chosen on training seeds 0-9 (1% false positives there), "
-                  "with the false-positive rate it gives on the held-out frames:", "",
+                  "with the false-positive rate it gives on these frames:", "",
               f"| frames, features | {head} | false positives | hit rate | median error (m) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|"]
     for size, by in results.items():
         for name in by:
             lines.append(_row(f"{size} px, {name} (threshold {train_thr[name]:.3f})",

@@ -21,10 +21,11 @@ import numpy as np
 class FilterConfig:
     support_s: float = 0.4  # a sighting needs support from a frame this close in time
     window_s: float = 2.0  # rays from this far back and ahead are intersected
-    min_spread_deg: float = 2.0  # the rays must differ by this much in direction to give a depth (2.0, 0.5, 0.1: dev seed 10)
-    max_residual_m: float = 0.5  # mean distance from the point to the rays
+    min_spread_deg: float = 12.0  # about 3 cells: narrower rays give a depth worse than the floor plane's
+    max_residual_m: float = 0.5  # mean distance from the point to the rays (this block: dev seeds 10-11)
     score_slack: float = 0.1  # rays of frames whose score is within this of the sighting's
     y_range_m: tuple[float, float] = (-0.2, 1.6)  # items rest on the floor or on furniture
+    max_range_m: float = 3.5  # farther points: the floor plane is better (dev seeds 10-11)
 
     def __post_init__(self) -> None:
         if self.support_s <= 0 or self.window_s <= 0:
@@ -70,7 +71,8 @@ def multiview_position(origins: np.ndarray, dirs: np.ndarray, config: FilterConf
     if r is None:
         return None
     p, resid, spread = r
-    if spread < config.min_spread_deg or resid > config.max_residual_m or not (
+    far = float(np.linalg.norm(p - origins.mean(axis=0)))
+    if spread < config.min_spread_deg or resid > config.max_residual_m or far > config.max_range_m or not (
             config.y_range_m[0] <= p[1] <= config.y_range_m[1]):
         return None
     return float(p[0]), float(p[2])
