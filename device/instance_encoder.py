@@ -1,0 +1,55 @@
+"""`InstanceEncoder`: keyframes encoded by the frozen MobileNetV2 plus the learned instance head.
+
+An `EncoderRuntime` (device/encoder.py) whose patches are the head's per-cell embeddings (same
+14x14 grid at 224 px, 64-d) instead of the frozen 96-d stride-16 features, so a memory and the
+assistant can use it unchanged. Its embedding space names the backbone weights and the head's
+weights, so a memory written by the frozen encoder (or another head) refuses it. Eager PyTorch
+only for now: the `.pte` export does not cover the head yet. Not the default encoder yet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from device.encoder import EncoderConfig, Encoding, embedding_space, to_encoding, to_input
+from device.errors import ModelError
+from device.perception_eval import load_instance_head
+from device.perception_train import SHIPPED_HEAD
+
+INSTANCE_MODEL = "MobileNetV2 features[:7]+[:14] + instance head"
+
+
+class InstanceEncoder:
+    """Backbone + instance head, eager, on `config.threads` threads; `threshold` is the head's one
+    cosine threshold across items (chosen on its training seeds)."""
+
+    def __init__(self, config: EncoderConfig = EncoderConfig(runtime="eager"), head: Path = SHIPPED_HEAD) -> None:
+        import torch
+
+        from worldmodel.backbone import load_mobilenet_v2, mobilenet_v2_weights_path, sha256_file
+        from worldmodel.instance_head import MultiScaleFeatures
+
+        self.config = config
+        torch.set_num_threads(config.threads)
+        loaded = load_instance_head(head)
+        try:
+            weights = mobilenet_v2_weights_path()
+            self._net = MultiScaleFeatures(load_mobilenet_v2(weights)).eval()
+        except (FileNotFoundError, RuntimeError) as e:
+            raise ModelError(f"cannot load the MobileNetV2 backbone: {e}") from e
+        self._head = loaded.head
+        self.dim = loaded.head.config.dim
+        self.threshold = loaded.threshold
+        self.space = embedding_space(f"{INSTANCE_MODEL} ({loaded.space})", sha256_file(weights), config.input_px)
+        self._torch = torch
+
+    def features(self, x: "torch.Tensor") -> np.ndarray:  # noqa: F821 (lazy import)
+        """(1, 3, px, px) float in [0, 1] -> (dim, gh, gw) float32, unit vectors per cell."""
+        with self._torch.inference_mode():
+            return self._head(*self._net(x))[0].numpy()
+
+    def encode(self, rgb: np.ndarray) -> Encoding:
+        """rgb: (H, W, 3) uint8 -> Encoding (patches: the head's per-cell embeddings)."""
+        return to_encoding(self.features(to_input(rgb, self.config.input_px)))
