@@ -32,7 +32,10 @@ def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: st
         "false match costs little; a held item is seen about 1.3 m from the wearer; items are picked up and "
         "put down only where the wearer went; the answer is where the final stay's sightings agree, on the "
         "floor or on furniture (resting surfaces); looking at the believed place without seeing the item "
-        "lowers the confidence. Not done yet: the JEPA predictor, `ami train`, `ami explain`, place naming.",
+        "lowers the confidence, and keeps lowering it while the item stays unseen there. The chain is "
+        "extended one sighting at a time (`worldmodel/chain.py`); answers carry their energy, `ami explain` "
+        "shows the competing hypotheses, and places are named by the wearer (\"this is the kitchen\") or by "
+        "another item resting close by.",
         "",
         f"Measured {dt.date.today().isoformat()} with `{command}` (development seeds {seeds}, {n} sessions, "
         "each session replayed once per answerer, encoder on 1 thread). Parameters were chosen on "

@@ -78,6 +78,7 @@ class WorldModelAnswerer:
         self._chains: dict[str, ItemChain] = {}  # per item, over its live observations (`_seen`)
         self._asked: dict[str, ItemChain] = {}  # per item, over the evidence of its last question
         self._answered: dict[str, int] = {}  # per item, the state (place id or CARRIED) its last answer gave
+        self._placed: set[tuple[float, float]] = set()  # positions the place map has taken in
         self._path = WearerPath(config.belief.reach_m)  # where the wearer went, indexed by place
 
     def _walked(self, t: float, pose: Pose) -> None:
@@ -109,6 +110,7 @@ class WorldModelAnswerer:
     def _add(self, s: Sighting, enroll: bool) -> None:
         if s.position is not None:
             self.places.assign(s.position)
+            self._placed.add(s.position)
         o = Observation(s.t, s.position, max(0.0, s.score - s.threshold), None, enroll)
         self._seen.setdefault(s.item, []).append((o, s))
         self._last_seen_t[s.item] = s.t
@@ -223,8 +225,9 @@ class WorldModelAnswerer:
         for s in sorted(sightings, key=lambda s: s.t):
             if s.frame in known or s.t > t:
                 continue
-            if s.position is not None and not self._near_place(s.position):
+            if s.position is not None and s.position not in self._placed and not self._near_place(s.position):
                 self.places.assign(s.position)
+                self._placed.add(s.position)
             pairs.append((Observation(s.t, s.position, max(0.0, s.score - s.threshold),
                                       self._wearer.get(round(s.t, 3))), s))
         pairs.sort(key=lambda p: p[0].t)
@@ -300,4 +303,4 @@ class WorldModelAnswerer:
 
     def _near_place(self, position: tuple[float, float]) -> bool:
         c = self.places.centres()
-        return bool(len(c)) and min(math.dist(position, (float(x), float(z))) for x, z in c) <= self.places.radius_m
+        return bool(len(c)) and float(np.hypot(c[:, 0] - position[0], c[:, 1] - position[1]).min()) <= self.places.radius_m

@@ -161,6 +161,8 @@ class ItemChain:
         path: the wearer's path so far (indexed, or as arrays); it must already cover the new
         observations' times.
         """
+        if not new and places is self._places and places.version == self._version:
+            return self  # nothing new, and the places have not changed: the messages hold
         if new:
             t, pos, wearer, enroll, miss = _rows(new)
             if self._t.size and t[0] < self._t[-1]:
@@ -257,7 +259,7 @@ class ItemChain:
         ok = ~np.isnan(pos[:, 0]) & ~self._miss[n0:]
         if best < K:
             d = np.hypot(pos[:, 0] - centres[best, 0], pos[:, 1] - centres[best, 1])
-            ok &= 0.5 * (np.nan_to_num(d, nan=np.inf) / c.sigma_m) ** 2 < c.outlier_energy
+            ok &= 0.5 * (d / c.sigma_m) ** 2 < c.outlier_energy  # NaN (no position) compares False
         support_idx = np.flatnonzero(ok) + n0
         position, surface = None, None
         if best < K and len(support_idx):
