@@ -202,8 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--threads", type=int, default=1, help="torch threads for the encoder (default: 1)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
-        sp.add_argument("--encoder", choices=("pte", "eager"), default="pte",
-                        help="pte: the exported ExecuTorch program (on-device path); eager: PyTorch (default: pte)")
+        sp.add_argument("--encoder", choices=("pte", "eager", "instance"), default="pte",
+                        help="pte: the exported ExecuTorch program (on-device path); eager: PyTorch; instance: "
+                             "eager PyTorch with the learned instance head (worldmodel/artifacts; issue 8) (default: pte)")
         sp.add_argument("--encoder-manifest", type=Path, default=None,
                         help="manifest.json written by `ami export` (default: export/artifacts/manifest.json)")
         sp.add_argument("--answerer", choices=("world-model", "baseline"), default="world-model",

@@ -5,6 +5,8 @@ trunk, features[:14]):
 - `PteEncoder` (device/encoder_pte.py, the default): the exported ExecuTorch `.pte` (XNNPACK,
   int8 or fp32), described by its manifest.json;
 - `EagerEncoder`: eager PyTorch, the reference the `.pte` is verified against.
+A third, `InstanceEncoder` (device/instance_encoder.py, runtime "instance"), adds the learned
+instance head (issue 8) on the same backbone; its embeddings live in their own space.
 
 Everything outside the network is shared here, so both paths are identical around it:
 `to_input` (validate, bilinear resize to input_px, scale to [0, 1]) and `to_encoding` (per-patch
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("pte", "eager")
+RUNTIMES = ("pte", "eager", "instance")  # instance: eager backbone + the learned instance head (issue 8)
 VARIANTS = ("int8", "fp32")  # programs `ami export` writes; "auto" picks int8 when the manifest has it
 
 
@@ -35,7 +37,7 @@ VARIANTS = ("int8", "fp32")  # programs `ami export` writes; "auto" picks int8 w
 class EncoderConfig:
     input_px: int = 224  # frames are resized to this square; stride 16 gives a 14x14 grid
     threads: int = 1  # 2 threads under contention on 2 cores was many times slower than 1
-    runtime: str = "pte"  # "pte": the ExecuTorch program; "eager": PyTorch (reference)
+    runtime: str = "pte"  # "pte": the ExecuTorch program; "eager": PyTorch (reference); "instance": + head
     variant: str = "auto"  # which program of the manifest the pte runtime loads: auto | int8 | fp32
     manifest: Path | None = None  # None: the shipped export/artifacts/manifest.json
     fallback: bool = True  # pte -> eager (logged) when the ExecuTorch runtime is not installed
@@ -140,6 +142,10 @@ def make_encoder(config: EncoderConfig) -> EncoderRuntime:
     the program was exported from (so the embedding space does not change)."""
     if config.runtime == "eager":
         return EagerEncoder(config)
+    if config.runtime == "instance":
+        from device.instance_encoder import InstanceEncoder
+
+        return InstanceEncoder(config)
     from device.encoder_pte import PteEncoder, RuntimeMissingError, check_fallback_weights
 
     try:

@@ -48,3 +48,9 @@ def test_a_wrong_head_file_is_a_model_error(tmp_path: Path) -> None:
     bad.write_bytes(b"nope")
     with pytest.raises(ModelError, match=str(bad)):
         InstanceEncoder(EncoderConfig(runtime="eager"), head=bad)
+
+
+def test_make_encoder_builds_it_for_runtime_instance() -> None:
+    from device.encoder import make_encoder
+
+    assert isinstance(make_encoder(EncoderConfig(runtime="instance", threads=1)), InstanceEncoder)
