@@ -31,6 +31,9 @@ DESCRIPTIONS = {
     "scripts/setup.sh": "idempotent setup: apt packages, .venv, torch first, pinned deps",
     "worldmodel/artifacts/instance_head.pt": "the shipped instance head (issue 8; written by `ami train perception`, seeds 0-9)",
     "docs/instance_head_loss.png": "the shipped instance head's training loss (`ami train perception`)",
+    "worldmodel/artifacts/jepa-v1.pt": "the shipped JEPA latent predictor (written by `ami train jepa`, seeds 0-9, 12-21)",
+    "worldmodel/artifacts/jepa-v1.json": "the shipped JEPA predictor's card: sha256, config, seeds, metrics, history",
+    "worldmodel/artifacts/jepa-v1-loss.png": "the shipped JEPA predictor's training loss, std and effective rank",
 }
 
 

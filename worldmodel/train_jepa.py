@@ -2,7 +2,10 @@
 
 Objective, per batch of (t, t+k) pairs: 25 * ||predict(s_t, a) - s_{t+k}||^2 / D, plus VICReg's
 variance (25 * mean hinge of each latent dimension's std below 1) and covariance (1 * the
-squared off-diagonal covariances / D) terms on s_t and s_{t+k}. Gradients flow through both
+squared off-diagonal covariances / D) terms on s_t and s_{t+k}, plus an inverse-dynamics term
+(5 * the error of a training-only head that recovers the action from (s_t, s_{t+k})): without it
+the latent kept how much the view changed but not which way, and the predictor ignored the turn's
+sign. Half the pairs are mirrored left-right (cells and action). Gradients flow through both
 branches, as in VICReg and PLDM. We chose the variance-covariance regularizer over an EMA target
 because it prevents collapse by construction (no teacher schedule to tune on a 10-session set
 trained for minutes on a CPU) and it pins every latent dimension's spread near 1, so the planning
@@ -47,15 +50,18 @@ class TrainConfig:
     val_seeds: tuple[int, ...] = ()
     model: JepaConfig = JepaConfig()
     pairs: PairConfig = PairConfig()
-    epochs: int = 20
+    epochs: int = 4  # early stopping keeps the best; validation error rose after 2-3 epochs of 10 houses
     batch: int = 256
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05
     pred_weight: float = 25.0  # VICReg's invariance weight, here on the prediction error
     var_weight: float = 25.0
     cov_weight: float = 1.0
+    inverse_weight: float = 5.0  # inverse dynamics: (s_t, s_{t+k}) must reveal the action, or the latent drops
+    # the left/right layout and the predictor ignores which way you turn (measured: 0.0291 vs 0.0292 reversed)
     frame_step: int = 1  # encode every frame_step-th frame (tests use more to be quick)
-    mirror: bool = False  # also train on left-right mirrored cells with mirrored actions (right, turn negated)
+    mirror: bool = True  # half the pairs mirrored left-right, cells and action (right, turn negated);
+    # on 10 houses it lowered the best validation error from 0.86 to 0.83 of "nothing changes"
     seed: int = 0
     cache: Path = DEFAULT_CACHE
     progress: bool = True
@@ -66,7 +72,8 @@ class TrainConfig:
         if not self.val_sessions:
             raise ValueError("TrainConfig.val_sessions: give at least one validation session")
         if overlap := set(map(Path.resolve, self.sessions)) & set(map(Path.resolve, self.val_sessions)):
-            raise ValueError(f"TrainConfig: sessions used for both training and validation: {sorted(map(str, overlap))}")
+            raise ValueError(f"TrainConfig: sessions used for both training and validation: "
+                             f"{sorted(map(str, overlap))}")
         if bad := [s for s in (*self.train_seeds, *self.val_seeds) if not 0 <= s <= 99]:
             raise ValueError(f"TrainConfig seeds must be development seeds 0-99 (held-out seeds are never "
                              f"trained on), got {bad}")
@@ -121,8 +128,11 @@ def evaluate(model: LatentPredictor, cells: torch.Tensor, pairs: Pairs, mean_lat
     model.eval()
     z = encode_all(model, cells)  # (T, D)
     s, s_next = z[pairs.i], z[pairs.j]
-    pred = model.predict(s, torch.from_numpy(pairs.actions))
+    a = torch.from_numpy(pairs.actions)
+    pred = model.predict(s, a)
+    reversed_turn = model.predict(s, a * torch.tensor([1.0, 1.0, -1.0]))  # does it matter which way you turn?
     return {"pred_mse": float((pred - s_next).pow(2).mean()),
+            "reversed_turn_mse": float((reversed_turn - s_next).pow(2).mean()),
             "identity_mse": float((s - s_next).pow(2).mean()),
             "mean_mse": float((mean_latent - s_next).pow(2).mean()),
             "std": float(z.std(dim=0).mean()),
@@ -205,7 +215,10 @@ def train_jepa(out: Path, config: TrainConfig) -> TrainResult:
     cells, pairs = _load(train_sessions, encoder, config)
     val_cells, val_pairs = _load(val_sessions, encoder, config)
     model = LatentPredictor(config.model)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    d = config.model.latent_dim
+    inverse = torch.nn.Sequential(torch.nn.Linear(2 * d, 256), torch.nn.GELU(), torch.nn.Linear(256, 4))  # not saved
+    params = [*model.parameters(), *inverse.parameters()]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     steps = config.epochs * max(1, len(pairs.i) // config.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps, pct_start=0.1)
     actions = torch.from_numpy(pairs.actions)
@@ -213,7 +226,8 @@ def train_jepa(out: Path, config: TrainConfig) -> TrainResult:
     def val_row(epoch: int) -> dict[str, float]:
         with torch.no_grad():
             mean_latent = encode_all(model, cells).mean(dim=0)
-        return {"epoch": epoch, **{f"val_{k}": v for k, v in evaluate(model, val_cells, val_pairs, mean_latent).items()}}
+        metrics = evaluate(model, val_cells, val_pairs, mean_latent)
+        return {"epoch": epoch, **{f"val_{k}": v for k, v in metrics.items()}}
 
     history = [val_row(0)]
     best_epoch, best_state = 0, copy.deepcopy(model.state_dict())
@@ -221,7 +235,7 @@ def train_jepa(out: Path, config: TrainConfig) -> TrainResult:
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = rng.permutation(len(pairs.i))
-        sums = np.zeros(4)
+        sums = np.zeros(5)
         n = len(order) // config.batch
         for b in range(n):
             idx = order[b * config.batch:(b + 1) * config.batch]
@@ -234,15 +248,17 @@ def train_jepa(out: Path, config: TrainConfig) -> TrainResult:
             v0, c0 = vicreg_terms(s)
             v1, c1 = vicreg_terms(s_next)
             var, cov = (v0 + v1) / 2, (c0 + c1) / 2
-            loss = config.pred_weight * pred + config.var_weight * var + config.cov_weight * cov
+            inv = (inverse(torch.cat([s, s_next], dim=1)) - model.action_features(a)).pow(2).mean()
+            loss = (config.pred_weight * pred + config.var_weight * var + config.cov_weight * cov
+                    + config.inverse_weight * inv)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            sums += [loss.item(), pred.item(), var.item(), cov.item()]
+            sums += [loss.item(), pred.item(), var.item(), cov.item(), inv.item()]
             bar.update(1)
         row = {"train_loss": float(sums[0] / n), "train_pred": float(sums[1] / n), "train_var": float(sums[2] / n),
-               "train_cov": float(sums[3] / n),
+               "train_cov": float(sums[3] / n), "train_inverse": float(sums[4] / n),
                **val_row(epoch)}
         history.append(row)
         if best_epoch == 0 or _ratio(row) < _ratio(history[best_epoch]):  # early stopping on the dev validation seeds

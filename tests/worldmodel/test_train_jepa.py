@@ -10,12 +10,21 @@ import pytest
 import torch
 
 from device.cli import main
-from worldmodel.jepa import load_predictor
+from device.session import Session, read_session
+from worldmodel.jepa import DEFAULT_CHECKPOINT, LatentPredictor, load_predictor, surprise
 from worldmodel.jepa_data import PairConfig, SessionCells, effective_rank, session_pairs
 from worldmodel.train_jepa import vicreg_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo" / "session"
+
+
+def demo_poses() -> tuple[Session, SessionCells]:
+    """The demo session and its posed frames (no encoder features: the cells are placeholders)."""
+    session = read_session(DEMO)
+    rows = [f for f in session.frames if f.pose is not None]
+    return session, SessionCells("demo", np.array([f.i for f in rows]), np.array([f.t for f in rows]),
+                                 [f.pose for f in rows], np.zeros((len(rows), 1, 1), np.float16))
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +79,8 @@ def test_vicreg_terms_penalise_collapse() -> None:
 
 
 def test_pairs_respect_the_step_limits_on_a_recorded_session() -> None:
-    from device.session import read_session
-
-    session = read_session(DEMO)
-    rows = [f for f in session.frames if f.pose is not None]
-    data = SessionCells("demo", np.array([f.i for f in rows]), np.array([f.t for f in rows]),
-                        [f.pose for f in rows], np.zeros((len(rows), 1, 1), np.float16))
+    _, data = demo_poses()
+    rows = data.frames
     config = PairConfig()
     pairs = session_pairs(data, config)
     assert len(pairs.i) > len(rows), "more pairs than frames: k varies"
@@ -85,3 +90,37 @@ def test_pairs_respect_the_step_limits_on_a_recorded_session() -> None:
     gaps = data.t[pairs.j] - data.t[pairs.i]
     assert gaps.min() > 0 and gaps.max() <= config.max_gap_s + 1e-9
 
+
+
+def test_the_shipped_checkpoint_loads_and_is_small() -> None:
+    model = load_predictor()
+    assert isinstance(model, LatentPredictor) and model.version.startswith("jepa-v1+")
+    assert DEFAULT_CHECKPOINT.stat().st_size < 5 * 2 ** 20
+    card = json.loads(DEFAULT_CHECKPOINT.with_suffix(".json").read_text())
+    assert all(0 <= s <= 99 for s in card["train_seeds"] + card["val_seeds"]), "trained on development seeds only"
+    assert card["metrics"]["val_effective_rank"] > 8, "the shipped latents must not be collapsed"
+
+
+def test_the_shipped_predictor_uses_the_action_on_real_frames() -> None:
+    """On the demo walk's turning pairs, the true action predicts the next view better, on average, than
+    the same step with the turn reversed: the energy a planner minimises depends on where you turn."""
+    from device.encoder import EncoderConfig, make_encoder
+
+    torch.set_num_threads(1)
+    model = load_predictor()
+    session, data = demo_poses()
+    pairs = session_pairs(data, PairConfig())
+    turning = np.flatnonzero(np.abs(pairs.actions[:, 2]) > 20)[::5][:80]
+    assert len(turning) >= 20, "the demo walk turns"
+    encoder = make_encoder(EncoderConfig(threads=1))
+    frames = sorted({int(pairs.i[k]) for k in turning} | {int(pairs.j[k]) for k in turning})
+    with torch.no_grad():
+        z = {r: model.encode(torch.from_numpy(encoder.encode(session.load_frame(int(data.frames[r]))).patches)[None])[0]
+             for r in frames}
+        s = torch.stack([z[int(pairs.i[k])] for k in turning])
+        s_next = torch.stack([z[int(pairs.j[k])] for k in turning])
+        a = torch.from_numpy(pairs.actions[turning])
+        true = surprise(model, s, a, s_next)
+        reversed_turn = surprise(model, s, a * torch.tensor([1.0, 1.0, -1.0]), s_next)
+    # On average only (measured: about 10% lower): the predictor's use of the action is weak; see BENCHMARKS.md.
+    assert float(true.mean()) < float(reversed_turn.mean())
