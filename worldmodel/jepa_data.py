@@ -4,7 +4,7 @@ The encoder is frozen, so each session's frames are encoded once (by the device'
 the `.pte` by default, on 1 thread) and kept in out/jepa-cache/ (ignored by git) as float16
 pooled cells: `pool_patches` is linear and is the model's first step, so caching the 7x7 cells
 instead of the 14x14 patches loses nothing and is 4x smaller. The cache key holds the session's
-path and frame count, the encoder program's sha256, the pooling and the frame step.
+path and the sha256 of its frames.jsonl, the encoder program's sha256, the pooling and the frame step.
 
 Pairs are every (i, j) with 0 < t_j - t_i <= max_gap_s whose action (forward_m, right_m,
 turn_deg) stays within the step sizes the predictor is for (|forward|, |right| <= max_step_m,
@@ -87,8 +87,8 @@ def session_cells(session: Session, encoder: EncoderRuntime, config: JepaConfig,
     rows = [f for f in session.frames[::frame_step] if f.pose is not None]
     if len(rows) < 2:
         raise ModelError(f"{session.path}: fewer than 2 frames with a pose; the JEPA needs poses to learn actions")
-    ident = (f"{Path(session.path).resolve()}|{len(session.frames)}|{frame_step}|{encoder_id(encoder)}|"
-             f"{config.grid}/{config.pool}")
+    poses = hashlib.sha256((Path(session.path) / "frames.jsonl").read_bytes()).hexdigest()  # a re-recorded session
+    ident = (f"{Path(session.path).resolve()}|{poses}|{frame_step}|{encoder_id(encoder)}|{config.grid}/{config.pool}")
     path = Path(cache) / f"{name}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}.npz"
     frames = np.array([f.i for f in rows])
     if path.is_file():
