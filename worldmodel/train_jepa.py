@@ -144,7 +144,7 @@ def _ratio(row: dict[str, float]) -> float:
     return row["val_pred_mse"] / max(row["val_identity_mse"], 1e-12)
 
 
-def _plot(history: list[dict[str, float]], path: Path) -> None:
+def _plot(history: list[dict[str, float]], best_epoch: int, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,6 +157,7 @@ def _plot(history: list[dict[str, float]], path: Path) -> None:
     a.plot([h["epoch"] for h in tr], [h["train_pred"] for h in tr], label="train: prediction term")
     a.plot(ep, [h["val_pred_mse"] for h in history], label="val: predictor")
     a.plot(ep, [h["val_identity_mse"] for h in history], "--", label="val: nothing changes")
+    a.axvline(best_epoch, color="grey", linestyle=":", label=f"kept (epoch {best_epoch})")
     a.set_yscale("log")
     a.set_xlabel("epoch")
     a.set_ylabel("loss / MSE per dim")
@@ -293,6 +294,6 @@ def train_jepa(out: Path, config: TrainConfig) -> TrainResult:
                                         "bytes": len(data), "config": asdict(config.model), **meta,
                                         "history": history}, indent=2) + "\n")
     plot = out / f"{CHECKPOINT_NAME}-loss.png"
-    _plot(history, plot)
+    _plot(history, best_epoch, plot)
     return TrainResult(checkpoint=ckpt, card=card, plot=plot, history=history, best_epoch=best_epoch, wall_s=wall_s)
 
