@@ -21,6 +21,8 @@ from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_ses
 from device.speech import NoCamera
 from companion_process import CompanionProcess, untrained_checkpoint
 
+pytestmark = pytest.mark.slow  # a whole replay, and two companion processes
+
 
 def _walk_session(root: Path) -> Path:
     """Ten frames walking 9 m along +x (facing +x, looking down 30 degrees): the first two show
