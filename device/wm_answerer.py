@@ -9,7 +9,9 @@ frame's sightings extend each item's chain, and a query only adds the query-time
 - locate: the argmin place's position (where the final stay's sightings agree; see
   `worldmodel.belief`), or, when the item was last seen in hand, where it was last seen; the
   latest supporting sighting as evidence, the confidence from the energy margin; it abstains when
-  the belief does (no sightings, or the best energy is still high).
+  the belief does (no sightings, or the best energy is still high). The words place it among the
+  wearer's place names (`device.place_names`); the response carries the answer's energy, and
+  `hypotheses` / `asked_evidence` give `ami explain` what it rested on.
 - alerts: a carryable item whose best hypothesis is a place it was put down at (not where it was
   enrolled), where "it stays there" beats "it is carried" and every other place by `alert_margin`,
   and the wearer has gone `leave_distance_m` away: one alert per put-down, no repeats.
