@@ -4,7 +4,9 @@ An `EncoderRuntime` (device/encoder.py) whose patches are the head's per-cell em
 14x14 grid at 224 px, 64-d) instead of the frozen 96-d stride-16 features, so a memory and the
 assistant can use it unchanged. Its embedding space names the backbone weights and the head's
 weights, so a memory written by the frozen encoder (or another head) refuses it. Eager PyTorch
-only for now: the `.pte` export does not cover the head yet. Not the default encoder yet.
+only for now: backbone + head lower to an XNNPACK `.pte` (`InstanceNet`; benchmarks/perception.py
+times it), but `ami export` and its manifest do not ship that program yet, so this is not the
+default encoder (`--encoder instance` selects it).
 """
 
 from __future__ import annotations

@@ -81,6 +81,17 @@ class InstanceHead(nn.Module):
         return nn.functional.normalize(self.out(x), dim=1)
 
 
+class InstanceNet(nn.Module):
+    """RGB (B, 3, H, W) in [0, 1] -> (B, dim, H/16, W/16): backbone and head as one module (to export)."""
+
+    def __init__(self, features: MultiScaleFeatures, head: InstanceHead) -> None:
+        super().__init__()
+        self.features, self.head = features, head
+
+    def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
+        return self.head(*self.features(rgb01))
+
+
 def save_checkpoint(path: Path, head: InstanceHead, threshold: float, meta: dict[str, Any]) -> str:
     """Write the head atomically (temp file + rename); return the weights' sha256 (its space id).
 
