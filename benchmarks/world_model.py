@@ -35,7 +35,7 @@ def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: st
         "lowers the confidence, and keeps lowering it while the item stays unseen there. The chain is "
         "extended one sighting at a time (`worldmodel/chain.py`); answers carry their energy, `ami explain` "
         "shows the competing hypotheses, and places are named by the wearer (\"this is the kitchen\") or by "
-        "another item resting close by.",
+        "the spot where another item was shown to the glasses.",
         "",
         f"Measured {dt.date.today().isoformat()} with `{command}` (development seeds {seeds}, {n} sessions, "
         "each session replayed once per answerer, encoder on 1 thread). Parameters were chosen on "

@@ -1,9 +1,10 @@
-"""Place names, so that answers read naturally: "on the floor in the kitchen", "next to your mug".
+"""Place names, so that answers read naturally: "on the floor in the kitchen, where I saw it".
 
 A place gets its name from the wearer's words: "this is the kitchen" names where the wearer
 stands (an anchor), and a position takes the name of the nearest anchor within `name_radius_m`
 (about a room: the glasses know no walls). Otherwise a position is described by what was seen
-there: another of the wearer's things believed to rest close by ("next to your mug"). Names live
+there: the spot where another of the wearer's things was shown to the glasses ("near where I
+first saw your mug"). Names live
 for the assistant's run; they are not written to the memory folder.
 """
 
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class PlaceNamesConfig:
     name_radius_m: float = 4.0  # an anchor names positions this close (a room is about 5 m across)
-    near_item_m: float = 1.5  # another item this close to the answer describes it ("next to your mug")
-    near_item_min_confidence: float = 0.5  # ... when its own belief is at least this sure
+    near_item_m: float = 1.5  # another item's spot this close to the answer describes it
+    # ... when its own belief is at least this sure. 0: any belief that does not abstain (a threshold
+    # made the words flip between two replays of the demo whose timings differ by a few frames).
+    near_item_min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("name_radius_m", "near_item_m"):
@@ -56,9 +59,10 @@ class PlaceNames:
 
     def describe(self, position: tuple[float, float], surface: str | None,
                  others: dict[str, tuple[tuple[float, float], float]]) -> str:
-        """"on the floor in the kitchen", "up on furniture next to your mug", or "" when nothing is known.
+        """"on the floor in the kitchen", "up on a table or shelf near where I first saw your mug", or
+        "" when nothing is known.
 
-        surface: "floor", "furniture" or None; others: other items -> (believed position, confidence).
+        surface: "floor", "furniture" or None; others: other items -> (landmark position, confidence).
         """
         parts = {"floor": ["on the floor"], "furniture": ["up on a table or shelf"]}.get(surface or "", [])
         room = self.room_of(position)
@@ -69,5 +73,5 @@ class PlaceNames:
             close = sorted((math.dist(p, position), name) for name, (p, conf) in others.items()
                            if conf >= c.near_item_min_confidence and math.dist(p, position) <= c.near_item_m)
             if close:
-                parts.append(f"next to your {close[0][1]}")
+                parts.append(f"near where I first saw your {close[0][1]}")
         return " ".join(parts)

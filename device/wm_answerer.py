@@ -266,9 +266,15 @@ class WorldModelAnswerer:
 
     # -- place names -----------------------------------------------------------------------
     def _others(self, item: str) -> dict[str, tuple[tuple[float, float], float]]:
-        """The other items believed to rest somewhere: name -> (position, confidence)."""
-        return {k: (b.position, b.confidence) for k, b in self._belief.items()
-                if k != item and b.state != CARRIED and b.position is not None and not b.abstain}
+        """Landmarks: where each other item was shown to the glasses -> (position, 1.0). Fixed
+        points, unlike the other items' beliefs, which change as they are seen (the words would
+        then flip between two replays a few frames apart)."""
+        out = {}
+        for k, seen in self._seen.items():
+            first = next((o for o, _ in seen if o.enroll and o.position is not None), None)
+            if k != item and first is not None and first.position is not None:
+                out[k] = (first.position, 1.0)
+        return out
 
     def place_name(self, place: int) -> str | None:
         """The wearer's name for a place of the map (by its centre), if any."""

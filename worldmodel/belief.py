@@ -65,10 +65,11 @@ class BeliefConfig:
     floor_range_scale: float = 1.32
     furniture_range_scale: float = 0.53
     surface_min_gain: float = 0.7  # pick a surface when its views agree this much better
-    # A place's centre is the mean of its first this many positions. 1 (the leader's position: places
-    # never move, so chains restart only for new places) is 10x faster per query than 20 on the
-    # belief_speed day; on dev seeds 20-29 it changed 1 of 28 room answers (64% vs 68%), F1 the same.
-    place_freeze_count: int = 1
+    # A place's centre is the mean of its first this many positions, then stays put, so chains restart
+    # only for new places and the first moves of their places. 20 made queries ~20x slower on the
+    # belief_speed day; 1 (the leader's position) flipped the demo's ball answer to "in hand" in the
+    # spoken replay; 3 keeps the demo's answers and most of the speed (dev seeds 20-29 in BENCHMARKS).
+    place_freeze_count: int = 3
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -122,7 +123,7 @@ class PlaceMap:
     added or moved after a version.
     """
 
-    def __init__(self, radius_m: float, freeze_count: int = 1) -> None:
+    def __init__(self, radius_m: float, freeze_count: int = 3) -> None:
         if radius_m <= 0:
             raise ValueError(f"PlaceMap radius_m must be > 0, got {radius_m}")
         if freeze_count < 1:
@@ -206,10 +207,11 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
 
 def wearer_near(times: np.ndarray, centres: np.ndarray, path_t: np.ndarray, path_xy: np.ndarray,
                 reach_m: float, prev_t: float | None = None) -> np.ndarray:
-    """(T, K) bool: the wearer was within reach_m of place k between steps n-1 and n.
+    """(T, K) bool: the wearer came within reach_m of place k between steps n-1 and n (a path point,
+    kept each time the wearer has moved a little, lies within reach between the two steps).
 
-    The wearer is where the last path point before step n-1 put them until the next point (the
-    path keeps a point only when the wearer has moved), so standing still by a place counts.
+    Standing still by a place, with no new path point, does not count: counting it (the last point
+    before the window) gave the bundled demo a false left-item alert, so it was not kept.
 
     times (T,) step times; centres (K, 2); path_t (M,) and path_xy (M, 2) the wearer's positions.
     prev_t: the time of the step before times[0] when continuing a chain; None when times[0] is
@@ -220,12 +222,12 @@ def wearer_near(times: np.ndarray, centres: np.ndarray, path_t: np.ndarray, path
     if not len(path_t) or not K or not T:
         return near
     starts = np.concatenate([[times[0] if prev_t is None else prev_t], times[:-1]])  # (T,)
-    a = max(0, int(np.searchsorted(path_t, starts[0], side="right")) - 1)  # only the path these steps span
+    a = int(np.searchsorted(path_t, starts[0], side="left"))  # only the path these steps span
     b = int(np.searchsorted(path_t, times[-1], side="right"))
     pt, pxy = path_t[a:b], path_xy[a:b]
     d = np.hypot(pxy[:, None, 0] - centres[None, :, 0], pxy[:, None, 1] - centres[None, :, 1]) <= reach_m
     cum = np.concatenate([np.zeros((1, K), dtype=np.int64), np.cumsum(d, axis=0)])  # (b - a + 1, K)
-    lo = np.maximum(np.searchsorted(pt, starts, side="right") - 1, 0)  # where the wearer was at the start
+    lo = np.searchsorted(pt, starts, side="left")
     hi = np.searchsorted(pt, times, side="right")
     near = (cum[hi] - cum[lo]) > 0
     if prev_t is None:

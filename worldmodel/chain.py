@@ -81,7 +81,7 @@ class WearerPath:
         if not self.n or not K or not T:
             return near
         starts = np.concatenate([[times[0] if prev_t is None else prev_t], times[:-1]])  # (T,)
-        lo = np.maximum(np.searchsorted(self.times, starts, side="right") - 1, 0)
+        lo = np.searchsorted(self.times, starts, side="left")
         hi = np.searchsorted(self.times, times, side="right")
         for j in range(K):
             v = self.visits(int(places[j]), (float(centres[j, 0]), float(centres[j, 1])))

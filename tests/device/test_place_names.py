@@ -39,9 +39,10 @@ def test_describe_with_a_name(surface: str | None, others: dict, expected: str) 
 
 
 def test_describe_by_what_was_seen_there_without_a_name() -> None:
-    names = PlaceNames()
-    others = {"mug": ((20.5, 0.0), 0.9), "duck": ((21.0, 0.0), 0.2), "phone": ((30.0, 0.0), 0.9)}
-    assert names.describe((20.0, 0.0), "floor", others) == "on the floor next to your mug"
+    names = PlaceNames(PlaceNamesConfig(near_item_min_confidence=0.5))
+    others = {"mug": ((20.8, 0.0), 0.9), "duck": ((20.5, 0.0), 0.2), "phone": ((30.0, 0.0), 0.9)}
+    assert names.describe((20.0, 0.0), "floor", others) == "on the floor near where I first saw your mug"  # the duck is unsure
+    assert PlaceNames().describe((20.0, 0.0), None, others) == "near where I first saw your duck"  # the nearest, by default
     assert names.describe((25.0, 0.0), None, others) == ""
 
 

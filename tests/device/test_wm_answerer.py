@@ -84,7 +84,8 @@ def test_moved_while_the_wearer_was_not_looking_the_confidence_drops() -> None:
             for s in seen:
                 if s.t == t:
                     answerer.on_sighting(s)
-            answerer.alerts(t, Pose(-2.0, 1.5, 0.0, 0.0 if t <= 3.0 else yaw_deg, -20.0))  # A is 2 m ahead
+            sway = 0.3 * (i // 10 % 2)  # the wearer shifts on their feet: the path keeps a point now and then
+            answerer.alerts(t, Pose(-2.0 - sway, 1.5, 0.0, 0.0 if t <= 3.0 else yaw_deg, -20.0))  # A is 2 m ahead
         r = answerer.locate("mug", 30.0, seen, None)
         assert not r.abstain and math.dist(r.position, A) < 1.0
         return r.confidence
