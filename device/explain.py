@@ -76,7 +76,10 @@ def explain(session: Session, t: float, item: str, memory_dir: Path | None = Non
         assert isinstance(wm, WorldModelAnswerer), "checked above: the world model answers"
         name = assistant.resolve_item(item)
         answer = assistant.on_utterance(Utterance(t=t, text=f"where is my {name}", audio=None), t)
-        hyps = tuple(wm.hypotheses(name, t)[:config.hypotheses])
+        every = wm.hypotheses(name, t)
+        carried = [h for h in every if h.state == CARRIED]  # always shown: the rival of every place
+        top = [h for h in every if h.state != CARRIED][:config.hypotheses - len(carried)]
+        hyps = tuple(sorted(top + carried, key=lambda h: h.energy))
         names = {h.state: wm.place_name(h.state) for h in hyps if h.state != CARRIED}
         found.append(Explanation(session.path.name, name, t, answer, hyps, tuple(wm.asked_evidence(name)),
                                  wm.path(), {k: v for k, v in names.items() if v}, wm.answered_state(name)))
