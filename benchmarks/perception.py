@@ -93,12 +93,13 @@ def _cost(frames: list[np.ndarray], head: "torch.nn.Module", repeats: int = 2) -
 
 def _row(label: str, s: "Summary", with_fp: bool = False) -> str:  # noqa: F821
     cells = [fmt(v, True) for v in s.recall.values()]
-    fp = [fmt(s.fp_rate, True)] if with_fp else []
+    fp = [f"{100 * s.fp_rate:.1f}%"] if with_fp else []
     return (f"| {label} | " + " | ".join(cells + fp) + f" | {fmt(s.hit_rate, True)} | "
             f"{fmt(s.median_error_m)} |")
 
 
-def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], seeds: str, command: str) -> str:
+def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], train_fp: float, seeds: str,
+           command: str) -> str:
     from device.perception_eval import BIN_NAMES, summarize, threshold_at_fp
 
     first = next(iter(results.values()))["frozen"]
@@ -118,8 +119,8 @@ def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], s
     for size, by in results.items():
         for name in by:
             lines.append(_row(f"{size} px, {name}", summarize(by[name], threshold_at_fp(by[name]))))
-    lines += ["", "At the operating threshold chosen on training seeds 0-9 (1% false positives there), "
-                  "with the false-positive rate it gives on these frames:", "",
+    lines += ["", f"At the operating threshold chosen on training seeds 0-9 ({100 * train_fp:g}% false positives "
+                  "there), with the false-positive rate it gives on these frames:", "",
               f"| frames, features | {head} | false positives | hit rate | median error (m) |",
               "|---|---|---|---|---|---|---|---|"]
     for size, by in results.items():
@@ -173,13 +174,14 @@ def main() -> int:
         sub = "sessions" if size == 128 else f"sessions-{size}"
         results[size] = _scores([args.work / sub / f"seed-{s}" for s in seeds], size, variants, progress=False)
     train = _scores([args.train_dir / f"seed-{s}" for s in parse_seeds(TRAIN_SEEDS)], 128, variants, progress=False)
-    train_thr = {name: threshold_at_fp(sc) for name, sc in train.items()}
-    assert abs(train_thr["head"] - ck.threshold) < 1e-4, "the checkpoint's threshold is not its training seeds' 1%"
+    train_fp = float(ck.meta["fp_rate"])
+    train_thr = {name: threshold_at_fp(sc, train_fp) for name, sc in train.items()}
+    assert abs(train_thr["head"] - ck.threshold) < 1e-4, "the checkpoint's threshold does not match its training seeds"
     session = read_session(args.work / "sessions" / f"seed-{seeds[0]}")
     frames = [session.load_frame(i) for i in range(0, len(session.frames), max(1, len(session.frames) // 30))]
     cost = _cost(frames, ck.head)
     command = f".venv/bin/python benchmarks/perception.py --seeds {args.seeds} --sizes {args.sizes}"
-    section = render(results, cost, train_thr, args.seeds, command)
+    section = render(results, cost, train_thr, train_fp, args.seeds, command)
     print(section)
     if not args.no_write:
         write_section("perception", section, "## Perception: finding enrolled items per frame (issue 8)")
