@@ -8,7 +8,11 @@ Seeds: 0-99 are development seeds (the demo is seed 7). 1000-1019 are held out: 
 while developing (1010-1019 joined for issue 6; each is recorded once into --work and reused).
 The lead runs the held-out figure once, on the final code:
 
-    .venv/bin/python benchmarks/baseline.py --seeds 1000-1019
+    .venv/bin/python benchmarks/baseline.py --seeds 1000-1019 --encoders pte,instance
+
+`--encoders` adds a pair of columns per encoder runtime: the shipped frozen `.pte` (the default)
+and the learned instance head of issue 8 (`--encoder instance`), so its downstream effect is
+measured on the same sessions in the same run.
 
 To check that the script works, run it on development seeds without writing the section:
 
@@ -30,26 +34,36 @@ HELD_OUT = "1000-1019"
 ANSWERERS = ("baseline", "world-model")
 
 
+ENCODERS = {"pte": "frozen .pte", "instance": "instance head"}  # the default, and issue 8's learned head
+ANSWERER_NAMES = {"baseline": "baseline (last confident sighting)", "world-model": "world model (default)"}
+
+
 def render_section(m: dict[str, dict[str, Any]], speed: dict[str, dict[str, float]], seeds: str,
                    command: str) -> str:
-    b, w = m["baseline"], m["world-model"]
-    sb = speed["baseline"]
+    """m and speed are keyed "<encoder>/<answerer>", in column order."""
+    cols = list(m)
+    first = speed[cols[0]]
     kind = "held-out" if min(parse_seeds(seeds)) >= 1000 else "development"
+    encoders = list(dict.fromkeys(c.split("/")[0] for c in cols))
+
+    def name(c: str) -> str:
+        enc, ans = c.split("/")
+        return f"{ans} ({ENCODERS[enc]})" if len(encoders) > 1 else ANSWERER_NAMES[ans]
+
+    head = "| metric | " + " | ".join(name(c) for c in cols) + " |"
+    rule = "|---" * (len(cols) + 1) + "|"
     return "\n".join([
         f"Measured {dt.date.today().isoformat()} with `{command}` ({kind} seeds {seeds}, "
-        f"{int(sb['sessions'])} sessions, 128x128 frames, encoder on 1 thread, each session replayed "
-        "once per answerer).",
+        f"{int(first['sessions'])} sessions, 128x128 frames, encoder on 1 thread, each session replayed "
+        "once per column).",
         "",
-        "| metric | baseline (last confident sighting) | world model (default) |",
-        "|---|---|---|",
-        *metric_rows([b, w]),
+        head, rule,
+        *metric_rows([m[c] for c in cols]),
         "",
-        "Replay speed (`ami replay` with its defaults: decode, keyframe gate, encode with the shipped "
-        "XNNPACK fp32 `.pte`, store, answer), same run:",
+        "Replay speed (`ami replay`: decode, keyframe gate, encode, store, answer), same run:",
         "",
-        "| figure | baseline | world model |",
-        "|---|---|---|",
-        f"| frames replayed | {int(sb['frames'])} | {int(speed['world-model']['frames'])} |",
+        head.replace("| metric |", "| figure |"), rule,
+        "| frames replayed | " + " | ".join(str(int(speed[c]["frames"])) for c in cols) + " |",
         "| keyframes stored (fraction of frames) | " + " | ".join(
             f"{int(s['keyframes'])} ({fmt(s['keyframes'] / s['frames'], True)})" for s in speed.values()) + " |",
         "| frames per second | " + " | ".join(f"{s['frames'] / s['wall_s']:.1f}" for s in speed.values()) + " |",
@@ -62,42 +76,52 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default=HELD_OUT, help=f"seeds, e.g. 1000-1009 or 0,3,5 (default: {HELD_OUT})")
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench", help="cache of recorded sessions")
+    ap.add_argument("--encoders", default="pte", help=f"comma-separated encoder runtimes, each a set of columns "
+                    f"(default: pte; choices: {', '.join(ENCODERS)})")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = ap.parse_args()
+    encoders = args.encoders.split(",")
+    if unknown := [e for e in encoders if e not in ENCODERS]:
+        ap.error(f"--encoders: unknown {unknown}; choose from {list(ENCODERS)}")
+    cols = [f"{e}/{a}" for e in encoders for a in ANSWERERS]
 
     import torch
 
     torch.set_num_threads(1)
     from device.assistant import AssistantConfig
+    from device.encoder import EncoderConfig
     from device.evaluate import score_alerts, score_queries, summarize
     from device.replay import ReplayConfig, replay
     from device.session import read_session
     from device.sim.record import RecordConfig, record_session
 
-    queries: dict[str, list[Any]] = {a: [] for a in ANSWERERS}
-    alerts: dict[str, list[Any]] = {a: [] for a in ANSWERERS}
-    speed = {a: {"sessions": 0.0, "frames": 0.0, "keyframes": 0.0, "wall_s": 0.0, "session_s": 0.0}
-             for a in ANSWERERS}
+    queries: dict[str, list[Any]] = {c: [] for c in cols}
+    alerts: dict[str, list[Any]] = {c: [] for c in cols}
+    speed = {c: {"sessions": 0.0, "frames": 0.0, "keyframes": 0.0, "wall_s": 0.0, "session_s": 0.0}
+             for c in cols}
     for seed in parse_seeds(args.seeds):
         folder = args.work / "sessions" / f"seed-{seed}"
         if not folder.exists():
             record_session(folder, RecordConfig(seed=seed), progress=False)
         session = read_session(folder)
-        for a in ANSWERERS:
-            config = ReplayConfig(assistant=AssistantConfig(answerer=a), progress=False)
-            result = replay(session, args.work / f"responses-{a}-{seed}.jsonl", config=config)
-            queries[a] += score_queries(session, result.responses)
-            alerts[a].append(score_alerts(session, result.responses))
-            s = speed[a]
+        for c in cols:
+            enc, a = c.split("/")
+            config = ReplayConfig(assistant=AssistantConfig(answerer=a), encoder=EncoderConfig(runtime=enc),
+                                  progress=False)
+            result = replay(session, args.work / f"responses-{enc}-{a}-{seed}.jsonl", config=config)
+            queries[c] += score_queries(session, result.responses)
+            alerts[c].append(score_alerts(session, result.responses))
+            s = speed[c]
             s["sessions"] += 1
             s["frames"] += result.frames
             s["keyframes"] += result.keyframes
             s["wall_s"] += result.wall_s  # the replay loop only: model loading is not counted
             s["session_s"] += session.duration_s
-            print(f"seed {seed} {a}: {result.frames} frames in {result.wall_s:.1f} s", file=sys.stderr)
-    metrics = {a: summarize(queries[a], alerts[a]) for a in ANSWERERS}
+            print(f"seed {seed} {c}: {result.frames} frames in {result.wall_s:.1f} s", file=sys.stderr)
+    metrics = {c: summarize(queries[c], alerts[c]) for c in cols}
     (args.work / "baseline.json").write_text(json.dumps({"metrics": metrics, "speed": speed}, indent=2))
-    command = f".venv/bin/python benchmarks/baseline.py --seeds {args.seeds}"
+    command = f".venv/bin/python benchmarks/baseline.py --seeds {args.seeds}" + (
+        f" --encoders {args.encoders}" if args.encoders != "pte" else "")
     section = render_section(metrics, speed, args.seeds, command)
     print(section)
     if not args.no_write:
