@@ -26,7 +26,8 @@ def test_replay_writes_the_response_format(tmp_path: Path) -> None:
     assert enroll["kind"] == "ack" and enroll["item"] == "keys" and enroll["evidence"]["frame"] == 5
     assert enroll["t"] >= 0.9
     assert locate["kind"] == "answer" and locate["utterance_t"] == 0.3
-    assert set(locate) == {"t", "kind", "utterance_t", "item", "text", "abstain", "confidence", "evidence", "position"}
+    assert set(locate) == {"t", "kind", "utterance_t", "item", "text", "abstain", "confidence", "evidence", "position",
+                           "energy"}  # energy: the world model's (optional in v1)
     assert locate["t"] >= locate["utterance_t"]
 
 
