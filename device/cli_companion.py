@@ -34,7 +34,7 @@ def _cmd_pair(args: argparse.Namespace) -> int:
 def register(sub: Any) -> Any:
     """Add `ami companion` with its `pair` subcommand; returns the companion subparsers so the
     server's `serve` can join them."""
-    sp = sub.add_parser("companion", help="the GPU companion: pair the glasses with it",
+    sp = sub.add_parser("companion", help="the GPU companion: serve it, or pair the glasses with it",
                         description="Commands for the companion that plans routes for the glasses.")
     csub = sp.add_subparsers(dest="companion_command", required=True, metavar="SUBCOMMAND")
     p = csub.add_parser("pair", help="pair with a companion using the one-time code it printed",
