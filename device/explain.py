@@ -155,7 +155,8 @@ def draw(ex: Explanation, session: Session, out: Path) -> Path:
         warm = min(1.0, (h.energy - best) / 6.0)  # 0 for the best, 1 for far worse
         colour = (int(230 * warm), int(160 * (1 - warm)), 60)
         d.ellipse((x - 5, y - 5, x + 5, y + 5), fill=colour)
-        d.text((x + 7, y - 7), f"{h.energy:.1f}", fill=(0, 0, 0), font=font)
+        right = 15 if h is ex.winner else 7  # clear of the answer's ring
+        d.text((x + right, y - 7), f"{h.energy:.1f}", fill=(0, 0, 0), font=font)
     win = ex.winner
     if win is not None and win.centre is not None:
         x, y = _to_px(np.array([win.centre]), lo, scale, pad)[0]
@@ -164,6 +165,8 @@ def draw(ex: Explanation, session: Session, out: Path) -> Path:
         x, y = _to_px(np.array([ex.answer.position]), lo, scale, pad)[0]
         d.line((x - 6, y - 6, x + 6, y + 6), fill=(220, 0, 0), width=2)
         d.line((x - 6, y + 6, x + 6, y - 6), fill=(220, 0, 0), width=2)
+    d.line((pad, MAP_PX - 8, pad + scale, MAP_PX - 8), fill=(0, 0, 0), width=2)  # a 1 m scale bar
+    d.text((pad + scale + 6, MAP_PX - 16), "1 m", fill=(0, 0, 0), font=font)
     fx = MAP_PX + 2 * pad
     a = ex.answer
     if a.evidence is not None:
@@ -175,7 +178,7 @@ def draw(ex: Explanation, session: Session, out: Path) -> Path:
     carried = next((h for h in ex.hypotheses if h.state == CARRIED), None)
     legend = ["path: grey line; wearer at t: blue triangle", "sightings: green dots (blue: enrollment)",
               "looked, not seen: grey crosses", "places: energy (green best, red worse)",
-              "red ring: the answer's place; red cross: its position"]
+              "red ring: the answer's place", "red cross: the answer's position"]
     if carried is not None:
         legend.append(f"carried: energy {carried.energy:.1f}")
     for k, line in enumerate(legend):
