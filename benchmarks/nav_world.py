@@ -5,13 +5,16 @@ A house is one recorded session (`ami record-sim`): its memory is what `ami repl
 stores from that tour (keyframes with poses and patches), so the place graph and the goal
 keyframes come from a real tour. The items stay where the tour left them. A goal is an item at
 rest and the last memory keyframe that saw it there from within GOAL_VIEW_M (else the closest
-view; truth/frames.jsonl says what each frame saw).
+view; truth/frames.jsonl says what each frame saw). Each goal also carries where the assistant
+itself says the item is (its locate answer at the end of the tour, `ensure_answers`): that is
+what the glasses' place-graph fallback routes to.
 Moves that would put the wearer's body (BODY_RADIUS_M) into a wall, a piece of furniture or an
 item are cut short where they would collide (MiniWorld's own circle tests).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import tempfile
@@ -38,6 +41,7 @@ class Goal:
     x: float
     z: float
     keyframe: int  # index into House.places of the last keyframe that saw the item at rest
+    answer: tuple[float, float] | None  # the assistant's locate answer (x, z); None: it abstained
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,8 @@ class House:
     """One held-out house: its MiniWorld env with the items where the tour left them, memory's
     places with their patches, and the goals."""
 
-    def __init__(self, seed: int, session_dir: Path, memory_dir: Path, size_px: int = 128) -> None:
+    def __init__(self, seed: int, session_dir: Path, memory_dir: Path, answers: dict[str, tuple[float, float] | None],
+                 size_px: int = 128) -> None:
         from device.sim.house import make_house_env
         from device.sim.layout import HouseConfig, generate_house
         from device.sim.record import horizontal_fov_deg
@@ -86,7 +91,7 @@ class House:
             near = [j for j in at_rest if self._dist(j, rest.x, rest.z) <= GOAL_VIEW_M]
             if at_rest:  # the last close view, else the closest one
                 best = near[-1] if near else min(at_rest, key=lambda j: self._dist(j, rest.x, rest.z))
-                self.goals.append(Goal(nm, rest.x, rest.z, best))
+                self.goals.append(Goal(nm, rest.x, rest.z, best, answers.get(nm)))
 
     def _dist(self, place: int, x: float, z: float) -> float:
         p = self.places[place].pose
@@ -161,6 +166,31 @@ def ensure_memory(session_dir: Path, folder: Path) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def ensure_answers(session_dir: Path, path: Path) -> dict[str, tuple[float, float] | None]:
+    """Where the default assistant says each of the house's items is, asked just after the tour
+    ends ("where is my X?"), computed once into `path` (JSON: item -> [x, z] or null)."""
+    if not path.exists():
+        from device.replay import ReplayConfig, replay
+        from device.session import Utterance
+
+        session = read_session(session_dir)
+        names = [obj["name"] for _, obj in read_jsonl(session_dir / "truth" / "items.jsonl")]
+        t_end = session.frames[-1].t + 1.0
+        found: dict[str, list[float] | None] = {}
+
+        def ask(assistant: Any) -> None:
+            for nm in names:
+                r = assistant.on_utterance(Utterance(t_end, f"where is my {nm}?"), t_end)
+                found[nm] = None if r.abstain or r.position is None else [r.position[0], r.position[1]]
+
+        replay(session, None, config=ReplayConfig(progress=False), inspect=ask)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(found, indent=1))
+        tmp.replace(path)
+    return {k: None if v is None else (float(v[0]), float(v[1])) for k, v in json.loads(path.read_text()).items()}
 
 
 def latents(predictor: Any, patches: np.ndarray, batch: int = 256) -> Any:
