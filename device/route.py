@@ -32,6 +32,7 @@ AWAY = "The companion is away, here is a simpler route"
 REFUSED = "The companion refused the request ({why}), here is a simpler route"
 LOCAL = "Here is a route from memory"
 PLANNED = "The companion planned the first steps"
+OTHER_ENCODER = "The companion plans on another encoder's view, here is a route from memory"
 FACE_MIN_M = 0.5  # closer than this the route ends on the item: no last turn to face it
 
 
@@ -79,6 +80,11 @@ class RouteGuide:
         lead = LOCAL
         if self.companion is not None and patches_now is not None:
             goal = self._goal_place(located, places)
+            want = self.predictor().config.patch_dim
+            if np.shape(patches_now)[-1] != want:  # e.g. --encoder instance: its patches are not the JEPA's input
+                log.warning("route: the JEPA predictor takes %d-d patches, this encoder gives %d; "
+                            "routing from the place graph", want, np.shape(patches_now)[-1])
+                lead, goal = OTHER_ENCODER, None
             if goal is not None:
                 try:
                     return self._companion_route(located, here, patches_now, goal)

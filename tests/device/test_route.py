@@ -16,7 +16,7 @@ from device.assistant import Assistant
 from device.companion_client import CompanionClient, CompanionConfig, pair
 from device.guidance import path_steps, plan_path, spoken
 from device.replay import ReplayConfig, replay
-from device.route import AWAY, LOCAL, PLANNED
+from device.route import AWAY, LOCAL, OTHER_ENCODER, PLANNED, RouteGuide
 from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_session
 from device.speech import NoCamera
 from companion_process import CompanionProcess, untrained_checkpoint
@@ -95,3 +95,18 @@ def test_companion_plans_then_falls_back_when_killed(walked: tuple[Path, list], 
             assert text.startswith(f"{AWAY}: turn around, walk about 7 metres. Your keys")
     finally:
         companion.stop()
+
+
+def test_patches_from_another_encoder_never_reach_the_companion(walked: tuple[Path, list]) -> None:
+    """`--encoder instance` patches (64-d) are not the JEPA's input (96-d): place graph, and say so."""
+    from memory.store import MemoryStore
+
+    class MustNotPlan:
+        def plan(self, *args: Any) -> Any:
+            raise AssertionError("the companion was asked to plan on another encoder's patches")
+
+    mem, (_, located) = walked
+    with MemoryStore.open_existing(mem) as store:
+        guide = RouteGuide(store, companion=MustNotPlan())  # type: ignore[arg-type]
+        result = guide.route(located, Pose(9.0, 1.5, 0.0, 0.0, -30.0), np.zeros((196, 64), np.float32))
+    assert result.source == "place-graph" and result.text.startswith(f"{OTHER_ENCODER}: turn around")
