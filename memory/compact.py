@@ -129,7 +129,7 @@ class StoreCompact(StoreForget):
             blob = None
             with self._index_lock:
                 assert self._index.longterm is not None, "a stored codec means a long-term index"
-                new = faiss.clone_index(self._index.longterm)
+                new = self._index.longterm_copy()
         new.add_with_ids(embeddings, np.array(due, np.int64))  # the heavy encoding: no lock held
         moved = self._swap(due, new, blob, trained_on)
         logger.info("compacted %s: %d keyframes to the long-term tier%s, %d dropped", self.folder,

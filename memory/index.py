@@ -90,7 +90,9 @@ def _new_index(dim: int) -> faiss.IndexIDMap2:
 
 
 class MemoryIndex:
-    """The two FAISS indexes of one memory, in RAM; `save`/`load` move them to and from a folder."""
+    """The FAISS indexes of one memory: the recent tier in RAM, the long-term tier memory-mapped
+    from its saved file once saved (so the heap does not grow with it); `serialize`/`load` move
+    them to and from a folder."""
 
     def __init__(self, embedding_dim: int, patch_dim: int, nprobe: int = 32) -> None:
         self.embedding_dim = embedding_dim
@@ -98,7 +100,35 @@ class MemoryIndex:
         self.nprobe = nprobe
         self.keyframes = _new_index(embedding_dim)  # the recent tier
         self.patches = _new_index(patch_dim)  # patches of the recent tier
-        self.longterm: faiss.IndexIVFPQ | None = None  # the long-term tier, once trained
+        self._longterm: faiss.IndexIVFPQ | None = None  # the long-term tier, once trained
+        self._mapped: indexfiles.Mapped | None = None  # set while the long-term tier is served from its file
+        self.longterm_version = 0  # bumped on every change to the long-term tier
+
+    @property
+    def longterm(self) -> faiss.IndexIVFPQ | None:
+        """The long-term tier: read-only when memory-mapped (`longterm_mapped`); change it only
+        through `remove` or by assigning a new index."""
+        return self._longterm
+
+    @longterm.setter
+    def longterm(self, index: faiss.IndexIVFPQ | None) -> None:
+        self._mapped = None  # FAISS unmaps the old lists when their index goes
+        self._longterm = index
+        self.longterm_version += 1
+
+    @property
+    def longterm_mapped(self) -> bool:
+        return self._mapped is not None
+
+    def map_longterm(self, mapped: indexfiles.Mapped) -> None:
+        """Serve the long-term tier from its saved file (the same vectors, not in the heap)."""
+        self._longterm, self._mapped = mapped.index, mapped
+
+    def longterm_copy(self) -> faiss.IndexIVFPQ | None:
+        """An in-RAM copy of the long-term tier that may be changed (compaction adds to it)."""
+        if self._mapped is not None:
+            return faiss.deserialize_index(np.frombuffer(self._mapped.data(), np.uint8))
+        return None if self._longterm is None else faiss.clone_index(self._longterm)
 
     @property
     def n_keyframes(self) -> int:
@@ -133,8 +163,11 @@ class MemoryIndex:
         keyframe_ids = np.ascontiguousarray(keyframe_ids, np.int64)
         self.keyframes.remove_ids(keyframe_ids)
         self.patches.remove_ids(np.ascontiguousarray(patch_ids_, np.int64))
-        if self.longterm is not None:
-            self.longterm.remove_ids(keyframe_ids)
+        if self._longterm is not None:
+            if self._mapped is not None:  # mapped lists are read-only: change an in-RAM copy
+                self._longterm, self._mapped = self.longterm_copy(), None
+            self._longterm.remove_ids(keyframe_ids)
+            self.longterm_version += 1
 
     def search_keyframes(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None, candidates: int = 0
@@ -175,15 +208,17 @@ class MemoryIndex:
         """A copy of every index as bytes, for indexfiles.save; checks it matches `state`."""
         assert (state.keyframes, state.patches, state.longterm) == (
             self.n_keyframes, self.n_patches, self.n_longterm), f"saving {self.n_keyframes} keyframes as {state}"
-        indexes = {"keyframes": self.keyframes, "patches": self.patches}
-        if self.longterm is not None:
-            indexes["longterm"] = self.longterm
-        return indexfiles.serialize(indexes)
+        out = indexfiles.serialize({"keyframes": self.keyframes, "patches": self.patches})
+        if self._mapped is not None:  # its file's bytes: FAISS would write a reference to the mapping
+            out["longterm"] = (memoryview(self._mapped.data()), self.n_longterm)
+        elif self._longterm is not None:
+            out.update(indexfiles.serialize({"longterm": self._longterm}))
+        return out
 
     @classmethod
     def load(cls, folder: Path, expected: IndexState) -> tuple[MemoryIndex | None, str]:
         """The saved index if it matches `expected`, else (None, why it cannot be used)."""
-        loaded, why = indexfiles.load(folder, expected)
+        loaded, why = indexfiles.load(folder, expected, mapped=("longterm",))
         if loaded is None:
             return None, why
         index = cls(expected.embedding_dim, expected.patch_dim)
@@ -197,9 +232,10 @@ class MemoryIndex:
         if longterm is None and expected.longterm:
             return None, f"the long-term index is missing but memory.db has {expected.longterm} long-term keyframes"
         if longterm is not None:
-            if not (isinstance(longterm, faiss.IndexIVFPQ) and longterm.d == expected.embedding_dim):
-                return None, f"index 'longterm' is {type(longterm).__name__}, expected IndexIVFPQ"
-            index.longterm = longterm
+            assert isinstance(longterm, indexfiles.Mapped), "loaded mapped"
+            if not (isinstance(longterm.index, faiss.IndexIVFPQ) and longterm.index.d == expected.embedding_dim):
+                return None, f"index 'longterm' is {type(longterm.index).__name__}, expected IndexIVFPQ"
+            index.map_longterm(longterm)
         return index, ""
 
 

@@ -13,6 +13,10 @@ untouched, so a crash or a full disk at any point leaves either the old save or 
 whole. On open, `load` accepts the files only if the sidecar parses, its state equals the
 database's, and every file has the recorded size and sha256; otherwise the store rebuilds from
 SQLite. Nothing here reads SQLite.
+
+The long-term index is served memory-mapped (`map_index`): its inverted lists stay in the file,
+and the kernel pages in the lists a query visits, so the process's heap does not grow with the
+number of long-term keyframes (the file is never rewritten: each save writes a new name).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import secrets
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
@@ -125,8 +130,33 @@ def serialize(indexes: dict[str, faiss.Index]) -> dict[str, tuple[memoryview, in
     return {name: (memoryview(faiss.serialize_index(index)), int(index.ntotal)) for name, index in indexes.items()}
 
 
-def save(folder: Path, state: IndexState, serialized: dict[str, tuple[memoryview, int]]) -> None:
-    """Write the serialized indexes as new files, then commit them with a new sidecar.
+@dataclass
+class Mapped:
+    """A read-only index served from its file, and the open file (for an in-RAM copy or a re-save
+    even after a later save deleted the file's name)."""
+
+    index: faiss.Index
+    file: BinaryIO
+
+    def data(self) -> bytes:
+        self.file.seek(0)
+        return self.file.read()
+
+
+def map_index(path: Path) -> Mapped:
+    """Open a saved index memory-mapped. Never change the result in place: FAISS aborts the process
+    on a write to mapped lists; take `faiss.deserialize_index(mapped.data())` to change it."""
+    f = path.open("rb")
+    try:
+        return Mapped(faiss.read_index(str(path), faiss.IO_FLAG_MMAP), f)
+    except BaseException:
+        f.close()
+        raise
+
+
+def save(folder: Path, state: IndexState, serialized: dict[str, tuple[memoryview, int]]) -> dict[str, Path]:
+    """Write the serialized indexes as new files, then commit them with a new sidecar; returns
+    where each index was written.
 
     Raises OSError (for example ENOSPC) with the previous sidecar and its files untouched.
     """
@@ -147,6 +177,7 @@ def save(folder: Path, state: IndexState, serialized: dict[str, tuple[memoryview
         raise
     remove_unreferenced(folder)
     logger.debug("saved index of %s: %s", folder, state)
+    return {name: folder / str(entry["file"]) for name, entry in files.items()}
 
 
 def referenced_files(folder: Path) -> set[str]:
@@ -168,9 +199,11 @@ def remove_unreferenced(folder: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def load(folder: Path, expected: IndexState) -> tuple[dict[str, faiss.Index] | None, str]:
+def load(folder: Path, expected: IndexState,
+         mapped: tuple[str, ...] = ()) -> tuple[dict[str, faiss.Index | Mapped] | None, str]:
     """The saved indexes (name -> index) if the sidecar matches `expected` and every file its
-    checksum, else (None, why they cannot be used)."""
+    checksum, else (None, why they cannot be used). The indexes named in `mapped` are opened
+    memory-mapped (`Mapped`), once their file has passed its checksum."""
     if not (folder / SIDECAR_FILE).is_file():
         return None, f"{SIDECAR_FILE} is missing"
     try:
@@ -182,7 +215,7 @@ def load(folder: Path, expected: IndexState) -> tuple[dict[str, faiss.Index] | N
         return None, f"{SIDECAR_FILE} disagrees with memory.db: {'; '.join(state.differences(expected))}"
     files = data["files"]
     assert isinstance(files, dict), "checked by _read_sidecar"
-    out: dict[str, faiss.Index] = {}
+    out: dict[str, faiss.Index | Mapped] = {}
     for name in files:
         entry = files[name]
         if not isinstance(entry, dict) or not _INDEX_FILE.match(str(entry.get("file"))):
@@ -195,10 +228,13 @@ def load(folder: Path, expected: IndexState) -> tuple[dict[str, faiss.Index] | N
         if len(data_) != entry.get("bytes") or sha256(data_) != entry.get("sha256"):
             return None, f"{path.name} does not match its checksum in {SIDECAR_FILE} (damaged or truncated)"
         try:
-            index = faiss.deserialize_index(np.frombuffer(data_, np.uint8))
-        except RuntimeError as e:
+            got: faiss.Index | Mapped = (map_index(path) if name in mapped
+                                         else faiss.deserialize_index(np.frombuffer(data_, np.uint8)))
+        except (RuntimeError, OSError) as e:
             return None, f"{path.name} does not parse: {e}"
-        if index.ntotal != entry.get("ntotal"):
-            return None, f"{path.name} holds {index.ntotal} vectors, the sidecar says {entry.get('ntotal')}"
-        out[name] = index
+        del data_
+        ntotal = (got.index if isinstance(got, Mapped) else got).ntotal
+        if ntotal != entry.get("ntotal"):
+            return None, f"{path.name} holds {ntotal} vectors, the sidecar says {entry.get('ntotal')}"
+        out[name] = got
     return out, ""

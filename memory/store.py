@@ -253,12 +253,28 @@ class MemoryStore(StoreCompact):
                 )
             with self._index_lock:  # a memory copy; the file I/O below runs without the lock
                 serialized = index.serialize(state)
+                longterm_version = index.longterm_version
             try:
-                indexfiles.save(self.folder, state, serialized)
+                written = indexfiles.save(self.folder, state, serialized)
             except OSError as e:
                 raise IndexSaveError(self.folder, e) from e
             self._dirty = False
             self._index_problem = None
+            if "longterm" in written and not index.longterm_mapped:
+                self._map_longterm(index, written["longterm"], longterm_version)
+
+    def _map_longterm(self, index: MemoryIndex, path: Path, version: int) -> None:
+        """Serve the long-term tier from the file just saved, so the heap does not hold it."""
+        try:
+            mapped = indexfiles.map_index(path)
+        except (OSError, RuntimeError) as e:  # the tier stays in RAM: answers are the same
+            logger.warning("serving the long-term tier of %s from RAM: cannot map %s (%s)", self.folder, path.name, e)
+            return
+        with self._index_lock:
+            if self._index is index and index.longterm_version == version:  # nothing changed it meanwhile
+                index.map_longterm(mapped)
+            else:
+                mapped.file.close()
 
     def close(self) -> None:
         """Save and release the folder. Closing twice is harmless."""

@@ -3,6 +3,7 @@ past retention, runs in the background without blocking queries, and filtered se
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -79,6 +80,25 @@ def test_long_term_tier_rebuilds_from_the_database(built) -> None:
         before = store.search_keyframes(q, 10)
         store.rebuild_index()
         assert store.search_keyframes(q, 10) == before and store.verify() == []
+
+
+def test_long_term_tier_is_served_from_its_file_and_still_forgets(built, tmp_path) -> None:
+    """The long-term tier is memory-mapped (its lists stay in the file, not the heap); a forget
+    changes an in-RAM copy, saves it, and serves the new file mapped again."""
+    folder, groups = tmp_path / "memory", built[1]
+    shutil.copytree(built[0], folder)
+    gone = {kf: v for kf, v in groups["longterm"].items() if kf in list(groups["longterm"])[:5]}
+    with MemoryStore.open(folder, config=CONFIG) as store:
+        assert store._index.longterm_mapped
+        hit = store.search_keyframes(next(iter(gone.values())), 1)[0]
+        assert hit.keyframe_id == next(iter(gone)) and abs(hit.score - 1.0) < 1e-5
+        result = store.forget_between(0.0, 4.0, session="longterm")
+        assert result.keyframes == 5 and store._index.longterm_mapped and store.verify() == []
+        assert store.stats()["longterm"] == 1495
+    with MemoryStore.open(folder, config=CONFIG) as store:
+        assert store._index.longterm_mapped and store.verify() == []
+        for kf, v in gone.items():
+            assert kf not in {h.keyframe_id for h in store.search_keyframes(v, 10)}
 
 
 def test_too_few_due_keyframes_stay_in_the_recent_tier(tmp_path) -> None:
