@@ -93,17 +93,14 @@ def main() -> int:
     from device.evaluate import score_alerts, score_queries, summarize
     from device.replay import ReplayConfig, replay
     from device.session import read_session
-    from device.sim.record import RecordConfig, record_session
+    from device.sim.record import RecordConfig, recorded
 
     queries: dict[str, list[Any]] = {c: [] for c in cols}
     alerts: dict[str, list[Any]] = {c: [] for c in cols}
     speed = {c: {"sessions": 0.0, "frames": 0.0, "keyframes": 0.0, "wall_s": 0.0, "session_s": 0.0}
              for c in cols}
     for seed in parse_seeds(args.seeds):
-        folder = args.work / "sessions" / f"seed-{seed}"
-        if not folder.exists():
-            record_session(folder, RecordConfig(seed=seed), progress=False)
-        session = read_session(folder)
+        session = read_session(recorded(args.work / "sessions" / f"seed-{seed}", RecordConfig(seed=seed)))
         for c in cols:
             enc, a = c.split("/")
             config = ReplayConfig(assistant=AssistantConfig(answerer=a), encoder=EncoderConfig(runtime=enc),

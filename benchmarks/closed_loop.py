@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from nav_world import House, Start, ensure_answers, ensure_memory, ensure_session, latents
+from nav_world import House, Start, ensure_answers, ensure_memory, latents
 from report import ROOT, fmt, parse_seeds, write_section
 
 HELD_OUT = "2000-2019"
@@ -234,6 +234,7 @@ def main() -> int:
     torch.set_num_threads(1)
     from device.encoder import EncoderConfig, make_encoder
     from device.place_graph import PlaceGraph
+    from device.sim.record import RecordConfig, recorded
     from worldmodel.jepa import load_predictor
 
     began = time.perf_counter()
@@ -247,7 +248,7 @@ def main() -> int:
         try:
             seeds = parse_seeds(args.seeds)
             for seed in tqdm(seeds, desc="houses", unit="house"):
-                session = ensure_session(args.work / "nav-sessions" / f"seed-{seed}", seed)
+                session = recorded(args.work / "nav-sessions" / f"seed-{seed}", RecordConfig(seed=seed))
                 memory = ensure_memory(session, args.work / "nav-memory" / f"seed-{seed}")
                 answers = ensure_answers(session, args.work / "nav-memory" / f"answers-{seed}.json")
                 house = House(seed, session, memory, answers)

@@ -144,15 +144,6 @@ class House:
         return out
 
 
-def ensure_session(folder: Path, seed: int) -> Path:
-    """The house's recorded tour, recorded once (as `ami record-sim --seed N` does)."""
-    if not (folder / "session.json").exists():
-        from device.sim.record import RecordConfig, record_session
-
-        record_session(folder, RecordConfig(seed=seed), progress=False)
-    return folder
-
-
 def ensure_memory(session_dir: Path, folder: Path) -> Path:
     """The memory that `ami replay SESSION --memory DIR` writes from the tour, built once."""
     if not (folder / "memory.db").exists():

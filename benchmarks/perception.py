@@ -38,14 +38,12 @@ def _scores(folders: list[Path], size: int, variants: dict, progress: bool) -> d
     from device.perception_cache import session_features
     from device.perception_eval import score_session
     from device.session import read_session
-    from device.sim.record import RecordConfig, record_session
+    from device.sim.record import RecordConfig, recorded
 
     out: dict[str, list] = {name: [] for name in variants}
     for folder in folders:
-        if not folder.exists():
-            seed = int(folder.name.removeprefix("seed-"))
-            record_session(folder, RecordConfig(seed=seed, width=size, height=size), progress=False)
-        session = read_session(folder)
+        seed = int(folder.name.removeprefix("seed-"))
+        session = read_session(recorded(folder, RecordConfig(seed=seed, width=size, height=size)))
         feats = session_features(session, progress=progress)
         for name, (embed, filt) in variants.items():
             out[name] += score_session(session, feats, embed, filt=filt)

@@ -65,14 +65,11 @@ def main() -> int:
     from device.evaluate import score_alerts, score_queries, summarize
     from device.replay import ReplayConfig, replay
     from device.session import read_session
-    from device.sim.record import RecordConfig, record_session
+    from device.sim.record import RecordConfig, recorded
 
     results: dict[str, dict[str, Any]] = {a: {"queries": [], "alerts": [], "wall_s": 0.0} for a in ANSWERERS}
     for seed in seeds:
-        folder = args.work / "sessions" / f"seed-{seed}"
-        if not folder.exists():
-            record_session(folder, RecordConfig(seed=seed), progress=False)
-        session = read_session(folder)
+        session = read_session(recorded(args.work / "sessions" / f"seed-{seed}", RecordConfig(seed=seed)))
         for a in ANSWERERS:
             config = ReplayConfig(assistant=AssistantConfig(answerer=a), progress=False)
             started = time.perf_counter()

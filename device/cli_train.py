@@ -20,16 +20,9 @@ DEFAULT_VAL_SEEDS = [10, 11]
 
 def seed_sessions(seeds: list[int], folder: Path, progress: bool) -> tuple[Path, ...]:
     """The session folder of each seed in `folder`; a missing one is recorded first (full length)."""
-    from device.sim.record import RecordConfig, record_session
+    from device.sim.record import RecordConfig, recorded
 
-    paths = []
-    for seed in seeds:
-        path = folder / f"seed-{seed}"
-        if not path.exists():
-            print(f"Recording development seed {seed} into {path} (not there yet)")
-            record_session(path, RecordConfig(seed=seed), progress=progress)
-        paths.append(path)
-    return tuple(paths)
+    return tuple(recorded(folder / f"seed-{seed}", RecordConfig(seed=seed), progress) for seed in seeds)
 
 
 def _cmd_train_jepa(args: argparse.Namespace) -> int:

@@ -54,14 +54,11 @@ def _train_config() -> "TrainConfig":  # noqa: F821
 
 def load_sessions(config: PerceptionTrainConfig, progress: bool) -> list[tuple[Session, SessionFeatures]]:
     """Each training seed's session (recorded if missing) and its cached features."""
-    from device.sim.record import RecordConfig, record_session
+    from device.sim.record import RecordConfig, recorded
 
     out = []
     for seed in config.seeds:
-        folder = config.sessions / f"seed-{seed}"
-        if not folder.exists():
-            record_session(folder, RecordConfig(seed=seed), progress=progress)
-        s = read_session(folder)
+        s = read_session(recorded(config.sessions / f"seed-{seed}", RecordConfig(seed=seed), progress))
         out.append((s, session_features(s, config.frame_step, cache=config.cache, progress=progress)))
     return out
 

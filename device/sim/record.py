@@ -197,6 +197,14 @@ def _truth(layout: HouseLayout, plan: WearerPlan, visible: list[list[str]]) -> d
             "left_behind.jsonl": left, "frames.jsonl": frames}
 
 
+def recorded(folder: Path, config: RecordConfig, progress: bool = False) -> Path:
+    """`folder`, holding the session `config` records: recorded now unless it is already there (the
+    recorder is deterministic per config, so a recorded folder is a cache)."""
+    if not folder.exists():
+        record_session(folder, config, progress=progress)
+    return folder
+
+
 def record_session(out: Path, config: RecordConfig, progress: bool = True) -> Path:
     """Record one session into the new folder `out` (which must not exist) and return its path."""
     from tqdm import tqdm
