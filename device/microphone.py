@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,6 +42,7 @@ class MicrophoneConfig:
     sample_rate_hz: int = SAMPLE_RATE_HZ
     block_s: float = 0.1  # PortAudio callback size
     ring_s: float = 30.0  # audio kept for a slow reader; older samples are dropped
+    stall_s: float = 10.0  # a stream that delivers nothing for this long has stopped: an error
 
     def __post_init__(self) -> None:
         if self.sample_rate_hz != SAMPLE_RATE_HZ:
@@ -49,6 +51,8 @@ class MicrophoneConfig:
             raise ValueError(f"MicrophoneConfig.block_s must be in [0.005, 1], got {self.block_s}")
         if self.ring_s < 2.0:
             raise ValueError(f"MicrophoneConfig.ring_s must be >= 2, got {self.ring_s}")
+        if self.stall_s < 1.0:
+            raise ValueError(f"MicrophoneConfig.stall_s must be >= 1, got {self.stall_s}")
         if isinstance(self.device, int) and self.device < 0:
             raise ValueError(f"MicrophoneConfig.device index must be >= 0, got {self.device}")
 
@@ -152,12 +156,14 @@ class SoundDeviceMicrophone:
         self.ring = RingBuffer(int(config.ring_s * config.sample_rate_hz))
         self._stream: Any = None
         self.overflows = 0
+        self._last_audio = 0.0  # time.monotonic() of the last callback
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # "high" latency gives PortAudio deep buffers: Whisper's bursts of work must not drop audio
         if status and status.input_overflow:
             self.overflows += 1
             log.warning("microphone input overflow: audio was dropped (the CPU is too busy)")
+        self._last_audio = time.monotonic()
         self.ring.write(indata[:, 0])
 
     def start(self) -> None:
@@ -168,6 +174,7 @@ class SoundDeviceMicrophone:
             self._stream = self._sd.InputStream(
                 samplerate=c.sample_rate_hz, channels=1, dtype="float32", device=self.device,
                 blocksize=int(c.block_s * c.sample_rate_hz), latency="high", callback=self._callback)
+            self._last_audio = time.monotonic()
             self._stream.start()
         except self._sd.PortAudioError as e:
             self._stream = None
@@ -178,7 +185,12 @@ class SoundDeviceMicrophone:
     def read(self, timeout_s: float = 1.0) -> np.ndarray:
         if self._stream is None:
             raise MicrophoneError("the microphone is not started; call start() or use it as a context manager")
-        return self.ring.read(timeout_s)
+        x = self.ring.read(timeout_s)
+        silent_s = time.monotonic() - self._last_audio
+        if not len(x) and silent_s > self.config.stall_s:
+            raise MicrophoneError(f"input device {self.device} delivered no audio for {silent_s:.0f} s: the stream "
+                                  f"stopped (a sound server restart or an unplugged device); start `ami listen` again")
+        return x
 
     def close(self) -> None:
         if self._stream is not None:
@@ -186,6 +198,9 @@ class SoundDeviceMicrophone:
             self._stream.abort()
             self._stream.close()
             self._stream = None
+            if self.overflows or self.ring.dropped:
+                log.warning("microphone: %d input overflows, %d samples dropped by a slow reader: the CPU "
+                            "was too busy, and answers may have missed words", self.overflows, self.ring.dropped)
 
     def __enter__(self) -> "SoundDeviceMicrophone":
         self.start()

@@ -4,6 +4,7 @@ catch that", a 2-minute monologue bounded (slow: loads the real models)."""
 
 from __future__ import annotations
 
+import time
 import wave
 from pathlib import Path
 from types import SimpleNamespace
@@ -101,6 +102,22 @@ def test_ring_buffer_keeps_the_newest() -> None:
     ring.write(np.arange(4, 17, dtype=np.float32))  # 13 samples into 10
     assert ring.read(0.0).tolist() == list(range(7, 17)) and ring.dropped == 3
     assert ring.read(0.0).size == 0
+
+
+def test_a_stream_that_stops_delivering_is_an_error_not_a_silent_hang() -> None:
+    """A stalled input (sound server restarted, device unplugged) raises after stall_s; a stream
+    that delivers, even silence, does not."""
+    from device.microphone import SoundDeviceMicrophone
+
+    mic = SoundDeviceMicrophone.__new__(SoundDeviceMicrophone)  # no PortAudio: the stall logic alone
+    mic.config, mic.device, mic.ring, mic._stream = MicrophoneConfig(stall_s=1.0), 3, RingBuffer(100), object()
+    mic._last_audio = time.monotonic()
+    assert mic.read(0.0).size == 0  # quiet for now: not yet a stall
+    mic.ring.write(np.zeros(5, np.float32))
+    mic._last_audio -= 5.0
+    assert mic.read(0.0).size == 5  # audio arrived: still fine
+    with pytest.raises(MicrophoneError, match="input device 3 delivered no audio for 5 s"):
+        mic.read(0.0)
 
 
 def test_configs_are_validated() -> None:
