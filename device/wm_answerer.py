@@ -82,6 +82,7 @@ class WorldModelAnswerer:
         self._answered: dict[str, int] = {}  # per item, the state (place id or CARRIED) its last answer gave
         self._placed: set[tuple[float, float]] = set()  # positions the place map has taken in
         self._path = WearerPath(config.belief.reach_m)  # where the wearer went, indexed by place
+        self._places_version = self.places.version  # the place map the live chains were last brought up to
 
     def _walked(self, t: float, pose: Pose) -> None:
         """Keep a path point each time the wearer has moved PATH_STEP_M."""
@@ -150,6 +151,12 @@ class WorldModelAnswerer:
                 b = self._live(item, t, places_only=True)
             self._belief[item] = b
         self._pending.clear()
+        if self.places.version != self._places_version:
+            # A place appeared or moved: restart the chains it touches now, in the frame loop, so that
+            # a question does not pay for it. Their beliefs are unchanged until their next sighting.
+            for chain in self._chains.values():
+                chain.extend([], self.places, self._path)
+            self._places_version = self.places.version
 
     def _look(self, t: float, pose: Pose) -> None:
         """Negative evidence: the believed place is in view and near, and the item went unseen."""

@@ -161,7 +161,7 @@ class ItemChain:
         path: the wearer's path so far (indexed, or as arrays); it must already cover the new
         observations' times.
         """
-        if not new and places is self._places and places.version == self._version:
+        if not new and self.is_current(places):
             return self  # nothing new, and the places have not changed: the messages hold
         if new:
             t, pos, wearer, enroll, miss = _rows(new)
@@ -182,6 +182,10 @@ class ItemChain:
         self._centres = places.centres()[self._keep]
         self._fold(path)
         return self
+
+    def is_current(self, places: PlaceMap) -> bool:
+        """Folded over this place map as it is now: a query needs no restart."""
+        return places is self._places and places.version == self._version
 
     def _near_places(self, centres: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Ids of the places within reach of at least one of the positions (NaN rows ignored)."""

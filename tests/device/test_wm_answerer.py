@@ -48,6 +48,21 @@ def test_one_alert_per_left_behind_event() -> None:
     assert a.t > 17.0 and math.dist(a.position, B) < 1.0
 
 
+def test_a_new_place_restarts_the_chains_in_the_frame_loop_not_in_the_question() -> None:
+    """A place that appears near the keys (another item seen there) is folded into the keys' chain
+    by the frame that brought it, so a later question does not pay the restart."""
+    answerer = WorldModelAnswerer()
+    walk(answerer, ("keys",), until_s=4.0)
+    chain = answerer._chains["keys"]
+    version = answerer.places.version
+    near_a = (A[0] + 1.5 * answerer.config.belief.place_radius_m, A[1])
+    answerer.on_sighting(Sighting("wallet", 4.0, 40, 0, 0.9, 0.8, near_a))
+    assert answerer.places.version != version and not chain.is_current(answerer.places)
+    answerer.alerts(4.0, Pose(-2.0, 1.5, 0.0, 0.0, -20.0))
+    assert chain.is_current(answerer.places)
+    assert len(chain.hypotheses(4.0)) == 3  # A, the new place beside it, and carried
+
+
 def test_no_alert_for_things_not_carried_day_to_day() -> None:
     assert walk(WorldModelAnswerer(), ("mug",)) == []
 
