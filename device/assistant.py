@@ -75,7 +75,8 @@ class Assistant:
         self._gate = KeyframeGate(config.keyframes)
         self._last: tuple[FrameRecord, np.ndarray, Encoding | None] | None = None
         self._recent: deque[tuple[FrameRecord, Encoding]] = deque()
-        self.place_names = PlaceNames(config.place_names)  # the wearer's names for places
+        self.place_names = PlaceNames(config.place_names)  # the wearer's names for places, kept in memory
+        self.place_names.load(store.place_names())
         self.answerer: LastSightingAnswerer | WorldModelAnswerer = (
             WorldModelAnswerer(config.world_model, self.place_names) if config.answerer == "world-model"
             else LastSightingAnswerer(config.baseline))
@@ -253,7 +254,9 @@ class Assistant:
         here = self._wearer_position()
         if here is None:
             return self._ack(utt, None, f"I can't tell where we are, so I can't call this the {name}.", abstain=True)
-        self.place_names.name(name, here, utt.t)
+        self.store.name_place(name, here[0], here[1], utt.t, self.session_id,
+                              replace_radius_m=self.place_names.replace_radius_m)
+        self.place_names.load(self.store.place_names())
         return Response(t=utt.t, kind="ack", utterance_t=utt.t, item=None, text=f"Got it: this is the {name}.",
                         abstain=False, confidence=1.0, evidence=None, position=here)
 
@@ -312,4 +315,5 @@ class Assistant:
         # Answerers keep their own copies of sightings: forgotten ones must not come back in alerts.
         self.answerer.forget(gone)
         self._items = None  # a forget may have removed enrolled items
+        self.place_names.load(self.store.place_names())  # ... and place names
 

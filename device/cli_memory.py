@@ -52,7 +52,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         return 0
     per = stats["total_bytes"] / stats["keyframes"] if stats["keyframes"] else 0.0
     print(f"{args.memory}: {stats['keyframes']} keyframes ({stats['longterm']} long-term), "
-          f"{stats['patches']} patches, {stats['items']} items")
+          f"{stats['patches']} patches, {stats['items']} items, {stats['place_names']} place names")
     print(f"  dims: embedding {stats['embedding_dim']}, patch {stats['patch_dim']}; "
           f"encoder: {stats['embedding_space'] or 'not recorded'}")
     print(f"  bytes: database {stats['db_bytes']}, index {stats['index_bytes']}, total {stats['total_bytes']}"
@@ -97,8 +97,8 @@ def _cmd_forget(args: argparse.Namespace) -> int:
             result = store.forget_near(args.near[0], args.near[1], args.radius)
         else:
             result = store.forget_all()
-    items = f" and items {', '.join(result.items)}" if result.items else ""
-    print(f"Forgot {result.keyframes} keyframes{items} from {args.memory}")
+    items = f", items {', '.join(result.items)}" if result.items else ""
+    print(f"Forgot {result.keyframes} keyframes{items} and {result.place_names} place names from {args.memory}")
     return 0
 
 

@@ -4,14 +4,16 @@ A place gets its name from the wearer's words: "this is the kitchen" names where
 stands (an anchor), and a position takes the name of the nearest anchor within `name_radius_m`
 (about a room: the glasses know no walls). Otherwise a position is described by what was seen
 there: the spot where another of the wearer's things was shown to the glasses ("near where I
-first saw your mug"). Names live
-for the assistant's run; they are not written to the memory folder.
+first saw your mug"). The names are kept in the memory folder (memory/places.py), so a later
+session, `ami ask` and `ami listen` on that memory use them, and a forget removes them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from memory.types import PlaceName
 
 @dataclass(frozen=True)
 class PlaceNamesConfig:
@@ -45,11 +47,14 @@ class PlaceNames:
         self.config = config
         self.anchors: list[Anchor] = []
 
-    def name(self, name: str, position: tuple[float, float], t: float) -> None:
-        """The wearer said that where they stand is `name`. A later name at the same spot wins."""
-        r = self.config.name_radius_m / 4  # renaming the same spot replaces the old name
-        self.anchors = [a for a in self.anchors if math.dist(a.position, position) > r]
-        self.anchors.append(Anchor(" ".join(name.lower().split()), position, t))
+    @property
+    def replace_radius_m(self) -> float:
+        """Naming a spot again replaces the names this close to it."""
+        return self.config.name_radius_m / 4
+
+    def load(self, names: list[PlaceName]) -> None:
+        """The names as memory keeps them (`MemoryStore.place_names()`), oldest first."""
+        self.anchors = [Anchor(p.name, p.position, p.t) for p in names]
 
     def room_of(self, position: tuple[float, float]) -> str | None:
         """The name of the nearest anchor within name_radius_m of `position`, if any."""

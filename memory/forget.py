@@ -7,6 +7,8 @@ Semantics (docs/memory.md has the long form):
   after a Unix time;
 - near (x, z, radius_m): keyframes whose camera position is within radius_m of (x, z) on the
   floor plane; keyframes without a pose are never selected; items are kept;
+- place names ("this is the kitchen") go with the time span, the recording span, the place or
+  everything that covers them; forgetting an item keeps them;
 - item: the item's row (name, prototypes, threshold) and every keyframe holding a sighting of
   it, i.e. a patch scoring >= its threshold against any of its prototypes (the same rule the
   assistant uses to find it), at any time;
@@ -86,11 +88,18 @@ def cells_of(db: Database, keyframe_ids: np.ndarray) -> tuple[np.ndarray, list[i
     return np.array([r[0] for r in rows], np.int64), [int(r[1]) for r in rows]
 
 
-def delete_rows(db: Database, keyframe_ids: np.ndarray, item_names: list[str]) -> None:
-    """Delete the keyframes and items (inside the caller's transaction)."""
+# Which place names a forget removes: a condition on place_names rows, and its parameters.
+Places = tuple[str, tuple[object, ...]]
+NO_PLACES: Places = ("0", ())
+
+
+def delete_rows(db: Database, keyframe_ids: np.ndarray, item_names: list[str], places: Places) -> int:
+    """Delete the keyframes, items and place names (inside the caller's transaction); returns the
+    number of place names deleted."""
     db.execute("DELETE FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
                (json.dumps([int(i) for i in keyframe_ids]),))
     db.execute("DELETE FROM items WHERE name IN (SELECT value FROM json_each(?))", (json.dumps(item_names),))
+    return int(db.execute(f"DELETE FROM place_names WHERE {places[0]}", places[1]).rowcount)
 
 
 def _ids(db: Database, sql: str, params: tuple[object, ...]) -> np.ndarray:
@@ -117,14 +126,17 @@ class StoreForget(StoreReads):
         if t1 < t0:
             raise InvalidInputError(f"t1 must be >= t0, got t0={t0}, t1={t1}")
         db = self._live()
-        return self._forget(ids_between(db, t0, t1, session), items_between(db, t0, t1))
+        named = ("t BETWEEN ? AND ?" + ("" if session is None else " AND session = ?"),
+                 (t0, t1) + (() if session is None else (session,)))
+        return self._forget(ids_between(db, t0, t1, session), items_between(db, t0, t1), named)
 
     def forget_recorded_since(self, since_unix: float) -> ForgetResult:
         """Forget keyframes and items stored at or after `since_unix` (wall clock): "the last 10
         minutes" is `forget_recorded_since(time.time() - 600)`."""
         since = inputs.finite_float(since_unix, "since_unix")
         db = self._live()
-        return self._forget(ids_recorded_since(db, since), items_recorded_since(db, since))
+        return self._forget(ids_recorded_since(db, since), items_recorded_since(db, since),
+                            ("recorded_at >= ?", (since,)))
 
     def forget_near(self, x: float, z: float, radius_m: float) -> ForgetResult:
         """Forget keyframes whose camera was within radius_m of (x, z) (metres, floor plane)."""
@@ -132,7 +144,8 @@ class StoreForget(StoreReads):
         radius_m = inputs.finite_float(radius_m, "radius_m")
         if radius_m <= 0:
             raise InvalidInputError(f"radius_m must be > 0, got {radius_m}")
-        return self._forget(ids_near(self._live(), x, z, radius_m), [])
+        return self._forget(ids_near(self._live(), x, z, radius_m), [],
+                            ("(x - ?) * (x - ?) + (z - ?) * (z - ?) <= ? * ?", (x, x, z, z, radius_m, radius_m)))
 
     def forget_item(self, name: str) -> ForgetResult:
         """Forget the item (name, prototypes, threshold) and every keyframe with a sighting of it:
@@ -146,16 +159,16 @@ class StoreForget(StoreReads):
     def forget_all(self) -> ForgetResult:
         """Forget every keyframe and item; the memory's identity and dims stay."""
         db = self._live()
-        return self._forget(all_ids(db), all_items(db))
+        return self._forget(all_ids(db), all_items(db), ("1", ()))
 
-    def _forget(self, keyframe_ids: np.ndarray, item_names: list[str]) -> ForgetResult:
+    def _forget(self, keyframe_ids: np.ndarray, item_names: list[str], places: Places = NO_PLACES) -> ForgetResult:
         with self._write_lock:
             db = self._live()
             ids, cells = cells_of(db, keyframe_ids)
             pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)]) if len(ids) else ids
             try:
                 with db.atomic():
-                    delete_rows(db, ids, item_names)
+                    named = delete_rows(db, ids, item_names, places)
                     schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
                     # Out of the index before the rows go, so a concurrent query never gets an
                     # id without its row.
@@ -168,8 +181,9 @@ class StoreForget(StoreReads):
             self._dirty = True
             self.save()  # the old index files held the forgotten vectors: replace them now
             self._scrub_wal()
-        logger.info("forgot %d keyframes and %d items in %s", len(ids), len(item_names), self.folder)
-        return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)))
+        logger.info("forgot %d keyframes, %d items and %d place names in %s", len(ids), len(item_names), named,
+                    self.folder)
+        return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)), place_names=named)
 
     def _scrub_wal(self, strict: bool = True) -> None:
         """Copy the WAL into memory.db and truncate it, so no old page image survives there."""

@@ -17,12 +17,13 @@ from sqlite_utils import Database
 from memory import indexfiles, inputs, schema
 from memory import items as items_table
 from memory import keyframes as keyframe_table
+from memory import places as place_table
 from memory.config import StoreConfig
 from memory.errors import InvalidInputError, ItemNotFoundError, StoreClosedError
 from memory.folder import DB_FILE, file_bytes
 from memory.index import MemoryIndex, split_patch_ids
 from memory.keyframes import ids_near
-from memory.types import ItemRecord, KeyframeHit, KeyframeRecord, PatchHit
+from memory.types import ItemRecord, KeyframeHit, KeyframeRecord, PatchHit, PlaceName
 
 
 def time_window(t_before: float | None, t_after: float | None) -> tuple[float, float]:
@@ -168,9 +169,13 @@ class StoreReads:
         """The keyframe with the latest t (the highest id among equal t), or None when empty."""
         return keyframe_table.last(self._reading())
 
+    def place_names(self) -> list[PlaceName]:
+        """The wearer's names for places ("this is the kitchen"), oldest first."""
+        return place_table.list_all(self._reading())
+
     def stats(self) -> dict[str, int]:
         """Counts and sizes: keyframes (both tiers), longterm (keyframes in the long-term tier),
-        patches, items, db_bytes (with the WAL), index_bytes, total_bytes."""
+        patches, items, place_names, db_bytes (with the WAL), index_bytes, total_bytes."""
         n_keyframes, n_patches, n_long = keyframe_table.counts(self._reading())
         db_bytes = file_bytes(self.folder, (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm"))
         names = (*indexfiles.referenced_files(self.folder), indexfiles.SIDECAR_FILE)
@@ -180,6 +185,7 @@ class StoreReads:
             "longterm": n_long,
             "patches": n_patches,
             "items": items_table.count(self._reading()),
+            "place_names": place_table.count(self._reading()),
             "db_bytes": db_bytes,
             "index_bytes": index_bytes,
             "total_bytes": db_bytes + index_bytes,

@@ -116,6 +116,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE codecs (name TEXT PRIMARY KEY, data BLOB NOT NULL, trained_on INTEGER NOT NULL)",
         ),
     ),
+    Migration(
+        version=4,
+        description="place_names: the wearer's names for places",
+        statements=(
+            """CREATE TABLE place_names (
+                name TEXT NOT NULL,
+                x REAL NOT NULL,
+                z REAL NOT NULL,
+                t REAL NOT NULL,
+                session TEXT NOT NULL,
+                recorded_at REAL NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -26,6 +26,7 @@ from sqlite_utils import Database
 from memory import indexfiles, inputs, schema, verify
 from memory import keyframes as keyframe_table
 from memory import items as items_table
+from memory import places as place_table
 from memory.config import StoreConfig
 from memory.errors import (
     CorruptDatabaseError,
@@ -43,7 +44,7 @@ from memory.index import PATCH_ID_STRIDE, MemoryIndex, patch_ids
 from memory.indexfiles import IndexState
 from memory.compact import StoreCompact, build_longterm
 from memory.reads import MemoryReader
-from memory.types import ItemRecord
+from memory.types import ItemRecord, PlaceName
 
 logger = logging.getLogger(__name__)
 
@@ -377,6 +378,15 @@ class MemoryStore(StoreCompact):
                                       recorded)
         except sqlite3.OperationalError as e:
             raise StorageError(self._db_path, f"item {name!r}", e) from e
+
+    def name_place(self, name: str, x: float, z: float, t: float, session: str, *, replace_radius_m: float,
+                   recorded_at: float | None = None) -> PlaceName:
+        """The wearer called where they stand (x, z) `name`; names within replace_radius_m go."""
+        recorded = time.time() if recorded_at is None else inputs.finite_float(recorded_at, "recorded_at")
+        try:
+            return place_table.name_place(self._live(), name, x, z, t, session, recorded, replace_radius_m)
+        except sqlite3.OperationalError as e:
+            raise StorageError(self._db_path, f"place name {name!r}", e) from e
 
     def reader(self) -> MemoryReader:
         """A reader for queries from another thread (see MemoryReader); close it before the store."""

@@ -73,7 +73,17 @@ class KeyframeHit:
 
 @dataclass(frozen=True)
 class ForgetResult:
-    """What one forget erased: how many keyframes, and which items (by name)."""
+    """What one forget erased: how many keyframes, which items (by name), how many place names."""
 
     keyframes: int
     items: tuple[str, ...]
+    place_names: int = 0
+
+
+@dataclass(frozen=True)
+class PlaceName:
+    """The wearer's name for where they stood: (x, z) metres on the floor plane, at session time t."""
+
+    name: str
+    position: tuple[float, float]
+    t: float

@@ -11,20 +11,23 @@ import pytest
 from device.perception import Sighting
 from device.place_names import PlaceNames, PlaceNamesConfig
 from device.wm_answerer import WorldModelAnswerer
+from memory.types import PlaceName
 
 KITCHEN = (0.0, 0.0)
 HALL = (8.0, 0.0)
 
 
+def named(*places: tuple[str, tuple[float, float], float], config: PlaceNamesConfig = PlaceNamesConfig()) -> PlaceNames:
+    names = PlaceNames(config)
+    names.load([PlaceName(*p) for p in places])
+    return names
+
+
 def test_the_nearest_anchor_names_a_position_within_the_radius() -> None:
-    names = PlaceNames(PlaceNamesConfig(name_radius_m=4.0))
-    names.name("Kitchen", KITCHEN, 1.0)
-    names.name("hall", HALL, 2.0)
+    names = named(("kitchen", KITCHEN, 1.0), ("hall", HALL, 2.0), config=PlaceNamesConfig(name_radius_m=4.0))
     assert names.room_of((1.0, 1.0)) == "kitchen"
     assert names.room_of((5.0, 0.0)) == "hall"
     assert names.room_of((4.0, 9.0)) is None  # too far from both
-    names.name("dining room", (0.3, 0.0), 3.0)  # renaming the same spot
-    assert names.room_of((1.0, 1.0)) == "dining room" and len(names.anchors) == 2
 
 
 @pytest.mark.parametrize("surface, others, expected", [
@@ -33,8 +36,7 @@ def test_the_nearest_anchor_names_a_position_within_the_radius() -> None:
     (None, {}, "in the kitchen"),
 ])
 def test_describe_with_a_name(surface: str | None, others: dict, expected: str) -> None:
-    names = PlaceNames()
-    names.name("kitchen", KITCHEN, 0.0)
+    names = named(("kitchen", KITCHEN, 0.0))
     assert names.describe((1.0, 0.5), surface, others) == expected
 
 
@@ -47,8 +49,7 @@ def test_describe_by_what_was_seen_there_without_a_name() -> None:
 
 
 def test_answers_use_the_place_name() -> None:
-    names = PlaceNames()
-    names.name("kitchen", (9.0, 1.0), 0.5)
+    names = named(("kitchen", (9.0, 1.0), 0.5))
     answerer = WorldModelAnswerer(place_names=names)
     answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.8, HALL))
     seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.8, HALL) for t in (1.0, 2.0)]
@@ -73,8 +74,27 @@ def test_this_is_the_kitchen_names_the_place_under_the_wearer(tmp_path: Path) ->
         w.add_utterance(Utterance(1.0, "this is my keys"))
         w.add_utterance(Utterance(2.5, "where are my keys?"))
         w.write_truth("rooms.json", {"rooms": []})
-    result = replay(read_session(tmp_path / "s"), None, config=ReplayConfig(progress=False))
+    memory = tmp_path / "memory"
+    result = replay(read_session(tmp_path / "s"), None, memory, config=ReplayConfig(progress=False))
     ack, _, answer = [r for r in result.responses if r.utterance_t is not None]
     assert ack.kind == "ack" and ack.text == "Got it: this is the kitchen." and ack.position is not None
     assert math.dist(ack.position, (0.2, 0.0)) < 0.1  # where the wearer stood at 0.5 s
     assert answer.kind == "answer" and "in the kitchen" in answer.text, answer.text
+    # The name is kept in the memory folder: a later session on it says "kitchen" unprompted ...
+    with SessionWriter(tmp_path / "s2", SessionInfo(fps=10, width=32, height=32, source="test")) as w:
+        for i in range(30):
+            w.add_frame(i / 10, rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+                        Pose(0.05 * i, 1.5, 0.0, 90.0, -30.0), ext=".png")
+        w.add_utterance(Utterance(1.0, "this is my wallet"))
+        w.add_utterance(Utterance(2.5, "where is my wallet?"))
+        w.add_utterance(Utterance(2.8, "forget the last ten minutes"))
+        w.write_truth("rooms.json", {"rooms": []})
+    later = replay(read_session(tmp_path / "s2"), None, memory, config=ReplayConfig(progress=False))
+    answer = [r for r in later.responses if r.utterance_t == 2.5][0]
+    assert "in the kitchen" in answer.text, answer.text
+    # ... and forgetting covers it only in the session where it was said (session clocks differ).
+    from memory.store import MemoryStore
+
+    with MemoryStore.open(memory) as store:
+        assert [p.name for p in store.place_names()] == ["kitchen"]
+        assert store.forget_all().place_names == 1 and store.place_names() == []

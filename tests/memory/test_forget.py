@@ -15,6 +15,7 @@ from memory import ItemNotFoundError, MemoryStore
 D, DP = 32, 16
 GRID = (2, 3)
 MARKER = "FORGETME-7c1d"  # the session name of every keyframe to forget
+PLACE = "pantry-7c1d"  # the wearer's name for the place the forget-keyframes were taken
 NOW = time.time()
 
 
@@ -47,6 +48,8 @@ class Fixture:
                 (self.forget if target else self.keep)[kf] = embedding
             store.enroll_item("keys", 101.0, self.item_patch[None, :], 0.99, recorded_at=NOW - 60)
             store.enroll_item("mug", 250.0, unit(rng.standard_normal((1, DP))), 0.9, recorded_at=NOW - 3600)
+            store.name_place(PLACE, 10.1, -5.0, 102.0, "walk", replace_radius_m=1.0, recorded_at=NOW - 60)
+            store.name_place("hall", 0.0, 0.0, 210.0, "keep", replace_radius_m=1.0, recorded_at=NOW - 3600)
 
     def folder_bytes(self) -> bytes:
         return b"".join(p.read_bytes() for p in sorted(self.folder.iterdir()) if p.is_file())
@@ -85,7 +88,11 @@ def test_forget_leaves_nothing_behind(tmp_path: Path, kind: str) -> None:
         for kf, e in kept.items():
             assert store.search_keyframes(e, 1)[0].keyframe_id == kf
         items = [i.name for i in store.items()]
+        places = [p.name for p in store.place_names()]
+        assert result.place_names == {"all": 2, "item": 0}.get(kind, 1)
     assert items == {"all": [], "near": ["keys", "mug"]}.get(kind, ["mug"])  # by place keeps items
+    assert places == {"all": [], "item": ["hall", PLACE]}.get(kind, ["hall"])  # forgetting an item keeps names
+    assert (PLACE.encode() in fx.folder_bytes()) == (kind == "item")
     data = fx.folder_bytes()  # after close
     assert not [m for m in fx.markers() if m in data]
     with MemoryStore.open(fx.folder) as store:

@@ -204,6 +204,19 @@ def test_reenrollment_appends_prototypes_and_replaces_threshold(folder) -> None:
         assert not keys.prototypes.flags.writeable
 
 
+def test_place_names_persist_and_naming_a_spot_again_replaces_it(folder) -> None:
+    with open_store(folder) as store:
+        store.name_place("Kitchen", 0.0, 0.0, 1.0, "s1", replace_radius_m=1.0)
+        store.name_place("hall", 8.0, 0.0, 2.0, "s1", replace_radius_m=1.0)
+        store.name_place(" Dining  Room ", 0.5, 0.0, 3.0, "s1", replace_radius_m=1.0)  # the same spot
+        with pytest.raises(InvalidInputError, match="x"):
+            store.name_place("attic", float("nan"), 0.0, 4.0, "s1", replace_radius_m=1.0)
+    with open_store(folder) as store:
+        assert [(p.name, p.position, p.t) for p in store.place_names()] == [
+            ("hall", (8.0, 0.0), 2.0), ("dining room", (0.5, 0.0), 3.0)]
+        assert store.stats()["place_names"] == 2
+
+
 def index_file(folder: Path, name: str) -> Path:
     """The saved file of index `name` ("keyframes" or "patches"), as index.json names it."""
     return folder / json.loads((folder / "index.json").read_text())["files"][name]["file"]
