@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from device.perception import Sighting
+from device.session import Utterance
 from device.place_names import PlaceNames, PlaceNamesConfig
 from device.wm_answerer import WorldModelAnswerer
 from memory.types import PlaceName
@@ -58,43 +59,44 @@ def test_answers_use_the_place_name() -> None:
     assert answerer.place_name(answerer.places.assign(HALL)) == "kitchen"
 
 
-@pytest.mark.slow
-def test_this_is_the_kitchen_names_the_place_under_the_wearer(tmp_path: Path) -> None:
-    """A real replay: "this is the kitchen" is acknowledged at the wearer's position, a later
-    answer about an item enrolled there says "in the kitchen"."""
-    from device.replay import ReplayConfig, replay
-    from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_session
+def walk_session(folder: Path, seed: int, utterances: list[tuple[float, str]]) -> Path:
+    """3 s of noise frames while the wearer walks along x, with the given utterances."""
+    from device.session import Pose, SessionInfo, SessionWriter, Utterance
 
-    rng = np.random.default_rng(0)
-    with SessionWriter(tmp_path / "s", SessionInfo(fps=10, width=32, height=32, source="test")) as w:
+    rng = np.random.default_rng(seed)
+    with SessionWriter(folder, SessionInfo(fps=10, width=32, height=32, source="test")) as w:
         for i in range(30):
             w.add_frame(i / 10, rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
                         Pose(0.05 * i, 1.5, 0.0, 90.0, -30.0), ext=".png")
-        w.add_utterance(Utterance(0.5, "this is the kitchen"))
-        w.add_utterance(Utterance(1.0, "this is my keys"))
-        w.add_utterance(Utterance(2.5, "where are my keys?"))
+        for t, text in utterances:
+            w.add_utterance(Utterance(t, text))
         w.write_truth("rooms.json", {"rooms": []})
+    return folder
+
+
+@pytest.mark.slow
+def test_this_is_the_kitchen_names_the_place_under_the_wearer(tmp_path: Path) -> None:
+    """A real replay: "this is the kitchen" is acknowledged at the wearer's position, a later
+    answer about an item enrolled there says "in the kitchen"; the name outlives the session."""
+    from device.replay import ReplayConfig, replay
+    from device.session import read_session
+    from memory.store import MemoryStore
+
     memory = tmp_path / "memory"
-    result = replay(read_session(tmp_path / "s"), None, memory, config=ReplayConfig(progress=False))
+    first = walk_session(tmp_path / "s", 0, [(0.5, "this is the kitchen"), (1.0, "this is my keys"),
+                                             (2.5, "where are my keys?")])
+    result = replay(read_session(first), None, memory, config=ReplayConfig(progress=False))
     ack, _, answer = [r for r in result.responses if r.utterance_t is not None]
     assert ack.kind == "ack" and ack.text == "Got it: this is the kitchen." and ack.position is not None
     assert math.dist(ack.position, (0.2, 0.0)) < 0.1  # where the wearer stood at 0.5 s
     assert answer.kind == "answer" and "in the kitchen" in answer.text, answer.text
     # The name is kept in the memory folder: a later session on it says "kitchen" unprompted ...
-    with SessionWriter(tmp_path / "s2", SessionInfo(fps=10, width=32, height=32, source="test")) as w:
-        for i in range(30):
-            w.add_frame(i / 10, rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
-                        Pose(0.05 * i, 1.5, 0.0, 90.0, -30.0), ext=".png")
-        w.add_utterance(Utterance(1.0, "this is my wallet"))
-        w.add_utterance(Utterance(2.5, "where is my wallet?"))
-        w.add_utterance(Utterance(2.8, "forget the last ten minutes"))
-        w.write_truth("rooms.json", {"rooms": []})
-    later = replay(read_session(tmp_path / "s2"), None, memory, config=ReplayConfig(progress=False))
-    answer = [r for r in later.responses if r.utterance_t == 2.5][0]
+    later = walk_session(tmp_path / "s2", 1, [(1.0, "this is my wallet"), (2.5, "where is my wallet?"),
+                                              (2.8, "forget the last ten minutes")])
+    result = replay(read_session(later), None, memory, config=ReplayConfig(progress=False))
+    answer = [r for r in result.responses if r.utterance_t == 2.5][0]
     assert "in the kitchen" in answer.text, answer.text
-    # ... and forgetting covers it only in the session where it was said (session clocks differ).
-    from memory.store import MemoryStore
-
+    # ... "the last ten minutes" of that session's clock did not cover it; forgetting everything does.
     with MemoryStore.open(memory) as store:
         assert [p.name for p in store.place_names()] == ["kitchen"]
         assert store.forget_all().place_names == 1 and store.place_names() == []
