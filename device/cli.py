@@ -142,7 +142,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         held_out = tuple(args.verify_sessions) or record_seeds(args.verify_seeds, Path(tmp))
         try:
             config = ExportConfig(calib_sessions=calib, verify_sessions=held_out, variants=tuple(args.variants),
-                                  threads=args.threads)
+                                  model=args.model, threads=args.threads)
         except ValueError as e:
             raise AmiError(str(e)) from e
         result = export_encoder(args.out, config)
@@ -281,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="recorded session folders to verify on instead of --verify-seeds")
     sp.add_argument("--variants", nargs="+", choices=("fp32", "int8"), default=["fp32", "int8"],
                     help="programs to export (default: fp32 int8)")
+    sp.add_argument("--model", choices=("frozen", "instance"), default="frozen",
+                    help="frozen: the MobileNetV2 stride-16 trunk (the shipped program); instance: the trunk plus "
+                         "the learned instance head (worldmodel/artifacts/instance_head.pt) (default: frozen)")
     sp.add_argument("--threads", type=int, default=1, help="CPU threads for export and verification (default: 1)")
     sp.set_defaults(func=_cmd_export)
 

@@ -123,8 +123,14 @@ class EagerEncoder:
             self._net = Stride16Features(load_mobilenet_v2(weights)).eval()
         except (FileNotFoundError, RuntimeError) as e:
             raise ModelError(f"cannot load the MobileNetV2 backbone: {e}") from e
-        self.space = embedding_space(STRIDE16_MODEL, sha256_file(weights), config.input_px)
+        self.model = STRIDE16_MODEL  # what the network computes; `ami export` writes it to the manifest
+        self.weights = {"file": weights.name, "sha256": sha256_file(weights)}
+        self.space = embedding_space(self.model, self.weights["sha256"], config.input_px)
         self._torch = torch
+
+    def network(self) -> torch.nn.Module:
+        """The module `ami export` lowers: (1, 3, px, px) in [0, 1] -> (1, D, gh, gw)."""
+        return self._net
 
     def features(self, x: torch.Tensor) -> np.ndarray:
         """(1, 3, px, px) float in [0, 1] -> (D, gh, gw) float32."""
@@ -146,13 +152,28 @@ def make_encoder(config: EncoderConfig) -> EncoderRuntime:
         from device.instance_encoder import InstanceEncoder
 
         return InstanceEncoder(config)
-    from device.encoder_pte import PteEncoder, RuntimeMissingError, check_fallback_weights
+    from device.encoder_manifest import read_manifest
+    from device.encoder_pte import PteEncoder, RuntimeMissingError, manifest_path
 
     try:
         return PteEncoder(config)
     except RuntimeMissingError as e:
         if not config.fallback:
             raise
-        check_fallback_weights(config)
+        manifest = read_manifest(manifest_path(config))
+        eager = make_encoder(EncoderConfig(input_px=config.input_px, threads=config.threads, runtime=reference_runtime(
+            manifest.model)))
+        want = embedding_space(manifest.model, manifest.source_weights.get("sha256", ""), manifest.input_px)
+        if eager.space != want:
+            raise ModelError(f"no eager fallback: the installed weights ({eager.space}) are not the ones the .pte "
+                             f"was exported from ({want}), so answers would change; install executorch or "
+                             "re-export") from e
         log.warning("encoder: falling back to eager PyTorch: %s", e)
-        return EagerEncoder(config)
+        return eager
+
+
+def reference_runtime(model: str) -> str:
+    """The eager runtime that computes what a manifest's `model` names: "instance" or "eager"."""
+    from device.instance_encoder import INSTANCE_MODEL
+
+    return "instance" if model.startswith(INSTANCE_MODEL) else "eager"

@@ -65,21 +65,6 @@ def check_program_bytes(data: bytes, entry: ProgramEntry, where: Path) -> None:
                          "re-export with `ami export`")
 
 
-def check_fallback_weights(config: EncoderConfig) -> None:
-    """The eager fallback must use the weights the program was exported from, or it would change
-    the embedding space silently. Raises ModelError when it cannot be shown that they match."""
-    from worldmodel.backbone import mobilenet_v2_weights_path, sha256_file
-
-    manifest = read_manifest(manifest_path(config))
-    try:
-        local = sha256_file(mobilenet_v2_weights_path())
-    except (FileNotFoundError, OSError) as e:
-        raise ModelError(f"no eager fallback: cannot read the MobileNetV2 weights ({e})") from e
-    if local != manifest.source_weights.get("sha256"):
-        raise ModelError("no eager fallback: the installed MobileNetV2 weights are not the ones the .pte was "
-                         "exported from, so answers would change; install executorch or re-export")
-
-
 class PteEncoder:
     """EncoderRuntime over an ExecuTorch `.pte` described by a manifest.json."""
 

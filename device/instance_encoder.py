@@ -3,10 +3,10 @@
 An `EncoderRuntime` (device/encoder.py) whose patches are the head's per-cell embeddings (same
 14x14 grid at 224 px, 64-d) instead of the frozen 96-d stride-16 features, so a memory and the
 assistant can use it unchanged. Its embedding space names the backbone weights and the head's
-weights, so a memory written by the frozen encoder (or another head) refuses it. Eager PyTorch
-only for now: backbone + head lower to an XNNPACK `.pte` (`InstanceNet`; benchmarks/perception.py
-times it), but `ami export` and its manifest do not ship that program yet, so this is not the
-default encoder (`--encoder instance` selects it).
+weights, so a memory written by the frozen encoder (or another head) refuses it. `ami export
+--model instance` lowers backbone + head to `.pte` programs verified against this encoder; the
+`.pte` of a manifest written that way runs with `--encoder pte --encoder-manifest M`. The shipped
+default program is still the frozen trunk (docs/BENCHMARKS.md, "Encoder", says why).
 """
 
 from __future__ import annotations
@@ -44,8 +44,17 @@ class InstanceEncoder:
         self._head = loaded.head
         self.dim = loaded.head.config.dim
         self.threshold = loaded.threshold
-        self.space = embedding_space(f"{INSTANCE_MODEL} ({loaded.space})", sha256_file(weights), config.input_px)
+        self.model = f"{INSTANCE_MODEL} ({loaded.space})"  # what the network computes, head included
+        self.weights = {"file": weights.name, "sha256": sha256_file(weights), "head_file": Path(head).name,
+                        "head_space": loaded.space}
+        self.space = embedding_space(self.model, self.weights["sha256"], config.input_px)
         self._torch = torch
+
+    def network(self) -> "torch.nn.Module":  # noqa: F821 (lazy import)
+        """Backbone and head as one module, the one `ami export --model instance` lowers."""
+        from worldmodel.instance_head import InstanceNet
+
+        return InstanceNet(self._net, self._head).eval()
 
     def features(self, x: "torch.Tensor") -> np.ndarray:  # noqa: F821 (lazy import)
         """(1, 3, px, px) float in [0, 1] -> (dim, gh, gw) float32, unit vectors per cell."""

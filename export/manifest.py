@@ -12,10 +12,10 @@ import importlib.metadata
 from pathlib import Path
 from typing import Any
 
+from device.encoder import EncoderRuntime
 from device.encoder_manifest import EncoderManifest, ProgramEntry
 from device.encoder_pte import sha256_bytes
 from device.session import write_json_atomic
-from worldmodel.backbone import STRIDE16_MODEL
 
 RESIZE = "RGB uint8 -> bilinear (align_corners=False) to input_px square -> float / 255; device/encoder.py to_input"
 POSTPROCESS = "per-patch L2 normalisation; embedding = L2-normalised mean of the patches; device/encoder.py to_encoding"
@@ -30,13 +30,15 @@ def program_entry(file: str, data: bytes, quantization: str, verification: dict[
                         verification=dict(verification))
 
 
-def build_manifest(input_px: int, dim: int, programs: dict[str, ProgramEntry],
+def build_manifest(input_px: int, reference: EncoderRuntime, programs: dict[str, ProgramEntry],
                    calibration: dict[str, Any]) -> EncoderManifest:
-    from worldmodel.backbone import IMAGENET_MEAN, IMAGENET_STD, mobilenet_v2_weights_path, sha256_file
+    """reference: the eager encoder the programs compute (its model name and weights are recorded,
+    so the device names the same embedding space)."""
+    from worldmodel.backbone import IMAGENET_MEAN, IMAGENET_STD
 
-    weights = mobilenet_v2_weights_path()
+    dim = reference.dim
     return EncoderManifest(
-        model=STRIDE16_MODEL,
+        model=reference.model,  # type: ignore[attr-defined]
         input_shape=(1, 3, input_px, input_px),
         input_dtype="float32",
         input_range=(0.0, 1.0),
@@ -44,7 +46,7 @@ def build_manifest(input_px: int, dim: int, programs: dict[str, ProgramEntry],
         normalisation={"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "where": "inside the program"},
         output_shape=(1, dim, input_px // 16, input_px // 16),
         postprocess=POSTPROCESS,
-        source_weights={"file": weights.name, "sha256": sha256_file(weights)},
+        source_weights=dict(reference.weights),  # type: ignore[attr-defined]
         versions=package_versions(),
         programs=programs,
         calibration=calibration,

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.encoder import VARIANTS, EagerEncoder, EncoderConfig
+from device.encoder import VARIANTS, EncoderConfig, EncoderRuntime, make_encoder
 from device.encoder_manifest import MANIFEST_FILE, ProgramEntry
 from device.errors import ModelError
 from export.manifest import build_manifest, program_entry, write_manifest
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 HELD_OUT_EVAL_SEEDS = range(1000, 1010)  # reserved for evaluation: never calibrate or verify on them
 PROGRAM_FILES = {"fp32": "encoder-fp32.pte", "int8": "encoder-int8.pte"}
+# frozen: the MobileNetV2 stride-16 trunk (the shipped program); instance: + the learned instance head
+MODELS = {"frozen": "eager", "instance": "instance"}  # -> the eager runtime that is the reference
 SCHEMES = {"fp32": "none (fp32)", "int8": SCHEME_INT8}
 
 
@@ -42,6 +44,7 @@ class ExportConfig:
     calib_sessions: tuple[Path, ...]
     verify_sessions: tuple[Path, ...]
     variants: tuple[str, ...] = VARIANTS
+    model: str = "frozen"
     input_px: int = 224
     threads: int = 1
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
@@ -59,6 +62,8 @@ class ExportConfig:
             raise ValueError(f"ExportConfig.variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
         if self.threads < 1:
             raise ValueError(f"ExportConfig.threads must be >= 1, got {self.threads}")
+        if self.model not in MODELS:
+            raise ValueError(f"ExportConfig.model must be one of {tuple(MODELS)}, got {self.model!r}")
 
 
 @dataclass(frozen=True)
@@ -91,28 +96,34 @@ def record_seeds(seeds: list[int], folder: Path) -> tuple[Path, ...]:
                  for s in seeds)
 
 
-def stage_programs(staging: Path, programs: dict[str, bytes], config: ExportConfig, dim: int,
-           calibration: dict[str, object]) -> dict[str, ProgramEntry]:
+def reference_encoder(config: ExportConfig) -> EncoderRuntime:
+    """The eager encoder of the model being exported: what its programs are verified against."""
+    return make_encoder(EncoderConfig(runtime=MODELS[config.model], input_px=config.input_px, threads=config.threads))
+
+
+def stage_programs(staging: Path, programs: dict[str, bytes], config: ExportConfig, reference: EncoderRuntime,
+                   calibration: dict[str, object]) -> dict[str, ProgramEntry]:
     """Write the programs and a manifest (no verification figures yet) into `staging`."""
     entries = {}
     for variant, data in programs.items():
         (staging / PROGRAM_FILES[variant]).write_bytes(data)
         entries[variant] = program_entry(PROGRAM_FILES[variant], data, SCHEMES[variant], {})
-    write_manifest(staging / MANIFEST_FILE, build_manifest(config.input_px, dim, entries, calibration))
+    write_manifest(staging / MANIFEST_FILE, build_manifest(config.input_px, reference, entries, calibration))
     return entries
 
 
-def lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...]) -> tuple[dict[str, bytes], dict[str, object]]:
-    """The requested programs as `.pte` bytes (int8 calibrated on calibration_dirs), and calibration info."""
+def lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...],
+              reference: EncoderRuntime) -> tuple[dict[str, bytes], dict[str, object]]:
+    """The requested programs of the reference's network as `.pte` bytes (int8 calibrated on
+    calibration_dirs), and calibration info."""
     import torch
 
     from export.frames import load_keyframes
     from export.lower import lower_to_pte
     from export.quantize import quantize_int8
-    from worldmodel.backbone import Stride16Features, load_mobilenet_v2
 
     torch.set_num_threads(config.threads)
-    net = Stride16Features(load_mobilenet_v2()).eval()
+    net = reference.network()  # type: ignore[attr-defined]
     calib = load_keyframes(list(calibration_dirs), config.input_px, config.quantize.calibration_frames)
     example = calib.inputs[0]
     programs: dict[str, bytes] = {}
@@ -133,11 +144,11 @@ def export_encoder(out_dir: Path, config: ExportConfig) -> ExportResult:
 
     torch.set_num_threads(config.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    eager = EagerEncoder(EncoderConfig(runtime="eager", input_px=config.input_px, threads=config.threads))
-    programs, calibration = lower_all(config, config.calib_sessions)
+    eager = reference_encoder(config)
+    programs, calibration = lower_all(config, config.calib_sessions, eager)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))  # same filesystem: os.replace is atomic
     try:
-        entries = stage_programs(staging, programs, config, eager.dim, calibration)
+        entries = stage_programs(staging, programs, config, eager, calibration)
         reports: dict[str, VerifyReport] = {}
         for variant in programs:
             candidate = PteEncoder(EncoderConfig(runtime="pte", variant=variant, manifest=staging / MANIFEST_FILE,
@@ -153,8 +164,7 @@ def export_encoder(out_dir: Path, config: ExportConfig) -> ExportResult:
         for variant, entry in final.items():
             os.replace(staging / entry.file, out_dir / entry.file)
             written[variant] = out_dir / entry.file
-        manifest = write_manifest(out_dir / MANIFEST_FILE,
-                                  build_manifest(config.input_px, eager.dim, final, calibration))
+        manifest = write_manifest(out_dir / MANIFEST_FILE, build_manifest(config.input_px, eager, final, calibration))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(out_dir, written, reports, manifest)

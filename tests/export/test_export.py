@@ -97,8 +97,8 @@ def shipped_programs(monkeypatch: pytest.MonkeyPatch) -> bytes:
     import export.run
 
     data = (DEFAULT_MANIFEST.parent / read_manifest(DEFAULT_MANIFEST).programs["fp32"].file).read_bytes()
-    monkeypatch.setattr(export.run, "lower_all", lambda config, dirs: ({"fp32": data, "int8": data},
-                                                                        {"sessions": ["calib"], "frames": 32}))
+    monkeypatch.setattr(export.run, "lower_all", lambda config, dirs, reference: (
+        {"fp32": data, "int8": data}, {"sessions": ["calib"], "frames": 32}))
     return data
 
 
@@ -145,6 +145,22 @@ def test_export_end_to_end(tmp_path: Path, calib_clip: Path, verify_clip: Path) 
             assert manifest["programs"][variant]["sha256"] == sha256_bytes(pte.read_bytes())
             assert PteEncoder(EncoderConfig(variant=variant, manifest=out / MANIFEST_FILE)).dim == 96
     assert manifest["calibration"]["frames"] >= 32
+
+
+@pytest.mark.slow
+def test_export_of_the_instance_head_names_its_space(tmp_path: Path, calib_clip: Path, verify_clip: Path) -> None:
+    """`--model instance`: backbone + head lowered, verified against the eager instance encoder,
+    and the device reads it in the instance encoder's embedding space (about 30 s)."""
+    from device.encoder import make_encoder
+    from device.instance_encoder import InstanceEncoder
+
+    out = tmp_path / "out"
+    result = export_encoder(out, ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(verify_clip,),
+                                              variants=("fp32",), model="instance"))
+    assert result.reports["fp32"].cosine_mean > 0.9999, result.reports["fp32"].summary()
+    pte = make_encoder(EncoderConfig(variant="fp32", manifest=out / MANIFEST_FILE))
+    assert isinstance(pte, PteEncoder) and pte.dim == 64
+    assert pte.space == InstanceEncoder(EncoderConfig(runtime="instance")).space != EagerEncoder().space
 
 
 def test_cli_says_which_program_was_not_written_and_why(tmp_path: Path, calib_clip: Path, verify_clip: Path,
