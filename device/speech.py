@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Literal
@@ -172,8 +173,9 @@ class SpokenAssistant:
     def vocabulary(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.store.items())
 
-    def handle(self, samples: np.ndarray, t: float) -> Exchange:
-        """Hear `samples` (which started at session time t) and answer; t of the answer = end."""
+    def handle(self, samples: np.ndarray, t: float, speak: bool = True) -> Exchange:
+        """Hear `samples` (which started at session time t) and answer; t of the answer = end.
+        speak: say the answer here (`ask`); the live loop says it itself, to mute its own voice."""
         started = time.perf_counter()
         heard = hear(samples, self.asr, self.config, self.vocabulary())
         if heard.kind == "silence" or heard.onset_s is None:
@@ -184,7 +186,7 @@ class SpokenAssistant:
         response = self.assistant.on_utterance(utt, heard_t=utt.audio[1] if utt.audio else None)
         latency = time.perf_counter() - started
         log.info("answer to %r: %s", heard.text, response.text)
-        if self.speaker is not None:
+        if speak and self.speaker is not None:
             self.speaker.say(response.text)
         return Exchange(heard, intent, response, latency)
 
@@ -204,32 +206,45 @@ class SpokenAssistant:
 
 def listen(spoken: SpokenAssistant, mic_config: MicrophoneConfig, max_s: float | None = None,
            on_exchange: Callable[[Exchange], None] | None = None) -> Iterator[Exchange]:
-    """The live loop: microphone -> VAD segments -> answers, until max_s seconds or Ctrl-C."""
+    """The live loop: microphone -> VAD segments -> answers, until max_s seconds or Ctrl-C.
+
+    What the microphone caught while an answer was being worked out is still heard (the wearer
+    may already be asking the next thing); only what it caught while the answer was spoken aloud
+    is dropped, because that is the glasses' own voice.
+    """
     from device.microphone import SoundDeviceMicrophone
 
     seg = VadSegmenter(spoken.config.vad)
-    heard_s = 0.0  # stream seconds already fed
+    heard_s = 0.0  # stream seconds already fed to the segmenter or dropped
+    backlog: deque[np.ndarray | int] = deque()  # audio to hear next, or a count of samples to drop
+    live = True
+
+    def hear_next(item: np.ndarray | int, flush: bool = False) -> Iterator[Exchange]:
+        nonlocal heard_s
+        if isinstance(item, int):
+            heard_s += item / SAMPLE_RATE_HZ
+            seg.reset(heard_s)
+            return
+        heard_s += len(item) / SAMPLE_RATE_HZ
+        for s in seg.flush() if flush else seg.feed(item):
+            # the segment is already cut to speech: hear() re-checks it, then Whisper runs
+            ex = spoken.handle(s.samples, spoken.clock0 + s.start_s, speak=False)
+            if ex.heard.kind == "silence":  # noise the VAD let through: say nothing
+                continue
+            if on_exchange is not None:
+                on_exchange(ex)
+            yield ex
+            if live and ex.response is not None and spoken.speaker is not None:
+                backlog.append(mic.read(timeout_s=0.0))  # heard while answering
+                if spoken.speaker.say(ex.response.text):
+                    backlog.append(len(mic.read(timeout_s=0.0)))  # our own voice: dropped
+
     with SoundDeviceMicrophone(mic_config) as mic:
         started = time.monotonic()
         while max_s is None or time.monotonic() - started < max_s:
-            chunk = mic.read(timeout_s=0.5)
-            heard_s += len(chunk) / SAMPLE_RATE_HZ
-            for s in seg.feed(chunk):
-                # the segment is already cut to speech: hear() re-checks it, then Whisper runs
-                ex = spoken.handle(s.samples, spoken.clock0 + s.start_s)
-                if ex.heard.kind == "silence":  # noise the VAD let through: say nothing
-                    continue
-                if on_exchange is not None:
-                    on_exchange(ex)
-                yield ex
-                if ex.response is not None and spoken.speaker is not None:
-                    # drop what the microphone caught while the answer was spoken: our own voice
-                    skipped = mic.read(timeout_s=0.0)
-                    heard_s += len(skipped) / SAMPLE_RATE_HZ
-                    seg.reset(heard_s)
-        rest = mic.read(timeout_s=0.0)  # heard before the deadline, not yet segmented
-        segments = seg.feed(rest) + seg.flush()
-        for s in segments:
-            ex = spoken.handle(s.samples, spoken.clock0 + s.start_s)
-            if ex.heard.kind != "silence":
-                yield ex
+            yield from hear_next(backlog.popleft() if backlog else mic.read(timeout_s=0.5))
+        live = False  # the deadline: hear what is left, answer it, and stop
+        backlog.append(mic.read(timeout_s=0.0))
+        while backlog:
+            yield from hear_next(backlog.popleft())
+        yield from hear_next(np.zeros(0, np.float32), flush=True)

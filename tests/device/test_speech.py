@@ -129,6 +129,69 @@ def test_configs_are_validated() -> None:
         SpeakerConfig(words_per_min=5)
 
 
+class ScriptedMicrophone:
+    """Plays `audio` in 0.1 s reads; `late(s)` makes the next read return s seconds at once, as a
+    real stream does after the loop was busy answering."""
+
+    def __init__(self, audio: np.ndarray) -> None:
+        self.audio, self.pos, self.extra = audio, 0, 0
+
+    def late(self, seconds: float) -> None:
+        self.extra += int(seconds * SR)
+
+    def read(self, timeout_s: float = 1.0) -> np.ndarray:
+        n, self.extra = SR // 10 + self.extra, 0
+        out, self.pos = self.audio[self.pos:self.pos + n], self.pos + n
+        if not len(out):
+            time.sleep(min(timeout_s, 0.05))
+        return out
+
+    def __enter__(self) -> "ScriptedMicrophone":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("spoken_aloud", [False, True])
+def test_listen_keeps_what_was_said_while_it_answered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      spoken_aloud: bool) -> None:
+    """The wearer asks again while the first answer is worked out (1 s): the second question is
+    heard whole. Only audio caught while an answer is spoken aloud is dropped (our own voice)."""
+    import device.microphone
+    from device.responses import Response
+    from device.speech import Exchange, Heard, listen
+
+    first, second = speak("where are my keys", tmp_path), speak("did I leave anything behind", tmp_path)
+    gap = np.zeros(int(0.9 * SR), np.float32)
+    mic = ScriptedMicrophone(np.concatenate([gap, first, gap, second, gap, gap]))
+    monkeypatch.setattr(device.microphone, "SoundDeviceMicrophone", lambda config: mic)
+    heard: list[float] = []
+
+    class Voice:
+        def say(self, text: str) -> bool:
+            mic.late(0.3)  # the answer takes 0.3 s to say
+            return spoken_aloud
+
+    class Spoken:
+        config, clock0, speaker = SpeechConfig(), 0.0, Voice()
+
+        def handle(self, samples: np.ndarray, t: float, speak: bool = True) -> Exchange:
+            assert not speak  # the loop says the answer itself
+            heard.append(len(samples) / SR)
+            mic.late(1.0)  # working out the answer took 1 s
+            answer = Response(t=t, kind="answer", utterance_t=t, item=None, text="ok", abstain=False,
+                              confidence=1.0, evidence=None, position=None)
+            return Exchange(Heard("speech", "...", 0.0, 1.0, None), None, answer, 1.0)
+
+    list(listen(Spoken(), MicrophoneConfig(), max_s=3.0))  # type: ignore[arg-type]
+    assert len(heard) == 2 and heard[0] >= len(first) / SR - 0.3, heard
+    if spoken_aloud:  # the 0.4 s read while the answer was said is gone from the second question
+        assert heard[1] <= len(second) / SR - 0.3, (heard, len(second) / SR)
+    else:  # nothing was said aloud: the second question is heard whole
+        assert heard[1] >= len(second) / SR - 0.3, (heard, len(second) / SR)
+
+
 def test_vad_segments_speech_between_silences(tmp_path: Path) -> None:
     q1, q2 = speak("where are my keys", tmp_path), speak("did I leave anything behind", tmp_path)
     gap = np.zeros(SR, np.float32)

@@ -76,11 +76,7 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:
 
 class Feeder:
     """Writes 16 kHz s16le into the FIFO in real time: queued audio, else silence (a pipe source
-    delivers only while written, and a stream on a silent pipe cannot stop). It stays LEAD_S ahead
-    of the clock, so a late wake-up of this thread on a loaded machine cannot cut a gap into the
-    speech: the pipe holds the lead, and PulseAudio reads it at its own pace."""
-
-    LEAD_S = 0.5
+    delivers only while written, and a stream on a silent pipe cannot stop)."""
 
     def __init__(self, fifo: Path) -> None:
         self._fifo = fifo
@@ -111,7 +107,7 @@ class Feeder:
                 except BrokenPipeError:  # the daemon went away: the test is over
                     return
                 next_t += len(chunk) / SR
-                time.sleep(max(0.0, next_t - self.LEAD_S - time.monotonic()))
+                time.sleep(max(0.0, next_t - time.monotonic()))
 
     def close(self) -> None:
         self._stop.set()
