@@ -73,23 +73,31 @@ class InstanceHead(nn.Module):
             for _ in range(config.blocks))
         self.out = nn.Conv2d(c, config.dim, 1)
 
-    def forward(self, s8: torch.Tensor, s16: torch.Tensor) -> torch.Tensor:
+    def embed(self, s8: torch.Tensor, s16: torch.Tensor) -> torch.Tensor:
+        """The embeddings before the L2 normalisation: (B, dim, h, w)."""
         x = torch.cat([nn.functional.pixel_unshuffle(s8, 2), s16], dim=1)  # (B, 224, h, w)
         x = self.inp(x)
         for block in self.blocks:
             x = x + block(x)
-        return nn.functional.normalize(self.out(x), dim=1)
+        return self.out(x)
+
+    def forward(self, s8: torch.Tensor, s16: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.embed(s8, s16), dim=1)
 
 
 class InstanceNet(nn.Module):
-    """RGB (B, 3, H, W) in [0, 1] -> (B, dim, H/16, W/16): backbone and head as one module (to export)."""
+    """RGB (B, 3, H, W) in [0, 1] -> (B, dim, H/16, W/16): backbone and head as one module (to export).
+
+    It stops before the head's L2 normalisation: the device normalises every cell anyway
+    (device/encoder.py to_encoding), and the norm does not lower to XNNPACK (it split the program
+    into 3 pieces, with portable ops between them)."""
 
     def __init__(self, features: MultiScaleFeatures, head: InstanceHead) -> None:
         super().__init__()
         self.features, self.head = features, head
 
     def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
-        return self.head(*self.features(rgb01))
+        return self.head.embed(*self.features(rgb01))
 
 
 def save_checkpoint(path: Path, head: InstanceHead, threshold: float, meta: dict[str, Any]) -> str:
