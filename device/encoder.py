@@ -79,6 +79,15 @@ class EncoderRuntime(Protocol):
     def encode(self, rgb: np.ndarray) -> Encoding: ...
 
 
+class ReferenceEncoder(EncoderRuntime, Protocol):
+    """An eager encoder that `ami export` can lower and verify its programs against."""
+
+    model: str  # what the network computes; the manifest's "model"
+    weights: dict[str, str]  # the float weights it came from; the manifest's "source_weights"
+
+    def network(self) -> torch.nn.Module: ...
+
+
 def _l2n(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=axis, keepdims=True), 1e-8)
 

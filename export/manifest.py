@@ -12,7 +12,7 @@ import importlib.metadata
 from pathlib import Path
 from typing import Any
 
-from device.encoder import EncoderRuntime
+from device.encoder import ReferenceEncoder
 from device.encoder_manifest import EncoderManifest, ProgramEntry
 from device.encoder_pte import sha256_bytes
 from device.session import write_json_atomic
@@ -30,7 +30,7 @@ def program_entry(file: str, data: bytes, quantization: str, verification: dict[
                         verification=dict(verification))
 
 
-def build_manifest(input_px: int, reference: EncoderRuntime, programs: dict[str, ProgramEntry],
+def build_manifest(input_px: int, reference: ReferenceEncoder, programs: dict[str, ProgramEntry],
                    calibration: dict[str, Any]) -> EncoderManifest:
     """reference: the eager encoder the programs compute (its model name and weights are recorded,
     so the device names the same embedding space)."""
@@ -38,7 +38,7 @@ def build_manifest(input_px: int, reference: EncoderRuntime, programs: dict[str,
 
     dim = reference.dim
     return EncoderManifest(
-        model=reference.model,  # type: ignore[attr-defined]
+        model=reference.model,
         input_shape=(1, 3, input_px, input_px),
         input_dtype="float32",
         input_range=(0.0, 1.0),
@@ -46,7 +46,7 @@ def build_manifest(input_px: int, reference: EncoderRuntime, programs: dict[str,
         normalisation={"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "where": "inside the program"},
         output_shape=(1, dim, input_px // 16, input_px // 16),
         postprocess=POSTPROCESS,
-        source_weights=dict(reference.weights),  # type: ignore[attr-defined]
+        source_weights=dict(reference.weights),
         versions=package_versions(),
         programs=programs,
         calibration=calibration,

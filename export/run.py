@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.encoder import VARIANTS, EncoderConfig, EncoderRuntime, make_encoder
+from device.encoder import VARIANTS, EagerEncoder, EncoderConfig, ReferenceEncoder
 from device.encoder_manifest import MANIFEST_FILE, ProgramEntry
 from device.errors import ModelError
 from export.manifest import build_manifest, program_entry, write_manifest
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 HELD_OUT_EVAL_SEEDS = range(1000, 1010)  # reserved for evaluation: never calibrate or verify on them
 PROGRAM_FILES = {"fp32": "encoder-fp32.pte", "int8": "encoder-int8.pte"}
 # frozen: the MobileNetV2 stride-16 trunk (the shipped program); instance: + the learned instance head
-MODELS = {"frozen": "eager", "instance": "instance"}  # -> the eager runtime that is the reference
+MODELS = ("frozen", "instance")
 SCHEMES = {"fp32": "none (fp32)", "int8": SCHEME_INT8}
 
 
@@ -63,7 +63,7 @@ class ExportConfig:
         if self.threads < 1:
             raise ValueError(f"ExportConfig.threads must be >= 1, got {self.threads}")
         if self.model not in MODELS:
-            raise ValueError(f"ExportConfig.model must be one of {tuple(MODELS)}, got {self.model!r}")
+            raise ValueError(f"ExportConfig.model must be one of {MODELS}, got {self.model!r}")
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,16 @@ def record_seeds(seeds: list[int], folder: Path) -> tuple[Path, ...]:
                  for s in seeds)
 
 
-def reference_encoder(config: ExportConfig) -> EncoderRuntime:
+def reference_encoder(config: ExportConfig) -> ReferenceEncoder:
     """The eager encoder of the model being exported: what its programs are verified against."""
-    return make_encoder(EncoderConfig(runtime=MODELS[config.model], input_px=config.input_px, threads=config.threads))
+    if config.model == "instance":
+        from device.instance_encoder import InstanceEncoder
+
+        return InstanceEncoder(EncoderConfig(runtime="instance", input_px=config.input_px, threads=config.threads))
+    return EagerEncoder(EncoderConfig(runtime="eager", input_px=config.input_px, threads=config.threads))
 
 
-def stage_programs(staging: Path, programs: dict[str, bytes], config: ExportConfig, reference: EncoderRuntime,
+def stage_programs(staging: Path, programs: dict[str, bytes], config: ExportConfig, reference: ReferenceEncoder,
                    calibration: dict[str, object]) -> dict[str, ProgramEntry]:
     """Write the programs and a manifest (no verification figures yet) into `staging`."""
     entries = {}
@@ -113,7 +117,7 @@ def stage_programs(staging: Path, programs: dict[str, bytes], config: ExportConf
 
 
 def lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...],
-              reference: EncoderRuntime) -> tuple[dict[str, bytes], dict[str, object]]:
+              reference: ReferenceEncoder) -> tuple[dict[str, bytes], dict[str, object]]:
     """The requested programs of the reference's network as `.pte` bytes (int8 calibrated on
     calibration_dirs), and calibration info."""
     import torch
@@ -123,7 +127,7 @@ def lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...],
     from export.quantize import quantize_int8
 
     torch.set_num_threads(config.threads)
-    net = reference.network()  # type: ignore[attr-defined]
+    net = reference.network()
     calib = load_keyframes(list(calibration_dirs), config.input_px, config.quantize.calibration_frames)
     example = calib.inputs[0]
     programs: dict[str, bytes] = {}
