@@ -22,6 +22,7 @@ def name_place(db: Database, name: str, x: float, z: float, t: float, session: s
     """Store `name` at (x, z), replacing the names within replace_radius_m (inside one transaction)."""
     name = " ".join(inputs.text(name, "name").lower().split())
     x, z, t = inputs.finite_float(x, "x"), inputs.finite_float(z, "z"), inputs.finite_float(t, "t")
+    session = inputs.text(session, "session")
     r = inputs.finite_float(replace_radius_m, "replace_radius_m")
     if r < 0:
         raise InvalidInputError(f"replace_radius_m must be >= 0, got {r}")
