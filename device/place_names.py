@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from memory.types import PlaceName
 
+
 @dataclass(frozen=True)
 class PlaceNamesConfig:
     name_radius_m: float = 4.0  # an anchor names positions this close (a room is about 5 m across)

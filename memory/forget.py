@@ -120,8 +120,8 @@ class StoreForget(StoreReads):
         raise NotImplementedError("MemoryStore implements _index_from_rows")
 
     def forget_between(self, t0: float, t1: float, *, session: str | None = None) -> ForgetResult:
-        """Forget keyframes with t0 <= t <= t1 (session clock; one session's only if given) and
-        items enrolled in that span."""
+        """Forget keyframes with t0 <= t <= t1 (session clock; one session's only if given), and
+        items enrolled and places named in that span."""
         t0, t1 = inputs.finite_float(t0, "t0"), inputs.finite_float(t1, "t1")
         if t1 < t0:
             raise InvalidInputError(f"t1 must be >= t0, got t0={t0}, t1={t1}")
@@ -131,15 +131,16 @@ class StoreForget(StoreReads):
         return self._forget(ids_between(db, t0, t1, session), items_between(db, t0, t1), named)
 
     def forget_recorded_since(self, since_unix: float) -> ForgetResult:
-        """Forget keyframes and items stored at or after `since_unix` (wall clock): "the last 10
-        minutes" is `forget_recorded_since(time.time() - 600)`."""
+        """Forget keyframes, items and place names stored at or after `since_unix` (wall clock):
+        "the last 10 minutes" is `forget_recorded_since(time.time() - 600)`."""
         since = inputs.finite_float(since_unix, "since_unix")
         db = self._live()
         return self._forget(ids_recorded_since(db, since), items_recorded_since(db, since),
                             ("recorded_at >= ?", (since,)))
 
     def forget_near(self, x: float, z: float, radius_m: float) -> ForgetResult:
-        """Forget keyframes whose camera was within radius_m of (x, z) (metres, floor plane)."""
+        """Forget keyframes whose camera was within radius_m of (x, z) (metres, floor plane), and
+        the place names anchored there."""
         x, z = inputs.finite_float(x, "x"), inputs.finite_float(z, "z")
         radius_m = inputs.finite_float(radius_m, "radius_m")
         if radius_m <= 0:
@@ -157,7 +158,7 @@ class StoreForget(StoreReads):
         return self._forget(np.unique(np.array([h.keyframe_id for h in hits], np.int64)), [item.name])
 
     def forget_all(self) -> ForgetResult:
-        """Forget every keyframe and item; the memory's identity and dims stay."""
+        """Forget every keyframe, item and place name; the memory's identity and dims stay."""
         db = self._live()
         return self._forget(all_ids(db), all_items(db), ("1", ()))
 
