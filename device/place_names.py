@@ -34,19 +34,12 @@ class PlaceNamesConfig:
                              f"got {self.near_item_min_confidence!r}")
 
 
-@dataclass(frozen=True)
-class Anchor:
-    name: str
-    position: tuple[float, float]  # where the wearer stood, (x, z) metres
-    t: float
-
-
 class PlaceNames:
     """The wearer's names for places, and the phrase that places a position among them."""
 
     def __init__(self, config: PlaceNamesConfig = PlaceNamesConfig()) -> None:
         self.config = config
-        self.anchors: list[Anchor] = []
+        self.anchors: list[PlaceName] = []  # where the wearer stood when naming each place
 
     @property
     def replace_radius_m(self) -> float:
@@ -55,7 +48,7 @@ class PlaceNames:
 
     def load(self, names: list[PlaceName]) -> None:
         """The names as memory keeps them (`MemoryStore.place_names()`), oldest first."""
-        self.anchors = [Anchor(p.name, p.position, p.t) for p in names]
+        self.anchors = list(names)
 
     def room_of(self, position: tuple[float, float]) -> str | None:
         """The name of the nearest anchor within name_radius_m of `position`, if any."""
