@@ -8,11 +8,12 @@ Seeds: 0-99 are development seeds (the demo is seed 7). 1000-1019 are held out: 
 while developing (1010-1019 joined for issue 6; each is recorded once into --work and reused).
 The lead runs the held-out figure once, on the final code:
 
-    .venv/bin/python benchmarks/baseline.py --seeds 1000-1019 --encoders pte,instance
+    .venv/bin/python benchmarks/baseline.py --seeds 1000-1019 --encoders pte,frozen
 
-`--encoders` adds a pair of columns per encoder runtime: the shipped frozen `.pte` (the default)
-and the learned instance head of issue 8 (`--encoder instance`), so its downstream effect is
-measured on the same sessions in the same run.
+`--encoders` adds a pair of columns per encoder runtime: the shipped `.pte` (the default: the
+backbone plus the learned instance head of issue 8) and the frozen trunk without the head
+(`--encoder frozen`, eager), so the head's downstream effect is measured on the same sessions in
+the same run.
 
 To check that the script works, run it on development seeds without writing the section:
 
@@ -34,7 +35,7 @@ HELD_OUT = "1000-1019"
 ANSWERERS = ("baseline", "world-model")
 
 
-ENCODERS = {"pte": "frozen .pte", "instance": "instance head"}  # the default, and issue 8's learned head
+ENCODERS = {"pte": "instance head .pte", "frozen": "frozen trunk"}  # the default, and the perception it replaced
 ANSWERER_NAMES = {"baseline": "baseline (last confident sighting)", "world-model": "world model (default)"}
 
 

@@ -6,11 +6,12 @@ L2) and of the network alone, `.pte` size, and parity against eager on held-out 
 eager moves from itself when each pixel gets +-1 grey level of noise: the model's own noise
 floor. Then `ami replay` of the demo session through each runtime: same answers, and frames/s.
 
-The shipped fp32 program is measured as shipped; the int8 program (rejected by `ami export`'s
-verification, so not shipped) is rebuilt here exactly as `ami export` builds it. Sessions are
+The shipped fp32 program (backbone + instance head) is measured as shipped; the int8 program
+(rejected by `ami export`'s verification, so not shipped) is rebuilt here exactly as `ami export`
+builds it; `--model frozen` builds both programs of the frozen trunk alone. Sessions are
 development seeds, recorded once into --work: calibration 10-12, held-out 20-21. Run:
 
-    .venv/bin/python benchmarks/encoder.py
+    .venv/bin/python benchmarks/encoder.py [--model frozen]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 from report import BENCH_MD, ROOT, write_section
 
 if TYPE_CHECKING:
-    from device.encoder import EagerEncoder, Encoding
+    from device.encoder import Encoding, ReferenceEncoder
     from export.verify import VerifyReport
 
 sys.path.insert(0, str(ROOT))
@@ -39,20 +40,20 @@ def instance_notes(parity: dict[str, VerifyReport]) -> str:
     """What the figures of `--model instance` mean, from this run's parity."""
     i8, floor = parity["XNNPACK int8"], parity["eager, +-1 grey level"]
     return (
-        "What this means: these are the figures for the network the instance head needs on the glasses "
-        "(MobileNetV2 stride-8 and stride-16 features plus the learned head, 64-d per cell; `ami export --model "
-        f"instance`), against the eager instance encoder. Its int8 program reaches a cosine of {i8.cosine_mean:.4f} "
+        "What this means: these are the figures for the network the glasses run (MobileNetV2 stride-8 and "
+        "stride-16 features plus the learned instance head, 64-d per cell; `ami export`, shipped as "
+        f"export/artifacts/encoder-fp32.pte), against the eager instance encoder. Its int8 program reaches a cosine of {i8.cosine_mean:.4f} "
         "(the frozen trunk's int8: see the section above), and the sightings, the decision that the answers rest "
         f"on, agree on {i8.sighting_agreement:.1%} of (frame, item) pairs. The frame-level goal fails on the two "
         "rank decisions, the three enrollment cells and the top-1 keyframe: eager itself, given the frame +-1 grey "
         f"level, keeps only {floor.enroll_agreement:.1%} of its enrollment cells and {floor.search_agreement:.1%} "
         "of its top-1 keyframes, so 99% on them is below eager's own noise floor for any runtime. int8 is below "
-        f"that floor too ({i8.enroll_agreement:.1%} / {i8.search_agreement:.1%}), so `ami export --model instance` "
-        "rejects the int8 program and writes the fp32 one.")
+        f"that floor too ({i8.enroll_agreement:.1%} / {i8.search_agreement:.1%}), so `ami export` "
+        "rejects the int8 program and writes the fp32 one, which the device runs.")
 RUNTIMES = ("eager fp32", "XNNPACK fp32", "XNNPACK int8")
-NOTES = """What this means:
-- **The device runs XNNPACK fp32** (`export/artifacts/encoder-fp32.pte`, the default of `ami replay` and
-  `ami demo`). It agrees with eager on every decision measured (cosine 1.0000 to 4 places), and it
+NOTES = """What this means (the frozen trunk alone, `--model frozen`: the device's network before the instance
+head; the shipped network is in the section below):
+- **XNNPACK fp32** agrees with eager on every decision measured (cosine 1.0000 to 4 places), and it
   gives the demo's answers at about twice eager's frames/s.
 - **int8 is fast and small, but `ami export` rejects it, so it is not shipped.** Static per-channel
   PT2E int8 moves the stride-16 patch features far from eager on these renders. Decisions that hang
@@ -69,7 +70,7 @@ NOTES = """What this means:
 class NoisyEager:
     """Eager on the frame with +-1 grey level of uniform noise per pixel (fixed seed)."""
 
-    def __init__(self, inner: EagerEncoder, seed: int = 0) -> None:
+    def __init__(self, inner: ReferenceEncoder, seed: int = 0) -> None:
         self.inner, self.dim, self.config = inner, inner.dim, inner.config
         self.rng = np.random.default_rng(seed)
 
@@ -91,20 +92,20 @@ def sessions_for(seeds: list[int], folder: Path) -> list[Path]:
 
 
 def build_programs(work: Path, calib: list[Path], verify: list[Path], model: str) -> tuple[Path, Any]:
-    """fp32 + int8 of `model` built as `ami export` does (frozen: the shipped fp32 and a new int8),
-    staged with a manifest; its path and the eager reference."""
+    """fp32 + int8 of `model` built as `ami export` does (instance, the shipped model: the shipped
+    fp32 and a new int8), staged with a manifest; its path and the eager reference."""
     from device.encoder_manifest import read_manifest
     from device.encoder_pte import DEFAULT_MANIFEST
     from export.run import ExportConfig, lower_all, reference_encoder, stage_programs
 
     config = ExportConfig(calib_sessions=tuple(calib), verify_sessions=tuple(verify), model=model,
-                          variants=("int8",) if model == "frozen" else ("fp32", "int8"))
+                          variants=("int8",) if model == "instance" else ("fp32", "int8"))
     reference = reference_encoder(config)
     programs, calibration = lower_all(config, config.calib_sessions, reference)
-    if model == "frozen":
+    if model == "instance":
         shipped = read_manifest(DEFAULT_MANIFEST).programs["fp32"]
         programs["fp32"] = (DEFAULT_MANIFEST.parent / shipped.file).read_bytes()
-    folder = work / ("programs" if model == "frozen" else f"programs-{model}")
+    folder = work / f"programs-{model}"
     folder.mkdir(parents=True, exist_ok=True)
     stage_programs(folder, programs, config, reference, calibration)
     return folder / "manifest.json", reference
@@ -209,9 +210,9 @@ def main() -> int:
     ap.add_argument("--verify-seeds", type=int, nargs="+", default=[20, 21], help="held-out seeds for parity")
     ap.add_argument("--frames", type=int, default=120, help="keyframes timed per runtime (default: 120)")
     ap.add_argument("--no-replay", action="store_true", help="skip the demo replays")
-    ap.add_argument("--model", choices=("frozen", "instance"), default="frozen",
-                    help="frozen: the shipped trunk (section 'encoder'); instance: trunk + instance head "
-                         "(section 'encoder-instance')")
+    ap.add_argument("--model", choices=("instance", "frozen"), default="instance",
+                    help="instance: the shipped trunk + instance head (section 'encoder-instance'); frozen: the "
+                         "trunk alone (section 'encoder')")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = ap.parse_args()
 
@@ -244,7 +245,7 @@ def main() -> int:
     if not args.no_replay:
         replays = replay_compare(encoders)
     command = ("python benchmarks/encoder.py" + (" --no-replay" if args.no_replay else "")
-               + ("" if args.model == "frozen" else f" --model {args.model}"))
+               + ("" if args.model == "instance" else f" --model {args.model}"))
     load = f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     frozen = args.model == "frozen"
     section = markdown(lat, parity, sizes, replays, len(frames), command, load, NOTES if frozen else instance_notes(parity))

@@ -202,9 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--threads", type=int, default=1, help="torch threads for the encoder (default: 1)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
-        sp.add_argument("--encoder", choices=("pte", "eager", "instance"), default="pte",
-                        help="pte: the exported ExecuTorch program (on-device path); eager: PyTorch; instance: "
-                             "eager PyTorch with the learned instance head (worldmodel/artifacts; issue 8) (default: pte)")
+        sp.add_argument("--encoder", choices=("pte", "eager", "frozen"), default="pte",
+                        help="pte: the exported ExecuTorch program (on-device path); eager: the same network "
+                             "(backbone + learned instance head) in PyTorch; frozen: the ImageNet trunk without the "
+                             "head, the perception baseline (default: pte)")
         sp.add_argument("--encoder-manifest", type=Path, default=None,
                         help="manifest.json written by `ami export` (default: export/artifacts/manifest.json)")
         sp.add_argument("--answerer", choices=("world-model", "baseline"), default="world-model",
@@ -281,9 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="recorded session folders to verify on instead of --verify-seeds")
     sp.add_argument("--variants", nargs="+", choices=("fp32", "int8"), default=["fp32", "int8"],
                     help="programs to export (default: fp32 int8)")
-    sp.add_argument("--model", choices=("frozen", "instance"), default="frozen",
-                    help="frozen: the MobileNetV2 stride-16 trunk (the shipped program); instance: the trunk plus "
-                         "the learned instance head (worldmodel/artifacts/instance_head.pt) (default: frozen)")
+    sp.add_argument("--model", choices=("instance", "frozen"), default="instance",
+                    help="instance: the MobileNetV2 trunk plus the learned instance head "
+                         "(worldmodel/artifacts/instance_head.pt; the shipped program); frozen: the stride-16 trunk "
+                         "alone, the perception baseline (default: instance)")
     sp.add_argument("--threads", type=int, default=1, help="CPU threads for export and verification (default: 1)")
     sp.set_defaults(func=_cmd_export)
 

@@ -1,12 +1,15 @@
 """Keyframe encoder: RGB frame -> L2-normalised patch features and a global embedding.
 
-Two runtimes implement `EncoderRuntime` over the same network (the frozen MobileNetV2 stride-16
-trunk, features[:14]):
-- `PteEncoder` (device/encoder_pte.py, the default): the exported ExecuTorch `.pte` (XNNPACK,
-  int8 or fp32), described by its manifest.json;
-- `EagerEncoder`: eager PyTorch, the reference the `.pte` is verified against.
-A third, `InstanceEncoder` (device/instance_encoder.py, runtime "instance"), adds the learned
-instance head (issue 8) on the same backbone; its embeddings live in their own space.
+The device's network is the frozen ImageNet MobileNetV2 (stride-8 and stride-16 features) plus the
+learned instance head (issue 8): a 14x14 grid of 64-d cells at 224 px. Three runtimes implement
+`EncoderRuntime`:
+- `PteEncoder` (device/encoder_pte.py, runtime "pte", the default): the exported ExecuTorch `.pte`
+  (XNNPACK, int8 or fp32), described by its manifest.json; the shipped one is backbone + head;
+- `InstanceEncoder` (device/instance_encoder.py, runtime "eager"): the same network in eager
+  PyTorch, the reference the shipped `.pte` is verified against;
+- `FrozenEncoder` (here, runtime "frozen"): the frozen stride-16 trunk alone (96-d patches), the
+  perception the head replaced, kept as the baseline it is measured against. Its embeddings live in
+  their own space, so a memory written by one refuses the other.
 
 Everything outside the network is shared here, so both paths are identical around it:
 `to_input` (validate, bilinear resize to input_px, scale to [0, 1]) and `to_encoding` (per-patch
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RUNTIMES = ("pte", "eager", "instance")  # instance: eager backbone + the learned instance head (issue 8)
+RUNTIMES = ("pte", "eager", "frozen")  # eager: backbone + instance head in PyTorch; frozen: the trunk alone
 VARIANTS = ("int8", "fp32")  # programs `ami export` writes; "auto" picks int8 when the manifest has it
 
 
@@ -37,7 +40,7 @@ VARIANTS = ("int8", "fp32")  # programs `ami export` writes; "auto" picks int8 w
 class EncoderConfig:
     input_px: int = 224  # frames are resized to this square; stride 16 gives a 14x14 grid
     threads: int = 1  # 2 threads under contention on 2 cores was many times slower than 1
-    runtime: str = "pte"  # "pte": the ExecuTorch program; "eager": PyTorch (reference); "instance": + head
+    runtime: str = "pte"  # "pte": the ExecuTorch program; "eager": PyTorch (reference); "frozen": no head
     variant: str = "auto"  # which program of the manifest the pte runtime loads: auto | int8 | fp32
     manifest: Path | None = None  # None: the shipped export/artifacts/manifest.json
     fallback: bool = True  # pte -> eager (logged) when the ExecuTorch runtime is not installed
@@ -115,10 +118,10 @@ def to_encoding(feats: np.ndarray) -> Encoding:
     return Encoding(patches=patches, grid=(gh, gw), embedding=_l2n(patches.mean(axis=0)))
 
 
-class EagerEncoder:
+class FrozenEncoder:
     """The frozen ImageNet MobileNetV2 trunk (features[:14]) run by eager PyTorch."""
 
-    def __init__(self, config: EncoderConfig = EncoderConfig(runtime="eager")) -> None:
+    def __init__(self, config: EncoderConfig = EncoderConfig(runtime="frozen")) -> None:
         import torch
 
         from worldmodel.backbone import (STRIDE16_DIM, STRIDE16_MODEL, Stride16Features, load_mobilenet_v2,
@@ -155,9 +158,9 @@ def make_encoder(config: EncoderConfig) -> EncoderRuntime:
     """The runtime `config` asks for. The pte runtime falls back to eager only when the ExecuTorch
     runtime is not installed, with a logged reason, and only when the eager weights are the ones
     the program was exported from (so the embedding space does not change)."""
+    if config.runtime == "frozen":
+        return FrozenEncoder(config)
     if config.runtime == "eager":
-        return EagerEncoder(config)
-    if config.runtime == "instance":
         from device.instance_encoder import InstanceEncoder
 
         return InstanceEncoder(config)
@@ -182,7 +185,8 @@ def make_encoder(config: EncoderConfig) -> EncoderRuntime:
 
 
 def reference_runtime(model: str) -> str:
-    """The eager runtime that computes what a manifest's `model` names: "instance" or "eager"."""
+    """The eager runtime that computes what a manifest's `model` names: "eager" (backbone + instance
+    head) or "frozen" (the trunk alone)."""
     from device.instance_encoder import INSTANCE_MODEL
 
-    return "instance" if model.startswith(INSTANCE_MODEL) else "eager"
+    return "eager" if model.startswith(INSTANCE_MODEL) else "frozen"

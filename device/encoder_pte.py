@@ -163,5 +163,5 @@ class PteEncoder:
         return y[0].numpy().copy()
 
     def encode(self, rgb: np.ndarray) -> Encoding:
-        """rgb: (H, W, 3) uint8 -> Encoding, exactly as EagerEncoder around the network."""
+        """rgb: (H, W, 3) uint8 -> Encoding, exactly as the eager encoders around the network."""
         return to_encoding(self.features(to_input(rgb, self.config.input_px)))

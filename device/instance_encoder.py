@@ -1,12 +1,11 @@
 """`InstanceEncoder`: keyframes encoded by the frozen MobileNetV2 plus the learned instance head.
 
-An `EncoderRuntime` (device/encoder.py) whose patches are the head's per-cell embeddings (same
-14x14 grid at 224 px, 64-d) instead of the frozen 96-d stride-16 features, so a memory and the
-assistant can use it unchanged. Its embedding space names the backbone weights and the head's
-weights, so a memory written by the frozen encoder (or another head) refuses it. `ami export
---model instance` lowers backbone + head to `.pte` programs verified against this encoder; the
-`.pte` of a manifest written that way runs with `--encoder pte --encoder-manifest M`. The shipped
-default program is still the frozen trunk (docs/BENCHMARKS.md, "Encoder", says why).
+The device's network in eager PyTorch (runtime "eager"): an `EncoderRuntime` (device/encoder.py)
+whose patches are the head's per-cell embeddings (a 14x14 grid at 224 px, 64-d) instead of the
+frozen 96-d stride-16 features. Its embedding space names the backbone weights and the head's
+weights, so a memory written by the frozen encoder (or another head) refuses it. `ami export`
+lowers backbone + head to the `.pte` programs the glasses run (export/artifacts), verified against
+this encoder.
 """
 
 from __future__ import annotations

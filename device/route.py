@@ -81,7 +81,7 @@ class RouteGuide:
         if self.companion is not None and patches_now is not None:
             goal = self._goal_place(located, places)
             want = self.predictor().config.patch_dim
-            if np.shape(patches_now)[-1] != want:  # e.g. --encoder instance: its patches are not the JEPA's input
+            if np.shape(patches_now)[-1] != want:  # e.g. --encoder frozen: its patches are not the JEPA's input
                 log.warning("route: the JEPA predictor takes %d-d patches, this encoder gives %d; "
                             "routing from the place graph", want, np.shape(patches_now)[-1])
                 lead, goal = OTHER_ENCODER, None

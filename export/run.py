@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.encoder import VARIANTS, EagerEncoder, EncoderConfig, ReferenceEncoder
+from device.encoder import VARIANTS, FrozenEncoder, EncoderConfig, ReferenceEncoder
 from device.encoder_manifest import MANIFEST_FILE, ProgramEntry
 from device.errors import ModelError
 from export.manifest import build_manifest, program_entry, write_manifest
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 HELD_OUT_EVAL_SEEDS = range(1000, 1010)  # reserved for evaluation: never calibrate or verify on them
 PROGRAM_FILES = {"fp32": "encoder-fp32.pte", "int8": "encoder-int8.pte"}
-# frozen: the MobileNetV2 stride-16 trunk (the shipped program); instance: + the learned instance head
-MODELS = ("frozen", "instance")
+# instance: the MobileNetV2 trunk + the learned instance head (the shipped program); frozen: the trunk alone
+MODELS = ("instance", "frozen")
 SCHEMES = {"fp32": "none (fp32)", "int8": SCHEME_INT8}
 
 
@@ -44,7 +44,7 @@ class ExportConfig:
     calib_sessions: tuple[Path, ...]
     verify_sessions: tuple[Path, ...]
     variants: tuple[str, ...] = VARIANTS
-    model: str = "frozen"
+    model: str = "instance"
     input_px: int = 224
     threads: int = 1
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
@@ -101,8 +101,8 @@ def reference_encoder(config: ExportConfig) -> ReferenceEncoder:
     if config.model == "instance":
         from device.instance_encoder import InstanceEncoder
 
-        return InstanceEncoder(EncoderConfig(runtime="instance", input_px=config.input_px, threads=config.threads))
-    return EagerEncoder(EncoderConfig(runtime="eager", input_px=config.input_px, threads=config.threads))
+        return InstanceEncoder(EncoderConfig(runtime="eager", input_px=config.input_px, threads=config.threads))
+    return FrozenEncoder(EncoderConfig(runtime="frozen", input_px=config.input_px, threads=config.threads))
 
 
 def stage_programs(staging: Path, programs: dict[str, bytes], config: ExportConfig, reference: ReferenceEncoder,

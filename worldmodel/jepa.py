@@ -1,7 +1,8 @@
 """JEPA latent predictor: keyframe patch features -> latent s; (s_t, a_t) -> s_{t+1}.
 
-s is a projection of the frozen encoder's stride-16 patch features (device/encoder.py
-`Encoding.patches`, a row-major 14x14 grid of 96-d at input_px 224). The grid is average-pooled
+s is a projection of the device encoder's cells (device/encoder.py `Encoding.patches`, a
+row-major 14x14 grid at input_px 224: 64-d from the shipped instance head; `patch_dim` in the
+checkpoint says which). The grid is average-pooled
 to 7x7 first and each cell is projected on its own before one MLP mixes them, so the latent keeps
 where things are in view: a turn shifts the view sideways, and the predictor has to be able to see
 that. a is the pose delta between two keyframes in the first pose's frame: (forward_m, right_m,
@@ -42,7 +43,7 @@ DEFAULT_CHECKPOINT = ARTIFACTS / "jepa-v1.pt"
 class JepaConfig:
     latent_dim: int = 128  # public: the companion's plan requests carry latents of this size
     action_dim: int = 3  # (forward_m, right_m, turn_deg), egocentric in the pose at time t
-    patch_dim: int = 96  # channels of the encoder's stride-16 patches
+    patch_dim: int = 64  # channels of the encoder's patches (the shipped instance head: 64; `ami train jepa` sets it)
     grid: int = 14  # the patches form a grid x grid row-major layout (input_px 224 / 16)
     pool: int = 2  # average-pool the grid by this factor before projecting (14 -> 7)
     cell_dim: int = 32  # each pooled cell is projected to this many features
@@ -81,7 +82,7 @@ def pool_patches(patches: Tensor, config: JepaConfig) -> Tensor:
     b, n, c = patches.shape
     if n != config.grid ** 2 or c != config.patch_dim:
         raise ModelError(f"JEPA encode: expected patches of shape (B, {config.grid ** 2}, {config.patch_dim}) "
-                         f"(a {config.grid}x{config.grid} stride-16 grid), got {tuple(patches.shape)}")
+                         f"(a {config.grid}x{config.grid} grid), got {tuple(patches.shape)}")
     x = patches.reshape(b, config.grid, config.grid, c).permute(0, 3, 1, 2)  # (B, C, g, g)
     x = nn.functional.avg_pool2d(x, config.pool)  # (B, C, g/p, g/p)
     return x.flatten(2).transpose(1, 2).contiguous()  # (B, cells, C)
@@ -115,7 +116,7 @@ class LatentPredictor(nn.Module):
         return self.project(x.flatten(1))  # (B, D)
 
     def encode(self, patches: Tensor) -> Tensor:
-        """(B, N, C) stride-16 patch features (Encoding.patches, N = 196, C = 96) -> (B, latent_dim)."""
+        """(B, N, C) encoder cells (Encoding.patches, N = 196, C = patch_dim) -> (B, latent_dim)."""
         return self.encode_cells(pool_patches(patches, self.config))
 
     def action_features(self, a: Tensor) -> Tensor:

@@ -25,7 +25,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +213,7 @@ def train_jepa(out: Path, config: TrainConfig) -> TrainResult:
     train_sessions = [read_session(p) for p in config.sessions]  # all validated before minutes of encoding
     val_sessions = [read_session(p) for p in config.val_sessions]
     encoder = make_encoder(EncoderConfig(threads=1))
+    config = replace(config, model=replace(config.model, patch_dim=encoder.dim))  # the predictor reads this encoder
     cells, pairs = _load(train_sessions, encoder, config)
     val_cells, val_pairs = _load(val_sessions, encoder, config)
     model = LatentPredictor(config.model)

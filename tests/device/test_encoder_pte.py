@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoder import EagerEncoder, EncoderConfig, make_encoder, to_input
+from device.encoder import EncoderConfig, make_encoder, to_input
 from device.encoder_manifest import read_manifest
 from device.encoder_pte import DEFAULT_MANIFEST, PteEncoder, RuntimeMissingError
 from device.errors import ModelError
+from device.instance_encoder import InstanceEncoder
 from device.session import read_session
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "session"
@@ -29,8 +30,9 @@ def frames() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def eager() -> EagerEncoder:
-    return EagerEncoder(EncoderConfig(runtime="eager"))
+def eager() -> InstanceEncoder:
+    """The eager network the shipped programs were exported from: backbone + instance head."""
+    return InstanceEncoder(EncoderConfig(runtime="eager"))
 
 
 @pytest.fixture
@@ -62,17 +64,19 @@ def test_committed_manifest_matches_the_installed_weights_and_runtime() -> None:
     assert m.source_weights["sha256"] == sha256_file(mobilenet_v2_weights_path()), \
         "the shipped .pte was exported from other weights: run `ami export --out export/artifacts`"
     assert m.versions["executorch"] == importlib.metadata.version("executorch")
-    assert "fp32" in m.programs and m.dim == 96 and m.grid == (14, 14)
+    assert "fp32" in m.programs and m.dim == 64 and m.grid == (14, 14)
+    assert m.model == InstanceEncoder().model, \
+        "the shipped .pte is not the shipped instance head: run `ami export --out export/artifacts`"
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_shipped_program_loads_runs_and_matches_eager(variant: str, frames: list[np.ndarray],
-                                                            eager: EagerEncoder) -> None:
+                                                            eager: InstanceEncoder) -> None:
     enc = PteEncoder(EncoderConfig(variant=variant))
-    assert enc.dim == 96 and enc.variant == variant
+    assert enc.dim == 64 and enc.variant == variant
     for rgb in frames:
         got, ref = enc.encode(rgb), eager.encode(rgb)
-        assert got.patches.shape == (196, 96) and got.grid == (14, 14) and got.embedding.shape == (96,)
+        assert got.patches.shape == (196, 64) and got.grid == (14, 14) and got.embedding.shape == (64,)
         assert np.allclose(np.linalg.norm(got.patches, axis=1), 1.0, atol=1e-4)
         cosine = float((got.patches * ref.patches).sum(axis=1).mean())
         floor = read_manifest(DEFAULT_MANIFEST).programs[variant].verification["cosine_p01"] - 0.02
@@ -101,7 +105,7 @@ def test_bad_tensors_are_model_errors(frames: list[np.ndarray]) -> None:
     for x in (torch.zeros(1, 3, 128, 128), torch.zeros(1, 3, 224, 224, dtype=torch.float64), np.zeros((1, 3, 224, 224))):
         with pytest.raises(ModelError, match=r"float32 tensor of shape \(1, 3, 224, 224\)"):
             enc.features(x)
-    assert enc.features(to_input(frames[0], 224)).shape == (96, 14, 14)
+    assert enc.features(to_input(frames[0], 224)).shape == (64, 14, 14)
 
 
 def test_truncated_program(artifacts: Path) -> None:
@@ -142,7 +146,7 @@ def test_program_from_another_executorch_version(artifacts: Path) -> None:
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"output_shape": [1, 64, 14, 14]}, r"returns \(1, 96, 14, 14\), the manifest says \(1, 64, 14, 14\)"),
+    ({"output_shape": [1, 96, 14, 14]}, r"returns \(1, 64, 14, 14\), the manifest says \(1, 96, 14, 14\)"),
     ({"format": "ami-encoder/99"}, "format 'ami-encoder/99' is not 'ami-encoder/1'"),
     ({"programs": {}}, "lists no programs"),
     ({"input_shape": [1, 3, 224]}, r"input_shape must be \(1, 3, px, px\)"),
@@ -180,7 +184,7 @@ def test_fallback_to_eager_only_without_the_runtime_and_with_a_logged_reason(
     monkeypatch.setattr(pte_module, "installed_executorch", missing)
     config = EncoderConfig(manifest=artifacts / "manifest.json")
     with caplog.at_level(logging.WARNING, logger="device.encoder"):
-        assert isinstance(make_encoder(config), EagerEncoder)
+        assert isinstance(make_encoder(config), InstanceEncoder)
     assert "falling back to eager PyTorch: the ExecuTorch runtime is not installed" in caplog.text
     with pytest.raises(RuntimeMissingError):
         make_encoder(EncoderConfig(manifest=artifacts / "manifest.json", fallback=False))
@@ -201,13 +205,13 @@ def test_memory_of_another_embedding_space_is_an_error(tmp_path: Path, capsys: p
     from synthetic import make_session
 
     mem = tmp_path / "mem"
-    with MemoryStore.open(mem, embedding_dim=64, patch_dim=64):
+    with MemoryStore.open(mem, embedding_dim=96, patch_dim=96):  # the frozen trunk's dims
         pass
     root = make_session(tmp_path, n=6)
     assert main(["replay", str(root), "--out", str(tmp_path / "r.jsonl"), "--memory", str(mem), "--quiet"]) == 2
-    assert "embedding_dim=64" in capsys.readouterr().err
-    same_dims = tmp_path / "mem96"
-    with MemoryStore.open(same_dims, embedding_dim=96, patch_dim=96, embedding_space="a retrained encoder"):
+    assert "embedding_dim=96" in capsys.readouterr().err
+    same_dims = tmp_path / "mem64"
+    with MemoryStore.open(same_dims, embedding_dim=64, patch_dim=64, embedding_space="a retrained encoder"):
         pass
     assert main(["replay", str(root), "--out", str(tmp_path / "r.jsonl"), "--memory", str(same_dims),
                  "--quiet"]) == 2
@@ -215,7 +219,7 @@ def test_memory_of_another_embedding_space_is_an_error(tmp_path: Path, capsys: p
     assert not (tmp_path / "r.jsonl").exists()
 
 
-def test_pte_and_eager_share_one_embedding_space_named_by_the_weights(eager: EagerEncoder,
+def test_pte_and_eager_share_one_embedding_space_named_by_the_weights(eager: InstanceEncoder,
                                                                         artifacts: Path) -> None:
     pte = PteEncoder(EncoderConfig(variant="fp32"))
     assert pte.space == eager.space and "224 px" in pte.space

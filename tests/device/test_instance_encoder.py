@@ -1,5 +1,5 @@
-"""The instance-head encoder on real MiniWorld frames: an EncoderRuntime with its own embedding space,
-which a memory written by the frozen encoder refuses."""
+"""The instance-head encoder (the device's network, eager) on real MiniWorld frames: an
+EncoderRuntime with its own embedding space, which a memory written by the frozen encoder refuses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoder import EagerEncoder, EncoderConfig
+from device.encoder import EncoderConfig, FrozenEncoder
 from device.errors import ModelError
 from device.instance_encoder import InstanceEncoder
 from memory.errors import EmbeddingSpaceMismatchError
@@ -33,7 +33,7 @@ def test_encodes_a_real_frame_into_unit_cells(frame: np.ndarray) -> None:
 
 
 def test_a_frozen_encoder_memory_refuses_the_head(tmp_path: Path) -> None:
-    frozen = EagerEncoder(EncoderConfig(runtime="eager", threads=1))
+    frozen = FrozenEncoder(EncoderConfig(runtime="frozen", threads=1))
     head = InstanceEncoder(EncoderConfig(runtime="eager", threads=1))
     assert frozen.space != head.space
     with MemoryStore.open(tmp_path / "mem", embedding_dim=frozen.dim, patch_dim=frozen.dim,
@@ -50,7 +50,8 @@ def test_a_wrong_head_file_is_a_model_error(tmp_path: Path) -> None:
         InstanceEncoder(EncoderConfig(runtime="eager"), head=bad)
 
 
-def test_make_encoder_builds_it_for_runtime_instance() -> None:
+def test_make_encoder_builds_each_runtime() -> None:
     from device.encoder import make_encoder
 
-    assert isinstance(make_encoder(EncoderConfig(runtime="instance", threads=1)), InstanceEncoder)
+    assert isinstance(make_encoder(EncoderConfig(runtime="eager", threads=1)), InstanceEncoder)
+    assert isinstance(make_encoder(EncoderConfig(runtime="frozen", threads=1)), FrozenEncoder)

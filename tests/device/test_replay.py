@@ -37,11 +37,11 @@ def test_memory_folder_is_created_then_continued(tmp_path: Path) -> None:
     assert main(["replay", str(root), "--out", str(tmp_path / "a.jsonl"), "--memory", str(mem), "--quiet"]) == 0
     assert (mem / "memory.db").stat().st_mode & 0o077 == 0
     from memory.store import MemoryStore
-    with MemoryStore.open(mem, embedding_dim=96, patch_dim=96) as store:
+    with MemoryStore.open(mem, embedding_dim=64, patch_dim=64) as store:
         first = store.count()
         assert first >= 1 and store.item("keys") is not None
     assert main(["replay", str(root), "--out", str(tmp_path / "b.jsonl"), "--memory", str(mem), "--quiet"]) == 0
-    with MemoryStore.open(mem, embedding_dim=96, patch_dim=96) as store:
+    with MemoryStore.open(mem, embedding_dim=64, patch_dim=64) as store:
         assert store.count() == 2 * first
 
 
@@ -67,5 +67,5 @@ def test_spoken_forget_spares_other_sessions_in_the_same_memory(tmp_path: Path) 
                      "--quiet"]) == 0
     with MemoryStore.open(mem) as store:
         sessions = {store.keyframe(h.keyframe_id).session for h in
-                    store.search_keyframes(np.ones(96, np.float32) / np.sqrt(96), k=100)}
+                    store.search_keyframes(np.ones(64, np.float32) / np.sqrt(64), k=100)}
     assert "monday" in sessions

@@ -98,7 +98,7 @@ def test_companion_plans_then_falls_back_when_killed(walked: tuple[Path, list], 
 
 
 def test_patches_from_another_encoder_never_reach_the_companion(walked: tuple[Path, list]) -> None:
-    """`--encoder instance` patches (64-d) are not the JEPA's input (96-d): place graph, and say so."""
+    """`--encoder frozen` patches (96-d) are not the JEPA's input (64-d): place graph, and say so."""
     from memory.store import MemoryStore
 
     class MustNotPlan:
@@ -108,5 +108,5 @@ def test_patches_from_another_encoder_never_reach_the_companion(walked: tuple[Pa
     mem, (_, located) = walked
     with MemoryStore.open_existing(mem) as store:
         guide = RouteGuide(store, companion=MustNotPlan())  # type: ignore[arg-type]
-        result = guide.route(located, Pose(9.0, 1.5, 0.0, 0.0, -30.0), np.zeros((196, 64), np.float32))
+        result = guide.route(located, Pose(9.0, 1.5, 0.0, 0.0, -30.0), np.zeros((196, 96), np.float32))
     assert result.source == "place-graph" and result.text.startswith(f"{OTHER_ENCODER}: turn around")

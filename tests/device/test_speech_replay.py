@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoder import EagerEncoder, EncoderConfig, Encoding
+from device.encoder import EncoderConfig, Encoding, make_encoder
 from device.replay import ReplayConfig, replay
 from device.session import read_session
 from device.speech import SpeechConfig
@@ -27,7 +27,7 @@ class CachedEncoder:
     """The eager encoder, memoised by frame bytes: the second replay re-encodes nothing."""
 
     def __init__(self) -> None:
-        self._inner = EagerEncoder(EncoderConfig(threads=1))
+        self._inner = make_encoder(EncoderConfig(threads=1))  # the device's default path
         self.dim, self.space = self._inner.dim, self._inner.space
         self._cache: dict[bytes, Encoding] = {}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoder import EagerEncoder, EncoderConfig, Encoding
+from device.encoder import EncoderConfig, Encoding, FrozenEncoder, ReferenceEncoder
 from device.encoder_manifest import MANIFEST_FILE, read_manifest
 from device.encoder_pte import DEFAULT_MANIFEST, PteEncoder, sha256_bytes
 from export.run import ExportConfig, ExportError, check_seeds, export_encoder
@@ -18,14 +18,17 @@ from export.verify import VerifyConfig, VerifyReport, verify_encoder
 
 
 @pytest.fixture(scope="module")
-def eager() -> EagerEncoder:
-    return EagerEncoder(EncoderConfig(runtime="eager"))
+def eager() -> ReferenceEncoder:
+    """The eager network of the shipped programs: backbone + instance head."""
+    from device.instance_encoder import InstanceEncoder
+
+    return InstanceEncoder(EncoderConfig(runtime="eager"))
 
 
 class Mirrored:
     """A candidate that sees the frame mirrored: plausible features, wrong decisions."""
 
-    def __init__(self, inner: EagerEncoder) -> None:
+    def __init__(self, inner: ReferenceEncoder) -> None:
         self.inner, self.dim, self.config = inner, inner.dim, inner.config
 
     def encode(self, rgb: np.ndarray) -> Encoding:
@@ -74,7 +77,7 @@ def test_calibration_needs_32_real_frames(calib_clip: Path) -> None:
 
 
 def test_verification_passes_the_shipped_program_and_rejects_a_wrong_one(verify_clip: Path,
-                                                                         eager: EagerEncoder) -> None:
+                                                                         eager: ReferenceEncoder) -> None:
     good = verify_encoder(PteEncoder(EncoderConfig(variant="fp32")), eager, [verify_clip])
     assert good.passed and good.reasons == ()
     assert good.frames >= 32 and good.cosine_mean > 0.9999 and good.frame_agreement == 1.0
@@ -143,24 +146,24 @@ def test_export_end_to_end(tmp_path: Path, calib_clip: Path, verify_clip: Path) 
         assert pte.exists() == report.passed, report.reasons
         if report.passed:
             assert manifest["programs"][variant]["sha256"] == sha256_bytes(pte.read_bytes())
-            assert PteEncoder(EncoderConfig(variant=variant, manifest=out / MANIFEST_FILE)).dim == 96
+            assert PteEncoder(EncoderConfig(variant=variant, manifest=out / MANIFEST_FILE)).dim == 64
     assert manifest["calibration"]["frames"] >= 32
 
 
 @pytest.mark.slow
-def test_export_of_the_instance_head_names_its_space(tmp_path: Path, calib_clip: Path, verify_clip: Path) -> None:
-    """`--model instance`: backbone + head lowered, verified against the eager instance encoder,
-    and the device reads it in the instance encoder's embedding space (about 30 s)."""
+def test_export_of_the_frozen_trunk_names_its_space(tmp_path: Path, calib_clip: Path, verify_clip: Path) -> None:
+    """`--model frozen`: the trunk alone lowered, verified against the eager frozen encoder, and the
+    device reads it in the frozen encoder's embedding space, not the shipped one (about 30 s)."""
     from device.encoder import make_encoder
     from device.instance_encoder import InstanceEncoder
 
     out = tmp_path / "out"
     result = export_encoder(out, ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(verify_clip,),
-                                              variants=("fp32",), model="instance"))
+                                              variants=("fp32",), model="frozen"))
     assert result.reports["fp32"].cosine_mean > 0.9999, result.reports["fp32"].summary()
     pte = make_encoder(EncoderConfig(variant="fp32", manifest=out / MANIFEST_FILE))
-    assert isinstance(pte, PteEncoder) and pte.dim == 64
-    assert pte.space == InstanceEncoder(EncoderConfig(runtime="instance")).space != EagerEncoder().space
+    assert isinstance(pte, PteEncoder) and pte.dim == 96
+    assert pte.space == FrozenEncoder().space != InstanceEncoder().space
 
 
 def test_cli_says_which_program_was_not_written_and_why(tmp_path: Path, calib_clip: Path, verify_clip: Path,

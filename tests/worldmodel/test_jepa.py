@@ -20,7 +20,7 @@ DEMO = ROOT / "demo" / "session"
 
 @pytest.fixture(scope="module")
 def demo_patches() -> torch.Tensor:
-    """(8, 196, 96) patch features of 8 demo frames, 20 frames apart, from the device's encoder."""
+    """(8, 196, 64) patch features of 8 demo frames, 20 frames apart, from the device's encoder."""
     from device.encoder import EncoderConfig, make_encoder
 
     torch.set_num_threads(1)
@@ -46,8 +46,8 @@ def test_shapes_on_real_frames(model: LatentPredictor, demo_patches: torch.Tenso
 
 
 def test_encode_rejects_a_wrong_grid(model: LatentPredictor) -> None:
-    with pytest.raises(ModelError, match=r"\(B, 196, 96\)"):
-        model.encode(torch.zeros(2, 49, 96))
+    with pytest.raises(ModelError, match=r"\(B, 196, 64\)"):
+        model.encode(torch.zeros(2, 49, 64))
 
 
 def test_rollout_equals_repeated_predict_and_is_differentiable(model: LatentPredictor,
