@@ -14,7 +14,10 @@ frame's sightings extend each item's chain, and a query only adds the query-time
   `hypotheses` / `asked_evidence` give `ami explain` what it rested on.
 - alerts: a carryable item whose best hypothesis is a place it was put down at (not where it was
   enrolled), where "it stays there" beats "it is carried" and every other place by `alert_margin`,
-  and the wearer has gone `leave_distance_m` away: one alert per put-down, no repeats.
+  and the wearer has gone `leave_distance_m` away: one alert per put-down, no repeats. A stay
+  within `min_move_m` of where the item was shown to the glasses, or of where its last alert left
+  it, is the same rest, not a new put-down: the estimated position of an item that did not move
+  drifts between views, and the chain can read that drift as a pick-up and a put-down.
 """
 
 from __future__ import annotations
@@ -49,12 +52,13 @@ class WorldModelConfig:
     alert_margin: float = 1.0  # energy by which "it stays there" must beat "it is carried"
     leave_distance_m: float = 4.0  # the wearer is this far from where the item rests ...
     min_away_s: float = 3.0  # ... and the item has not been seen for this long
+    min_move_m: float = 2.0  # a stay this close to the item's enrollment or last alert is not a new put-down
     fov_deg: float = 60.0  # the camera's field of view (square frames), for "looked at a place"
     look_range_m: float = 3.0  # a place this close and in view, with the item unseen for ...
     miss_every_s: float = 2.0  # ... this long, is a miss (negative evidence); at most one per this long
 
     def __post_init__(self) -> None:
-        for name in ("alert_margin", "leave_distance_m", "min_away_s"):
+        for name in ("alert_margin", "leave_distance_m", "min_away_s", "min_move_m"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"WorldModelConfig.{name} must be a finite number >= 0, got {value!r}")
@@ -74,6 +78,7 @@ class WorldModelAnswerer:
         self._pending: list[str] = []  # items sighted in the current frame, waiting for its pose
         self._belief: dict[str, Belief] = {}  # per item, as of its last sighting
         self._alerted_t: dict[str, float] = {}  # per item, when its last alert was given
+        self._alerted_at: dict[str, tuple[float, float]] = {}  # per item, where its last alert placed it
         self._checked_t: dict[str, float] = {}  # per item, when its left-behind test last ran
         self._missed_t: dict[str, float] = {}  # per item, when its last miss was recorded
         self._last_seen_t: dict[str, float] = {}  # per item, its latest sighting
@@ -127,7 +132,10 @@ class WorldModelAnswerer:
 
     def forget(self, gone: Callable[[Sighting], bool]) -> None:
         """Drop the sightings that `gone` selects (the wearer asked to forget them)."""
-        self._seen = {k: [(o, s) for o, s in v if not gone(s)] for k, v in self._seen.items()}
+        kept = {k: [(o, s) for o, s in v if not gone(s)] for k, v in self._seen.items()}
+        # an alert rested on sightings: where it placed an item goes with any of them
+        self._alerted_at = {k: p for k, p in self._alerted_at.items() if len(kept.get(k, ())) == len(self._seen[k])}
+        self._seen = kept
         self._belief = {k: b for k, b in self._belief.items() if self._seen.get(k)}
         self._chains.clear()
         self._asked.clear()
@@ -208,10 +216,11 @@ class WorldModelAnswerer:
                     or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
                 continue
             away = math.dist((pose.x, pose.z), b.position)
-            if away < c.leave_distance_m:
+            if away < c.leave_distance_m or self._same_rest(item, b.position):
                 continue
             last = seen[b.support[-1]][1]
             self._alerted_t[item] = t
+            self._alerted_at[item] = b.position
             place = self.place_names.describe(b.position, b.surface, self._others(item))
             out.append(Response(
                 t=t, kind="alert", utterance_t=None, item=item,
@@ -220,6 +229,13 @@ class WorldModelAnswerer:
                 abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
                 position=b.position, energy=b.energy))
         return out
+
+    def _same_rest(self, item: str, position: tuple[float, float]) -> bool:
+        """Whether `position` is within min_move_m of where the item was enrolled or last alerted."""
+        rests = [o.position for o, _ in self._seen[item] if o.enroll and o.position is not None]
+        if item in self._alerted_at:
+            rests.append(self._alerted_at[item])
+        return any(math.dist(position, r) < self.config.min_move_m for r in rests)
 
     # -- locate ----------------------------------------------------------------------------
     def locate(self, item: str, t: float, sightings: list[Sighting],
