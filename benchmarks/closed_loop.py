@@ -3,7 +3,8 @@ the companion's planner, side by side with a random baseline, a greedy-in-latent
 place-graph fallback; success rate and time per plan in one run.
 
 Houses are held-out seeds 2000-2019, each toured once (`ami record-sim`, cached in
---work/nav-sessions) and remembered by `ami replay --memory` (cached in --work/nav-memory). Each
+--work/nav-sessions) and remembered by `ami replay --memory` (cached in --work/nav-memory, per
+encoder embedding space: a memory and its answers are rebuilt for another encoder). Each
 episode puts the wearer at a random free pose; the goal is an item at rest and the last memory
 keyframe that saw it there. Every method sees the same starts. Latent methods see real rendered
 frames, encoded by the shipped encoder and the JEPA predictor:
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import math
 import statistics
@@ -241,6 +243,7 @@ def main() -> int:
     methods = [m for m in args.methods.split(",") if m]
     predictor = load_predictor(args.checkpoint)
     encoder = make_encoder(EncoderConfig(threads=1))
+    remembered = args.work / "nav-memory" / hashlib.sha256(encoder.space.encode()).hexdigest()[:12]
     episodes: list[Episode] = []
     with tempfile.TemporaryDirectory(prefix="ami-closed-loop-") as tmp:
         proc, client = start_companion(Path(tmp), args.checkpoint, args) if any(
@@ -249,8 +252,8 @@ def main() -> int:
             seeds = parse_seeds(args.seeds)
             for seed in tqdm(seeds, desc="houses", unit="house"):
                 session = recorded(args.work / "nav-sessions" / f"seed-{seed}", RecordConfig(seed=seed))
-                memory = ensure_memory(session, args.work / "nav-memory" / f"seed-{seed}")
-                answers = ensure_answers(session, args.work / "nav-memory" / f"answers-{seed}.json")
+                memory = ensure_memory(session, remembered / f"seed-{seed}")
+                answers = ensure_answers(session, remembered / f"answers-{seed}.json")
                 house = House(seed, session, memory, answers)
                 try:
                     ctx, graph = Ctx(house, encoder, predictor), PlaceGraph(house.places)

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from export.verify import VerifyReport
 
 sys.path.insert(0, str(ROOT))
-HEADING = "## Encoder (issue 4)"
-INSTANCE_HEADING = "## Encoder with the instance head: `ami export --model instance` (issues 4 and 8)"
+HEADING = "## Encoder, the frozen trunk alone: `ami export --model frozen` (issue 4)"
+INSTANCE_HEADING = "## Encoder, the shipped network (trunk + instance head): `ami export` (issues 4 and 8)"
 
 
 def instance_notes(parity: dict[str, VerifyReport]) -> str:
