@@ -191,6 +191,11 @@ class Assistant:
         if intent.kind == "left_items":
             return self._left_items(utt)
         if intent.kind == "forget" and (item or intent.duration_s):
+            if intent.source != "rule":  # a paraphrase guess ("leave out my phone" misheard): ask, never erase
+                what = f"your {item}" if item else f"the last {age_text(intent.duration_s or 0).removesuffix(' ago')}"
+                say = f"forget my {item}" if item else "forget the last ... minutes"
+                return self._ack(utt, item, f"Do you want me to forget {what}? Forgetting cannot be undone, "
+                                            f"so say \"{say}\" to do it.", abstain=True)
             return self._forget(utt, item, intent.duration_s)
         return self._ack(utt, None, "Sorry, I didn't catch that.", abstain=True)
 
