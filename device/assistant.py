@@ -21,7 +21,7 @@ import numpy as np
 
 from device.encoder import Encoding, EncoderRuntime
 from device.asr import COMMON_ITEMS
-from device.intents import Intent, IntentConfig, IntentParser, item_key
+from device.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
 from device.keyframes import KeyframeConfig, KeyframeGate
 from device.baseline import BaselineConfig, LastSightingAnswerer, age_text, confidence, confirmed
 from device.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
@@ -206,7 +206,8 @@ class Assistant:
 
     def resolve_item(self, name: str, enrolling: bool = False) -> str:
         """The enrolled item `name` means: the same words up to plural and spacing ("key", "car
-        keys" -> "keys"; "med kit" -> "medkit"), else the nearest name by sentence embedding."""
+        keys" -> "keys"; "med kit" -> "medkit"), else the one it sounds like (Whisper heard
+        "toolbox" as "tool locks"), else the nearest name by sentence embedding."""
         known = [i.name for i in self._enrolled()]
         if name in known:
             return name
@@ -218,6 +219,9 @@ class Assistant:
             return next((c for c in COMMON_ITEMS if key(c) == key(name)), name)
         if not known:
             return name
+        alike = [k for k in known if sounds_like(name, k)]
+        if len(alike) == 1:
+            return alike[0]
         vecs = self.intents.embedder.encode([name] + known)  # (1 + K, 384)
         sims = vecs[1:] @ vecs[0]
         best = int(np.argmax(sims))

@@ -141,6 +141,19 @@ def item_key(name: str) -> str:
     return n[:-2] if n.endswith("es") else n[:-1] if n.endswith("s") else n
 
 
+def sounds_like(heard: str, name: str, max_ratio: float = 0.25) -> bool:
+    """Whether `heard` sounds like the item `name`: their Metaphone codes (spaces dropped) differ by
+    at most `max_ratio` of the longer code's length, in edits ("tool locks" TLKS ~ "toolbox"
+    TLBKS; "keys" KS is not "peas" PS: one edit in two is too many)."""
+    import jellyfish
+
+    a = jellyfish.metaphone(heard.replace(" ", "").replace("-", ""))
+    b = jellyfish.metaphone(name.replace(" ", "").replace("-", ""))
+    if not a or not b:
+        return False
+    return jellyfish.levenshtein_distance(a, b) <= max_ratio * max(len(a), len(b))
+
+
 def clean_text(text: str) -> str:
     """Lower-case words and apostrophes; a "," token where a clause or sentence ends (an item
     name never runs across it); common contractions opened up."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from device.intents import Intent, IntentConfig, IntentParser, clean_text, duration_s, extract_item, parse_intent
+from device.intents import (Intent, IntentConfig, IntentParser, clean_text, duration_s, extract_item, parse_intent,
+                            sounds_like)
 
 
 @pytest.mark.parametrize("text, kind, item", [
@@ -57,6 +58,16 @@ def test_helpers() -> None:
     assert extract_item("lead the way to my bag please") == "bag"
     assert extract_item("forget the last ten minutes") is None
     assert duration_s("nothing here") is None
+
+
+@pytest.mark.parametrize("heard, name, alike", [
+    ("tool locks", "toolbox", True), ("load book", "notebook", True), ("classes", "glasses", True),
+    ("umbrellas", "umbrella", True),
+    ("peas", "keys", False), ("car", "scarf", False), ("mug", "bag", False), ("laptop", "headphones", False),
+])
+def test_sounds_like(heard: str, name: str, alike: bool) -> None:
+    """Whisper's mishearings of an item name (left) find it; short names need the same sounds."""
+    assert sounds_like(heard, name) == alike
 
 
 def test_config_is_validated() -> None:

@@ -323,6 +323,7 @@ def test_left_items_synonyms_and_forget_against_a_memory(tmp_path: Path) -> None
         assert ask("did I leave anything behind?").startswith("You may have left your keys")
         assert a.resolve_item("mobile") == "phone" and a.resolve_item("key") == "keys"
         assert a.resolve_item("remote") == "remote"  # no near name: stays itself
+        assert a.resolve_item("fawn") == "phone"  # sounds like it: Whisper's mishearing
         assert "phone" in ask("take me to my phone") and "your phone" in ask("where is my mobile phone")
         # a paraphrase the patterns do not know (or a mishearing) is only a guess: it asks, erases nothing
         assert ask("stop tracking my keys").startswith("Do you want me to forget your keys?")
