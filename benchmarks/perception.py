@@ -105,8 +105,9 @@ def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], t
     head = " | ".join(f"{b} ({n[b]})" for b in BIN_NAMES)
     lines = [f"Measured {dt.date.today().isoformat()} with `{command}` (seeds {seeds}; every 2nd frame "
              "outside the enrollment glance; eager fp32 on 1 thread). Visible frames per distance bin at 128 px "
-             "in brackets. Frozen: the MobileNetV2 stride-16 patches the device uses today; head: the learned "
-             "instance head (worldmodel/artifacts/instance_head.pt, trained on seeds 0-9); "
+             "in brackets. Frozen: the MobileNetV2 stride-16 patches (the device's encoder before the head; "
+             "`--encoder frozen`); head: the learned instance head (worldmodel/artifacts/instance_head.pt, "
+             "trained on seeds 0-9, the device's encoder); "
              f"{FILTERED}: a sighting also needs the item found within 0.4 s, and its position is the "
              "intersection of nearby sightings' rays when they meet (device/sighting_filter.py), else the "
              "floor-plane estimate.", "",

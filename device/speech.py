@@ -64,13 +64,14 @@ class Heard:
 
 def complete_reading(readings: Sequence[str], parse: Callable[[str], Intent], known: set[str]) -> int:
     """The index of the first reading that makes a whole request: an intent, with a known item
-    when it names one (a place name need not be known); else the first with an intent; else 0
-    (Whisper's best)."""
-    intents = [parse(r) for r in readings]
-    for k, it in enumerate(intents):
+    when it names one (a place name need not be known); else 0, Whisper's best. A reading that is
+    a request only with an unknown item is not preferred: "is it far to the shop" must not become
+    "where is my shop"."""
+    for k, r in enumerate(readings):
+        it = parse(r)
         if it.kind != "unknown" and (it.kind == "name_place" or it.item is None or item_key(it.item) in known):
             return k
-    return next((k for k, it in enumerate(intents) if it.kind != "unknown"), 0)
+    return 0
 
 
 def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary: tuple[str, ...] = (),
