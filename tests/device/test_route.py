@@ -24,19 +24,19 @@ from companion_process import CompanionProcess, untrained_checkpoint
 pytestmark = pytest.mark.slow  # a whole replay, and two companion processes
 
 
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "session"
+
+
 def _walk_session(root: Path) -> Path:
-    """Ten frames walking 9 m along +x (facing +x, looking down 30 degrees): the first two show
-    a red and white checkerboard, the rest dim noise; "this is my keys" after the second, "take me
-    to my keys" at the end."""
+    """Ten frames walking 9 m along +x (facing +x, looking down 30 degrees): the first two are the
+    demo's views of its keys, the rest demo views of an empty room; "this is my keys" after the
+    second, "take me to my keys" at the end."""
     out = root / "walk"
-    rng = np.random.default_rng(1)
-    board = np.zeros((32, 32, 3), np.uint8)
-    board[..., 0] = 230
-    board[((np.arange(32)[:, None] // 4 + np.arange(32)[None] // 4) % 2 == 0)] = 255
-    with SessionWriter(out, SessionInfo(fps=10, width=32, height=32, source="test")) as w:
-        for i in range(10):
-            frame = board if i < 2 else rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
-            w.add_frame(i / 10, frame, Pose(float(i), 1.5, 0.0, 0.0, -30.0), ext=".png")
+    demo = read_session(DEMO)
+    views = [744, 745] + list(range(13, 37, 3))  # truth/frames.jsonl: the keys in view, then nothing
+    with SessionWriter(out, SessionInfo(fps=10, width=demo.info.width, height=demo.info.height, source="test")) as w:
+        for i, k in enumerate(views):
+            w.add_frame(i / 10, demo.load_frame(k), Pose(float(i), 1.5, 0.0, 0.0, -30.0), ext=".png")
         w.add_utterance(Utterance(0.1, "this is my keys"))
         w.add_utterance(Utterance(0.95, "take me to my keys"))
     return out
