@@ -193,7 +193,7 @@ class Assistant:
         if intent.kind == "forget" and (item or intent.duration_s):
             if intent.source != "rule":  # a paraphrase guess ("leave out my phone" misheard): ask, never erase
                 what = f"your {item}" if item else f"the last {age_text(intent.duration_s or 0).removesuffix(' ago')}"
-                say = f"forget my {item}" if item else "forget the last ... minutes"
+                say = f"forget my {item}" if item else f"forget {what}"
                 return self._ack(utt, item, f"Do you want me to forget {what}? Forgetting cannot be undone, "
                                             f"so say \"{say}\" to do it.", abstain=True)
             return self._forget(utt, item, intent.duration_s)
