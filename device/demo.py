@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from device.assistant import Assistant
+from device.encoder import EncoderRuntime
 from device.evaluate import evaluate, format_table, write_metrics
 from device.replay import ReplayConfig, ReplayResult, replay
 from device.responses import Response
@@ -25,24 +27,36 @@ def _frame_tile(session: Session, frame: int | None, px: int) -> np.ndarray:
     return np.asarray(im)
 
 
-def _mark_position(tile: np.ndarray, session: Session, r: Response) -> np.ndarray:
-    """Draw a ring where the answer's position projects into its evidence frame."""
+Found = dict[tuple[str, int], tuple[int, tuple[int, int]]]  # (item, frame) -> (cell, grid)
+
+
+def found_cells(session: Session, responses: list[Response], encoder: EncoderRuntime,
+                prototypes: dict[str, np.ndarray]) -> Found:
+    """For each answer or alert with an evidence frame: the cell of that frame that best matches
+    the item's enrollment prototypes, as the assistant's perception saw it."""
+    from device.perception import best_match
+
+    found: Found = {}
+    for r in responses:
+        if r.kind not in ("answer", "alert") or r.evidence is None or r.item not in prototypes:
+            continue
+        key = (r.item, r.evidence.frame)
+        if key not in found and 0 <= r.evidence.frame < len(session.frames):
+            enc = encoder.encode(session.load_frame(r.evidence.frame))
+            found[key] = (best_match(enc, prototypes[r.item])[0], enc.grid)
+    return found
+
+
+def _mark_found(tile: np.ndarray, r: Response, found: Found) -> np.ndarray:
+    """Draw a ring on the evidence frame's cell where the item was found."""
     from PIL import Image, ImageDraw
 
-    from device.perception import PerceptionConfig, project_point
-
-    if r.evidence is None or r.position is None or not 0 <= r.evidence.frame < len(session.frames):
+    if r.evidence is None or r.item is None or (r.item, r.evidence.frame) not in found:
         return tile
-    pose = session.frames[r.evidence.frame].pose
-    if pose is None:
-        return tile
-    height_m = PerceptionConfig().item_centre_height_m
-    uv = project_point(pose, session.info.hfov_deg, session.info.height / session.info.width,
-                       (r.position[0], height_m, r.position[1]))
-    if uv is None or not (0 <= uv[0] <= 1 and 0 <= uv[1] <= 1):
-        return tile
+    cell, (gh, gw) = found[(r.item, r.evidence.frame)]
+    row, col = divmod(cell, gw)
     im = Image.fromarray(tile)
-    x, y, rad = uv[0] * im.width, uv[1] * im.height, im.width / 14
+    x, y, rad = (col + 0.5) / gw * im.width, (row + 0.5) / gh * im.height, im.width / 10
     ImageDraw.Draw(im).ellipse((x - rad, y - rad, x + rad, y + rad), outline=(255, 0, 0), width=3)
     return np.asarray(im)
 
@@ -59,9 +73,9 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width) or [""]
 
 
-def contact_sheet(session: Session, responses: list[Response], out: Path) -> Path:
-    """PNG: one row per answer or alert: the wearer's view, the evidence frame (a red ring where
-    the answer places the item), and the words."""
+def contact_sheet(session: Session, responses: list[Response], out: Path, found: Found | None = None) -> Path:
+    """PNG: one row per answer or alert: the wearer's view, the evidence frame (a red ring where the
+    item was found in it, from `found_cells`), and the words."""
     from PIL import Image, ImageDraw, ImageFont
 
     rows = [r for r in responses if r.kind in ("answer", "alert")]
@@ -72,13 +86,13 @@ def contact_sheet(session: Session, responses: list[Response], out: Path) -> Pat
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=14)
     draw.text((pad, 10), f"{session.path.name}: what the wearer saw when asking | the evidence "
-              "(red ring: where the answer places the item) | the answer",
+              "(red ring: where the item was found in it) | the answer",
               fill=(0, 0, 0), font=font)
     for k, r in enumerate(rows):
         y = 40 + k * row_h
         t_view = r.utterance_t if r.utterance_t is not None else r.t
         view = _frame_tile(session, _frame_at(session, t_view), px)
-        ev = _mark_position(_frame_tile(session, None if r.evidence is None else r.evidence.frame, px), session, r)
+        ev = _mark_found(_frame_tile(session, None if r.evidence is None else r.evidence.frame, px), r, found or {})
         sheet.paste(Image.fromarray(view), (pad, y))
         sheet.paste(Image.fromarray(ev), (2 * pad + px, y))
         draw.text((pad, y + px + 2), f"t={t_view:.1f}s", fill=(60, 60, 60), font=font)
@@ -102,7 +116,13 @@ def contact_sheet(session: Session, responses: list[Response], out: Path) -> Pat
 def run_demo(out_dir: Path, session_dir: Path = DEMO_SESSION, config: ReplayConfig = ReplayConfig()) -> ReplayResult:
     session = read_session(session_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = replay(session, out_dir / "responses.jsonl", memory_dir=None, config=config)
+    seen: dict[str, object] = {}
+
+    def keep(assistant: Assistant) -> None:  # what found_cells needs, before the memory goes
+        seen["encoder"] = assistant.encoder
+        seen["prototypes"] = {i.name: i.prototypes for i in assistant.store.items()}
+
+    result = replay(session, out_dir / "responses.jsonl", memory_dir=None, config=config, inspect=keep)
     utter = {round(u.t, 3): u.text for u in session.utterances}
     print(f"\nReplayed {result.frames} frames ({result.keyframes} keyframes) in {result.wall_s:.1f} s "
           f"({result.frames_per_s:.1f} frames/s).\n")
@@ -116,6 +136,7 @@ def run_demo(out_dir: Path, session_dir: Path = DEMO_SESSION, config: ReplayConf
     metrics = evaluate(session, result.responses)
     write_metrics(out_dir / "metrics.json", metrics)
     print("\n" + format_table(metrics))
-    sheet = contact_sheet(session, result.responses, out_dir / "contact_sheet.png")
+    found = found_cells(session, result.responses, seen["encoder"], seen["prototypes"])  # type: ignore[arg-type]
+    sheet = contact_sheet(session, result.responses, out_dir / "contact_sheet.png", found)
     print(f"\nWrote {out_dir / 'responses.jsonl'}, {out_dir / 'metrics.json'} and {sheet}")
     return result

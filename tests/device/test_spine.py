@@ -53,15 +53,22 @@ def test_eval_scores_the_replay(recorded: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_demo_session_is_valid_and_the_demo_writes_a_contact_sheet(tmp_path: Path) -> None:
-    from device.demo import DEMO_SESSION, contact_sheet
-    from device.responses import read_responses
+    """`ami demo`: responses, metrics and a contact sheet whose evidence frames are ringed where
+    the item was found."""
+    import numpy as np
+    from PIL import Image
+
+    from device.demo import DEMO_SESSION, SHEET_FRAME_PX
 
     session = read_session(DEMO_SESSION)
     assert session.info.source == "miniworld" and len(session.frames) > 1000
-    responses = tmp_path / "r.jsonl"
-    assert main(["replay", str(DEMO_SESSION), "--out", str(responses), "--quiet"]) == 0
-    sheet = contact_sheet(session, read_responses(responses), tmp_path / "sheet.png")
-    from PIL import Image
+    assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
+    sheet = tmp_path / "contact_sheet.png"
+    assert (tmp_path / "responses.jsonl").is_file() and (tmp_path / "metrics.json").is_file()
     with Image.open(sheet) as im:
-        assert im.width > 600 and im.height > 200
+        px = np.asarray(im.convert("RGB"))
+    assert px.shape[1] > 600 and px.shape[0] > 200
+    evidence = px[:, SHEET_FRAME_PX + 16:2 * SHEET_FRAME_PX + 16]  # the evidence column
+    ring = (evidence[..., 0] == 255) & (evidence[..., 1] == 0) & (evidence[..., 2] == 0)
+    assert ring.sum() > 100, "no evidence frame was ringed"
     assert sheet.stat().st_mode & 0o077 == 0
