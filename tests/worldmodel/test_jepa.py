@@ -11,7 +11,7 @@ import torch
 
 from device.errors import ModelError
 from device.session import Pose, read_session
-from worldmodel.jepa import (CHECKPOINT_VERSION, DEFAULT_CHECKPOINT, JepaConfig, LatentPredictor, action_between,
+from worldmodel.jepa import (CHECKPOINT_VERSION, JepaConfig, LatentPredictor, action_between,
                              apply_action, checkpoint_bytes, load_predictor, surprise)
 
 ROOT = Path(__file__).resolve().parents[2]
