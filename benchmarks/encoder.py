@@ -204,13 +204,15 @@ def markdown(lat: dict[str, dict[str, float]], parity: dict[str, VerifyReport], 
 
 
 def main() -> int:
+    from export.run import MODELS
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench-encoder", help="sessions and programs cache")
     ap.add_argument("--calib-seeds", type=int, nargs="+", default=[10, 11, 12], help="calibration seeds (int8)")
     ap.add_argument("--verify-seeds", type=int, nargs="+", default=[20, 21], help="held-out seeds for parity")
     ap.add_argument("--frames", type=int, default=120, help="keyframes timed per runtime (default: 120)")
     ap.add_argument("--no-replay", action="store_true", help="skip the demo replays")
-    ap.add_argument("--model", choices=("instance", "frozen"), default="instance",
+    ap.add_argument("--model", choices=MODELS, default="instance",
                     help="instance: the shipped trunk + instance head (section 'encoder-instance'); frozen: the "
                          "trunk alone (section 'encoder')")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")

@@ -25,10 +25,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from report import BENCH_MD, ROOT, write_section
+
+if TYPE_CHECKING:
+    from memory.store import MemoryStore
 
 sys.path.insert(0, str(ROOT))
 
@@ -163,13 +167,13 @@ def synth(q: Query, tmp: Path) -> np.ndarray:
     return np.concatenate([pad, load_wav(path), pad])
 
 
-def enroll_all(store: object) -> None:
+def enroll_all(store: MemoryStore) -> None:
     """Enroll every benchmark item that the memory lacks (random prototypes: only the names matter)."""
     rng = np.random.default_rng(0)
     for name in IN_VOCAB + OUT_OF_VOCAB:
-        if store.item(name) is None:  # type: ignore[attr-defined]
-            p = rng.standard_normal((1, store.patch_dim)).astype(np.float32)  # type: ignore[attr-defined]
-            store.enroll_item(name, 0.0, p / np.linalg.norm(p), 0.99)  # type: ignore[attr-defined]
+        if store.item(name) is None:
+            p = rng.standard_normal((1, store.patch_dim)).astype(np.float32)
+            store.enroll_item(name, 0.0, p / np.linalg.norm(p), 0.99)
 
 
 def pct(x: list[bool]) -> str:

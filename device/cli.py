@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from device.encoder import RUNTIMES
 from device.errors import AmiError
 from memory.errors import MemoryStoreError
 
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--threads", type=int, default=1, help="torch threads for the encoder (default: 1)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
-        sp.add_argument("--encoder", choices=("pte", "eager", "frozen"), default="pte",
+        sp.add_argument("--encoder", choices=RUNTIMES, default="pte",
                         help="pte: the exported ExecuTorch program (on-device path); eager: the same network "
                              "(backbone + learned instance head) in PyTorch; frozen: the ImageNet trunk without the "
                              "head, the perception baseline (default: pte)")

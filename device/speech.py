@@ -169,11 +169,13 @@ class SpokenAssistant:
         self.config = config
         self.speaker = speaker
         self._tmp = None
-        if memory_dir is None:
-            from worldmodel.backbone import STRIDE16_DIM
+        if memory_dir is None:  # an empty memory in the shipped encoder's dims
+            from device.encoder_manifest import read_manifest
+            from device.encoder_pte import DEFAULT_MANIFEST
 
+            dim = read_manifest(DEFAULT_MANIFEST).dim
             self._tmp = Path(tempfile.mkdtemp(prefix="ami-ask-"))
-            self.store = MemoryStore.open(self._tmp, embedding_dim=STRIDE16_DIM, patch_dim=STRIDE16_DIM)
+            self.store = MemoryStore.open(self._tmp, embedding_dim=dim, patch_dim=dim)
         else:
             if not (Path(memory_dir) / "memory.db").exists():
                 raise AmiError(f"{memory_dir}: no memory here; write one with `ami replay SESSION --memory DIR`")

@@ -34,9 +34,8 @@ class DimensionMismatchError(MemoryStoreError, ValueError):
         self.requested = requested
         super().__init__(
             f"the memory at {folder} stores {name}={stored}, but it was opened with "
-            f"{name}={requested}; open it with {name}={stored} (the encoder that wrote it: "
-            f"--encoder frozen for a 96-d memory from before the instance head), "
-            f"or point --memory at a new folder for the new encoder"
+            f"{name}={requested}; open it with the encoder that wrote it (--encoder, "
+            f"--encoder-manifest), or point --memory at a new folder for the new encoder"
         )
 
 
@@ -49,7 +48,7 @@ class EmbeddingSpaceMismatchError(MemoryStoreError, ValueError):
         super().__init__(
             f"the memory at {folder} was built by the encoder {stored!r}, but this encoder is "
             f"{requested!r}; its searches would compare unrelated vectors. Use the encoder that "
-            f"wrote the memory (--encoder frozen or --encoder-manifest), or point --memory at a new folder"
+            f"wrote the memory (--encoder, --encoder-manifest), or point --memory at a new folder"
         )
 
 

@@ -32,6 +32,7 @@ from memory import inputs, schema
 from memory.errors import InvalidInputError, ItemNotFoundError, StorageError
 from memory.index import MemoryIndex, patch_ids
 from memory.keyframes import ids_near
+from memory.places import near as places_near
 from memory.reads import StoreReads
 from memory.types import ForgetResult
 
@@ -145,8 +146,7 @@ class StoreForget(StoreReads):
         radius_m = inputs.finite_float(radius_m, "radius_m")
         if radius_m <= 0:
             raise InvalidInputError(f"radius_m must be > 0, got {radius_m}")
-        return self._forget(ids_near(self._live(), x, z, radius_m), [],
-                            ("(x - ?) * (x - ?) + (z - ?) * (z - ?) <= ? * ?", (x, x, z, z, radius_m, radius_m)))
+        return self._forget(ids_near(self._live(), x, z, radius_m), [], places_near(x, z, radius_m))
 
     def forget_item(self, name: str) -> ForgetResult:
         """Forget the item (name, prototypes, threshold) and every keyframe with a sighting of it:

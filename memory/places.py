@@ -17,6 +17,11 @@ from memory.types import PlaceName
 _COLUMNS = "name, x, z, t, session"
 
 
+def near(x: float, z: float, radius_m: float) -> tuple[str, tuple[float, ...]]:
+    """The place_names rows anchored within radius_m of (x, z): an SQL condition and its parameters."""
+    return "(x - ?) * (x - ?) + (z - ?) * (z - ?) <= ? * ?", (x, x, z, z, radius_m, radius_m)
+
+
 def name_place(db: Database, name: str, x: float, z: float, t: float, session: str, recorded_at: float,
                replace_radius_m: float) -> PlaceName:
     """Store `name` at (x, z), replacing the names within replace_radius_m (inside one transaction)."""
@@ -27,8 +32,8 @@ def name_place(db: Database, name: str, x: float, z: float, t: float, session: s
     if r < 0:
         raise InvalidInputError(f"replace_radius_m must be >= 0, got {r}")
     with db.atomic():
-        db.execute("DELETE FROM place_names WHERE (x - ?) * (x - ?) + (z - ?) * (z - ?) <= ? * ?",
-                   (x, x, z, z, r, r))
+        where, params = near(x, z, r)
+        db.execute(f"DELETE FROM place_names WHERE {where}", params)
         db.execute(f"INSERT INTO place_names ({_COLUMNS}, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
                    (name, x, z, t, session, recorded_at))
     return PlaceName(name, (x, z), t)
