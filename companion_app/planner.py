@@ -2,7 +2,11 @@
 JEPA predictor's differentiable rollout, batched over requests.
 
 The energy of a step is the mean squared distance between the rolled-out latent and the goal
-latent (the contract's planning energy). Both planners minimise the mean of the per-step energies
+latent (the contract's planning energy). A request may add a metric waypoint (where the device's
+place graph says to head next, in the start view's frame): each step then also pays `weight`
+per squared metre it ends beyond `radius_m` of the waypoint, its position integrated exactly
+from the pose deltas. The latent goal says what the end of the route looks like; the waypoint
+says which way the walls let the wearer go, which the predictor's latent does not know. Both planners minimise the mean of the per-step energies
 over the horizon, not only the last one: a route that gets near the goal early and stays there
 beats one that wanders and arrives at the last step, which is what MPC (executing the first
 actions, then re-planning) needs.
@@ -55,6 +59,16 @@ class Bounds:
 
 
 @dataclass(frozen=True)
+class Waypoint:
+    """A metric target in the start view's frame: forward_m ahead, right_m to the right."""
+
+    forward_m: float
+    right_m: float
+    radius_m: float = 0.0  # ending within this distance costs nothing
+    weight: float = 1.0  # energy per squared metre beyond radius_m
+
+
+@dataclass(frozen=True)
 class PlanJob:
     """One request to plan: start and goal latents (D,), and how to search."""
 
@@ -66,6 +80,7 @@ class PlanJob:
     samples: int = 300
     iterations: int = 30
     seed: int = 0
+    waypoint: Waypoint | None = None
 
     def key(self) -> tuple[str, int, int, int]:
         """Jobs with the same key can share one rollout batch."""
@@ -116,6 +131,24 @@ def step_energies(latents: Tensor, goal: Tensor) -> Tensor:
     return (latents - goal[:, None, :]).pow(2).mean(dim=-1)
 
 
+def positions(actions: Tensor) -> Tensor:
+    """(..., H, 3) pose deltas -> (..., H, 2) (forward_m, right_m) after each action, in the start's
+    frame. Each action moves along the heading it starts with, then turns (turn_deg > 0 is left),
+    as worldmodel.jepa.apply_action does."""
+    fwd, right, turn = actions.unbind(-1)
+    heading = torch.deg2rad(torch.cumsum(turn, dim=-1) - turn)
+    df = fwd * torch.cos(heading) + right * torch.sin(heading)
+    dr = right * torch.cos(heading) - fwd * torch.sin(heading)
+    return torch.stack([df.cumsum(dim=-1), dr.cumsum(dim=-1)], dim=-1)
+
+
+def waypoint_energies(actions: Tensor, target: Tensor) -> Tensor:
+    """(B, H, 3) actions, (B, 4) rows of (forward_m, right_m, radius_m, weight) -> (B, H):
+    weight x (metres beyond radius_m)^2 after each step; rows of weight 0 cost nothing."""
+    d = (positions(actions) - target[:, None, :2]).norm(dim=-1)
+    return target[:, None, 3] * (d - target[:, None, 2]).clamp(min=0.0).pow(2)
+
+
 class Planner:
     """Plans batches of jobs through one predictor on one device. Not thread-safe: one caller."""
 
@@ -140,11 +173,13 @@ class Planner:
         goal = torch.stack([j.goal for j in jobs]).to(self.device, torch.float32)  # (B, D)
         low = torch.tensor([j.bounds.low for j in jobs], device=self.device)[:, None, None, :]  # (B, 1, 1, 3)
         high = torch.tensor([j.bounds.high for j in jobs], device=self.device)[:, None, None, :]
+        target = torch.tensor([(w.forward_m, w.right_m, w.radius_m, w.weight) if (w := j.waypoint) else (0.0,) * 4
+                               for j in jobs], device=self.device)  # (B, 4); weight 0: no waypoint
         gens = [torch.Generator().manual_seed(j.seed) for j in jobs]  # CPU generators: same draws on any device
         search = self._cem if first.planner == "cem" else self._gradient
-        actions = search(s0, goal, low[:, 0], high[:, 0], gens, first)  # (B, H, 3)
+        actions = search(s0, goal, target, low[:, 0], high[:, 0], gens, first)  # (B, H, 3)
         with torch.no_grad():
-            energies = step_energies(self.predictor.rollout(s0, actions), goal)  # (B, H)
+            energies = self._energies(s0, goal, target, actions)  # (B, H)
         actions_l, energies_l = actions.cpu().tolist(), energies.cpu().tolist()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -157,15 +192,20 @@ class Planner:
         """(B, *shape) standard normal draws, row b from generator b."""
         return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(self.device)
 
-    def _cost(self, s0: Tensor, goal: Tensor, actions: Tensor) -> Tensor:
-        """(B, D), (B, D), (B, N, H, 3) -> (B, N): mean per-step energy of each candidate."""
+    def _energies(self, s0: Tensor, goal: Tensor, target: Tensor, actions: Tensor) -> Tensor:
+        """(B, D), (B, D), (B, 4), (B, H, 3) -> (B, H): each step's latent energy plus its waypoint term."""
+        return step_energies(self.predictor.rollout(s0, actions), goal) + waypoint_energies(actions, target)
+
+    def _cost(self, s0: Tensor, goal: Tensor, target: Tensor, actions: Tensor) -> Tensor:
+        """(B, D), (B, D), (B, 4), (B, N, H, 3) -> (B, N): mean per-step energy of each candidate."""
         b, n, h, _ = actions.shape
-        latents = self.predictor.rollout(s0.repeat_interleave(n, 0), actions.reshape(b * n, h, ACTION_DIM))
-        return step_energies(latents, goal.repeat_interleave(n, 0)).mean(dim=-1).reshape(b, n)
+        flat = actions.reshape(b * n, h, ACTION_DIM)
+        rep = lambda t: t.repeat_interleave(n, 0)  # noqa: E731
+        return self._energies(rep(s0), rep(goal), rep(target), flat).mean(dim=-1).reshape(b, n)
 
     @torch.no_grad()
-    def _cem(self, s0: Tensor, goal: Tensor, low: Tensor, high: Tensor, gens: list[torch.Generator],
-             job: PlanJob) -> Tensor:
+    def _cem(self, s0: Tensor, goal: Tensor, target: Tensor, low: Tensor, high: Tensor,
+             gens: list[torch.Generator], job: PlanJob) -> Tensor:
         # low/high: (B, 1, 3), broadcast over the horizon
         b, h, n = s0.shape[0], job.horizon, job.samples
         n_elite = max(1, round(self.config.elite_frac * n))
@@ -179,7 +219,7 @@ class Planner:
             samples = mean[:, None] + std[:, None] * self._noise(gens, (n, h, ACTION_DIM))  # (B, N, H, 3)
             samples = samples.clamp(low[:, None], high[:, None])
             samples[:, 0] = mean  # the current mean competes too, so the best never gets worse
-            cost = self._cost(s0, goal, samples)  # (B, N)
+            cost = self._cost(s0, goal, target, samples)  # (B, N)
             order = cost.argsort(dim=1)
             elites = samples.gather(1, order[:, :n_elite, None, None].expand(-1, -1, h, ACTION_DIM))
             top = cost.gather(1, order[:, :1])[:, 0]
@@ -190,8 +230,8 @@ class Planner:
             std = torch.maximum(elites.std(dim=1, unbiased=False), floor)
         return best
 
-    def _gradient(self, s0: Tensor, goal: Tensor, low: Tensor, high: Tensor, gens: list[torch.Generator],
-                  job: PlanJob) -> Tensor:
+    def _gradient(self, s0: Tensor, goal: Tensor, target: Tensor, low: Tensor, high: Tensor,
+                  gens: list[torch.Generator], job: PlanJob) -> Tensor:
         # `samples` parallel restarts per request, each an unconstrained (H, 3) sequence u;
         # actions = low + (high - low) * sigmoid(u) always lie in the box.
         b, h, n = s0.shape[0], job.horizon, job.samples
@@ -200,12 +240,12 @@ class Planner:
         opt = torch.optim.Adam([u], lr=self.config.lr)
         with torch.enable_grad():
             for _ in range(job.iterations):
-                cost = self._cost(s0, goal, lo + wd * torch.sigmoid(u))  # (B, N)
+                cost = self._cost(s0, goal, target, lo + wd * torch.sigmoid(u))  # (B, N)
                 (grad,) = torch.autograd.grad(cost.sum(), u)  # rows are independent: the sum's gradient is each row's
                 u.grad = grad
                 opt.step()
         with torch.no_grad():
             actions = lo + wd * torch.sigmoid(u)
-            cost = self._cost(s0, goal, actions)
+            cost = self._cost(s0, goal, target, actions)
             pick = cost.argmin(dim=1)  # (B,)
             return actions[torch.arange(b, device=self.device), pick]  # (B, H, 3)

@@ -68,6 +68,17 @@ class Constraints(_Strict):
         return self
 
 
+class WaypointSpec(_Strict):
+    """An extension beyond the shared contract: a metric target in the start view's frame (where the
+    device's place graph says to head next). Each step of the plan then also pays `weight` per
+    squared metre it ends beyond `radius_m` of it. Absent: the plan is the latent energy alone."""
+
+    forward_m: Finite = Field(ge=-100.0, le=100.0, description="metres ahead of the start pose")
+    right_m: Finite = Field(ge=-100.0, le=100.0, description="metres to the right of the start pose")
+    radius_m: Finite = Field(0.0, ge=0.0, le=10.0, description="ending within this distance costs nothing")
+    weight: Finite = Field(ge=0.0, le=100.0, description="energy per squared metre beyond radius_m")
+
+
 class PlanRequest(_Strict):
     schema_: Literal["ami-plan-request/1"] = Field(alias="schema")
     start: LatentState
@@ -78,6 +89,7 @@ class PlanRequest(_Strict):
     samples: int = Field(300, ge=2, le=2000, description="CEM samples per iteration; gradient: parallel restarts")
     iterations: int = Field(30, ge=1, le=200, description="CEM iterations; gradient: Adam steps")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of the planner's random draws (same seed, same plan)")
+    waypoint: WaypointSpec | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -92,7 +104,8 @@ class PlanRequest(_Strict):
 class PlanResponse(_Strict):
     schema_: str = Field(PLAN_RESPONSE_SCHEMA, alias="schema")
     actions: list[list[float]] = Field(description="horizon rows of [forward_m, right_m, turn_deg]")
-    energies: list[float] = Field(description="predicted energy (mean squared latent distance to the goal) per step")
+    energies: list[float] = Field(description="predicted energy per step: the mean squared latent distance to the "
+                                  "goal, plus the waypoint term when the request gave a waypoint")
     compute_ms: float
     device: str = Field(description='"cpu" or "cuda:<GPU name>"')
     planner: str

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from companion_app.auth import AuthConfig, Authenticator
 from companion_app.batcher import Batcher
 from companion_app.errors import RequestRejected
-from companion_app.planner import Bounds, PlanJob, Planner, PlannerConfig, Predictor, pick_device
+from companion_app.planner import Bounds, PlanJob, Planner, PlannerConfig, Predictor, Waypoint, pick_device
 from companion_app.schemas import Health, PairRequest, PairResponse, PlanRequest, PlanResponse
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,8 @@ def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
                       bounds=Bounds((c.min_forward_m, -c.max_right_m, -c.max_turn_deg),
                                     (c.max_forward_m, c.max_right_m, c.max_turn_deg)),
                       horizon=req.horizon, planner=req.planner, samples=req.samples, iterations=req.iterations,
-                      seed=req.seed)
+                      seed=req.seed, waypoint=None if (w := req.waypoint) is None else
+                      Waypoint(w.forward_m, w.right_m, w.radius_m, w.weight))
         r = await batcher.submit(job)
         return PlanResponse(actions=r.actions, energies=r.energies, compute_ms=r.compute_ms, device=r.device,
                             planner=r.planner, checkpoint=r.checkpoint, batch_size=r.batch_size)

@@ -126,9 +126,11 @@ class CompanionConfig:
     iterations: int = 30
     max_forward_m: float = 0.5
     max_turn_deg: float = 45.0
+    waypoint_weight: float = 100.0  # energy per squared metre from a waypoint (plan(waypoint=...)); see BENCHMARKS
 
     def __post_init__(self) -> None:
-        for name in ("timeout_s", "retry_after_s", "max_retry_after_s", "max_forward_m", "max_turn_deg"):
+        for name in ("timeout_s", "retry_after_s", "max_retry_after_s", "max_forward_m", "max_turn_deg",
+                     "waypoint_weight"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"CompanionConfig.{name} must be a positive number, got {v!r}")
@@ -265,8 +267,10 @@ class CompanionClient:
         """GET /v1/health (no auth); raises CompanionUnavailable when it does not answer ok."""
         return self._request("GET", "/v1/health", None, signed=False)
 
-    def plan(self, start: np.ndarray, goal: np.ndarray, horizon: int | None = None) -> Plan:
-        """Plan from latent `start` (D,) to latent `goal` (D,) on the companion.
+    def plan(self, start: np.ndarray, goal: np.ndarray, horizon: int | None = None,
+             waypoint: tuple[float, float, float] | None = None) -> Plan:
+        """Plan from latent `start` (D,) to latent `goal` (D,) on the companion; `waypoint`
+        (forward_m, right_m, radius_m) in the wearer's current frame adds a metric target.
 
         Raises CompanionUnavailable (fall back now) when the circuit is open, or the companion is
         unreachable, slow or failing; CompanionError when it refuses the request (4xx, pairing).
@@ -281,6 +285,9 @@ class CompanionClient:
         body = {"schema": PLAN_REQUEST_SCHEMA, "start": {"latent": s.tolist()}, "goal": {"latent": g.tolist()},
                 "horizon": h, "planner": c.planner, "samples": c.samples, "iterations": c.iterations,
                 "constraints": {"max_forward_m": c.max_forward_m, "max_turn_deg": c.max_turn_deg}}
+        if waypoint is not None:
+            fwd, right, radius = (float(v) for v in waypoint)
+            body["waypoint"] = {"forward_m": fwd, "right_m": right, "radius_m": radius, "weight": c.waypoint_weight}
         started = time.perf_counter()
         out = self._request("POST", "/v1/plan", body, signed=True)
         try:

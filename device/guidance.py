@@ -113,3 +113,10 @@ def spoken(steps: list[Step]) -> str:
 def item_bearing(x: float, z: float, item_x: float, item_z: float) -> float:
     """The yaw from (x, z) that faces the item."""
     return heading_deg(item_x - x, item_z - z)
+
+
+def egocentric(x: float, z: float, yaw_deg: float, px: float, pz: float) -> tuple[float, float]:
+    """(forward_m, right_m) of the floor point (px, pz) seen from (x, z) facing yaw_deg: the inverse
+    of one action in plan_path."""
+    yaw, dx, dz = math.radians(yaw_deg), px - x, pz - z
+    return dx * math.cos(yaw) - dz * math.sin(yaw), dx * math.sin(yaw) + dz * math.cos(yaw)

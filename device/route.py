@@ -2,7 +2,9 @@
 
 The companion plans in the JEPA latent space: the start is the latent of what the wearer sees now,
 the goal the latent of the memory keyframe where the item was seen (the evidence of the locate
-answer). Its pose-delta actions become spoken steps. When no companion was paired, or it is away
+answer). When the glasses know where the wearer is, the request also carries the next point of the
+place graph's route, relative to the wearer (the planning energy's waypoint term: the latent alone
+does not know where the walls are). Its pose-delta actions become spoken steps. When no companion was paired, or it is away
 (unreachable, slow, failing), the glasses route over the place graph of memory's keyframe poses
 instead, and say which of the two they used. Without a pairing nothing touches the network.
 """
@@ -18,7 +20,7 @@ import numpy as np
 
 from device.companion_client import CompanionClient, Plan
 from device.errors import CompanionError, CompanionUnavailable
-from device.guidance import distance_text, item_bearing, path_steps, plan_path, spoken
+from device.guidance import distance_text, egocentric, item_bearing, path_steps, plan_path, spoken
 from device.place_graph import Place, PlaceGraph, PlaceGraphConfig, places_in
 from device.responses import Response
 from device.session import Pose
@@ -34,6 +36,7 @@ LOCAL = "Here is a route from memory"
 PLANNED = "The companion planned the first steps"
 OTHER_ENCODER = "The companion plans on another encoder's view, here is a route from memory"
 FACE_MIN_M = 0.5  # closer than this the route ends on the item: no last turn to face it
+STOP_M = 0.7  # a companion plan heads for the item's answered position and may stop this far from it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +90,7 @@ class RouteGuide:
                 lead, goal = OTHER_ENCODER, None
             if goal is not None:
                 try:
-                    return self._companion_route(located, here, patches_now, goal)
+                    return self._companion_route(located, here, patches_now, goal, places)
                 except CompanionUnavailable as e:
                     log.info("route: falling back to the place graph: %s", e)
                     lead = AWAY
@@ -104,10 +107,19 @@ class RouteGuide:
         same = [p for p in places if p.frame == ev.frame and abs(p.t - ev.t) < 1e-3]
         return same[-1] if same else None
 
+    def _waypoint(self, located: Response, here: Pose | None, places: list[Place]) -> tuple[float, float, float] | None:
+        """(forward_m, right_m, radius_m) of the place graph route's next point, from the wearer."""
+        if here is None or located.position is None:
+            return None
+        route = PlaceGraph(places, self.graph_config).route((here.x, here.z), located.position)
+        (x, z), radius = (route.waypoints[1], 0.0) if len(route.waypoints) > 2 else (located.position, STOP_M)
+        return (*egocentric(here.x, here.z, here.yaw_deg, x, z), radius)
+
     def _companion_route(self, located: Response, here: Pose | None, patches_now: np.ndarray,
-                         goal: Place) -> RouteResult:
+                         goal: Place, places: list[Place]) -> RouteResult:
         assert self.companion is not None, "only called with a companion"
-        plan = self.companion.plan(self.latent(patches_now), self.latent(self.store.patches(goal.keyframe_id)))
+        plan = self.companion.plan(self.latent(patches_now), self.latent(self.store.patches(goal.keyframe_id)),
+                                   waypoint=self._waypoint(located, here, places))
         x, z, yaw = (here.x, here.z, here.yaw_deg) if here is not None else (0.0, 0.0, 0.0)
         points, end_yaw = plan_path(plan.actions, x, z, yaw)
         steps = spoken(path_steps(points, yaw, end_yaw)) or "stay where you are and look around"

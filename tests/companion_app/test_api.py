@@ -138,6 +138,8 @@ BAD = [
      "start.latent has 5 values"),
     ("start and goal sizes differ", plan_body(goal={"latent": [0.0] * 9}), 422, "goal.latent has 9"),
     ("horizon out of range", plan_body(horizon=40), 422, "horizon"),
+    ("negative waypoint weight", plan_body(waypoint={"forward_m": 1.0, "right_m": 0.0, "weight": -1.0}), 422,
+     "waypoint.weight"),
     ("not finite", b'{"schema": "ami-plan-request/1", "start": {"latent": [Infinity, 0, 1, 0, 0, 0, 0, 0]}, '
                    b'"goal": {"latent": [0, 0, 1, 0, 0, 0, 0, 0]}}', 422, "start.latent.0"),
     ("oversized body", plan_body(start={"latent": [0.123456789] * 30000}), 413, "at most 262144 bytes"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from companion_app.planner import Bounds, Planner, PlanJob, step_energies
+from companion_app.planner import Bounds, Planner, PlanJob, Waypoint, positions, step_energies
 from companion_fixtures import PoseToy, pose_latent
 
 BOX = Bounds((0.0, 0.0, -45.0), (0.5, 0.0, 45.0))
@@ -66,3 +66,32 @@ def test_same_seed_same_plan_other_seed_other_samples(toy: PoseToy) -> None:
 def test_bounds_refuse_an_empty_box() -> None:
     with pytest.raises(ValueError, match=r"low\[0\]=1.0 is above high\[0\]=0.5"):
         Bounds((1.0, 0.0, 0.0), (0.5, 0.0, 0.0))
+
+
+def test_positions_integrate_actions_as_the_wearer_moves() -> None:
+    import numpy as np
+
+    from device.session import Pose
+    from worldmodel.jepa import apply_action
+
+    acts = torch.tensor([[0.5, 0.1, 30.0], [0.4, -0.2, -60.0], [0.3, 0.0, 45.0]])
+    pose, want = Pose(0.0, 1.5, 0.0, 0.0, 0.0), []
+    for a in acts:
+        pose = apply_action(pose, a.numpy())
+        want.append((pose.x, pose.z))  # at yaw 0, +x is forward and +z is right
+    assert np.allclose(positions(acts).numpy(), np.array(want), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["cem", "gradient"])
+def test_a_waypoint_steers_the_plan_to_a_metric_target(toy: PoseToy, name: str) -> None:
+    """The latent goal is the start (staying costs nothing); the waypoint, 1.5 m ahead and 1 m to
+    the left, is reached only through the waypoint term."""
+    here = torch.tensor(pose_latent(0, 0, 0))
+    planner = Planner(toy, torch.device("cpu"))
+    waypoint = Waypoint(forward_m=1.5, right_m=-1.0, radius_m=0.2, weight=10.0)
+    steered = planner.plan(PlanJob(here, here, BOX, planner=name, samples=128, iterations=20, waypoint=waypoint))
+    end = positions(torch.tensor(steered.actions))[-1]
+    assert float((end - torch.tensor([1.5, -1.0])).norm()) < 0.35, steered.actions
+    assert steered.energies[-1] < steered.energies[0]  # the reported energies include the waypoint term
+    unsteered = planner.plan(PlanJob(here, here, BOX, planner=name, samples=128, iterations=20))
+    assert float(positions(torch.tensor(unsteered.actions))[-1].norm()) < 0.5

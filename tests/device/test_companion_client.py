@@ -87,6 +87,9 @@ def test_plan_kill_mid_request_falls_back_in_time_then_resumes(companion: Compan
     start, goal = np.zeros(128, np.float32), np.ones(128, np.float32)
     with CompanionClient(pairing, FAST, clock=lambda: now[0]) as client:
         assert client.plan(start, goal).actions.shape == (4, 3)
+        # A waypoint 3 m ahead: its term (100 per squared metre) is in every step's energy.
+        steered = client.plan(start, goal, waypoint=(3.0, 0.0, 0.0))
+        assert steered.energies[0] >= 100.0 * 2.5 ** 2 and steered.actions[:, 0].mean() > 0.4, steered
         # A plan that takes the companion many seconds: the client gives up within its bound.
         client.config = SLOW
         t0 = time.perf_counter()

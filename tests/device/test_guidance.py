@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from device.guidance import Step, distance_text, path_steps, plan_path, spoken, turn_text
+from device.guidance import Step, distance_text, egocentric, path_steps, plan_path, spoken, turn_text
 from device.place_graph import Place, PlaceGraph, simplify
 from device.session import Pose
 
@@ -75,3 +75,9 @@ def test_simplify_keeps_corners_and_back_and_forth() -> None:
     assert simplify(pts, 0.3).tolist() == [[0, 0], [2, 0], [2, 2]]
     out_and_back = np.array([(0, 0), (3, 0), (1, 0)], float)  # beyond the segment's end: kept
     assert simplify(out_and_back, 0.3).tolist() == out_and_back.tolist()
+
+
+@pytest.mark.parametrize("yaw", [0.0, 37.0, -120.0, 180.0])
+def test_egocentric_inverts_one_action(yaw: float) -> None:
+    points, _ = plan_path(np.array([[1.2, -0.7, 0.0]]), 2.0, -3.0, yaw)
+    assert egocentric(2.0, -3.0, yaw, *points[-1]) == pytest.approx((1.2, -0.7), abs=1e-9)

@@ -14,7 +14,7 @@ import pytest
 
 from device.assistant import Assistant
 from device.companion_client import CompanionClient, CompanionConfig, pair
-from device.guidance import path_steps, plan_path, spoken
+from device.guidance import path_steps, plan_path, spoken, wrap_deg
 from device.replay import ReplayConfig, replay
 from device.route import AWAY, LOCAL, OTHER_ENCODER, PLANNED, RouteGuide
 from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_session
@@ -84,6 +84,12 @@ def test_companion_plans_then_falls_back_when_killed(walked: tuple[Path, list], 
             points, end_yaw = plan_path(result.plan.actions, 9.0, 0.0, 0.0)
             steps = spoken(path_steps(points, 0.0, end_yaw)) or "stay where you are and look around"
             assert text.startswith(f"{PLANNED}: {steps}. Your keys")
+            # The request carried the route's next point, the keys about 7 m behind the wearer: its
+            # term (100 per squared metre beyond 0.7 m) is in the energies, and it falls as the plan
+            # turns around and walks back.
+            e = result.plan.energies
+            assert e[0] > 100.0 * 5.0 ** 2 and e[-1] < e[0], e
+            assert abs(wrap_deg(end_yaw)) > 135.0, result.plan.actions
             # Killed in the middle of a (long) plan: the wearer still gets an answer, in bounded time.
             client.config = dataclasses.replace(config, horizon=16, samples=2000, iterations=200)
             killer = threading.Timer(0.5, companion.kill)
