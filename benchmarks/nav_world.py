@@ -69,9 +69,11 @@ class House:
         plan = plan_session(self.layout, WearerConfig(fps=session.info.fps), seed)
         with MemoryStore.open_existing(memory_dir) as store:
             self.places: list[Place] = places_in(store)
-            self.patches = np.stack([store.patches(p.keyframe_id) for p in self.places])  # (N, 196, 96)
+            self.patches = np.stack([store.patches(p.keyframe_id) for p in self.places])  # (N, 196, D)
+            self.items = {it.name: it for it in store.items()}  # enrolled on the tour
         self.env = make_house_env(self.layout, size_px, size_px)
         self.hfov_deg = horizontal_fov_deg(float(self.env.agent.cam_fov_y), size_px, size_px)
+        self.aspect_hw = 1.0  # frames are size_px square
         end = plan.frames[-1]
         names = [it.name for it in self.layout.items]
         for nm, pose in zip(names, end.items):

@@ -1,0 +1,116 @@
+"""The glasses' side of "take me to my X" in the closed-loop benchmark: where to head next.
+
+A route starts as the place graph's path over memory's keyframe poses to where the assistant says
+the item is. On the way, every view the wearer sees is matched against the item's enrolled
+prototypes, the same test that makes the assistant's sightings: on the glasses, the wearer asks
+again as they go, and a sighting on the way is fresher evidence than the answer they started
+from. Once the item is in view, the target is where those sightings put it (the median of the
+last HOMING_KEEP), reached by a new place-graph path when it moves by more than REROUTE_M.
+At the end of the route, with the item not in view, the wearer turns on the
+spot (SCAN_DEG at a time, one full turn at most) to look for it.
+
+    follow = Follower(PlaceGraph(places), pose, answer_xz, store.item("keys"), hfov_deg, aspect_hw)
+    follow.observe(encoding, pose)          # each new view
+    target = follow.target(pose)            # (x, z, radius_m): head there, stop within radius_m
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from device.guidance import item_bearing, wrap_deg
+from device.perception import PerceptionConfig, best_match, sighting_position
+from device.session import Pose
+
+HOMING_KEEP = 3  # the target is the median of this many latest sightings on the way
+REACHED_M = 0.35  # a route waypoint this close is passed
+STOP_M = 0.7  # the route ends this far from where the assistant's answer puts the item ...
+# ... and this far from where sightings on the way put it: a sighting's range assumes the item
+# 0.45 m above the floor, so one on the floor is placed short of it (0.7x the distance from eye
+# height 1.5 m), and it leaves the view, pitched 10 degrees down, about 1.8 m before the wearer reaches it
+HOMING_STOP_M = 0.3
+SCAN_DEG = 45.0
+FACING_DEG = 20.0
+REROUTE_M = 0.5  # the wearer counts as facing the target within this many degrees
+
+
+def bearing_error_deg(pose: Pose, x: float, z: float) -> float:
+    """Signed degrees to turn (left positive) to face (x, z) from pose."""
+    return wrap_deg(item_bearing(pose.x, pose.z, x, z) - pose.yaw_deg)
+
+
+class Follower:
+    """Route targets, homing on fresh sightings, and the scan at the end."""
+
+    def __init__(self, graph: Any, pose: Pose, goal: tuple[float, float], item: Any, hfov_deg: float,
+                 aspect_hw: float, perception: PerceptionConfig = PerceptionConfig()) -> None:
+        self.graph = graph  # device.place_graph.PlaceGraph over memory's keyframe poses
+        self.goal = goal
+        self.targets = self._route(pose, goal)
+        self.item = item  # memory.types.ItemRecord, or None when the item is not enrolled
+        self.hfov_deg, self.aspect_hw, self.perception = hfov_deg, aspect_hw, perception
+        self.seen: deque[tuple[float, float]] = deque(maxlen=HOMING_KEEP)
+        self.in_view = False
+        self.scans = 0
+
+    @property
+    def homing(self) -> bool:
+        return bool(self.seen)
+
+    def observe(self, enc: Any, pose: Pose) -> None:
+        """Match the view (a device.encoder.Encoding) against the item; a hit retargets the route."""
+        self.in_view = False
+        if self.item is None:
+            return
+        cell, score = best_match(enc, self.item.prototypes)
+        if score < self.item.threshold:
+            return
+        self.in_view = True
+        self.seen.append(sighting_position(pose, self.hfov_deg, self.aspect_hw, enc.grid, cell, self.perception))
+        pts = np.array(self.seen)
+        goal = (float(np.median(pts[:, 0])), float(np.median(pts[:, 1])))
+        if math.dist(goal, self.goal) > REROUTE_M:
+            self.targets = self._route(pose, goal)
+        self.goal = goal
+        self.targets[-1] = goal
+        self.scans = 0
+
+    def _route(self, pose: Pose, goal: tuple[float, float]) -> list[tuple[float, float]]:
+        """The place graph's path from the wearer to goal (the wearer's own point left out)."""
+        return [*self.graph.route((pose.x, pose.z), goal).waypoints[1:], goal]
+
+    def target(self, pose: Pose) -> tuple[float, float, float] | None:
+        """(x, z, radius_m) to head for next, or None when there is nowhere left to go."""
+        while len(self.targets) > 1 and math.hypot(self.targets[0][0] - pose.x, self.targets[0][1] - pose.z) < REACHED_M:
+            self.targets.pop(0)
+        if not self.targets:
+            return None
+        x, z = self.targets[0]
+        return x, z, self.stop_m if len(self.targets) == 1 else 0.0
+
+    @property
+    def stop_m(self) -> float:
+        return HOMING_STOP_M if self.homing else STOP_M
+
+    def arrived(self, pose: Pose) -> bool:
+        """At the route's end: within stop_m (plus a little) of the last target."""
+        t = self.target(pose)
+        return t is not None and t[2] > 0 and math.hypot(t[0] - pose.x, t[1] - pose.z) <= self.stop_m + 0.15
+
+    def end_action(self, pose: Pose, max_turn_deg: float) -> np.ndarray | None:
+        """At the route's end, the glasses' own last move: face the item, or, not seeing it, scan.
+        None while the route goes on (or after a whole turn found nothing: stay)."""
+        t = self.target(pose)
+        if t is None or not self.arrived(pose):
+            return None
+        turn = bearing_error_deg(pose, t[0], t[1])
+        if self.homing or abs(turn) > FACING_DEG and self.scans == 0:
+            return np.array([[0.0, 0.0, float(np.clip(turn, -max_turn_deg, max_turn_deg))]], np.float32)
+        if self.scans * SCAN_DEG >= 360.0:
+            return np.zeros((1, 3), np.float32)
+        self.scans += 1
+        return np.array([[0.0, 0.0, SCAN_DEG]], np.float32)
