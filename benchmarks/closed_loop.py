@@ -234,7 +234,7 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default=HELD_OUT, help=f"house seeds (default: {HELD_OUT}, held out)")
-    ap.add_argument("--starts", type=int, default=3, help="random starts per house (default: 3)")
+    ap.add_argument("--starts", type=int, default=6, help="random starts per house (default: 6)")
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench", help="cache of tours and memories")
     ap.add_argument("--checkpoint", type=Path, default=None, help="JEPA checkpoint (default: the shipped one)")
     ap.add_argument("--budget", type=int, default=60, help="actions per episode (default: 60)")

@@ -4,9 +4,9 @@ A route starts as the place graph's path over memory's keyframe poses to where t
 the item is. On the way, every view the wearer sees is matched against the item's enrolled
 prototypes, the same test that makes the assistant's sightings: on the glasses, the wearer asks
 again as they go, and a sighting on the way is fresher evidence than the answer they started
-from. Once the item is in view, the target is where those sightings put it: the median of the
-last HOMING_KEEP, each placed at the item height (of HEIGHTS_M) that makes them agree best, and
-reached by a new place-graph path when it moves by more than REROUTE_M. At the end of the route,
+from. Once the item is in view, the target is where the last HOMING_KEEP sightings put it, on
+the resting surface (floor or furniture) where their rays agree, as the world model places a
+resting item (worldmodel.chain.surface_position); it is reached by a new place-graph path when it moves by more than REROUTE_M. At the end of the route,
 with the item not in view, the wearer turns on the spot (SCAN_DEG at a time, one full turn at
 most) to look for it.
 
@@ -17,7 +17,6 @@ most) to look for it.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import deque
 from typing import Any
@@ -27,9 +26,10 @@ import numpy as np
 from device.guidance import item_bearing, wrap_deg
 from device.perception import PerceptionConfig, best_match, sighting_position
 from device.session import Pose
+from worldmodel.belief import BeliefConfig
+from worldmodel.chain import surface_position
 
 HOMING_KEEP = 5  # the target is the median of this many latest sightings on the way
-HEIGHTS_M = (0.45, 0.05, 0.25, 0.65, 0.85)  # item heights tried; 0.45 (the device's) wins ties
 REACHED_M = 0.35  # a route waypoint this close is passed
 STOP_M = 0.7  # the route ends this far from where the assistant's answer puts the item ...
 # ... and this far from where sightings on the way put it: a sighting's range assumes the item
@@ -74,27 +74,21 @@ class Follower:
             return
         self.in_view = True
         self.seen.append((pose, enc.grid, cell))
-        pts = self._positions()
-        goal = (float(np.median(pts[:, 0])), float(np.median(pts[:, 1])))
+        goal = self._where()
         if math.dist(goal, self.goal) > REROUTE_M:
             self.targets = self._route(pose, goal)
         self.goal = goal
         self.targets[-1] = goal
         self.scans = 0
 
-    def _positions(self) -> np.ndarray:
-        """(K, 2) where the kept sightings put the item, at the height that makes them agree best.
-        A sighting's ray meets a plane at an assumed height; from viewpoints at different
-        distances, only the item's true height puts the rays' ends at one spot."""
-        best: tuple[float, np.ndarray] | None = None
-        for h in HEIGHTS_M:
-            config = dataclasses.replace(self.perception, item_centre_height_m=h)
-            pts = np.array([sighting_position(p, self.hfov_deg, self.aspect_hw, g, c, config) for p, g, c in self.seen])
-            spread = float(np.linalg.norm(pts - np.median(pts, axis=0), axis=1).mean())
-            if best is None or spread < best[0] - 1e-6:
-                best = (spread, pts)
-        assert best is not None
-        return best[1]
+    def _where(self) -> tuple[float, float]:
+        """Where the kept sightings put the item. A sighting's ray meets a plane 0.45 m up, so one of
+        an item on the floor lands short and one on furniture beyond; from viewpoints at several
+        distances, the world model's surface test (the surface on which the rays agree) corrects it."""
+        pos = np.array([sighting_position(p, self.hfov_deg, self.aspect_hw, g, c, self.perception)
+                        for p, g, c in self.seen])
+        wearer = np.array([(p.x, p.z) for p, _, _ in self.seen])
+        return surface_position(pos, wearer, np.zeros(len(pos), bool), BeliefConfig())[0]
 
     def _route(self, pose: Pose, goal: tuple[float, float]) -> list[tuple[float, float]]:
         """The place graph's path from the wearer to goal (the wearer's own point left out)."""
