@@ -64,7 +64,6 @@ class BeliefConfig:
     # times too short for an item on the floor and too long for one on furniture (dev seeds 0-8).
     floor_range_scale: float = 1.32
     furniture_range_scale: float = 0.53
-    surface_min_gain: float = 0.7  # pick a surface when its views agree this much better
     # A place's centre is the mean of its first this many positions, then stays put, so chains restart
     # only for new places and the first moves of their places. 20 made queries ~20x slower on the
     # belief_speed day; 1 (the leader's position) flipped the demo's ball answer to "in hand" in the

@@ -114,8 +114,12 @@ def _rows(obs: list[Observation]) -> tuple[np.ndarray, ...]:
 def surface_position(pos: np.ndarray, wearer: np.ndarray, enroll: np.ndarray,
                      config: BeliefConfig) -> tuple[tuple[float, float], str | None]:
     """Where the supporting sightings agree, and on what: their mean (surface None), or, when they
-    were seen from several places, the mean on the resting surface ("floor" or "furniture") on
-    which their rays agree best.
+    were seen from several places, the mean at the range scale on which their rays agree best.
+
+    A sighting's range comes from its ray meeting a plane 0.45 m up, too short for an item on the
+    floor (floor_range_scale) and too long for one on furniture (furniture_range_scale). The scales
+    tried are those two, 1 (no correction, which wins ties) and the two midway; the two ends name
+    the surface ("floor", "furniture"). Without parallax the scales cannot differ: the mean stays.
 
     pos (N, 2) the sightings; wearer (N, 2) where the wearer was (NaN when unknown); enroll (N,).
     """
@@ -124,12 +128,13 @@ def surface_position(pos: np.ndarray, wearer: np.ndarray, enroll: np.ndarray,
     if viewed.sum() >= 2:
         w = wearer[viewed]  # (N, 2)
         v = pos[viewed] - w
-        spread = []
-        for name, k in (("floor", config.floor_range_scale), ("furniture", config.furniture_range_scale)):
+        fl, fu = config.floor_range_scale, config.furniture_range_scale
+        spread = []  # (spread, is a correction, mean, surface), one per scale
+        for k, name in ((1.0, None), (fl, "floor"), ((1.0 + fl) / 2, None), ((1.0 + fu) / 2, None), (fu, "furniture")):
             q = w + k * v
-            spread.append((float(((q - q.mean(axis=0)) ** 2).sum(axis=1).mean()), q.mean(axis=0), name))
-        (s1, q1, n1), (s2, _, _) = sorted(spread, key=lambda x: x[0])
-        if s1 < config.surface_min_gain * s2 and s2 - s1 > SURFACE_MIN_SPREAD_M2:  # needs parallax
+            spread.append((float(((q - q.mean(axis=0)) ** 2).sum(axis=1).mean()), k != 1.0, q.mean(axis=0), name))
+        s1, _, q1, n1 = min(spread, key=lambda x: (x[0], x[1]))
+        if s1 < spread[0][0] - SURFACE_MIN_SPREAD_M2:  # needs parallax
             best, surface = q1, n1
     return (round(float(best[0]), 3), round(float(best[1]), 3)), surface
 

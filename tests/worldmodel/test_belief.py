@@ -231,3 +231,20 @@ def test_the_indexed_path_agrees_with_scanning_it() -> None:
         expected = wearer_near(times, centres, path_t, path_xy, 2.0, prev_t)
         assert (walked.near(times, np.arange(6), centres, prev_t) == expected).all()
         assert 0 < expected.sum() < expected.size
+
+
+@pytest.mark.parametrize("scale, surface", [(CONFIG.floor_range_scale, "floor"), (1.0, None),
+                                            (CONFIG.furniture_range_scale, "furniture"), (0.77, None)])
+def test_rays_from_several_distances_find_the_resting_surface(scale: float, surface: str | None) -> None:
+    """An item at (3, 1) walked up to from three distances and two directions: each sighting's
+    range is off by 1/scale (its ray met the 0.45 m plane, not the item's height), so the raw
+    ends scatter; the surface on which the rays agree puts them back where the item is."""
+    from worldmodel.chain import surface_position
+
+    item = np.array([3.0, 1.0])
+    wearer = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0], [3.0, -2.0], [3.0, -1.0]])
+    pos = wearer + (item - wearer) / scale
+    where, named = surface_position(pos, wearer, np.zeros(len(pos), bool), CONFIG)
+    assert named == surface
+    raw = float(np.linalg.norm(pos.mean(axis=0) - item))
+    assert float(np.linalg.norm(np.array(where) - item)) < (0.05 if surface or scale == 1.0 else 0.5 * raw)
