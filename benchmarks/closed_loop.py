@@ -4,8 +4,8 @@ place-graph fallback; success rate and time per plan in one run.
 
 Houses are held-out seeds 2000-2019, each toured once (`ami record-sim`, cached in
 --work/nav-sessions) and remembered by `ami replay --memory` (cached in --work/nav-memory, per
-encoder embedding space: a memory and its answers are rebuilt for another encoder). Each
-episode puts the wearer at a random free pose; the goal is an item at rest and the last memory
+encoder embedding space: a memory and its answers are rebuilt for another encoder, and the
+answers also for other answering code). Each episode puts the wearer at a random free pose; the goal is an item at rest and the last memory
 keyframe that saw it there. Every method sees the same starts. Latent methods see real rendered
 frames, encoded by the shipped encoder and the JEPA predictor:
 - companion: MPC, each plan from the real `ami companion serve` on loopback (signed HTTP, the
@@ -164,6 +164,15 @@ def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, ar
     return ep
 
 
+def answerer_version() -> str:
+    """A hash of the code behind the assistant's locate answers: cached answers of other code are
+    not reused."""
+    h = hashlib.sha256()
+    for f in ("device/wm_answerer.py", "device/perception.py", "worldmodel/belief.py", "worldmodel/chain.py"):
+        h.update((ROOT / f).read_bytes())
+    return h.hexdigest()[:12]
+
+
 def start_companion(tmp: Path, checkpoint: Path | None, args: argparse.Namespace) -> tuple[Any, Any]:
     """The real companion on loopback, and a paired device client."""
     sys.path.insert(0, str(ROOT / "tests" / "device"))
@@ -264,6 +273,7 @@ def main() -> int:
     predictor = load_predictor(args.checkpoint)
     encoder = make_encoder(EncoderConfig(threads=1))
     remembered = args.work / "nav-memory" / hashlib.sha256(encoder.space.encode()).hexdigest()[:12]
+    answerer = answerer_version()
     episodes: list[Episode] = []
     with tempfile.TemporaryDirectory(prefix="ami-closed-loop-") as tmp:
         proc, client = start_companion(Path(tmp), args.checkpoint, args) if any(
@@ -273,7 +283,7 @@ def main() -> int:
             for seed in tqdm(seeds, desc="houses", unit="house"):
                 session = recorded(args.work / "nav-sessions" / f"seed-{seed}", RecordConfig(seed=seed))
                 memory = ensure_memory(session, remembered / f"seed-{seed}")
-                answers = ensure_answers(session, remembered / f"answers-{seed}.json")
+                answers = ensure_answers(session, remembered / f"answers-{seed}-{answerer}.json")
                 house = House(seed, session, memory, answers)
                 try:
                     ctx, graph = Ctx(house, encoder, predictor), PlaceGraph(house.places)

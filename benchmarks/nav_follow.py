@@ -29,16 +29,17 @@ from device.session import Pose
 from worldmodel.belief import BeliefConfig
 from worldmodel.chain import surface_position
 
-HOMING_KEEP = 5  # the target is the median of this many latest sightings on the way
+HOMING_KEEP = 5  # the target is placed from this many latest sightings on the way
 REACHED_M = 0.35  # a route waypoint this close is passed
 STOP_M = 0.7  # the route ends this far from where the assistant's answer puts the item ...
-# ... and this far from where sightings on the way put it: a sighting's range assumes the item
-# 0.45 m above the floor, so one on the floor is placed short of it (0.7x the distance from eye
-# height 1.5 m), and it leaves the view, pitched 10 degrees down, about 1.8 m before the wearer reaches it
+# ... and this far from where sightings on the way put it. Until they are seen from several
+# distances, a sighting of an item on the floor is placed short of it (its ray meets a plane 0.45 m
+# up: 0.7x the distance from eye height 1.5 m), and the item leaves the view, pitched 10 degrees
+# down, about 1.8 m before the wearer reaches it.
 HOMING_STOP_M = 0.3
 SCAN_DEG = 45.0
-FACING_DEG = 20.0
-REROUTE_M = 0.5  # the wearer counts as facing the target within this many degrees
+FACING_DEG = 20.0  # the wearer counts as facing the target within this many degrees
+REROUTE_M = 0.5  # a homed target that moves this far gets a new place-graph path
 
 
 def bearing_error_deg(pose: Pose, x: float, z: float) -> float:
@@ -113,8 +114,8 @@ class Follower:
         return t is not None and t[2] > 0 and math.hypot(t[0] - pose.x, t[1] - pose.z) <= self.stop_m + 0.15
 
     def end_action(self, pose: Pose, max_turn_deg: float) -> np.ndarray | None:
-        """At the route's end, the glasses' own last move: face the item, or, not seeing it, scan.
-        None while the route goes on (or after a whole turn found nothing: stay)."""
+        """At the route's end, the glasses' own last move: face the item, or, not seeing it, scan
+        (after a whole turn that found nothing: stay). None while the route goes on."""
         t = self.target(pose)
         if t is None or not self.arrived(pose):
             return None

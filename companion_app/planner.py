@@ -6,10 +6,11 @@ latent (the contract's planning energy). A request may add a metric waypoint (wh
 place graph says to head next, in the start view's frame): each step then also pays `weight`
 per squared metre it ends beyond `radius_m` of the waypoint, its position integrated exactly
 from the pose deltas. The latent goal says what the end of the route looks like; the waypoint
-says which way the walls let the wearer go, which the predictor's latent does not know. Both planners minimise the mean of the per-step energies
-over the horizon, not only the last one: a route that gets near the goal early and stays there
-beats one that wanders and arrives at the last step, which is what MPC (executing the first
-actions, then re-planning) needs.
+says which way the walls let the wearer go, which the predictor's latent does not know.
+
+Both planners minimise the mean of the per-step energies over the horizon, not only the last
+one: a route that gets near the goal early and stays there beats one that wanders and arrives at
+the last step, which is what MPC (executing the first actions, then re-planning) needs.
 
 Actions are (forward_m, right_m, turn_deg), egocentric. Each request brings its own box
 constraints; CEM clips its samples into the box, the gradient planner squashes an unconstrained
