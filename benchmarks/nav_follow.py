@@ -25,14 +25,15 @@ import numpy as np
 
 from device.guidance import item_bearing, wrap_deg
 from device.perception import PerceptionConfig, best_match, sighting_position
+from device.route import STOP_M
 from device.session import Pose
 from worldmodel.belief import BeliefConfig
 from worldmodel.chain import surface_position
 
 HOMING_KEEP = 5  # the target is placed from this many latest sightings on the way
 REACHED_M = 0.35  # a route waypoint this close is passed
-STOP_M = 0.7  # the route ends this far from where the assistant's answer puts the item ...
-# ... and this far from where sightings on the way put it. Until they are seen from several
+# The route ends STOP_M (device/route.py) from where the assistant's answer puts the item ...
+# ... and HOMING_STOP_M from where sightings on the way put it. Until they are seen from several
 # distances, a sighting of an item on the floor is placed short of it (its ray meets a plane 0.45 m
 # up: 0.7x the distance from eye height 1.5 m), and the item leaves the view, pitched 10 degrees
 # down, about 1.8 m before the wearer reaches it.

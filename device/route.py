@@ -4,9 +4,10 @@ The companion plans in the JEPA latent space: the start is the latent of what th
 the goal the latent of the memory keyframe where the item was seen (the evidence of the locate
 answer). When the glasses know where the wearer is, the request also carries the next point of the
 place graph's route, relative to the wearer (the planning energy's waypoint term: the latent alone
-does not know where the walls are). Its pose-delta actions become spoken steps. When no companion was paired, or it is away
-(unreachable, slow, failing), the glasses route over the place graph of memory's keyframe poses
-instead, and say which of the two they used. Without a pairing nothing touches the network.
+does not know where the walls are). Its pose-delta actions become spoken steps. When no companion
+was paired, or it is away (unreachable, slow, failing), the glasses route over the place graph of
+memory's keyframe poses instead, and say which of the two they used. Without a pairing nothing
+touches the network.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ LOCAL = "Here is a route from memory"
 PLANNED = "The companion planned the first steps"
 OTHER_ENCODER = "The companion plans on another encoder's view, here is a route from memory"
 FACE_MIN_M = 0.5  # closer than this the route ends on the item: no last turn to face it
-STOP_M = 0.7  # a companion plan heads for the item's answered position and may stop this far from it
+STOP_M = 0.7  # a route heads for the item's answered position and may stop this far from it
 
 
 @dataclasses.dataclass(frozen=True)
