@@ -1,0 +1,76 @@
+"""The closed-loop benchmark's homing (benchmarks/nav_follow.py): the route to the answer, a
+retarget once the item is seen, and the scan at the end when it is not."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+from device.encoder import Encoding  # noqa: E402
+from device.place_graph import Place, PlaceGraph  # noqa: E402
+from device.session import Pose  # noqa: E402
+from nav_follow import HOMING_STOP_M, SCAN_DEG, Follower  # noqa: E402
+
+GRID = (14, 14)
+HFOV = 60.0
+
+
+def corridor() -> PlaceGraph:
+    """Keyframes every 0.5 m along z = 0 from x = 0 to 6, then up x = 6 to z = 4: an L-shaped walk."""
+    xz = [(x / 2, 0.0) for x in range(13)] + [(6.0, z / 2) for z in range(1, 9)]
+    return PlaceGraph([Place(i, float(i), i, "s", Pose(x, 1.5, z, 0.0, -10.0)) for i, (x, z) in enumerate(xz)])
+
+
+def view(item_cell: int | None, dim: int = 8) -> Encoding:
+    """A frame whose patches are all e0, except the item's prototype e1 in `item_cell`."""
+    patches = np.zeros((GRID[0] * GRID[1], dim), np.float32)
+    patches[:, 0] = 1.0
+    if item_cell is not None:
+        patches[item_cell] = np.eye(dim, dtype=np.float32)[1]
+    return Encoding(patches, GRID, patches.mean(axis=0))
+
+
+ITEM = SimpleNamespace(prototypes=np.eye(8, dtype=np.float32)[1:2], threshold=0.8)
+
+
+def walk(follow: Follower, end: Pose) -> Pose:
+    """Pass every waypoint but the last on the way to `end`, as the wearer would."""
+    for x, z in list(follow.targets[:-1]):
+        follow.target(Pose(x, 1.5, z, 0.0, -10.0))
+    return end
+
+
+def test_route_goes_round_the_corner_to_the_answer() -> None:
+    follow = Follower(corridor(), Pose(0.0, 1.5, 0.0, 0.0, -10.0), (6.0, 4.0), ITEM, HFOV, 1.0)
+    assert follow.targets[-1] == (6.0, 4.0) and any(abs(x - 6.0) < 0.3 and abs(z) < 0.3 for x, z in follow.targets)
+    x, z, radius = follow.target(Pose(0.0, 1.5, 0.0, 0.0, -10.0))
+    assert radius == 0.0 and not follow.homing  # a waypoint on the way, not the end
+
+
+def test_a_sighting_retargets_and_the_end_faces_it() -> None:
+    follow = Follower(corridor(), Pose(0.0, 1.5, 0.0, 0.0, -10.0), (6.0, 4.0), ITEM, HFOV, 1.0)
+    here = Pose(3.0, 1.5, 0.0, 0.0, -10.0)  # facing +x down the corridor
+    follow.observe(view(9 * 14 + 7), here)  # the item low in view, just right of centre
+    assert follow.homing and follow.in_view and follow.stop_m == HOMING_STOP_M
+    x, z = follow.targets[-1]
+    assert 4.5 < x < 6.5 and 0.0 < z < 0.5, (x, z)  # about 2.6 m ahead (its ray meets 0.45 m up), a little right
+    follow.observe(view(None), here)
+    assert not follow.in_view and follow.homing and follow.targets[-1] == (x, z)  # out of view: the target stays
+    near = walk(follow, Pose(x - 0.3, 1.5, z, 90.0, -10.0))  # arrived, turned 90 degrees left of it
+    turn = follow.end_action(near, 45.0)
+    assert turn is not None and turn[0, 0] == 0.0 and turn[0, 2] == -45.0  # turn back right towards it
+
+
+def test_not_seeing_it_at_the_end_scans_one_full_turn_then_stays() -> None:
+    follow = Follower(corridor(), Pose(0.0, 1.5, 0.0, 0.0, -10.0), (6.0, 4.0), ITEM, HFOV, 1.0)
+    there = walk(follow, Pose(6.0, 1.5, 3.4, -90.0, -10.0))  # 0.6 m short of the answer, facing it (+z)
+    assert follow.arrived(there)
+    turns = [follow.end_action(there, 45.0) for _ in range(10)]
+    assert all(t is not None for t in turns)
+    assert [float(t[0, 2]) for t in turns[:8]] == [SCAN_DEG] * 8 and float(turns[8][0, 2]) == 0.0
+    assert follow.end_action(Pose(2.0, 1.5, 0.0, 0.0, -10.0), 45.0) is None  # mid-route: no end move
