@@ -5,9 +5,10 @@ place-graph fallback; success rate and time per plan in one run.
 Houses are held-out seeds 2000-2019, each toured once (`ami record-sim`, cached in
 --work/nav-sessions) and remembered by `ami replay --memory` (cached in --work/nav-memory, per
 encoder embedding space: a memory and its answers are rebuilt for another encoder, and the
-answers also for other answering code). Each episode puts the wearer at a random free pose; the goal is an item at rest and the last memory
-keyframe that saw it there. Every method sees the same starts. Latent methods see real rendered
-frames, encoded by the shipped encoder and the JEPA predictor:
+answers also for other answering code). Each episode puts the wearer at a random free pose; the
+goal is an item at rest and the last memory keyframe that saw it there. Every method sees the
+same starts. Latent methods see real rendered frames, encoded by the shipped encoder and the JEPA
+predictor:
 - companion: MPC, each plan from the real `ami companion serve` on loopback (signed HTTP, the
   device client); the goal latent is the goal keyframe's; the first --execute actions run, then
   it re-plans from the new view;
@@ -117,7 +118,8 @@ def route_actions(method: str, follow: Follower, pose: Any, enc: Any, ctx: Ctx, 
     assert t is not None, "a route always has a target"
     if method == "place-graph":
         return graph_action(pose, t[0], t[1], t[2])
-    plan = client.plan(ctx.latent(enc).numpy(), goal_latent.numpy(), waypoint=(*egocentric(pose.x, pose.z, pose.yaw_deg, t[0], t[1]), t[2]))
+    waypoint = (*egocentric(pose.x, pose.z, pose.yaw_deg, t[0], t[1]), t[2])
+    plan = client.plan(ctx.latent(enc).numpy(), goal_latent.numpy(), waypoint=waypoint)
     ep.plan_ms.append(plan.round_trip_ms)
     ep.companion_ms.append(plan.compute_ms)
     return plan.actions[:args.execute]

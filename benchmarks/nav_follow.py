@@ -4,11 +4,11 @@ A route starts as the place graph's path over memory's keyframe poses to where t
 the item is. On the way, every view the wearer sees is matched against the item's enrolled
 prototypes, the same test that makes the assistant's sightings: on the glasses, the wearer asks
 again as they go, and a sighting on the way is fresher evidence than the answer they started
-from. Once the item is in view, the target is where the last HOMING_KEEP sightings put it, on
-the resting surface (floor or furniture) where their rays agree, as the world model places a
-resting item (worldmodel.chain.surface_position); it is reached by a new place-graph path when it moves by more than REROUTE_M. At the end of the route,
-with the item not in view, the wearer turns on the spot (SCAN_DEG at a time, one full turn at
-most) to look for it.
+from. Once the item is in view, the target is where the last HOMING_KEEP sightings put it, at
+the range scale on which their rays agree, as the world model places a resting item
+(worldmodel.chain.surface_position); it is reached by a new place-graph path when it moves by
+more than REROUTE_M. At the end of the route, with the item not in view, the wearer turns on the
+spot (SCAN_DEG at a time, one full turn at most) to look for it.
 
     follow = Follower(PlaceGraph(places), pose, answer_xz, store.item("keys"), hfov_deg, aspect_hw)
     follow.observe(encoding, pose)          # each new view
@@ -86,7 +86,7 @@ class Follower:
     def _where(self) -> tuple[float, float]:
         """Where the kept sightings put the item. A sighting's ray meets a plane 0.45 m up, so one of
         an item on the floor lands short and one on furniture beyond; from viewpoints at several
-        distances, the world model's surface test (the surface on which the rays agree) corrects it."""
+        distances, the world model's surface test (the range scale on which the rays agree) corrects it."""
         pos = np.array([sighting_position(p, self.hfov_deg, self.aspect_hw, g, c, self.perception)
                         for p, g, c in self.seen])
         wearer = np.array([(p.x, p.z) for p, _, _ in self.seen])
@@ -98,7 +98,7 @@ class Follower:
 
     def target(self, pose: Pose) -> tuple[float, float, float] | None:
         """(x, z, radius_m) to head for next, or None when there is nowhere left to go."""
-        while len(self.targets) > 1 and math.hypot(self.targets[0][0] - pose.x, self.targets[0][1] - pose.z) < REACHED_M:
+        while len(self.targets) > 1 and math.dist(self.targets[0], (pose.x, pose.z)) < REACHED_M:
             self.targets.pop(0)
         if not self.targets:
             return None
