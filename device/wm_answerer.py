@@ -15,8 +15,8 @@ frame's sightings extend each item's chain, and a query only adds the query-time
 - alerts: a carryable item whose best hypothesis is a place it was put down at (not where it was
   enrolled), where "it stays there" beats "it is carried" and every other place by `alert_margin`,
   and the wearer has gone `leave_distance_m` away: one alert per put-down, no repeats. A stay
-  within `min_move_m` of where the item was shown to the glasses, or of where its last alert left
-  it, is the same rest, not a new put-down: the estimated position of an item that did not move
+  within `min_move_m` of where the item was shown to the glasses, or of where any of its alerts
+  left it, is the same rest, not a new put-down: the estimated position of an item that did not move
   drifts between views, and the chain can read that drift as a pick-up and a put-down.
 """
 
@@ -78,7 +78,7 @@ class WorldModelAnswerer:
         self._pending: list[str] = []  # items sighted in the current frame, waiting for its pose
         self._belief: dict[str, Belief] = {}  # per item, as of its last sighting
         self._alerted_t: dict[str, float] = {}  # per item, when its last alert was given
-        self._alerted_at: dict[str, tuple[float, float]] = {}  # per item, where its last alert placed it
+        self._alerted_at: dict[str, list[tuple[float, float]]] = {}  # per item, where its alerts placed it
         self._checked_t: dict[str, float] = {}  # per item, when its left-behind test last ran
         self._missed_t: dict[str, float] = {}  # per item, when its last miss was recorded
         self._last_seen_t: dict[str, float] = {}  # per item, its latest sighting
@@ -220,7 +220,7 @@ class WorldModelAnswerer:
                 continue
             last = seen[b.support[-1]][1]
             self._alerted_t[item] = t
-            self._alerted_at[item] = b.position
+            self._alerted_at.setdefault(item, []).append(b.position)
             place = self.place_names.describe(b.position, b.surface, self._others(item))
             out.append(Response(
                 t=t, kind="alert", utterance_t=None, item=item,
@@ -231,10 +231,9 @@ class WorldModelAnswerer:
         return out
 
     def _same_rest(self, item: str, position: tuple[float, float]) -> bool:
-        """Whether `position` is within min_move_m of where the item was enrolled or last alerted."""
+        """Whether `position` is within min_move_m of where the item was enrolled or alerted."""
         rests = [o.position for o, _ in self._seen[item] if o.enroll and o.position is not None]
-        if item in self._alerted_at:
-            rests.append(self._alerted_at[item])
+        rests += self._alerted_at.get(item, [])
         return any(math.dist(position, r) < self.config.min_move_m for r in rests)
 
     # -- locate ----------------------------------------------------------------------------

@@ -77,6 +77,17 @@ def test_put_back_beside_where_it_was_shown_is_not_left_behind() -> None:
     assert put_back(WorldModelAnswerer(), beside) == []
 
 
+def test_a_rest_where_any_earlier_alert_placed_the_item_is_not_a_new_put_down() -> None:
+    """Keys reported left at 5 m, then (false sightings elsewhere) at 9 m: a rest back at 5 m is
+    the first event again, not a third. Only the last alert's spot counted before."""
+    answerer = WorldModelAnswerer()
+    answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.8, A))
+    answerer._alerted_at["keys"] = [(5.0, 0.0), (9.0, 0.0)]
+    assert answerer._same_rest("keys", (5.4, 0.0)) and answerer._same_rest("keys", (9.0, 1.0))
+    assert answerer._same_rest("keys", (0.5, 0.0))  # where it was shown
+    assert not answerer._same_rest("keys", (7.0, 0.0))  # 2 m from both: a new rest
+
+
 def test_a_new_place_restarts_the_chains_in_the_frame_loop_not_in_the_question() -> None:
     """A place that appears near the keys (another item seen there) is folded into the keys' chain
     by the frame that brought it, so a later question does not pay the restart."""
