@@ -96,12 +96,10 @@ class Follower:
         """The place graph's path from the wearer to goal (the wearer's own point left out)."""
         return [*self.graph.route((pose.x, pose.z), goal).waypoints[1:], goal]
 
-    def target(self, pose: Pose) -> tuple[float, float, float] | None:
-        """(x, z, radius_m) to head for next, or None when there is nowhere left to go."""
+    def target(self, pose: Pose) -> tuple[float, float, float]:
+        """(x, z, radius_m) to head for next; the last target is where the item is believed to be."""
         while len(self.targets) > 1 and math.dist(self.targets[0], (pose.x, pose.z)) < REACHED_M:
             self.targets.pop(0)
-        if not self.targets:
-            return None
         x, z = self.targets[0]
         return x, z, self.stop_m if len(self.targets) == 1 else 0.0
 
@@ -111,14 +109,16 @@ class Follower:
 
     def arrived(self, pose: Pose) -> bool:
         """At the route's end: within stop_m (plus a little) of the last target."""
-        t = self.target(pose)
-        return t is not None and t[2] > 0 and math.hypot(t[0] - pose.x, t[1] - pose.z) <= self.stop_m + 0.15
+        return self._at_end(pose, self.target(pose))
+
+    def _at_end(self, pose: Pose, t: tuple[float, float, float]) -> bool:
+        return t[2] > 0 and math.hypot(t[0] - pose.x, t[1] - pose.z) <= self.stop_m + 0.15
 
     def end_action(self, pose: Pose, max_turn_deg: float) -> np.ndarray | None:
         """At the route's end, the glasses' own last move: face the item, or, not seeing it, scan
         (after a whole turn that found nothing: stay). None while the route goes on."""
         t = self.target(pose)
-        if t is None or not self.arrived(pose):
+        if not self._at_end(pose, t):
             return None
         turn = bearing_error_deg(pose, t[0], t[1])
         if self.homing or abs(turn) > FACING_DEG and self.scans == 0:
