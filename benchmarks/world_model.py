@@ -32,7 +32,8 @@ def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: st
         "false match costs little; a held item is seen about 1.3 m from the wearer; items are picked up and "
         "put down only where the wearer went; the answer is where the final stay's sightings agree, on the "
         "floor or on furniture (resting surfaces); looking at the believed place without seeing the item "
-        "lowers the confidence, and keeps lowering it while the item stays unseen there. The chain is "
+        "lowers the confidence, and keeps lowering it while the item stays unseen there; a left-item alert "
+        "needs the item seen in the wearer's hand since its last alert. The chain is "
         "extended one sighting at a time (`worldmodel/chain.py`); answers carry their energy, `ami explain` "
         "shows the competing hypotheses, and places are named by the wearer (\"this is the kitchen\") or by "
         "the spot where another item was shown to the glasses.",
