@@ -3,6 +3,7 @@ retarget once the item is seen, and the scan at the end when it is not."""
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +13,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from device.encoder import Encoding  # noqa: E402
+from device.perception import project_point  # noqa: E402
 from device.place_graph import Place, PlaceGraph  # noqa: E402
 from device.session import Pose  # noqa: E402
 from nav_follow import HOMING_STOP_M, SCAN_DEG, Follower  # noqa: E402
@@ -74,3 +76,40 @@ def test_not_seeing_it_at_the_end_scans_one_full_turn_then_stays() -> None:
     assert all(t is not None for t in turns)
     assert [float(t[0, 2]) for t in turns[:8]] == [SCAN_DEG] * 8 and float(turns[8][0, 2]) == 0.0
     assert follow.end_action(Pose(2.0, 1.5, 0.0, 0.0, -10.0), 45.0) is None  # mid-route: no end move
+
+
+def cell_of(pose: Pose, point: tuple[float, float, float]) -> int:
+    """The grid cell in which `pose` sees `point`."""
+    u, v = project_point(pose, HFOV, 1.0, point)
+    return min(int(v * GRID[0]), GRID[0] - 1) * GRID[1] + min(int(u * GRID[1]), GRID[1] - 1)
+
+
+def facing(x: float, z: float, item: tuple[float, float]) -> Pose:
+    yaw = math.degrees(math.atan2(-(item[1] - z), item[0] - x))  # forward = (cos yaw, -sin yaw)
+    return Pose(x, 1.5, z, yaw, -10.0)
+
+
+def test_one_sighting_gives_the_bearing_and_the_answer_the_range() -> None:
+    """Seen once, 3 m down the corridor, on the floor: the sighting's ray meets the 0.45 m plane
+    about 2.1 m out, short of it. With the answer on that ray the target lies on it between the
+    two; with the answer 1.5 m off to the side the target moves onto the ray, at about the
+    answer's range."""
+    item = (4.5, 0.0)
+    here = facing(1.5, 0.0, item)
+    for answer in ((4.4, 0.0), (4.5, 1.5)):
+        follow = Follower(corridor(), Pose(0.0, 1.5, 0.0, 0.0, -10.0), answer, ITEM, HFOV, 1.0)
+        follow.observe(view(cell_of(here, (item[0], 0.05, item[1]))), here)
+        x, z = follow.targets[-1]
+        assert abs(z) < 0.3, (answer, x, z)  # on the bearing the glasses saw
+        assert 3.8 < x < 4.4, (answer, x, z)  # beyond the plane's point (3.6), short of the answer
+
+
+def test_rays_from_several_places_cross_at_the_item() -> None:
+    """The answer is 2.8 m off; sightings of an item on furniture (0.85 m up: each ray meets the
+    plane beyond it) from three places put the target within 0.5 m of it."""
+    item = (4.0, 2.0)
+    follow = Follower(corridor(), Pose(0.0, 1.5, 0.0, 0.0, -10.0), (6.0, 4.0), ITEM, HFOV, 1.0)
+    for x, z in ((1.0, 0.0), (2.5, 0.0), (4.0, 0.0)):
+        pose = facing(x, z, item)
+        follow.observe(view(cell_of(pose, (item[0], 0.85, item[1]))), pose)
+    assert math.dist(follow.targets[-1], item) < 0.5, follow.targets[-1]
