@@ -18,8 +18,9 @@ frame's sightings extend each item's chain, and a query only adds the query-time
   within `min_move_m` of where the item was shown to the glasses, or of where any of its alerts
   left it, is the same rest, not a new put-down: the estimated position of an item that did not move
   drifts between views, and the chain can read that drift as a pick-up and a put-down. And the
-  item must have been seen in the wearer's hand `min_in_hand` times since its last alert: a
-  put-down follows a carry, and false matches elsewhere come without one.
+  item must have been seen in the wearer's hand `min_in_hand` times since its last alert, in the
+  `in_hand_window_s` before the rest began: a put-down follows a carry, and false matches
+  elsewhere come without one.
 """
 
 from __future__ import annotations
@@ -55,13 +56,15 @@ class WorldModelConfig:
     leave_distance_m: float = 4.0  # the wearer is this far from where the item rests ...
     min_away_s: float = 3.0  # ... and the item has not been seen for this long
     min_move_m: float = 2.0  # a stay this close to the item's enrollment or last alert is not a new put-down
-    min_in_hand: int = 5  # an alert needs this many sightings of the item in hand since its last alert
+    min_in_hand: int = 5  # an alert needs this many sightings of the item in hand since its last alert ...
+    in_hand_window_s: float = 120.0  # ... and in this long before the rest began (the carry that led there)
     fov_deg: float = 60.0  # the camera's field of view (square frames), for "looked at a place"
     look_range_m: float = 3.0  # a place this close and in view, with the item unseen for ...
     miss_every_s: float = 2.0  # ... this long, is a miss (negative evidence); at most one per this long
 
     def __post_init__(self) -> None:
-        for name in ("alert_margin", "leave_distance_m", "min_away_s", "min_move_m", "min_in_hand"):
+        for name in ("alert_margin", "leave_distance_m", "min_away_s", "min_move_m", "min_in_hand",
+                     "in_hand_window_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"WorldModelConfig.{name} must be a finite number >= 0, got {value!r}")
@@ -219,8 +222,9 @@ class WorldModelAnswerer:
                     or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
                 continue
             away = math.dist((pose.x, pose.z), b.position)
+            carry_from = max(self._alerted_t.get(item, -math.inf), b.segment_start_t - c.in_hand_window_s)
             if (away < c.leave_distance_m or self._same_rest(item, b.position)
-                    or self._in_hand(item, self._alerted_t.get(item, -math.inf), b.segment_start_t) < c.min_in_hand):
+                    or self._in_hand(item, carry_from, b.segment_start_t) < c.min_in_hand):
                 continue
             last = seen[b.support[-1]][1]
             self._alerted_t[item] = t

@@ -60,6 +60,37 @@ def test_no_alert_without_the_item_seen_in_hand() -> None:
         "without min_in_hand the walk alerts (else this test shows nothing)"
 
 
+def test_a_carry_long_before_does_not_license_an_alert() -> None:
+    """Keys carried from A to B in the first seconds and left there while the wearer stays by B;
+    at 158 s six sightings at C, 10 m on (a look-alike), then the wearer walks back. The carry was
+    2.5 minutes before, so it is not the carry that led to C: no alert. Counting every in-hand
+    sighting since enrollment (no window) alerts, so the window is what the test shows."""
+    C = (20.0, 0.0)
+
+    def run(answerer: WorldModelAnswerer) -> list:
+        answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.8, A))
+        path_t = [0.0, 4.0, 5.0, 14.0, 150.0, 157.0, 164.0, 176.0]
+        path_x = [-2.0, -2.0, -0.5, 8.0, 8.0, 17.0, 17.0, 8.0]
+        out = []
+        for i in range(int(190.0 / FRAME_S)):
+            t = round(i * FRAME_S, 3)
+            x = float(np.interp(t, path_t, path_x))
+            if t in (1.0, 2.0, 3.0):
+                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, A))
+            if t in (6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0):
+                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, (x + 1.3, 0.0)))  # in hand
+            if t in (15.0, 16.0, 17.0, 60.0, 100.0, 140.0):
+                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, B))
+            if t in (158.0, 159.0, 160.0, 161.0, 162.0, 163.0):
+                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, C))
+            out += answerer.alerts(t, Pose(x, 1.5, 0.0, 0.0, -20.0))
+        return out
+
+    assert len(run(WorldModelAnswerer(WorldModelConfig(in_hand_window_s=1e9)))) == 1, \
+        "without the window the walk alerts (else this test shows nothing)"
+    assert run(WorldModelAnswerer()) == []
+
+
 def put_back(answerer: WorldModelAnswerer, spot: tuple[float, float]) -> list:
     """Keys shown at A, picked up (seen in hand while the wearer walks to x = 6 and back), seen
     resting at `spot`, then the wearer walks away to x = -20: the frame loop's alerts."""
