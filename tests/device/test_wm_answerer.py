@@ -60,54 +60,44 @@ def test_no_alert_without_the_item_seen_in_hand() -> None:
         "without min_in_hand the walk alerts (else this test shows nothing)"
 
 
+HAND = None  # in `drive`'s sightings: the item in hand, 1.3 m ahead of the wearer
+
+
+def drive(answerer: WorldModelAnswerer, path: tuple[list[float], list[float]],
+          seen: list[tuple[tuple[float, ...], tuple[float, float] | None]], until_s: float) -> list:
+    """Keys shown at A, then the frame loop: the wearer walks along z = 0 (path: times, x), the keys
+    are sighted at each (times, where) of `seen` (HAND: in hand); returns the alerts."""
+    answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.8, A))
+    out = []
+    for i in range(int(until_s / FRAME_S)):
+        t = round(i * FRAME_S, 3)
+        x = float(np.interp(t, *path))
+        for times, where in seen:
+            if t in times:
+                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, (x + 1.3, 0.0) if where is HAND else where))
+        out += answerer.alerts(t, Pose(x, 1.5, 0.0, 0.0, -20.0))
+    return out
+
+
 def test_a_carry_long_before_does_not_license_an_alert() -> None:
     """Keys carried from A to B in the first seconds and left there while the wearer stays by B;
     at 158 s six sightings at C, 10 m on (a look-alike), then the wearer walks back. The carry was
     2.5 minutes before, so it is not the carry that led to C: no alert. Counting every in-hand
     sighting since enrollment (no window) alerts, so the window is what the test shows."""
-    C = (20.0, 0.0)
-
-    def run(answerer: WorldModelAnswerer) -> list:
-        answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.8, A))
-        path_t = [0.0, 4.0, 5.0, 14.0, 150.0, 157.0, 164.0, 176.0]
-        path_x = [-2.0, -2.0, -0.5, 8.0, 8.0, 17.0, 17.0, 8.0]
-        out = []
-        for i in range(int(190.0 / FRAME_S)):
-            t = round(i * FRAME_S, 3)
-            x = float(np.interp(t, path_t, path_x))
-            if t in (1.0, 2.0, 3.0):
-                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, A))
-            if t in (6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0):
-                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, (x + 1.3, 0.0)))  # in hand
-            if t in (15.0, 16.0, 17.0, 60.0, 100.0, 140.0):
-                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, B))
-            if t in (158.0, 159.0, 160.0, 161.0, 162.0, 163.0):
-                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, C))
-            out += answerer.alerts(t, Pose(x, 1.5, 0.0, 0.0, -20.0))
-        return out
-
-    assert len(run(WorldModelAnswerer(WorldModelConfig(in_hand_window_s=1e9)))) == 1, \
+    path = ([0.0, 4.0, 5.0, 14.0, 150.0, 157.0, 164.0, 176.0], [-2.0, -2.0, -0.5, 8.0, 8.0, 17.0, 17.0, 8.0])
+    seen = [((1.0, 2.0, 3.0), A), ((6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0), HAND),
+            ((15.0, 16.0, 17.0, 60.0, 100.0, 140.0), B), ((158.0, 159.0, 160.0, 161.0, 162.0, 163.0), (20.0, 0.0))]
+    assert len(drive(WorldModelAnswerer(WorldModelConfig(in_hand_window_s=1e9)), path, seen, 190.0)) == 1, \
         "without the window the walk alerts (else this test shows nothing)"
-    assert run(WorldModelAnswerer()) == []
+    assert drive(WorldModelAnswerer(), path, seen, 190.0) == []
 
 
 def put_back(answerer: WorldModelAnswerer, spot: tuple[float, float]) -> list:
     """Keys shown at A, picked up (seen in hand while the wearer walks to x = 6 and back), seen
     resting at `spot`, then the wearer walks away to x = -20: the frame loop's alerts."""
-    path_t, path_x = [0.0, 4.0, 5.0, 10.0, 14.0, 18.0, 30.0], [-2.0, -2.0, -0.5, 6.0, spot[0] - 1.5, spot[0] - 1.5, -20.0]
-    answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.8, A))
-    out = []
-    for i in range(int(40.0 / FRAME_S)):
-        t = round(i * FRAME_S, 3)
-        x = float(np.interp(t, path_t, path_x))
-        if t in (1.0, 2.0, 3.0):
-            answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, A))
-        if t in (7.0, 8.0, 9.0, 11.0, 12.0):
-            answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, (x + 1.3, 0.0)))  # in hand
-        if t in (15.0, 16.0, 17.0):
-            answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, spot))
-        out += answerer.alerts(t, Pose(x, 1.5, 0.0, 0.0, -20.0))
-    return out
+    path = ([0.0, 4.0, 5.0, 10.0, 14.0, 18.0, 30.0], [-2.0, -2.0, -0.5, 6.0, spot[0] - 1.5, spot[0] - 1.5, -20.0])
+    seen = [((1.0, 2.0, 3.0), A), ((7.0, 8.0, 9.0, 11.0, 12.0), HAND), ((15.0, 16.0, 17.0), spot)]
+    return drive(answerer, path, seen, 40.0)
 
 
 def test_put_back_beside_where_it_was_shown_is_not_left_behind() -> None:
