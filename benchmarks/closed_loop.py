@@ -216,8 +216,9 @@ def render_section(s: dict[str, dict[str, Any]], args: argparse.Namespace, comma
         f"1 CPU thread of this 2-core machine, shared with other work; {wall_s / 60:.1f} min in all).",
         "",
         f"CEM on the companion: horizon {args.horizon}, {args.samples} samples, {args.iterations} iterations "
-        f"(fewer than DINO-WM's 300 x 30, to fit the run in ~10 minutes on one CPU thread); MPC executes the first "
-        f"{args.execute} actions of each plan. Budget {args.budget} actions of at most {MAX_FORWARD_M} m and "
+        f"(fewer than DINO-WM's 300 x 30, to fit the run in minutes on one CPU thread); MPC executes the first "
+        f"{'action' if args.execute == 1 else f'{args.execute} actions'} of each plan, starting CEM from the "
+        f"plain way to the route's next point. Budget {args.budget} actions of at most {MAX_FORWARD_M} m and "
         f"{MAX_TURN_DEG:.0f} degrees. Success: within 1 m of the item and facing it.",
         "",
         f"| method | success | within {VIEW_RADIUS_M} m and facing, at some point | median distance left (m) | median actions to success | time per plan, median / p90 (ms) "
@@ -252,7 +253,7 @@ def main() -> int:
     ap.add_argument("--horizon", type=int, default=5)
     ap.add_argument("--samples", type=int, default=64, help="CEM samples (default: 64)")
     ap.add_argument("--iterations", type=int, default=8, help="CEM iterations (default: 8)")
-    ap.add_argument("--execute", type=int, default=3, help="actions executed per plan (default: 3)")
+    ap.add_argument("--execute", type=int, default=1, help="actions executed per plan (default: 1)")
     ap.add_argument("--waypoint-weight", type=float, default=CompanionConfig.waypoint_weight,
                     help=f"companion + route: energy per squared metre from the waypoint (default: "
                          f"{CompanionConfig.waypoint_weight}, the device's)")

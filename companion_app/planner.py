@@ -12,6 +12,10 @@ Both planners minimise the mean of the per-step energies over the horizon, not o
 one: a route that gets near the goal early and stays there beats one that wanders and arrives at
 the last step, which is what MPC (executing the first actions, then re-planning) needs.
 
+With a waypoint, CEM's search starts from the plain way there (`toward`: face it, walk), which
+is always among its samples, so the plan it returns costs no more than that; the latent energy
+can only trade it for something it scores lower.
+
 Actions are (forward_m, right_m, turn_deg), egocentric. Each request brings its own box
 constraints; CEM clips its samples into the box, the gradient planner squashes an unconstrained
 parameter through a sigmoid into it, so every returned action is feasible.
@@ -25,6 +29,7 @@ batched matrix products).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -150,6 +155,28 @@ def waypoint_energies(actions: Tensor, target: Tensor) -> Tensor:
     return target[:, None, 3] * (d - target[:, None, 2]).clamp(min=0.0).pow(2)
 
 
+def toward(target: Tensor, low: Tensor, high: Tensor, horizon: int) -> Tensor:
+    """(B, 4) waypoint rows, (B, 1, 3) action bounds -> (B, H, 3): the plain way to the waypoint,
+    each step turning to face it and, when nearly facing it (30 degrees), walking on until within
+    its radius. CEM starts its search here when there is a waypoint, so the plan it returns is at
+    worst this one (it is always among the samples), improved where the latent energy says so."""
+    b = target.shape[0]
+    pos = torch.zeros(b, 2, device=target.device)  # (forward_m, right_m) in the start's frame
+    heading = torch.zeros(b, device=target.device)  # radians, left positive
+    steps = []
+    for _ in range(horizon):
+        rel = target[:, :2] - pos
+        bearing = torch.remainder(torch.atan2(-rel[:, 1], rel[:, 0]) - heading + math.pi, 2 * math.pi) - math.pi
+        left = (rel.norm(dim=-1) - target[:, 2]).clamp(min=0.0)
+        fwd = torch.where(bearing.abs() <= math.radians(30.0), left, torch.zeros_like(left))
+        step = torch.stack([fwd, torch.zeros_like(fwd), torch.rad2deg(bearing)], dim=-1)
+        step = torch.maximum(torch.minimum(step, high[:, 0]), low[:, 0])
+        pos = pos + step[:, :1] * torch.stack([torch.cos(heading), -torch.sin(heading)], dim=-1)
+        heading = heading + torch.deg2rad(step[:, 2])
+        steps.append(step)
+    return torch.stack(steps, dim=1)
+
+
 class Planner:
     """Plans batches of jobs through one predictor on one device. Not thread-safe: one caller."""
 
@@ -212,6 +239,9 @@ class Planner:
         n_elite = max(1, round(self.config.elite_frac * n))
         width = high - low
         mean = ((low + high) / 2).expand(b, h, ACTION_DIM).clone()  # (B, H, 3)
+        has_waypoint = target[:, 3] > 0
+        if has_waypoint.any():
+            mean[has_waypoint] = toward(target, low, high, h)[has_waypoint]
         std = (width / 2).expand(b, h, ACTION_DIM).clone()
         floor = self.config.min_std_frac * width
         best_cost = torch.full((b,), float("inf"), device=self.device)

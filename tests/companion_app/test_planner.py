@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from companion_app.planner import Bounds, Planner, PlanJob, Waypoint, positions, step_energies
+from companion_app.planner import Bounds, Planner, PlanJob, Waypoint, positions, step_energies, toward
 from companion_fixtures import PoseToy, pose_latent
 
 BOX = Bounds((0.0, 0.0, -45.0), (0.5, 0.0, 45.0))
@@ -95,3 +95,26 @@ def test_a_waypoint_steers_the_plan_to_a_metric_target(toy: PoseToy, name: str) 
     assert steered.energies[-1] < steered.energies[0]  # the reported energies include the waypoint term
     unsteered = planner.plan(PlanJob(here, here, BOX, planner=name, samples=128, iterations=20))
     assert float(positions(torch.tensor(unsteered.actions))[-1].norm()) < 0.5
+
+
+@pytest.mark.parametrize("forward, right", [(2.0, 0.0), (-1.5, 0.5), (0.5, -2.0)])
+def test_toward_walks_to_a_waypoint_ahead_behind_or_aside(forward: float, right: float) -> None:
+    """The plain way: turn to face the waypoint (45 degrees a step at most), then walk."""
+    target = torch.tensor([[forward, right, 0.3, 1.0]])
+    acts = toward(target, torch.tensor([BOX.low])[:, None], torch.tensor([BOX.high])[:, None], 10)
+    assert acts.shape == (1, 10, 3)
+    assert all(BOX.low[i] <= float(a[i]) <= BOX.high[i] for a in acts[0] for i in range(3))
+    assert float((positions(acts[0])[-1] - target[0, :2]).norm()) <= 0.3 + 1e-4
+
+
+def test_cem_with_a_waypoint_is_no_worse_than_the_plain_way(toy: PoseToy) -> None:
+    """CEM starts from `toward` and keeps the best sample, so with a short search its plan still
+    costs no more than the plain way to the waypoint (here, 2 m behind the wearer)."""
+    here = torch.tensor(pose_latent(0, 0, 0))
+    planner = Planner(toy, torch.device("cpu"))
+    waypoint = Waypoint(forward_m=-2.0, right_m=0.0, radius_m=0.3, weight=100.0)
+    plan = planner.plan(PlanJob(here, here, BOX, horizon=8, samples=4, iterations=1, waypoint=waypoint))
+    target = torch.tensor([[-2.0, 0.0, 0.3, 100.0]])
+    plain = toward(target, torch.tensor([BOX.low])[:, None], torch.tensor([BOX.high])[:, None], 8)
+    cost = lambda a: float(planner._energies(here[None], here[None], target, a).mean())  # noqa: E731
+    assert cost(torch.tensor([plan.actions])) <= cost(plain) + 1e-6
