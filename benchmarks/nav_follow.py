@@ -6,8 +6,9 @@ prototypes, the same test that makes the assistant's sightings: on the glasses, 
 again as they go, and a sighting on the way is fresher evidence than the answer they started
 from. Once the item is in view, the target is where the last HOMING_KEEP sightings and the
 answer together put it (`Follower._where`: a sighting's bearing is good, its range is not); it
-is reached by a new place-graph path when it moves by more than REROUTE_M. At the end of the route, with the item not in view, the wearer turns on the
-spot (SCAN_DEG at a time, one full turn at most) to look for it.
+is reached by a new place-graph path when it moves by more than REROUTE_M. At the end of the
+route, with the item not in view, the wearer turns on the spot (SCAN_DEG at a time, one full
+turn at most) to look for it.
 
     follow = Follower(PlaceGraph(places), pose, answer_xz, store.item("keys"), hfov_deg, aspect_hw)
     follow.observe(encoding, pose)          # each new view
