@@ -108,6 +108,15 @@ def graph_action(pose: Any, tx: float, tz: float, stop_m: float) -> np.ndarray:
     return np.array([[fwd, 0.0, float(np.clip(turn, -MAX_TURN_DEG, MAX_TURN_DEG))]], np.float32)
 
 
+def companion_actions(client: Any, ctx: Ctx, enc: Any, goal_latent: Any, ep: Episode, args: argparse.Namespace,
+                      waypoint: tuple[float, float, float] | None = None) -> np.ndarray:
+    """The first --execute actions of the companion's plan from the view `enc`, timed into `ep`."""
+    plan = client.plan(ctx.latent(enc).numpy(), goal_latent.numpy(), waypoint=waypoint)
+    ep.plan_ms.append(plan.round_trip_ms)
+    ep.companion_ms.append(plan.compute_ms)
+    return plan.actions[:args.execute]
+
+
 def route_actions(method: str, follow: Follower, pose: Any, enc: Any, ctx: Ctx, goal_latent: Any, client: Any,
                   ep: Episode, args: argparse.Namespace) -> np.ndarray:
     """The next actions of a route method: the glasses' end turns, else a plan or a graph step."""
@@ -118,10 +127,7 @@ def route_actions(method: str, follow: Follower, pose: Any, enc: Any, ctx: Ctx, 
     if method == "place-graph":
         return graph_action(pose, t[0], t[1], t[2])
     waypoint = (*egocentric(pose.x, pose.z, pose.yaw_deg, t[0], t[1]), t[2])
-    plan = client.plan(ctx.latent(enc).numpy(), goal_latent.numpy(), waypoint=waypoint)
-    ep.plan_ms.append(plan.round_trip_ms)
-    ep.companion_ms.append(plan.compute_ms)
-    return plan.actions[:args.execute]
+    return companion_actions(client, ctx, enc, goal_latent, ep, args, waypoint)
 
 
 def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, args: argparse.Namespace,
@@ -150,10 +156,7 @@ def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, ar
                 actions, ms = greedy(ctx, ctx.latent(enc), goal_latent)
                 ep.plan_ms.append(ms)
             else:
-                plan = client.plan(ctx.latent(enc).numpy(), goal_latent.numpy())
-                ep.plan_ms.append(plan.round_trip_ms)
-                ep.companion_ms.append(plan.compute_ms)
-                actions = plan.actions[:args.execute]
+                actions = companion_actions(client, ctx, enc, goal_latent, ep, args)
         for a in actions:
             pose = house.step(pose, a)
             ep.steps += 1
