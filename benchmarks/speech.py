@@ -30,75 +30,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from report import BENCH_MD, ROOT, write_section
+from speech_phrasings import (C_IN_VOCAB, C_OUT_OF_VOCAB, D_IN_VOCAB, D_OUT_OF_VOCAB, DEV, HELD_OUT,
+                              HELD_OUT_B, HELD_OUT_C, HELD_OUT_D, IN_VOCAB, OUT_OF_VOCAB, SPEEDS_WPM, VOICES)
 
 if TYPE_CHECKING:
     from memory.store import MemoryStore
 
 sys.path.insert(0, str(ROOT))
 
-DEV: dict[str, tuple[str, ...]] = {
-    "enroll": ("this is my {item}", "remember, these are my {item}", "these are my {item}"),
-    "locate": ("where are my {item}", "where did I put my {item}", "do you know where my {item} is",
-               "any idea where my {item} went", "I misplaced my {item}", "have you seen my {item}"),
-    "left_items": ("did I leave anything behind", "have I got everything with me"),
-    "forget": ("forget the last ten minutes", "forget my {item}", "please erase the past five minutes",
-               "stop tracking my {item}"),
-    "route": ("take me to my {item}", "could you point me toward my {item}", "lead the way to my {item}"),
-    "unknown": ("what's the weather like", "thank you for watching", "can you play some music"),
-}
-HELD_OUT: dict[str, tuple[str, ...]] = {
-    "enroll": ("okay, this one here is my {item}", "please remember these are my {item}",
-               "I'm showing you my {item}", "take note, this is my {item}"),
-    "locate": ("where on earth did I put my {item}", "can you tell me where my {item} is",
-               "I've misplaced my {item}, where is it", "where might my {item} be",
-               "I'm looking for my {item}"),
-    "left_items": ("have I forgotten anything", "did I leave something behind",
-                   "is there anything I left behind", "am I leaving anything here"),
-    "forget": ("please forget the last five minutes", "delete everything from the past hour",
-               "forget about my {item}", "erase my {item} from your memory"),
-    "route": ("can you guide me back to my {item}", "which way to my {item}",
-              "show me where to go for my {item}", "lead me to my {item} please"),
-    "unknown": ("what's the weather going to be tomorrow", "remind me to buy milk",
-                "how far is the station", "I'm going to make some tea"),
-}
-# A second held-out set, written after the first run of HELD_OUT showed its errors and BEFORE the
-# fixes that followed (item words end at punctuation, Whisper's "thank you for watching" tails
-# are cut). HELD_OUT's figure after those fixes is optimistic; HELD_OUT_B's is not.
-HELD_OUT_B: dict[str, tuple[str, ...]] = {
-    "enroll": ("hey glasses, these here are my {item}", "remember that this is my {item}",
-               "this thing is my {item}", "I want you to learn my {item}"),
-    "locate": ("do you remember where I left my {item}", "where have I put my {item}",
-               "can you find my {item} for me", "where did my {item} end up", "tell me where my {item} is"),
-    "left_items": ("did I forget to take something", "have I left something somewhere",
-                   "is anything of mine left behind", "is something of mine missing"),
-    "forget": ("forget the past two minutes", "clear the last hour from memory", "please forget my {item}",
-               "delete my {item}"),
-    "route": ("walk me over to my {item}", "guide me to where my {item} is", "what's the way to my {item}",
-              "bring me to my {item}"),
-    "unknown": ("set an alarm for seven", "what's on my calendar today", "turn the volume up",
-                "who won the game last night"),
-}
-# A third held-out set (2026-11-30), written in one go before its first run and after no change
-# to the speech path since: new phrasings, and items the benchmark had not used.
-HELD_OUT_C: dict[str, tuple[str, ...]] = {
-    "enroll": ("here's my {item}, please remember it", "note that this {item} belongs to me",
-               "learn what my {item} looks like", "save this as my {item}"),
-    "locate": ("where's my {item}", "I can't find my {item}", "what did I do with my {item}",
-               "have you spotted my {item} anywhere", "where was my {item} last"),
-    "left_items": ("did I leave anything", "am I forgetting something", "is there anything I should take with me",
-                   "did I leave stuff lying around"),
-    "forget": ("forget what you saw in the last twenty minutes", "wipe the last half hour",
-               "stop remembering my {item}", "delete what you know about my {item}"),
-    "route": ("help me get to my {item}", "navigate to my {item}", "how do I get to my {item}",
-              "point the way to my {item}"),
-    "unknown": ("what time is it", "call my sister", "tell me a joke", "how's the traffic"),
-}
-IN_VOCAB = ("keys", "phone", "wallet", "glasses", "passport", "umbrella")  # in device.asr.COMMON_ITEMS
-OUT_OF_VOCAB = ("scarf", "camera", "notebook", "toolbox")  # not in the prompt
-C_IN_VOCAB = ("charger", "remote", "headphones", "laptop")  # held-out-C's items in the prompt ...
-C_OUT_OF_VOCAB = ("lanyard", "thermos", "stapler", "hairbrush")  # ... and outside it
-VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp")
-SPEEDS_WPM = (140, 200)
 
 
 HISTORY = [
@@ -139,20 +78,22 @@ class Query:
 
 def queries(quick: bool, dev: bool = False) -> list[Query]:
     """Held-out phrasings in every voice and speed, held-out-B in every voice at 140 wpm, held-out-C
-    in every voice at 170 wpm (its own items), dev in two; dev: only the development phrasings, in
+    and -D in every voice at 170 wpm (each with its own items), dev in two; dev: only the development phrasings, in
     every voice and speed."""
     out: list[Query] = []
     items = itertools.cycle(IN_VOCAB + OUT_OF_VOCAB)
-    c_items = itertools.cycle(C_IN_VOCAB + C_OUT_OF_VOCAB)
+    own_items = {"held-out-c": itertools.cycle(C_IN_VOCAB + C_OUT_OF_VOCAB),
+                 "held-out-d": itertools.cycle(D_IN_VOCAB + D_OUT_OF_VOCAB)}
     every = list(itertools.product(VOICES, SPEEDS_WPM))
     splits = (("held-out", HELD_OUT, every), ("held-out-b", HELD_OUT_B, every[::2]),
               ("held-out-c", HELD_OUT_C, [(v, 170) for v in VOICES]),
+              ("held-out-d", HELD_OUT_D, [(v, 170) for v in VOICES]),
               ("dev", DEV, [("en-us", 170), ("en-gb-x-rp", 200)]))
     for split, table, combos in (("dev", DEV, every),) if dev else splits:
         for kind, phrasings in table.items():
             for phrasing in phrasings:
                 for voice, wpm in combos:
-                    item = next(c_items if split == "held-out-c" else items) if "{item}" in phrasing else None
+                    item = next(own_items.get(split, items)) if "{item}" in phrasing else None
                     out.append(Query(split, kind, item, phrasing.format(item=item), voice, wpm))
     return out[::25] if quick else out
 
@@ -196,7 +137,7 @@ def synth(q: Query, tmp: Path) -> np.ndarray:
 def enroll_all(store: MemoryStore) -> None:
     """Enroll every benchmark item that the memory lacks (random prototypes: only the names matter)."""
     rng = np.random.default_rng(0)
-    for name in IN_VOCAB + OUT_OF_VOCAB + C_IN_VOCAB + C_OUT_OF_VOCAB:
+    for name in IN_VOCAB + OUT_OF_VOCAB + C_IN_VOCAB + C_OUT_OF_VOCAB + D_IN_VOCAB + D_OUT_OF_VOCAB:
         if store.item(name) is None:
             p = rng.standard_normal((1, store.patch_dim)).astype(np.float32)
             store.enroll_item(name, 0.0, p / np.linalg.norm(p), 0.99)
@@ -259,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     rtf = asr_audio / max(1e-9, sum(r["asr_s"] for r in rows))
     lines = [
         f"- Queries: {len(rows)} spoken by espeak-ng ({len(VOICES)} voices: {', '.join(VOICES)}; "
-        f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, held-out-C at 170; "
+        f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, held-out-C and -D at 170; "
         f"dev in en-us at 170 and en-gb-x-rp at 200 wpm), Whisper {args.asr_model} int8, beam 5, 1 thread.",
         f"- Intent-and-item accuracy, **held-out phrasings: {acc(lambda r: r['q'].split == 'held-out')}**, "
         f"**held-out-B: {acc(lambda r: r['q'].split == 'held-out-b')}** (goal 95%); development phrasings: "
@@ -274,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{acc(lambda r: r['q'].split == 'held-out-c' and r['q'].item in C_IN_VOCAB)}, outside it "
         f"{acc(lambda r: r['q'].split == 'held-out-c' and r['q'].item in C_OUT_OF_VOCAB)}, no item "
         f"{acc(lambda r: r['q'].split == 'held-out-c' and r['q'].item is None)}.",
+        f"- Held-out-D (written before the broader development phrasings, 2026-11-30, 4 voices at 170 wpm): "
+        f"{acc(lambda r: r['q'].split == 'held-out-d')}; with the reference text: "
+        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out-d'])}; items in the prompt "
+        f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item in D_IN_VOCAB)}, outside it "
+        f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item in D_OUT_OF_VOCAB)}, no item "
+        f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item is None)}.",
         f"- Held-out-B, items in the ASR vocabulary prompt: "
         f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in IN_VOCAB)}; outside it: "
         f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in OUT_OF_VOCAB)}.",
@@ -303,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if args.enrolled:
         head = (f"Measured {now} with `.venv/bin/python benchmarks/speech.py --enrolled`: the queries of the "
-                "section above, with all eighteen benchmark items enrolled in the memory first (their names join "
+                "section above, with all twenty-six benchmark items enrolled in the memory first (their names join "
                 "the ASR vocabulary, as the items a wearer asks about are on the glasses), scored on the item the "
                 "assistant answered about. \"Items outside the prompt\" below are outside `COMMON_ITEMS` only. "
                 "The 2026-11-29 run enrolled the ten items of held-out and held-out-B only: held-out 88.5% "

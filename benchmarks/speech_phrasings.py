@@ -1,0 +1,91 @@
+"""The spoken benchmark's phrasings and items (benchmarks/speech.py).
+
+DEV phrasings are for writing and tuning the intent rules and examples. The held-out sets were each
+written in one go before their first run; their errors are reported, never fixed by a rule or an
+example taken from them. Once a held-out set has been looked at, it is no longer the least tuned:
+the next one is written, committed and only then run.
+"""
+
+from __future__ import annotations
+
+DEV: dict[str, tuple[str, ...]] = {
+    "enroll": ("this is my {item}", "remember, these are my {item}", "these are my {item}"),
+    "locate": ("where are my {item}", "where did I put my {item}", "do you know where my {item} is",
+               "any idea where my {item} went", "I misplaced my {item}", "have you seen my {item}"),
+    "left_items": ("did I leave anything behind", "have I got everything with me"),
+    "forget": ("forget the last ten minutes", "forget my {item}", "please erase the past five minutes",
+               "stop tracking my {item}"),
+    "route": ("take me to my {item}", "could you point me toward my {item}", "lead the way to my {item}"),
+    "unknown": ("what's the weather like", "thank you for watching", "can you play some music"),
+}
+HELD_OUT: dict[str, tuple[str, ...]] = {
+    "enroll": ("okay, this one here is my {item}", "please remember these are my {item}",
+               "I'm showing you my {item}", "take note, this is my {item}"),
+    "locate": ("where on earth did I put my {item}", "can you tell me where my {item} is",
+               "I've misplaced my {item}, where is it", "where might my {item} be",
+               "I'm looking for my {item}"),
+    "left_items": ("have I forgotten anything", "did I leave something behind",
+                   "is there anything I left behind", "am I leaving anything here"),
+    "forget": ("please forget the last five minutes", "delete everything from the past hour",
+               "forget about my {item}", "erase my {item} from your memory"),
+    "route": ("can you guide me back to my {item}", "which way to my {item}",
+              "show me where to go for my {item}", "lead me to my {item} please"),
+    "unknown": ("what's the weather going to be tomorrow", "remind me to buy milk",
+                "how far is the station", "I'm going to make some tea"),
+}
+# A second held-out set, written after the first run of HELD_OUT showed its errors and BEFORE the
+# fixes that followed (item words end at punctuation, Whisper's "thank you for watching" tails
+# are cut). HELD_OUT's figure after those fixes is optimistic; HELD_OUT_B's is not.
+HELD_OUT_B: dict[str, tuple[str, ...]] = {
+    "enroll": ("hey glasses, these here are my {item}", "remember that this is my {item}",
+               "this thing is my {item}", "I want you to learn my {item}"),
+    "locate": ("do you remember where I left my {item}", "where have I put my {item}",
+               "can you find my {item} for me", "where did my {item} end up", "tell me where my {item} is"),
+    "left_items": ("did I forget to take something", "have I left something somewhere",
+                   "is anything of mine left behind", "is something of mine missing"),
+    "forget": ("forget the past two minutes", "clear the last hour from memory", "please forget my {item}",
+               "delete my {item}"),
+    "route": ("walk me over to my {item}", "guide me to where my {item} is", "what's the way to my {item}",
+              "bring me to my {item}"),
+    "unknown": ("set an alarm for seven", "what's on my calendar today", "turn the volume up",
+                "who won the game last night"),
+}
+# A third held-out set (2026-11-30), written in one go before its first run and after no change
+# to the speech path since: new phrasings, and items the benchmark had not used.
+HELD_OUT_C: dict[str, tuple[str, ...]] = {
+    "enroll": ("here's my {item}, please remember it", "note that this {item} belongs to me",
+               "learn what my {item} looks like", "save this as my {item}"),
+    "locate": ("where's my {item}", "I can't find my {item}", "what did I do with my {item}",
+               "have you spotted my {item} anywhere", "where was my {item} last"),
+    "left_items": ("did I leave anything", "am I forgetting something", "is there anything I should take with me",
+                   "did I leave stuff lying around"),
+    "forget": ("forget what you saw in the last twenty minutes", "wipe the last half hour",
+               "stop remembering my {item}", "delete what you know about my {item}"),
+    "route": ("help me get to my {item}", "navigate to my {item}", "how do I get to my {item}",
+              "point the way to my {item}"),
+    "unknown": ("what time is it", "call my sister", "tell me a joke", "how's the traffic"),
+}
+IN_VOCAB = ("keys", "phone", "wallet", "glasses", "passport", "umbrella")  # in device.asr.COMMON_ITEMS
+OUT_OF_VOCAB = ("scarf", "camera", "notebook", "toolbox")  # not in the prompt
+C_IN_VOCAB = ("charger", "remote", "headphones", "laptop")  # held-out-C's items in the prompt ...
+C_OUT_OF_VOCAB = ("lanyard", "thermos", "stapler", "hairbrush")  # ... and outside it
+VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp")
+SPEEDS_WPM = (140, 200)
+
+# A fourth held-out set (2026-11-30 04:4x UTC), written and committed in one go before the broader
+# development phrasings and the intent changes that follow them, and before its first run.
+HELD_OUT_D: dict[str, tuple[str, ...]] = {
+    "enroll": ("okay glasses, this is my {item}", "please remember my {item}", "this is my {item}, don't forget it",
+               "can you remember that this is my {item}"),
+    "locate": ("where did I last put my {item}", "do you know where I put my {item}", "I need my {item}, where is it",
+               "have you seen where my {item} went", "any clue where my {item} is"),
+    "left_items": ("did I forget something", "am I leaving something behind", "have I got all my things",
+                   "is there anything I'm forgetting"),
+    "forget": ("forget the last three minutes", "erase everything from the last fifteen minutes",
+               "don't remember my {item} anymore", "remove my {item} from memory"),
+    "route": ("take me back to my {item}", "can you lead me to my {item}", "guide me to my {item} please",
+              "how can I get back to my {item}"),
+    "unknown": ("what's the date today", "send a message to John", "is it going to rain", "I'm hungry"),
+}
+D_IN_VOCAB = ("watch", "mug", "bottle", "bag")  # held-out-D's items in device.asr.COMMON_ITEMS ...
+D_OUT_OF_VOCAB = ("jacket", "purse", "earbuds", "tablet")  # ... and outside it
