@@ -147,11 +147,30 @@ def pct(x: list[bool]) -> str:
     return f"{100 * np.mean(x):.1f}% ({sum(x)}/{len(x)})" if x else "n/a"
 
 
+def text_only() -> int:
+    """Intents alone on every development phrasing with every development item; prints the misses."""
+    from device.intents import IntentParser
+
+    parser, ok = IntentParser(), []
+    for kind, phrasings in DEV.items():
+        for phrasing in phrasings:
+            for item in (IN_VOCAB + OUT_OF_VOCAB) if "{item}" in phrasing else (None,):
+                q = Query("dev", kind, item, phrasing.format(item=item), "text", 0)
+                got = parser.parse(q.text)
+                ok.append(correct(q, got.kind, got.item))
+                if not ok[-1]:
+                    print(f"  miss {q.text!r} -> {got.kind} {got.item} ({got.source}, {got.confidence:.2f})")
+    print(f"development phrasings, intents alone on the text: {pct(ok)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="every 25th query; print only")
     ap.add_argument("--dev", action="store_true", help="development phrasings only, in every voice and speed "
                     "(168 queries): for tuning; print only")
+    ap.add_argument("--text", action="store_true", help="development phrasings with every development item, "
+                    "intents alone on the reference text (no audio, seconds): for tuning; print only")
     ap.add_argument("--enrolled", action="store_true", help="every benchmark item is enrolled in the memory first "
                     "(as on a wearer's glasses: its name joins the ASR vocabulary), and the item scored is the one "
                     "the assistant answered about; writes the 'speech-enrolled' section")
@@ -164,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     from device.speech import SpeechConfig, SpokenAssistant
 
     torch.set_num_threads(1)
+    if args.text:
+        return text_only()
     qs = queries(args.quick, args.dev)
     rows = []
     with tempfile.TemporaryDirectory() as tmp, SpokenAssistant(None, SpeechConfig(asr=AsrConfig(model=args.asr_model))) as spoken:

@@ -39,8 +39,12 @@ _UNIT_S = {"second": 1.0, "sec": 1.0, "minute": 60.0, "min": 60.0, "hour": 3600.
 _STOP = {"again", "please", "now", "today", "right", "at", "in", "on", "for", "is", "are", "go", "went",
          "gone", "to", "that", "which", "when", "i", "from", "so", "then", "anywhere", "somewhere",
          "lately", "yet", "and", "or", "was", "were", "be", "you", "with", "by", "too", "thanks", "thank",
-         "me", "okay", "ok", "here", "there", "where", "wherever", "it", ","}
-_NOT_ITEMS = {"last", "past", "previous", "way", "thing", "things", "stuff", "it", "one", "belongings"}
+         "me", "okay", "ok", "here", "there", "where", "wherever", "it", ",",
+         # when: "my keys this morning", "my bag yesterday"
+         "this", "yesterday", "earlier", "before", "tonight", "recently", "already", "just", "last", "ago"}
+# a first word that is not an item: "the last ten minutes", "the nearest cafe" (a place to search for)
+_NOT_ITEMS = {"last", "past", "previous", "way", "thing", "things", "stuff", "it", "one", "belongings",
+              "nearest", "closest", "next", "best"}
 _DET = r"(?:my|the|our|mine)"
 _ITEM = rf"{_DET}\s+(?P<item>[a-z][a-z \-']*?)"
 _TAIL = r"(?:\s+(?:again|please|now|today|anywhere|right now|for me))*"
@@ -51,7 +55,7 @@ ROOM_WORDS = ("room", "kitchen", "bedroom", "bathroom", "office", "study", "hall
 _ROOM = rf"{_DET}\s+(?P<item>(?:[a-z][a-z\-']*\s+){{0,2}}(?:{'|'.join(ROOM_WORDS)}))"
 
 _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)) for k, p in (
-    ("left_items", r"\b(?:did|have|am|do)\s+i\s+(?:leave|left|forget|forgot|forgetting|leaving)\s+"
+    ("left_items", r"\b(?:did|have|am|do|whether|if)\s+i\s+(?:leave|left|forget|forgot|forgetting|leaving)\s+"
                    r"(?:anything|something|stuff|things)\b"),
     ("left_items", r"\b(?:anything|something)\s+(?:left\s+)?behind\b"),
     ("forget", r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\s+(?:about\s+|everything about\s+)?"
@@ -76,6 +80,7 @@ EXEMPLARS: dict[IntentKind, tuple[str, ...]] = {
     "enroll": ("this is my thing", "these are my thing", "remember this is my thing",
                "remember these are my thing", "look, this is my thing", "save this as my thing",
                "learn this, it is my thing", "this thing here is mine, my thing", "meet my thing",
+               "say hello to my thing", "register this as my thing",
                "i want you to remember my thing", "note this is my thing", "keep track of my thing"),
     "locate": ("where is my thing", "where are my thing", "where did i put my thing",
                "where did i leave my thing", "have you seen my thing", "i can't find my thing",

@@ -30,6 +30,9 @@ from device.intents import (Intent, IntentConfig, IntentParser, clean_text, dura
     ("this is the remote", "enroll", "remote"),  # not a kind of room: an item
     ("this is the kitchen roll", "enroll", "kitchen roll"),
     ("this is my room key", "enroll", "room key"),
+    ("Where did I leave my keys this morning?", "locate", "keys"),  # a time after the item is not the item
+    ("where did I put my bag yesterday", "locate", "bag"),
+    ("Check whether I left something", "left_items", None),
 ])
 def test_rules(text: str, kind: str, item: str | None) -> None:
     intent = parse_intent(text)
@@ -48,7 +51,7 @@ def test_forget_a_span(text: str, seconds: float) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "hmm", "what's the weather like", "thank you for watching",
-                                  "where is", "this is my"])
+                                  "where is", "this is my", "where is the nearest cafe"])
 def test_rules_do_not_guess(text: str) -> None:
     assert parse_intent(text) == Intent("unknown", None, text, 0.0, source="none")
 
