@@ -8,7 +8,8 @@ from. Once the item is in view, the target is where the last HOMING_KEEP sightin
 answer together put it (`Follower._where`: a sighting's bearing is good, its range is not); it
 is reached by a new place-graph path when it moves by more than REROUTE_M. At the end of the
 route, with the item not in view, the wearer turns on the spot (SCAN_DEG at a time, one full
-turn at most) to look for it.
+turn at most) to look for it; when that finds nothing, it goes on to the places where the world
+model would look next (`WorldModelAnswerer.elsewhere`), one at a time.
 
     follow = Follower(PlaceGraph(places), pose, answer_xz, store.item("keys"), hfov_deg, aspect_hw)
     follow.observe(encoding, pose)          # each new view
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -53,9 +55,11 @@ class Follower:
     """Route targets, homing on fresh sightings, and the scan at the end."""
 
     def __init__(self, graph: Any, pose: Pose, goal: tuple[float, float], item: Any, hfov_deg: float,
-                 aspect_hw: float, perception: PerceptionConfig = PerceptionConfig()) -> None:
+                 aspect_hw: float, perception: PerceptionConfig = PerceptionConfig(),
+                 elsewhere: Sequence[tuple[float, float]] = ()) -> None:
         self.graph = graph  # device.place_graph.PlaceGraph over memory's keyframe poses
         self.answer = self.goal = goal
+        self.elsewhere = list(elsewhere)  # where to look next, in order, when a scan finds nothing
         self.targets = self._route(pose, goal)
         self.item = item  # memory.types.ItemRecord, or None when the item is not enrolled
         self.hfov_deg, self.aspect_hw, self.perception = hfov_deg, aspect_hw, perception
@@ -129,7 +133,8 @@ class Follower:
 
     def end_action(self, pose: Pose, max_turn_deg: float) -> np.ndarray | None:
         """At the route's end, the glasses' own last move: face the item, or, not seeing it, scan
-        (after a whole turn that found nothing: stay). None while the route goes on."""
+        (after a whole turn that found nothing: route on to the next place to look, else stay).
+        None while the route goes on."""
         t = self.target(pose)
         if not self._at_end(pose, t):
             return None
@@ -137,6 +142,10 @@ class Follower:
         if self.homing or abs(turn) > FACING_DEG and self.scans == 0:
             return np.array([[0.0, 0.0, float(np.clip(turn, -max_turn_deg, max_turn_deg))]], np.float32)
         if self.scans * SCAN_DEG >= 360.0:
-            return np.zeros((1, 3), np.float32)
+            if not self.elsewhere:
+                return np.zeros((1, 3), np.float32)
+            self.answer = self.goal = self.elsewhere.pop(0)  # not here: on to the next place to look
+            self.targets, self.scans = self._route(pose, self.goal), 0
+            return None
         self.scans += 1
         return np.array([[0.0, 0.0, SCAN_DEG]], np.float32)

@@ -36,12 +36,18 @@ GOAL_VIEW_M = 1.5  # a goal keyframe saw the item from this close when the tour 
 
 
 @dataclass(frozen=True)
+class Answer:
+    at: tuple[float, float] | None  # the assistant's locate answer (x, z); None: it abstained
+    elsewhere: tuple[tuple[float, float], ...] = ()  # where its world model would look next, in order
+
+
+@dataclass(frozen=True)
 class Goal:
     item: str
     x: float
     z: float
     keyframe: int  # index into House.places of the last keyframe that saw the item at rest
-    answer: tuple[float, float] | None  # the assistant's locate answer (x, z); None: it abstained
+    answer: Answer
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ class House:
     """One held-out house: its MiniWorld env with the items where the tour left them, memory's
     places with their patches, and the goals."""
 
-    def __init__(self, seed: int, session_dir: Path, memory_dir: Path, answers: dict[str, tuple[float, float] | None],
+    def __init__(self, seed: int, session_dir: Path, memory_dir: Path, answers: dict[str, Answer],
                  size_px: int = 128) -> None:
         from device.sim.house import make_house_env
         from device.sim.layout import HouseConfig, generate_house
@@ -93,7 +99,7 @@ class House:
             near = [j for j in at_rest if self._dist(j, rest.x, rest.z) <= GOAL_VIEW_M]
             if at_rest:  # the last close view, else the closest one
                 best = near[-1] if near else min(at_rest, key=lambda j: self._dist(j, rest.x, rest.z))
-                self.goals.append(Goal(nm, rest.x, rest.z, best, answers.get(nm)))
+                self.goals.append(Goal(nm, rest.x, rest.z, best, answers.get(nm, Answer(None))))
 
     def _dist(self, place: int, x: float, z: float) -> float:
         p = self.places[place].pose
@@ -161,9 +167,11 @@ def ensure_memory(session_dir: Path, folder: Path) -> Path:
     return folder
 
 
-def ensure_answers(session_dir: Path, path: Path) -> dict[str, tuple[float, float] | None]:
+def ensure_answers(session_dir: Path, path: Path) -> dict[str, Answer]:
     """Where the default assistant says each of the house's items is, asked just after the tour
-    ends ("where is my X?"), computed once into `path` (JSON: item -> [x, z] or null)."""
+    ends ("where is my X?"), and where else its world model would look next
+    (`WorldModelAnswerer.elsewhere`), computed once into `path` (JSON: item -> {"answer": [x, z] or
+    null, "elsewhere": [[x, z], ...]})."""
     if not path.exists():
         from device.replay import ReplayConfig, replay
         from device.session import Utterance
@@ -171,19 +179,23 @@ def ensure_answers(session_dir: Path, path: Path) -> dict[str, tuple[float, floa
         session = read_session(session_dir)
         names = [obj["name"] for _, obj in read_jsonl(session_dir / "truth" / "items.jsonl")]
         t_end = session.frames[-1].t + 1.0
-        found: dict[str, list[float] | None] = {}
+        found: dict[str, dict[str, Any]] = {}
 
         def ask(assistant: Any) -> None:
             for nm in names:
                 r = assistant.on_utterance(Utterance(t_end, f"where is my {nm}?"), t_end)
-                found[nm] = None if r.abstain or r.position is None else [r.position[0], r.position[1]]
+                at = None if r.abstain or r.position is None else [r.position[0], r.position[1]]
+                others = [] if at is None else assistant.answerer.elsewhere(nm, t_end, r.position)
+                found[nm] = {"answer": at, "elsewhere": [list(q) for q in others]}
 
         replay(session, None, config=ReplayConfig(progress=False), inspect=ask)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps(found, indent=1))
         tmp.replace(path)
-    return {k: None if v is None else (float(v[0]), float(v[1])) for k, v in json.loads(path.read_text()).items()}
+    return {k: Answer(None if v["answer"] is None else (float(v["answer"][0]), float(v["answer"][1])),
+                      tuple((float(x), float(z)) for x, z in v["elsewhere"]))
+            for k, v in json.loads(path.read_text()).items()}
 
 
 def latents(predictor: Any, patches: np.ndarray, batch: int = 256) -> Any:

@@ -328,6 +328,19 @@ class WorldModelAnswerer:
         chain = self._asked.get(item)
         return [] if chain is None else chain.hypotheses(t)
 
+    def elsewhere(self, item: str, t: float, answer: tuple[float, float], count: int = 2,
+                  apart_m: float = 2.0) -> list[tuple[float, float]]:
+        """Where else to look when `item` is not at `answer` (the last `locate` answer about it):
+        the centres of the next lowest-energy places, each at least apart_m from the answer and
+        from each other, at most `count` of them."""
+        out: list[tuple[float, float]] = []
+        for h in self.hypotheses(item, t):
+            if h.centre is not None and all(math.dist(h.centre, q) >= apart_m for q in (answer, *out)):
+                out.append((round(h.centre[0], 3), round(h.centre[1], 3)))
+                if len(out) == count:
+                    break
+        return out
+
     def answered_state(self, item: str) -> int | None:
         """The state (a place id, or CARRIED) the last answer about `item` gave; None if never asked."""
         return self._answered.get(item)

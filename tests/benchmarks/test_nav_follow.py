@@ -78,6 +78,21 @@ def test_not_seeing_it_at_the_end_scans_one_full_turn_then_stays() -> None:
     assert follow.end_action(Pose(2.0, 1.5, 0.0, 0.0, -10.0), 45.0) is None  # mid-route: no end move
 
 
+def test_not_seeing_it_after_a_full_turn_goes_on_to_where_else_it_may_be() -> None:
+    """The answer (6, 4) is wrong; the world model's next place to look is (3, 0), back down the
+    corridor. After one full scan at the answer the route leads there, and ends with a scan too."""
+    follow = Follower(corridor(), Pose(0.0, 1.5, 0.0, 0.0, -10.0), (6.0, 4.0), ITEM, HFOV, 1.0,
+                      elsewhere=[(3.0, 0.0)])
+    there = walk(follow, Pose(6.0, 1.5, 3.4, -90.0, -10.0))
+    turns = [follow.end_action(there, 45.0) for _ in range(9)]
+    assert [float(t[0, 2]) for t in turns[:8]] == [SCAN_DEG] * 8 and turns[8] is None  # on the move again
+    assert follow.answer == follow.goal == follow.targets[-1] == (3.0, 0.0) and not follow.elsewhere
+    x, z, radius = follow.target(there)
+    assert radius == 0.0 and x == 6.0  # back along the walked path first, not through the wall
+    back = walk(follow, Pose(3.6, 1.5, 0.0, 0.0, -10.0))
+    assert follow.arrived(back) and float(follow.end_action(back, 45.0)[0, 2]) == SCAN_DEG
+
+
 def cell_of(pose: Pose, point: tuple[float, float, float]) -> int:
     """The grid cell in which `pose` sees `point`."""
     u, v = project_point(pose, HFOV, 1.0, point)

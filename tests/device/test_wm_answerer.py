@@ -148,6 +148,12 @@ def test_locate_points_where_it_was_put_down() -> None:
     r = answerer.locate("keys", 20.0, seen, None)
     assert not r.abstain and math.dist(r.position, B) < 1.0 and r.evidence.t == 17.0
 
+    assert answerer.elsewhere("keys", 20.0, r.position, count=1) == [A]  # not at B: look where it was before
+    others = answerer.elsewhere("keys", 20.0, r.position)
+    assert len(others) == 2 and others[0] == A and math.dist(others[1], A) >= 2.0  # then where it was carried
+    assert answerer.elsewhere("keys", 20.0, r.position, apart_m=20.0) == []  # none far enough apart
+    assert answerer.elsewhere("mug", 20.0, r.position) == []  # never asked about
+
 
 @pytest.mark.parametrize("forget_all", [True, False])
 def test_forget_drops_sightings(forget_all: bool) -> None:
