@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from report import BENCH_MD, ROOT, write_section
-from speech_phrasings import (C_IN_VOCAB, C_OUT_OF_VOCAB, D_IN_VOCAB, D_OUT_OF_VOCAB, DEV, HELD_OUT,
-                              HELD_OUT_B, HELD_OUT_C, HELD_OUT_D, IN_VOCAB, OUT_OF_VOCAB, SPEEDS_WPM, VOICES)
+from speech_phrasings import (ALL_ITEMS, C_IN_VOCAB, C_OUT_OF_VOCAB, D_IN_VOCAB, D_OUT_OF_VOCAB, DEV, E_IN_VOCAB, E_OUT_OF_VOCAB,
+                              HELD_OUT, HELD_OUT_B, HELD_OUT_C, HELD_OUT_D, HELD_OUT_E, IN_VOCAB, OUT_OF_VOCAB,
+                              SPEEDS_WPM, VOICES)
 
 if TYPE_CHECKING:
     from memory.store import MemoryStore
@@ -85,16 +86,18 @@ class Query:
 
 def queries(quick: bool, dev: bool = False) -> list[Query]:
     """Held-out phrasings in every voice and speed, held-out-B in every voice at 140 wpm, held-out-C
-    and -D in every voice at 170 wpm (each with its own items), dev in two; dev: only the development phrasings, in
+    to -E in every voice at 170 wpm (each with its own items), dev in two; dev: only the development phrasings, in
     every voice and speed."""
     out: list[Query] = []
     items = itertools.cycle(IN_VOCAB + OUT_OF_VOCAB)
     own_items = {"held-out-c": itertools.cycle(C_IN_VOCAB + C_OUT_OF_VOCAB),
-                 "held-out-d": itertools.cycle(D_IN_VOCAB + D_OUT_OF_VOCAB)}
+                 "held-out-d": itertools.cycle(D_IN_VOCAB + D_OUT_OF_VOCAB),
+                 "held-out-e": itertools.cycle(E_IN_VOCAB + E_OUT_OF_VOCAB)}
     every = list(itertools.product(VOICES, SPEEDS_WPM))
     splits = (("held-out", HELD_OUT, every), ("held-out-b", HELD_OUT_B, every[::2]),
               ("held-out-c", HELD_OUT_C, [(v, 170) for v in VOICES]),
               ("held-out-d", HELD_OUT_D, [(v, 170) for v in VOICES]),
+              ("held-out-e", HELD_OUT_E, [(v, 170) for v in VOICES]),
               ("dev", DEV, [("en-us", 170), ("en-gb-x-rp", 200)]))
     for split, table, combos in (("dev", DEV, every),) if dev else splits:
         for kind, phrasings in table.items():
@@ -144,7 +147,7 @@ def synth(q: Query, tmp: Path) -> np.ndarray:
 def enroll_all(store: MemoryStore) -> None:
     """Enroll every benchmark item that the memory lacks (random prototypes: only the names matter)."""
     rng = np.random.default_rng(0)
-    for name in IN_VOCAB + OUT_OF_VOCAB + C_IN_VOCAB + C_OUT_OF_VOCAB + D_IN_VOCAB + D_OUT_OF_VOCAB:
+    for name in ALL_ITEMS:
         if store.item(name) is None:
             p = rng.standard_normal((1, store.patch_dim)).astype(np.float32)
             store.enroll_item(name, 0.0, p / np.linalg.norm(p), 0.99)
@@ -228,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     rtf = asr_audio / max(1e-9, sum(r["asr_s"] for r in rows))
     lines = [
         f"- Queries: {len(rows)} spoken by espeak-ng ({len(VOICES)} voices: {', '.join(VOICES)}; "
-        f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, held-out-C and -D at 170; "
+        f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, held-out-C to -E at 170; "
         f"dev in en-us at 170 and en-gb-x-rp at 200 wpm), Whisper {args.asr_model} int8, beam 5, 1 thread.",
         f"- Intent-and-item accuracy, **held-out phrasings: {acc(lambda r: r['q'].split == 'held-out')}**, "
         f"**held-out-B: {acc(lambda r: r['q'].split == 'held-out-b')}** (goal 95%); development phrasings: "
@@ -249,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item in D_IN_VOCAB)}, outside it "
         f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item in D_OUT_OF_VOCAB)}, no item "
         f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item is None)}.",
+        f"- Held-out-E (written after held-out-D's first run and before the intent changes that followed it, "
+        f"2026-11-30, 4 voices at 170 wpm): {acc(lambda r: r['q'].split == 'held-out-e')}; with the reference text: "
+        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out-e'])}; items in the prompt "
+        f"{acc(lambda r: r['q'].split == 'held-out-e' and r['q'].item in E_IN_VOCAB)}, outside it "
+        f"{acc(lambda r: r['q'].split == 'held-out-e' and r['q'].item in E_OUT_OF_VOCAB)}, no item "
+        f"{acc(lambda r: r['q'].split == 'held-out-e' and r['q'].item is None)}.",
         f"- Held-out-B, items in the ASR vocabulary prompt: "
         f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in IN_VOCAB)}; outside it: "
         f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in OUT_OF_VOCAB)}.",
@@ -278,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if args.enrolled:
         head = (f"Measured {now} with `.venv/bin/python benchmarks/speech.py --enrolled`: the queries of the "
-                "section above, with all twenty-six benchmark items enrolled in the memory first (their names join "
+                "section above, with all thirty-four benchmark items enrolled in the memory first (their names join "
                 "the ASR vocabulary, as the items a wearer asks about are on the glasses), scored on the item the "
                 "assistant answered about. \"Items outside the prompt\" below are outside `COMMON_ITEMS` only. "
                 "More enrolled names cost accuracy on the same held-out queries: with the ten items of held-out and "

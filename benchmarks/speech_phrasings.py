@@ -110,3 +110,21 @@ HELD_OUT_D: dict[str, tuple[str, ...]] = {
 }
 D_IN_VOCAB = ("watch", "mug", "bottle", "bag")  # held-out-D's items in device.asr.COMMON_ITEMS ...
 D_OUT_OF_VOCAB = ("jacket", "purse", "earbuds", "tablet")  # ... and outside it
+# A fifth held-out set (2026-11-30 04:5x UTC), written and committed after held-out-D's first run
+# showed its misses and before the intent changes that follow them, and before its own first run.
+HELD_OUT_E: dict[str, tuple[str, ...]] = {
+    "enroll": ("just so you know, this is my {item}", "this is my {item}, remember it", "could you remember my {item}",
+               "I want to show you my {item}"),
+    "locate": ("hey, where are my {item}", "do you remember where my {item} is", "where have my {item} gone",
+               "I've lost my {item} again", "what happened to my {item}"),
+    "left_items": ("did I leave anything at all", "did I forget any of my things", "am I leaving without something",
+                   "is anything missing"),
+    "forget": ("forget the last two minutes please", "erase the past hour", "stop keeping track of my {item}",
+               "forget everything you know about my {item}"),
+    "route": ("walk me back to my {item}", "could you take me to my {item}", "where do I go for my {item}",
+              "help me walk to my {item}"),
+    "unknown": ("how cold is it outside", "put on some jazz", "what's my next meeting", "I'll be back in a minute"),
+}
+E_IN_VOCAB = ("book", "ball", "medkit", "duck")  # held-out-E's items in device.asr.COMMON_ITEMS ...
+E_OUT_OF_VOCAB = ("gloves", "hat", "pen", "lunchbox")  # ... and outside it
+ALL_ITEMS = IN_VOCAB + OUT_OF_VOCAB + C_IN_VOCAB + C_OUT_OF_VOCAB + D_IN_VOCAB + D_OUT_OF_VOCAB + E_IN_VOCAB + E_OUT_OF_VOCAB
