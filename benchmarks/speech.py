@@ -301,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
                 "More enrolled names cost accuracy on the same held-out queries: with the ten items of held-out and "
                 "held-out-B enrolled (2026-11-29) held-out was 88.5% (177/200), with held-out-C's eight more 87.0% "
                 "(174/200, nothing else changed), with held-out-D's eight more (2026-11-30 04:39 UTC; the intents on "
-                "the held-out reference texts unchanged) 84.5% (169/200): each name in the prompt is one more that "
+                "the held-out reference texts unchanged) 84.5% (169/200), and with held-out-E's eight more (04:54 "
+                "UTC, after the rules for held-out-D) 84.5% again: each name in the prompt is one more that "
                 "Whisper may hear, and that a misheard name may sound like (\"bag\" -> \"mug\").")
         write_section("speech-enrolled", "\n".join([head, "", *lines]), "## Speech, items enrolled (issue 5)")
     else:
