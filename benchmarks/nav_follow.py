@@ -6,7 +6,8 @@ prototypes, the same test that makes the assistant's sightings: on the glasses, 
 again as they go, and a sighting on the way is fresher evidence than the answer they started
 from. Once the item is in view, the target is where the last HOMING_KEEP sightings and the
 answer together put it (`Follower._where`: a sighting's bearing is good, its range is not); it
-is reached by a new place-graph path when it moves by more than REROUTE_M. At the end of the
+is reached by a new place-graph path when it moves by more than REROUTE_M. A step that runs into
+something (`Follower.moved`) gets a new path from there, and the next steps follow it. At the end of the
 route, with the item not in view, the wearer turns on the spot (SCAN_DEG at a time, one full
 turn at most) to look for it; when that finds nothing, it goes on to the places where the world
 model would look next (`WorldModelAnswerer.elsewhere`), one at a time.
@@ -44,6 +45,8 @@ HOMING_STOP_M = 0.3
 SCAN_DEG = 45.0
 FACING_DEG = 20.0  # the wearer counts as facing the target within this many degrees
 REROUTE_M = 0.5  # a homed target that moves this far gets a new place-graph path
+BLOCKED_FRACTION = 0.5  # a step that covers less than this share of its forward command ran into something ...
+RECOVER_STEPS = 2  # ... and the next this many steps follow the place-graph path found afresh from there
 
 
 def bearing_error_deg(pose: Pose, x: float, z: float) -> float:
@@ -66,6 +69,7 @@ class Follower:
         self.seen: deque[tuple[Pose, tuple[int, int], int]] = deque(maxlen=HOMING_KEEP)
         self.in_view = False
         self.scans = 0
+        self.recover = 0  # steps left that the glasses take themselves, after running into something
 
     @property
     def homing(self) -> bool:
@@ -108,6 +112,17 @@ class Follower:
             b += M @ q
         x, z = np.linalg.solve(A, b)
         return round(float(x), 3), round(float(z), 3)
+
+    def moved(self, before: Pose, after: Pose, action: np.ndarray) -> bool:
+        """After each executed action (forward_m, right_m, turn_deg): whether it ran into something
+        (a wall, a door frame). Then the route is found afresh from here, and the next
+        RECOVER_STEPS steps are the place graph's: a plan that cuts a corner keeps walking into it."""
+        forward = float(action[0])
+        if forward <= 0.05 or math.hypot(after.x - before.x, after.z - before.z) >= BLOCKED_FRACTION * forward:
+            return False
+        self.targets = self._route(after, self.goal)
+        self.recover = RECOVER_STEPS
+        return True
 
     def _route(self, pose: Pose, goal: tuple[float, float]) -> list[tuple[float, float]]:
         """The place graph's path from the wearer to goal (the wearer's own point left out)."""

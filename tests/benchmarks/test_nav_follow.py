@@ -16,7 +16,7 @@ from device.encoder import Encoding  # noqa: E402
 from device.perception import project_point  # noqa: E402
 from device.place_graph import Place, PlaceGraph  # noqa: E402
 from device.session import Pose  # noqa: E402
-from nav_follow import HOMING_STOP_M, SCAN_DEG, Follower  # noqa: E402
+from nav_follow import HOMING_STOP_M, RECOVER_STEPS, SCAN_DEG, Follower  # noqa: E402
 
 GRID = (14, 14)
 HFOV = 60.0
@@ -128,3 +128,18 @@ def test_rays_from_several_places_cross_at_the_item() -> None:
         pose = facing(x, z, item)
         follow.observe(view(cell_of(pose, (item[0], 0.85, item[1]))), pose)
     assert math.dist(follow.targets[-1], item) < 0.5, follow.targets[-1]
+
+
+def test_a_step_that_runs_into_something_gets_a_new_route_and_the_glasses_steps() -> None:
+    """A plan that cut the corner walked into the wall at (5.5, 0.6): the step was cut short. The
+    route is found afresh from there and the next steps are the place graph's own; a step that
+    went as far as it was told, or a turn on the spot, changes nothing."""
+    follow = Follower(corridor(), Pose(0.0, 1.5, 0.0, 0.0, -10.0), (6.0, 4.0), ITEM, HFOV, 1.0)
+    here = Pose(5.0, 1.5, 0.4, -45.0, -10.0)
+    assert not follow.moved(Pose(4.6, 1.5, 0.0, -45.0, -10.0), here, np.array([0.5, 0.0, 0.0]))
+    assert not follow.moved(here, here, np.array([0.0, 0.0, 45.0])) and follow.recover == 0
+    old = list(follow.targets)
+    stuck = Pose(5.1, 1.5, 0.5, -45.0, -10.0)
+    assert follow.moved(here, stuck, np.array([0.5, 0.0, 0.0]))  # 0.14 m of 0.5
+    assert follow.recover == RECOVER_STEPS and follow.targets != old and follow.targets[-1] == (6.0, 4.0)
+    assert math.dist(follow.targets[0], (stuck.x, stuck.z)) < 1.0  # first back onto the walked path nearby
