@@ -130,9 +130,17 @@ def test_ami_listen_through_a_virtual_microphone(pulse: Pulse, tmp_path: Path) -
         speak("hmm mm hmm uhh mm", tmp_path, "en-us", 250), gap,  # mumbling: "didn't catch that"
         speak("did I leave anything behind", tmp_path, "en-gb", 160), gap])
     feeder = Feeder(pulse.fifo)
-    proc = subprocess.Popen([sys.executable, "-m", "device", "listen", "--seconds", "240", "--no-speak",
-                             "--device", "default"],
-                            env=pulse.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A run started in the background by a shell without job control (`make test &`) ignores
+    # SIGINT, and a child inherits an ignored signal: `ami listen` would never see the Ctrl-C. A
+    # handled signal is reset to the default in the child, where Python makes it KeyboardInterrupt.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "device", "listen", "--seconds", "240", "--no-speak",
+                                 "--device", "default"],
+                                env={**pulse.env, "PYTHONFAULTHANDLER": "1"},  # SIGABRT: every thread's stack
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     lines: list[str] = []
     try:
         assert proc.stdout is not None
@@ -148,7 +156,13 @@ def test_ami_listen_through_a_virtual_microphone(pulse: Pulse, tmp_path: Path) -
         while not feeder.idle():  # let the trailing silence through, then stop like Ctrl-C
             time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=30)
+        try:
+            rest, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            rest, err = proc.communicate(timeout=30)
+            pytest.fail("ami listen did not stop within 30 s of Ctrl-C; what it printed, then its threads:\n"
+                        + "\n".join(lines) + rest + "\n" + err[-8000:])
         lines += rest.splitlines()
     finally:
         if proc.poll() is None:
