@@ -4,6 +4,7 @@ function, and turns domain errors into a one-line message and a non-zero exit.""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -98,10 +99,11 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     mic = MicrophoneConfig(device=device)
     speaker = Speaker(SpeakerConfig(enabled=not args.no_speak))
-    with SpokenAssistant(args.memory, _speech_config(args), speaker, warm=True) as spoken:
+    with SpokenAssistant(args.memory, _speech_config(args), speaker, warm=True) as spoken, \
+            contextlib.closing(listen(spoken, mic, max_s=args.seconds)) as exchanges:  # Ctrl-C: the mic closes
         print("Listening; ask \"where are my keys?\" (Ctrl-C to stop)")
         sys.stdout.flush()
-        for ex in listen(spoken, mic, max_s=args.seconds):
+        for ex in exchanges:
             _print_exchange(ex)
     return 0
 
