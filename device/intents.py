@@ -47,7 +47,7 @@ _STOP = {"again", "please", "now", "today", "right", "at", "in", "on", "for", "i
          "gone", "to", "that", "which", "when", "i", "from", "so", "then", "anywhere", "somewhere",
          "lately", "yet", "and", "or", "was", "were", "be", "you", "with", "by", "too", "thanks", "thank",
          "me", "okay", "ok", "here", "there", "where", "wherever", "it", ",",
-         # when: "my keys this morning", "my bag yesterday"
+         # a time, or "anymore", after the item: "my keys this morning", "my bag yesterday", "my phone anymore"
          "this", "yesterday", "earlier", "before", "tonight", "recently", "already", "just", "last", "ago",
          "anymore", "any"}
 # a first word that is not an item: "the last ten minutes", "the nearest cafe" (a place to search for)
