@@ -23,7 +23,7 @@ from device.encoder import Encoding, EncoderRuntime
 from device.asr import COMMON_ITEMS
 from device.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
 from device.keyframes import KeyframeConfig, KeyframeGate
-from device.baseline import BaselineConfig, LastSightingAnswerer, age_text, confidence, confirmed
+from device.baseline import BaselineConfig, LastSightingAnswerer, age_text
 from device.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
@@ -277,31 +277,31 @@ class Assistant:
         return None if pose is None else (pose.x, pose.z)
 
     def _left_items(self, utt: Utterance) -> Response:
-        """Carryable items whose last confirmed sighting is a place the wearer is now away from."""
+        """Carryable items that the answerer (the world model by default, as for the alerts) places
+        at least leave_distance_m from where the wearer is now."""
         c = self.config.baseline
         carry = [i for i in self._enrolled() if i.name in c.carryable]
         if not carry:
             return self._ack(utt, None, "I'm not watching any of your things yet: show me your keys, phone "
                                         "or wallet and say \"this is my keys\".", abstain=True, kind="answer")
         here = self._wearer_position()
-        left, parts = [], []
+        left: list[Response] = []
+        parts = []
         for rec in carry:
-            name = rec.name
-            good = confirmed(self._sightings(rec, utt.t)[0], c)
-            if not good or good[-1].position is None or here is None:
+            r = self._locate(utt, rec.name)
+            if r.abstain or r.position is None or r.evidence is None or here is None:
                 continue
-            away = math.dist(good[-1].position, here)
+            away = math.dist(r.position, here)
             if away >= c.leave_distance_m:
-                left.append(good[-1])
-                parts.append(f"your {name} ({age_text(utt.t - good[-1].t)}, about {away:.0f} m from here)")
+                left.append(r)
+                parts.append(f"your {rec.name} ({age_text(utt.t - r.evidence.t)}, about {away:.0f} m from here)")
         if not left:
             return self._ack(utt, None, f"I don't think so: nothing I watch ({', '.join(i.name for i in carry)}) was last seen "
                                         "away from you.", kind="answer")
-        last = max(left, key=lambda s: s.t)
+        last = max(left, key=lambda r: r.evidence.t if r.evidence else 0.0)
         return Response(t=utt.t, kind="answer", utterance_t=utt.t, item=left[0].item if len(left) == 1 else None,
                         text="You may have left " + " and ".join(parts) + ".", abstain=False,
-                        confidence=min(confidence(s.score, s.threshold) for s in left),
-                        evidence=Evidence(last.t, last.frame), position=last.position)
+                        confidence=min(r.confidence for r in left), evidence=last.evidence, position=last.position)
 
     def _forget(self, utt: Utterance, item: str | None, span_s: float | None) -> Response:
         if item is not None:

@@ -4,6 +4,7 @@ catch that", a 2-minute monologue bounded (slow: loads the real models)."""
 
 from __future__ import annotations
 
+import math
 import time
 import wave
 from pathlib import Path
@@ -298,8 +299,9 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 @pytest.mark.slow
 def test_left_items_synonyms_and_forget_against_a_memory(tmp_path: Path) -> None:
-    """Keys seen twice at (0, 0), then the wearer 10 m away: left behind. "mobile" finds the
-    enrolled phone; a guessed forget only asks; forgetting the keys erases them."""
+    """Keys seen twice at (0, 0), then the wearer 10 m away: left behind, where "where are my keys?"
+    puts them. "mobile" finds the enrolled phone; a guessed forget only asks; forgetting the keys
+    erases them."""
     from device.speech import SpokenAssistant
     from device.session import Utterance
 
@@ -321,6 +323,8 @@ def test_left_items_synonyms_and_forget_against_a_memory(tmp_path: Path) -> None
             return a.on_utterance(Utterance(t=31.0, text=text)).text
 
         assert ask("did I leave anything behind?").startswith("You may have left your keys")
+        where = a.on_utterance(Utterance(t=31.0, text="where are my keys?"))
+        assert f"about {math.dist(where.position, (10.0, 0.0)):.0f} m from here" in ask("did I leave anything behind?")
         assert a.resolve_item("mobile") == "phone" and a.resolve_item("key") == "keys"
         assert a.resolve_item("remote") == "remote"  # no near name: stays itself
         assert a.resolve_item("fawn") == "phone"  # sounds like it: Whisper's mishearing
