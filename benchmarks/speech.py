@@ -53,8 +53,9 @@ HISTORY = [
     "phrasings grew from 21 to 82 and the intents were changed for them (`--text`: 94.0% -> 100% of 532; a time after "
     "the item ends its name, \"whether I left something\", no \"nearest X\" item, two more examples), and before its "
     "first run: 72.0% (72/100) spoken, 88.0% (88/100) from the text. Its text misses (\"please remember my X\", \"can "
-    "you remember that this is my X\", \"don't remember my X anymore\") then became development phrasings and rules "
-    "(e4a02d9, after held-out-E was written), so its figure above is tuned on it. Item names outside the prompt were "
+    "you remember that this is my X\", \"don't remember my X anymore\") then became development phrasings, a rule "
+    "and a negation check (e4a02d9 and 26eabc5, after held-out-E was written), so its figure above is tuned on it. "
+    "Item names outside the prompt were "
     "misheard (\"purse\" -> \"first\", \"earbuds\" -> \"ear\"); one mishearing made a false intent (\"what's the "
     "date today\" -> \"what's the name to name?\" -> name a place).",
     "- Held-out-C (2026-11-30): 26 phrasings written in one go before their first run, with 8 items the "
