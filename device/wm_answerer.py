@@ -25,6 +25,7 @@ frame's sightings extend each item's chain, and a query only adds the query-time
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import math
@@ -244,8 +245,10 @@ class WorldModelAnswerer:
         on dev seeds 0-9 every true move had 29 or more such sightings and the false alerts 0 to 3
         (false matches elsewhere, or the same rest placed again)."""
         bc = self.config.belief
-        return sum(1 for o, _ in self._seen[item]
-                   if after_t < o.t <= until_t and not (o.enroll or o.miss) and o.position and o.wearer
+        seen = self._seen[item]  # in time order (the live chain is extended from it)
+        window = seen[bisect.bisect_right(seen, after_t, key=lambda p: p[0].t):
+                      bisect.bisect_right(seen, until_t, key=lambda p: p[0].t)]  # not the whole day, each frame
+        return sum(1 for o, _ in window if not (o.enroll or o.miss) and o.position and o.wearer
                    and abs(math.dist(o.position, o.wearer) - bc.carried_range_m) <= 2 * bc.carried_sigma_m)
 
     def _same_rest(self, item: str, position: tuple[float, float]) -> bool:
