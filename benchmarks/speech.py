@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from report import BENCH_MD, ROOT, write_section
-from speech_phrasings import (ALL_ITEMS, C_IN_VOCAB, C_OUT_OF_VOCAB, D_IN_VOCAB, D_OUT_OF_VOCAB, DEV, E_IN_VOCAB, E_OUT_OF_VOCAB,
-                              HELD_OUT, HELD_OUT_B, HELD_OUT_C, HELD_OUT_D, HELD_OUT_E, IN_VOCAB, OUT_OF_VOCAB,
-                              SPEEDS_WPM, VOICES)
+from speech_phrasings import (ALL_ITEMS, DEV, HELD_OUT, HELD_OUT_B, IN_VOCAB, LATER_SETS, OUT_OF_VOCAB, SPEEDS_WPM,
+                              VOICES, LaterSet)
 
 if TYPE_CHECKING:
     from memory.store import MemoryStore
@@ -94,19 +93,15 @@ class Query:
 
 
 def queries(quick: bool, dev: bool = False) -> list[Query]:
-    """Held-out phrasings in every voice and speed, held-out-B in every voice at 140 wpm, held-out-C
-    to -E in every voice at 170 wpm (each with its own items), dev in two; dev: only the development phrasings, in
+    """Held-out phrasings in every voice and speed, held-out-B in every voice at 140 wpm, the later held-out
+    sets in every voice at 170 wpm (each with its own items), dev in two; dev: only the development phrasings, in
     every voice and speed."""
     out: list[Query] = []
     items = itertools.cycle(IN_VOCAB + OUT_OF_VOCAB)
-    own_items = {"held-out-c": itertools.cycle(C_IN_VOCAB + C_OUT_OF_VOCAB),
-                 "held-out-d": itertools.cycle(D_IN_VOCAB + D_OUT_OF_VOCAB),
-                 "held-out-e": itertools.cycle(E_IN_VOCAB + E_OUT_OF_VOCAB)}
+    own_items = {s.name: itertools.cycle(s.in_vocab + s.out_of_vocab) for s in LATER_SETS}
     every = list(itertools.product(VOICES, SPEEDS_WPM))
     splits = (("held-out", HELD_OUT, every), ("held-out-b", HELD_OUT_B, every[::2]),
-              ("held-out-c", HELD_OUT_C, [(v, 170) for v in VOICES]),
-              ("held-out-d", HELD_OUT_D, [(v, 170) for v in VOICES]),
-              ("held-out-e", HELD_OUT_E, [(v, 170) for v in VOICES]),
+              *((s.name, s.phrasings, [(v, 170) for v in VOICES]) for s in LATER_SETS),
               ("dev", DEV, [("en-us", 170), ("en-gb-x-rp", 200)]))
     for split, table, combos in (("dev", DEV, every),) if dev else splits:
         for kind, phrasings in table.items():
@@ -233,6 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     def acc(pred: object) -> str:
         return pct([r["ok"] for r in rows if pred(r)])  # type: ignore[operator]
 
+    def later_line(s: LaterSet) -> str:
+        mine = [r for r in rows if r["q"].split == s.name]
+        groups = (("items in the prompt", s.in_vocab), ("outside it", s.out_of_vocab))
+        return (f"- {s.title} ({s.about}; 4 voices at 170 wpm): {pct([r['ok'] for r in mine])}; with the reference text: "
+                f"{pct([r['text_ok'] for r in mine])}; "
+                + ", ".join(f"{label} {pct([r['ok'] for r in mine if r['q'].item in names])}"
+                            for label, names in groups if names)
+                + f", no item {pct([r['ok'] for r in mine if r['q'].item is None])}.")
+
     wer = sum(r["errors"] for r in rows) / max(1, sum(r["ref_words"] for r in rows))
     lat = np.array([r["latency_s"] for r in rows])
     two = np.array([r["latency_s"] for r in rows if 1.5 <= r["audio_s"] - 0.5 <= 2.5])
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     rtf = asr_audio / max(1e-9, sum(r["asr_s"] for r in rows))
     lines = [
         f"- Queries: {len(rows)} spoken by espeak-ng ({len(VOICES)} voices: {', '.join(VOICES)}; "
-        f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, held-out-C to -E at 170; "
+        f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, held-out-C to -F at 170; "
         f"dev in en-us at 170 and en-gb-x-rp at 200 wpm), Whisper {args.asr_model} int8, beam 5, 1 thread.",
         f"- Intent-and-item accuracy, **held-out phrasings: {acc(lambda r: r['q'].split == 'held-out')}**, "
         f"**held-out-B: {acc(lambda r: r['q'].split == 'held-out-b')}** (goal 95%); development phrasings: "
@@ -249,24 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out'])}, held-out-B "
         f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out-b'])}, dev "
         f"{pct([r['text_ok'] for r in rows if r['q'].split == 'dev'])}.",
-        f"- Held-out-C (new phrasings and items, 2026-11-30, 4 voices at 170 wpm): "
-        f"{acc(lambda r: r['q'].split == 'held-out-c')}; with the reference text: "
-        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out-c'])}; items in the prompt "
-        f"{acc(lambda r: r['q'].split == 'held-out-c' and r['q'].item in C_IN_VOCAB)}, outside it "
-        f"{acc(lambda r: r['q'].split == 'held-out-c' and r['q'].item in C_OUT_OF_VOCAB)}, no item "
-        f"{acc(lambda r: r['q'].split == 'held-out-c' and r['q'].item is None)}.",
-        f"- Held-out-D (2026-11-30, 4 voices at 170 wpm; tuned on since its first run, see below): "
-        f"{acc(lambda r: r['q'].split == 'held-out-d')}; with the reference text: "
-        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out-d'])}; items in the prompt "
-        f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item in D_IN_VOCAB)}, outside it "
-        f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item in D_OUT_OF_VOCAB)}, no item "
-        f"{acc(lambda r: r['q'].split == 'held-out-d' and r['q'].item is None)}.",
-        f"- Held-out-E (written after held-out-D's first run and before the intent changes that followed it, "
-        f"2026-11-30, 4 voices at 170 wpm): {acc(lambda r: r['q'].split == 'held-out-e')}; with the reference text: "
-        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out-e'])}; items in the prompt "
-        f"{acc(lambda r: r['q'].split == 'held-out-e' and r['q'].item in E_IN_VOCAB)}, outside it "
-        f"{acc(lambda r: r['q'].split == 'held-out-e' and r['q'].item in E_OUT_OF_VOCAB)}, no item "
-        f"{acc(lambda r: r['q'].split == 'held-out-e' and r['q'].item is None)}.",
+        *(later_line(s) for s in LATER_SETS),
         f"- Held-out-B, items in the ASR vocabulary prompt: "
         f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in IN_VOCAB)}; outside it: "
         f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in OUT_OF_VOCAB)}.",
@@ -296,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if args.enrolled:
         head = (f"Measured {now} with `.venv/bin/python benchmarks/speech.py --enrolled`: the queries of the "
-                "section above, with all thirty-four benchmark items enrolled in the memory first (their names join "
+                f"section above, with all {len(ALL_ITEMS)} benchmark items enrolled in the memory first (their names join "
                 "the ASR vocabulary, as the items a wearer asks about are on the glasses), scored on the item the "
                 "assistant answered about. \"Items outside the prompt\" below are outside `COMMON_ITEMS` only. "
                 "More enrolled names cost accuracy on the same held-out queries: with the ten items of held-out and "

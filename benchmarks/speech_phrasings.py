@@ -8,6 +8,8 @@ the next one is written, committed and only then run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 DEV: dict[str, tuple[str, ...]] = {
     "enroll": ("this is my {item}", "remember, these are my {item}", "these are my {item}", "hey, this is my {item}",
                "look, my {item}", "this one is my {item}", "I'd like you to know this is my {item}",
@@ -132,4 +134,49 @@ HELD_OUT_E: dict[str, tuple[str, ...]] = {
 }
 E_IN_VOCAB = ("book", "ball", "medkit", "duck")  # held-out-E's items in device.asr.COMMON_ITEMS ...
 E_OUT_OF_VOCAB = ("gloves", "hat", "pen", "lunchbox")  # ... and outside it
-ALL_ITEMS = IN_VOCAB + OUT_OF_VOCAB + C_IN_VOCAB + C_OUT_OF_VOCAB + D_IN_VOCAB + D_OUT_OF_VOCAB + E_IN_VOCAB + E_OUT_OF_VOCAB
+# A sixth held-out set (2026-11-30 06:5x UTC), written and committed in one go after held-out-E's
+# first run and before any change to the intents or the speech path since, and before its own first
+# run. Every item of COMMON_ITEMS was used by an earlier set, so its eight items are all outside
+# the prompt (two of them of two words); with --enrolled they join it, as on a wearer's glasses.
+HELD_OUT_F: dict[str, tuple[str, ...]] = {
+    "enroll": ("you're looking at my {item}", "this is my {item}, got it", "this is what my {item} looks like",
+               "keep in mind that this is my {item}"),
+    "locate": ("where exactly is my {item}", "where in the house is my {item}", "any idea where I left my {item}",
+               "my {item} is missing, where is it", "tell me where I left my {item}"),
+    "left_items": ("is there anything I haven't picked up", "have I left any of my stuff",
+                   "check that I've got everything", "did I leave any of my things around"),
+    "forget": ("forget what happened in the last minute", "throw away the last thirty minutes",
+               "never mind my {item}, forget it", "erase all memories of my {item}"),
+    "route": ("show me the way to my {item}", "I need to get to my {item}", "how do I find my way to my {item}",
+              "please lead me back to my {item}"),
+    "unknown": ("what's the capital of France", "order a pizza", "how old are you", "good morning"),
+}
+F_IN_VOCAB: tuple[str, ...] = ()
+F_OUT_OF_VOCAB = ("backpack", "ring", "helmet", "bracelet", "inhaler", "sunglasses", "car keys", "hearing aids")
+
+
+@dataclass(frozen=True)
+class LaterSet:
+    """A held-out set spoken in every voice at 170 wpm with its own items, and what is known of its history."""
+
+    name: str
+    phrasings: dict[str, tuple[str, ...]]
+    in_vocab: tuple[str, ...]  # its items in device.asr.COMMON_ITEMS
+    out_of_vocab: tuple[str, ...]  # its items outside it
+    about: str
+
+    @property
+    def title(self) -> str:
+        return self.name[:-1].capitalize() + self.name[-1].upper()  # "held-out-c" -> "Held-out-C"
+
+
+LATER_SETS = (
+    LaterSet("held-out-c", HELD_OUT_C, C_IN_VOCAB, C_OUT_OF_VOCAB, "new phrasings and items, 2026-11-30"),
+    LaterSet("held-out-d", HELD_OUT_D, D_IN_VOCAB, D_OUT_OF_VOCAB, "2026-11-30; tuned on since its first run, see below"),
+    LaterSet("held-out-e", HELD_OUT_E, E_IN_VOCAB, E_OUT_OF_VOCAB,
+             "written after held-out-D's first run and before the intent changes that followed it, 2026-11-30"),
+    LaterSet("held-out-f", HELD_OUT_F, F_IN_VOCAB, F_OUT_OF_VOCAB,
+             "written after held-out-E's first run, before any change since, 2026-11-30; all its items outside the "
+             "prompt"),
+)
+ALL_ITEMS = IN_VOCAB + OUT_OF_VOCAB + tuple(i for s in LATER_SETS for i in s.in_vocab + s.out_of_vocab)
