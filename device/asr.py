@@ -127,7 +127,8 @@ class Transcript:
     avg_logprob: float  # mean token log-probability (-inf when nothing was decoded)
     no_speech_prob: float
     wall_s: float  # decode time on this machine
-    readings: tuple[str, ...] = ()  # the beam's readings within n_best_margin, best first; text is one of them
+    readings: tuple[str, ...] = ()  # the beam's readings within n_best_margin, best first; text is one of
+    # them, or one with its item name read as an enrolled name (device.speech.enrolled_reading)
 
     @property
     def onset_s(self) -> float | None:
@@ -291,6 +292,38 @@ class Transcriber:
         return Transcript(text, tuple(words), audio_s, truncated, avg_logprob, no_speech,
                           time.perf_counter() - started, readings)
 
+    def likelihood(self, samples: np.ndarray, texts: Sequence[str], hints: Sequence[str]) -> list[float]:
+        """The log-probability Whisper gives each of `texts` as the transcript of `samples`, read
+        with its own hint in the decoder prompt ("My things: hat."), so that no text is favoured by
+        the prompt: "Where is my heart?" -0.3, "Where is my hat?" -2.4, "Where is my purse?" -12 for
+        a Scottish voice asking for the hat. One decoder pass per text, about 13 ms with tiny.en."""
+        if len(texts) != len(hints):
+            raise ValueError(f"likelihood: {len(texts)} texts but {len(hints)} hints")
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)[:int(self.config.max_audio_s * SAMPLE_RATE_HZ)]
+        m, tok = self._model, self._tokenizer
+        enc, frames = self._encode(x, full_window=False)
+        start = list(tok.sot_sequence) + [tok.no_timestamps]
+        out = []
+        for text, hint in zip(texts, hints):
+            prompt = [tok.sot_prev] + tok.encode(f" My things: {hint}.") if hint else []
+            probs = m.model.align(enc, prompt + start, [tok.encode(" " + text.strip())], frames)[0].text_token_probs
+            out.append(float(np.sum(np.log(np.maximum(probs, 1e-12)))))
+        return out
+
+    def _encode(self, x: np.ndarray, full_window: bool) -> tuple[Any, int]:
+        """Whisper's encoder output for (N,) audio, and the number of its mel frames that hold audio.
+        A query up to 8 s gets a 10 s window (SHORT_WINDOW_FRAMES), unless full_window."""
+        import ctranslate2
+
+        feats = self._model.feature_extractor(x)  # (80, T) log-Mel, 100 frames a second
+        n_frames = feats.shape[1]
+        short = n_frames <= SHORT_WINDOW_FRAMES - 200 and not full_window
+        window = SHORT_WINDOW_FRAMES if short else 100 * WHISPER_WINDOW_S
+        padded = np.zeros((1, feats.shape[0], window), np.float32)  # (1, 80, window)
+        padded[0, :, :min(n_frames, window)] = feats[:, :window]
+        enc = self._model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
+        return enc, min(n_frames, window)
+
     def _decode(self, x: np.ndarray, prompt: str, full_window: bool, choose: Callable[[Sequence[str]], int] | None
                 ) -> tuple[str, list[Word], float, float, tuple[str, ...]]:
         """Encode and beam-search with CTranslate2 directly (faster-whisper's `transcribe` always
@@ -298,16 +331,8 @@ class Transcriber:
         espeak-ng queries half the word errors. Without the full window Whisper may say the
         sentence twice; the repeat is cut. The readings within n_best_margin of the best are
         offered to `choose`; the kept one is aligned for word times."""
-        import ctranslate2
-
         m, tok, c = self._model, self._tokenizer, self.config
-        feats = m.feature_extractor(x)  # (80, T) log-Mel, 100 frames a second
-        n_frames = feats.shape[1]
-        short = n_frames <= SHORT_WINDOW_FRAMES - 200 and not full_window
-        window = SHORT_WINDOW_FRAMES if short else 100 * WHISPER_WINDOW_S
-        padded = np.zeros((1, feats.shape[0], window), np.float32)  # (1, 80, window)
-        padded[0, :, :min(n_frames, window)] = feats[:, :window]
-        enc = m.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
+        enc, frames = self._encode(x, full_window)
         prompt_ids = tok.encode(" " + prompt.strip())[-(m.max_length // 2 - 1):] if prompt.strip() else []
         ids = ([tok.sot_prev] + prompt_ids if prompt_ids else []) + list(tok.sot_sequence) + [tok.no_timestamps]
         res = m.model.generate(enc, [ids], beam_size=c.beam_size, num_hypotheses=c.n_best,
@@ -327,6 +352,6 @@ class Transcriber:
         words: list[Word] = []
         if text:
             kept = tok.encode(" " + text)
-            for w in m.find_alignment(tok, [kept], enc, min(n_frames, window))[0]:
+            for w in m.find_alignment(tok, [kept], enc, frames)[0]:
                 words.append(Word(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"])))
         return text, words, avg_logprob, float(res.no_speech_prob), tuple(offered)

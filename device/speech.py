@@ -11,7 +11,10 @@ list my keys" loses to "I misplaced my keys" (`complete_reading`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
+import re
 import shutil
 import tempfile
 import time
@@ -45,12 +48,20 @@ class SpeechConfig:
     intents: IntentConfig = field(default_factory=IntentConfig)
     min_avg_logprob: float = -1.0  # Whisper less sure than this: "didn't catch that"
     min_speech_s: float = 0.3  # less voiced audio than this is not a query
+    # An item name heard that is not enrolled is read as the enrolled name Whisper finds most likely
+    # in its place when that reading is at most this much less likely (total log-prob) ...
+    enrolled_max_drop: float = 4.0
+    # ... and this much more likely than the next enrolled name.
+    enrolled_min_lead: float = 2.0
 
     def __post_init__(self) -> None:
         if not -10.0 < self.min_avg_logprob < 0.0:
             raise ValueError(f"SpeechConfig.min_avg_logprob must be in (-10, 0), got {self.min_avg_logprob}")
         if not 0.0 <= self.min_speech_s <= 5.0:
             raise ValueError(f"SpeechConfig.min_speech_s must be in [0, 5], got {self.min_speech_s}")
+        for name in ("enrolled_max_drop", "enrolled_min_lead"):
+            if not 0.0 <= getattr(self, name) <= 50.0:
+                raise ValueError(f"SpeechConfig.{name} must be in [0, 50] (log-prob), got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,8 @@ def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary
         if other is not None and item_key(other) in known:
             log.info("second reading %r over %r", second.text, tr.text)
             tr = second
+    if vocabulary:
+        tr = enrolled_reading(speech, tr, asr, config, vocabulary, parse)
     onset = min(a + config.vad.pad_s, b)  # the spans carry pad_s of lead-in
     end = max(onset, b - config.vad.pad_s)
     if not tr.text.strip():
@@ -111,6 +124,33 @@ def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary
         log.info("unclear speech %r (avg log-prob %.2f)", tr.text, tr.avg_logprob)
         return Heard("unclear", "", onset, end, tr)
     return Heard("speech", tr.text, onset, end, tr)
+
+
+def enrolled_reading(speech: np.ndarray, tr: Transcript, asr: Transcriber, config: SpeechConfig,
+                     enrolled: tuple[str, ...], parse: Callable[[str], Intent]) -> Transcript:
+    """`tr`, or `tr` with its item name replaced by the enrolled name Whisper finds nearly as likely
+    for the audio ("where is my heart?" -> "where is my hat?"), when the request is about a
+    wearer's item (not naming a new one) and the name heard is not enrolled. A name not enrolled
+    stays when no enrolled name comes close: "where is my car?" is not "where is my charger?"."""
+    intent = parse(tr.text)
+    if intent.item is None or intent.kind not in ("locate", "forget", "route"):
+        return tr
+    keys = {item_key(e) for e in enrolled}
+    if item_key(intent.item) in keys or any(item_key(w) in keys for w in intent.item.split()):
+        return tr  # "car keys" -> keys: the assistant's resolve_item already takes it
+    spans = list(re.finditer(rf"\b{re.escape(intent.item)}\b", tr.text, re.IGNORECASE))
+    if not spans:
+        return tr
+    a, b = spans[-1].span()
+    texts = [tr.text] + [tr.text[:a] + name + tr.text[b:] for name in enrolled]
+    scores = asr.likelihood(speech, texts, [intent.item, *enrolled])
+    order = sorted(range(1, len(texts)), key=lambda k: -scores[k])
+    best, lead = order[0], scores[order[0]] - (scores[order[1]] if len(order) > 1 else -math.inf)
+    log.info("heard %r (log-prob %.1f); as an enrolled name: %r (%.1f, %.1f ahead of the next)",
+             tr.text, scores[0], texts[best], scores[best], lead)
+    if scores[best] >= scores[0] - config.enrolled_max_drop and lead >= config.enrolled_min_lead:
+        return dataclasses.replace(tr, text=texts[best])
+    return tr
 
 
 def speech_utterances(audio: np.ndarray, utterances: list[Utterance], asr: Transcriber,

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from device.asr import AsrConfig, AudioError, Transcriber, load_wav
+from device.asr import AsrConfig, AudioError, Transcriber, Transcript, load_wav
 from device.microphone import (MicrophoneConfig, MicrophoneError, RingBuffer, VadConfig, VadSegmenter,
                                resolve_device)
-from device.speech import SpeechConfig, SpokenAssistant, hear
+from device.speech import SpeechConfig, SpokenAssistant, enrolled_reading, hear
 from device.tts import Speaker, SpeakerConfig
 
 SR = 16_000
@@ -243,6 +243,23 @@ def test_spoken_query(asr: Transcriber, tmp_path: Path, text: str, voice: str, w
     assert heard.transcript is not None and heard.text in heard.transcript.readings
     intent = IntentParser().parse(heard.text)
     assert (intent.kind, intent.item) == (kind, item), heard.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("said, heard_as, expect", [
+    ("where is my hat", "Where is my heart?", "Where is my hat?"),  # tiny.en's reading of this voice
+    ("take me to my gloves", "Take me to my love.", "Take me to my gloves."),
+    ("where is my scarf", "Where is my car?", "Where is my car?"),  # not enrolled: no enrolled name comes close
+    ("this is my hat", "This is my heart.", "This is my heart."),  # naming a new thing: never changed
+])
+def test_a_name_heard_is_read_as_the_enrolled_name_it_sounds_like(asr: Transcriber, tmp_path: Path, said: str,
+                                                                   heard_as: str, expect: str) -> None:
+    from device.intents import IntentParser
+
+    audio = speak(said, tmp_path, "en-gb-scotland")
+    tr = Transcript(heard_as, (), len(audio) / SR, False, -0.3, 0.0, 0.0, (heard_as,))
+    enrolled = ("keys", "hat", "gloves", "charger", "mug")
+    assert enrolled_reading(audio, tr, asr, SpeechConfig(), enrolled, IntentParser().parse).text == expect
 
 
 @pytest.mark.slow
