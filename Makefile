@@ -8,9 +8,11 @@ demo: setup
 	.venv/bin/ami demo --out out/demo
 
 test: setup
+	.venv/bin/ruff check .
 	.venv/bin/python -m pytest -q tests
 
 test-fast: setup
+	.venv/bin/ruff check .
 	.venv/bin/python -m pytest -q -m "not slow" tests
 
 bench: setup

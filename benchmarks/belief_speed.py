@@ -151,14 +151,16 @@ def render_section(rows: list[dict[str, float]], command: str) -> str:
         "Goal: 10 ms or less per query for 10 items over a day of memory, on 1 thread. The chain keeps each "
         "item's Viterbi forward messages and where each state's final stay began; a query adds only the "
         "query-time term. A place's centre is the mean of its first "
-        f"{BeliefConfig().place_freeze_count} position(s) (`place_freeze_count`), so a chain restarts only when a place "
+        f"{BeliefConfig().place_freeze_count} position(s) (`place_freeze_count`), so a chain restarts only when a "
+        "place "
         "near the item's sightings appears or moves. That restart is done when the sighting that changed the place map "
         "is taken in, for every item's chain (as `WorldModelAnswerer` does each frame), so it lands in the last column "
         "and a query never pays it. Not counted here: the "
         "answer to a spoken question first gathers the item's sightings from memory (a FAISS search), "
         "which grows with the day.",
         "",
-        f"The restart cost moved, it did not go away: the slowest sighting took {max(r['ingest_max_ms'] for r in rows):.0f} ms "
+        "The restart cost moved, it did not go away: the slowest sighting took "
+        f"{max(r['ingest_max_ms'] for r in rows):.0f} ms "
         "of the frame loop (every item's chain restarting over the whole day at once). Restarting only from the first "
         "sighting near the new place would need the chains' past messages; that is not built.",
     ]

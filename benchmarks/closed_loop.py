@@ -149,7 +149,8 @@ def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, ar
         ep.plan_ms.append((time.perf_counter() - t0) * 1000)
     while ep.steps < args.budget and not ep.success:
         if method == "random":
-            actions = rng.uniform([0.0, 0.0, -MAX_TURN_DEG], [MAX_FORWARD_M, 0.0, MAX_TURN_DEG], (1, 3)).astype(np.float32)
+            actions = rng.uniform([0.0, 0.0, -MAX_TURN_DEG], [MAX_FORWARD_M, 0.0, MAX_TURN_DEG],
+                                  (1, 3)).astype(np.float32)
         else:
             enc = ctx.look(pose)
             if follow is not None:
@@ -201,8 +202,10 @@ def start_companion(tmp: Path, checkpoint: Path | None, args: argparse.Namespace
 def summary(eps: list[Episode]) -> dict[str, Any]:
     ms = [m for e in eps for m in e.plan_ms]
     cms = [m for e in eps for m in e.companion_ms]
-    return {"episodes": len(eps), "success": sum(e.success for e in eps), "reached_view": sum(e.reached_view for e in eps),
-            "median_steps_success": statistics.median([e.steps for e in eps if e.success]) if any(e.success for e in eps) else None,
+    won = [e.steps for e in eps if e.success]
+    return {"episodes": len(eps), "success": sum(e.success for e in eps),
+            "reached_view": sum(e.reached_view for e in eps),
+            "median_steps_success": statistics.median(won) if won else None,
             "median_final_m": statistics.median([e.final_m for e in eps]),
             "plan_ms_median": statistics.median(ms) if ms else None,
             "plan_ms_p90": float(np.percentile(ms, 90)) if ms else None,
@@ -231,7 +234,8 @@ def render_section(s: dict[str, dict[str, Any]], args: argparse.Namespace, comma
         f"plain way to the route's next point. Budget {args.budget} actions of at most {MAX_FORWARD_M} m and "
         f"{MAX_TURN_DEG:.0f} degrees. Success: within 1 m of the item and facing it.",
         "",
-        f"| method | success | within {VIEW_RADIUS_M} m and facing, at some point | median distance left (m) | median actions to success | time per plan, median / p90 (ms) "
+        f"| method | success | within {VIEW_RADIUS_M} m and facing, at some point | median distance left (m) "
+        "| median actions to success | time per plan, median / p90 (ms) "
         "| companion compute per plan, median (ms) |",
         "|---|---|---|---|---|---|---|",
         *rows,
@@ -275,7 +279,8 @@ def main() -> int:
     ap.add_argument("--waypoint-weight", type=float, default=CompanionConfig.waypoint_weight,
                     help=f"companion + route: energy per squared metre from the waypoint (default: "
                          f"{CompanionConfig.waypoint_weight}, the device's)")
-    ap.add_argument("--timeout-s", type=float, default=10.0, help="device client timeout (default: 10: no fallback here)")
+    ap.add_argument("--timeout-s", type=float, default=10.0,
+                    help="device client timeout (default: 10: no fallback here)")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of the methods")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = ap.parse_args()
@@ -320,8 +325,8 @@ def main() -> int:
                 proc.stop()
     wall = time.perf_counter() - began
     stats = {m: summary([e for e in episodes if e.method == m]) for m in methods}
-    (args.work / "closed_loop.json").write_text(json.dumps({"summary": stats, "episodes": [asdict(e) for e in episodes]},
-                                                           indent=1, default=float))
+    record = {"summary": stats, "episodes": [asdict(e) for e in episodes]}
+    (args.work / "closed_loop.json").write_text(json.dumps(record, indent=1, default=float))
     command = "nice .venv/bin/python benchmarks/closed_loop.py " + " ".join(sys.argv[1:])
     print(json.dumps(stats, indent=1))
     if methods == list(METHODS):

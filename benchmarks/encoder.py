@@ -42,7 +42,8 @@ def instance_notes(parity: dict[str, VerifyReport]) -> str:
     return (
         "What this means: these are the figures for the network the glasses run (MobileNetV2 stride-8 and "
         "stride-16 features plus the learned instance head, 64-d per cell; `ami export`, shipped as "
-        f"export/artifacts/encoder-fp32.pte), against the eager instance encoder. Its int8 program reaches a cosine of {i8.cosine_mean:.4f} "
+        "export/artifacts/encoder-fp32.pte), against the eager instance encoder. Its int8 program reaches a "
+        f"cosine of {i8.cosine_mean:.4f} "
         "(the frozen trunk's int8: see the section above), and the sightings, the decision that the answers rest "
         f"on, agree on {i8.sighting_agreement:.1%} of (frame, item) pairs. The frame-level goal fails on the two "
         "rank decisions, the three enrollment cells and the top-1 keyframe: eager itself, given the frame +-1 grey "
@@ -250,7 +251,8 @@ def main() -> int:
                + ("" if args.model == "instance" else f" --model {args.model}"))
     load = f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     frozen = args.model == "frozen"
-    section = markdown(lat, parity, sizes, replays, len(frames), command, load, NOTES if frozen else instance_notes(parity))
+    notes = NOTES if frozen else instance_notes(parity)
+    section = markdown(lat, parity, sizes, replays, len(frames), command, load, notes)
     print(section)
     if not args.no_write:
         write_section("encoder" if frozen else "encoder-instance", section, HEADING if frozen else INSTANCE_HEADING)

@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         return text_only()
     qs = queries(args.quick, args.dev)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, SpokenAssistant(None, SpeechConfig(asr=AsrConfig(model=args.asr_model))) as spoken:
+    config = SpeechConfig(asr=AsrConfig(model=args.asr_model))
+    with tempfile.TemporaryDirectory() as tmp, SpokenAssistant(None, config) as spoken:
         spoken.assistant.intents.parse("warm up the embedding model, please")
         for n, q in enumerate(qs):
             if args.enrolled:
@@ -231,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     def later_line(s: LaterSet) -> str:
         mine = [r for r in rows if r["q"].split == s.name]
         groups = (("items in the prompt", s.in_vocab), ("outside it", s.out_of_vocab))
-        return (f"- {s.title} ({s.about}; 4 voices at 170 wpm): {pct([r['ok'] for r in mine])}; with the reference text: "
+        return (f"- {s.title} ({s.about}; 4 voices at 170 wpm): {pct([r['ok'] for r in mine])}; "
+                "with the reference text: "
                 f"{pct([r['text_ok'] for r in mine])}; "
                 + ", ".join(f"{label} {pct([r['ok'] for r in mine if r['q'].item in names])}"
                             for label, names in groups if names)
@@ -244,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     rtf = asr_audio / max(1e-9, sum(r["asr_s"] for r in rows))
     lines = [
         f"- Queries: {len(rows)} spoken by espeak-ng ({len(VOICES)} voices: {', '.join(VOICES)}; "
-        f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, held-out-C to -F at 170; "
+        f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, "
+        "held-out-C to -F at 170; "
         f"dev in en-us at 170 and en-gb-x-rp at 200 wpm), Whisper {args.asr_model} int8, beam 5, 1 thread.",
         f"- Intent-and-item accuracy, **held-out phrasings: {acc(lambda r: r['q'].split == 'held-out')}**, "
         f"**held-out-B: {acc(lambda r: r['q'].split == 'held-out-b')}** (goal 95%); development phrasings: "
@@ -283,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if args.enrolled:
         head = (f"Measured {now} with `.venv/bin/python benchmarks/speech.py --enrolled`: the queries of the "
-                f"section above, with all {len(ALL_ITEMS)} benchmark items enrolled in the memory first (their names join "
+                f"section above, with all {len(ALL_ITEMS)} benchmark items enrolled in the memory first "
+                "(their names join "
                 "the ASR vocabulary, as the items a wearer asks about are on the glasses), scored on the item the "
                 "assistant answered about. \"Items outside the prompt\" below are outside `COMMON_ITEMS` only. "
                 "More enrolled names cost accuracy on the same held-out queries: with the ten items of held-out and "

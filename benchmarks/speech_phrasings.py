@@ -172,7 +172,8 @@ class LaterSet:
 
 LATER_SETS = (
     LaterSet("held-out-c", HELD_OUT_C, C_IN_VOCAB, C_OUT_OF_VOCAB, "new phrasings and items, 2026-11-30"),
-    LaterSet("held-out-d", HELD_OUT_D, D_IN_VOCAB, D_OUT_OF_VOCAB, "2026-11-30; tuned on since its first run, see below"),
+    LaterSet("held-out-d", HELD_OUT_D, D_IN_VOCAB, D_OUT_OF_VOCAB,
+             "2026-11-30; tuned on since its first run, see below"),
     LaterSet("held-out-e", HELD_OUT_E, E_IN_VOCAB, E_OUT_OF_VOCAB,
              "written after held-out-D's first run and before the intent changes that followed it, 2026-11-30"),
     LaterSet("held-out-f", HELD_OUT_F, F_IN_VOCAB, F_OUT_OF_VOCAB,

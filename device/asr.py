@@ -101,7 +101,8 @@ class AsrConfig:
         if not 4 <= self.max_new_tokens <= 220:
             raise ValueError(f"AsrConfig.max_new_tokens must be 4..220, got {self.max_new_tokens}")
         if any(not w.strip() or len(w) > 40 for w in self.vocabulary):
-            raise ValueError(f"AsrConfig.vocabulary must hold item names of 1 to 40 characters, got {self.vocabulary!r}")
+            raise ValueError(f"AsrConfig.vocabulary must hold item names of 1 to 40 characters, "
+                             f"got {self.vocabulary!r}")
         if not 0.0 < self.no_speech_threshold <= 1.0:
             raise ValueError(f"AsrConfig.no_speech_threshold must be in (0, 1], got {self.no_speech_threshold}")
         if not 1 <= self.n_best <= self.beam_size:

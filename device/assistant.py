@@ -296,8 +296,9 @@ class Assistant:
                 left.append(r)
                 parts.append(f"your {rec.name} ({age_text(utt.t - r.evidence.t)}, about {away:.0f} m from here)")
         if not left:
-            return self._ack(utt, None, f"I don't think so: nothing I watch ({', '.join(i.name for i in carry)}) was last seen "
-                                        "away from you.", kind="answer")
+            watched = ", ".join(i.name for i in carry)
+            return self._ack(utt, None, f"I don't think so: nothing I watch ({watched}) was last seen away from you.",
+                             kind="answer")
         last = max(left, key=lambda r: r.evidence.t if r.evidence else 0.0)
         return Response(t=utt.t, kind="answer", utterance_t=utt.t, item=left[0].item if len(left) == 1 else None,
                         text="You may have left " + " and ".join(parts) + ".", abstain=False,

@@ -31,7 +31,8 @@ def _cmd_train_perception(args: argparse.Namespace) -> int:
 
     ck = load_checkpoint(path)
     print(f"Wrote {path} and {path.with_suffix('.loss.png')}: threshold {ck.threshold:.3f} "
-          f"({100 * config.fp_rate:g}% false positives on seeds {list(config.seeds)}), final loss {ck.meta['final_loss']:.3f}, "
+          f"({100 * config.fp_rate:g}% false positives on seeds {list(config.seeds)}), "
+          f"final loss {ck.meta['final_loss']:.3f}, "
           f"{ck.meta['wall_s'] / 60:.1f} min of training")
     return 0
 

@@ -280,7 +280,8 @@ class CompanionClient:
             raise CompanionError("the companion pairing has expired; pair again with `ami companion pair`")
         s, g = (np.asarray(v, np.float32).reshape(-1) for v in (start, goal))
         if s.shape != g.shape or not (np.isfinite(s).all() and np.isfinite(g).all()):
-            raise CompanionError(f"start and goal latents must be finite and the same size, got {s.shape} and {g.shape}")
+            raise CompanionError(f"start and goal latents must be finite and the same size, "
+                                 f"got {s.shape} and {g.shape}")
         h = c.horizon if horizon is None else horizon
         body = {"schema": PLAN_REQUEST_SCHEMA, "start": {"latent": s.tolist()}, "goal": {"latent": g.tolist()},
                 "horizon": h, "planner": c.planner, "samples": c.samples, "iterations": c.iterations,
@@ -327,7 +328,8 @@ class CompanionClient:
             self.circuit.failed(f"HTTP {r.status_code}")
             raise CompanionUnavailable(f"the companion answered {r.status_code} ({_detail(r)})")
         if r.status_code == 401:
-            raise CompanionError(f"the companion refused this device ({_detail(r)}); pair again with `ami companion pair`")
+            raise CompanionError(f"the companion refused this device ({_detail(r)}); "
+                                 "pair again with `ami companion pair`")
         if r.status_code != 200:
             raise CompanionError(f"the companion rejected the request ({r.status_code}: {_detail(r)})")
         out = _json(r)

@@ -83,7 +83,8 @@ class PteEncoder:
             raise ModelError(f"{self.manifest_path}: the program takes {m.input_px} px frames, but the encoder is "
                              f"configured for {config.input_px} px; use input_px={m.input_px} or re-export")
         if m.input_dtype not in _DTYPE_CODES:
-            raise ModelError(f"{self.manifest_path}: input_dtype {m.input_dtype!r} is not one of {sorted(_DTYPE_CODES)}")
+            raise ModelError(f"{self.manifest_path}: input_dtype {m.input_dtype!r} "
+                             f"is not one of {sorted(_DTYPE_CODES)}")
         self.entry = m.programs[self.variant]
         self.path = self.manifest_path.parent / self.entry.file
         self.dim = m.dim

@@ -201,8 +201,8 @@ def _trim_item(words: list[str]) -> str | None:
 
 def duration_s(clean: str) -> float | None:
     """"the last ten minutes" -> 600.0; "the past hour" -> 3600.0; None if no span is named."""
-    m = re.search(r"\b(?:last|past|previous)\s+(?:(?P<n>\d+|[a-z\-]+)\s+)?(?:of\s+)?(?P<u>second|sec|minute|min|hour)s?\b",
-                  clean)
+    m = re.search(r"\b(?:last|past|previous)\s+(?:(?P<n>\d+|[a-z\-]+)\s+)?(?:of\s+)?"
+                  r"(?P<u>second|sec|minute|min|hour)s?\b", clean)
     if m is None:
         return 3600.0 / 2 if re.search(r"\b(?:last|past)\s+half\s+(?:an\s+)?hour\b", clean) else None
     n = m.group("n")

@@ -38,9 +38,11 @@ class PerceptionConfig:
         if not 0.0 < self.centre_fraction <= 1.0:
             raise ValueError(f"PerceptionConfig.centre_fraction must be in (0, 1], got {self.centre_fraction}")
         if not -1.0 < self.threshold_floor < 1.0:
-            raise ValueError(f"PerceptionConfig.threshold_floor must be a cosine in (-1, 1), got {self.threshold_floor}")
+            raise ValueError(f"PerceptionConfig.threshold_floor must be a cosine in (-1, 1), "
+                             f"got {self.threshold_floor}")
         if not 0.5 <= self.background_quantile < 1.0:
-            raise ValueError(f"PerceptionConfig.background_quantile must be in [0.5, 1), got {self.background_quantile}")
+            raise ValueError(f"PerceptionConfig.background_quantile must be in [0.5, 1), "
+                             f"got {self.background_quantile}")
 
 
 @dataclass(frozen=True)

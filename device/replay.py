@@ -110,7 +110,10 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
                               embedding_space=encoder.space) as store:
             assistant = Assistant(store, encoder, session.info, session_id=session.path.name,
                                   config=config.assistant)
-            utterances = list(session.utterances) if config.speech is None else spoken_utterances(session, config.speech)
+            if config.speech is None:
+                utterances = list(session.utterances)
+            else:
+                utterances = spoken_utterances(session, config.speech)
             heard = heard_times(utterances)
             if until_t is not None:
                 utterances = [u for u, h in zip(utterances, heard) if h <= until_t]

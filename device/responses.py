@@ -49,7 +49,8 @@ class Response:
             "utterance_t": None if self.utterance_t is None else round(self.utterance_t, 3),
             "item": self.item, "text": self.text, "abstain": self.abstain,
             "confidence": round(self.confidence, 3),
-            "evidence": None if self.evidence is None else {"t": round(self.evidence.t, 3), "frame": self.evidence.frame},
+            "evidence": (None if self.evidence is None
+                         else {"t": round(self.evidence.t, 3), "frame": self.evidence.frame}),
             "position": None if self.position is None else {"x": self.position[0], "z": self.position[1]},
             **extra,
         }
@@ -60,7 +61,8 @@ def _num(obj: dict[str, Any], key: str, where: str, optional: bool = False) -> f
     if v is None and optional:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ResponsesError(f"{where}: field '{key}' must be a finite number{' or null' if optional else ''}, got {v!r}")
+        or_null = " or null" if optional else ""
+        raise ResponsesError(f"{where}: field '{key}' must be a finite number{or_null}, got {v!r}")
     return float(v)
 
 
@@ -83,7 +85,8 @@ def parse_response(obj: Any, where: str) -> Response:
         t=_num(obj, "t", where), kind=kind, utterance_t=_num(obj, "utterance_t", where, optional=True),
         item=item, text=str(obj.get("text", "")), abstain=bool(obj.get("abstain", False)),
         confidence=_num(obj, "confidence", where),
-        evidence=None if ev is None else Evidence(t=_num(ev, "t", where + " evidence"), frame=int(_num(ev, "frame", where + " evidence"))),
+        evidence=None if ev is None else Evidence(t=_num(ev, "t", where + " evidence"),
+                                                  frame=int(_num(ev, "frame", where + " evidence"))),
         position=None if pos is None else (_num(pos, "x", where + " position"), _num(pos, "z", where + " position")),
         energy=_num(obj, "energy", where, optional=True),
     )

@@ -177,7 +177,8 @@ def read_session(path: str | os.PathLike[str]) -> Session:
         where = f"{frames_path}:{lineno}"
         i, t = obj.get("i"), _number(obj, "t", where)
         if i != len(frames):
-            raise SessionError(f"{where}: expected frame index {len(frames)}, got {i!r}; indices start at 0 and count up by 1")
+            raise SessionError(f"{where}: expected frame index {len(frames)}, got {i!r}; "
+                               "indices start at 0 and count up by 1")
         if frames and t < frames[-1].t:
             raise SessionError(f"{where}: frame {i} has t={t} before the previous frame's t={frames[-1].t}")
         frames.append(FrameRecord(i=i, t=t, pose=_parse_pose(obj.get("pose"), where)))
@@ -202,7 +203,8 @@ def read_session(path: str | os.PathLike[str]) -> Session:
             if not isinstance(text, str):
                 raise SessionError(f"{where}: field 'text' must be a string")
             if utterances and t < utterances[-1].t:
-                raise SessionError(f"{where}: utterance at t={t} is out of order (previous t={utterances[-1].t}); sort by t")
+                raise SessionError(f"{where}: utterance at t={t} is out of order "
+                                   f"(previous t={utterances[-1].t}); sort by t")
             span = obj.get("audio")
             audio = None
             if span is not None:

@@ -367,4 +367,6 @@ class WorldModelAnswerer:
 
     def _near_place(self, position: tuple[float, float]) -> bool:
         c = self.places.centres()
-        return bool(len(c)) and float(np.hypot(c[:, 0] - position[0], c[:, 1] - position[1]).min()) <= self.places.radius_m
+        if not len(c):
+            return False
+        return float(np.hypot(c[:, 0] - position[0], c[:, 1] - position[1]).min()) <= self.places.radius_m

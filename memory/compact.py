@@ -176,7 +176,8 @@ class StoreCompact(StoreForget):
             self._executor = None
 
 
-def _embeddings(conn: sqlite3.Connection, layout: keyframe_table.Layout, ids: list[int]) -> tuple[list[int], np.ndarray]:
+def _embeddings(conn: sqlite3.Connection, layout: keyframe_table.Layout,
+                ids: list[int]) -> tuple[list[int], np.ndarray]:
     """(those of `ids` that still have a row, their (N, D) float32 embeddings), in id order."""
     kept: list[int] = []
     parts = [np.empty((0, layout.embedding_dim), np.float32)]

@@ -100,8 +100,9 @@ class MemoryStore(StoreCompact):
 
         The dims may be left out for an existing memory (they are read from memory.db); when
         given they must match. So must `embedding_space`, the encoder's name for its space, once
-        the memory records one (a memory created without it adopts the first one given). `repair=False` rebuilds a stale or damaged index in RAM only and
-        leaves the files for `verify()` to report. `create=False` refuses a folder with no memory.
+        the memory records one (a memory created without it adopts the first one given).
+        `repair=False` rebuilds a stale or damaged index in RAM only and leaves the files for
+        `verify()` to report. `create=False` refuses a folder with no memory.
         """
         dims = {"embedding_dim": embedding_dim, "patch_dim": patch_dim}
         for name, value in dims.items():

@@ -24,14 +24,17 @@ DESCRIPTIONS = {
     "Makefile": "`make demo`, `make test`, `make test-fast`, `make bench`",
     "README.md": "this file",
     "docs/companion-openapi.json": "the companion's OpenAPI document (written by scripts/companion_openapi.py)",
-    "export/artifacts/encoder-fp32.pte": "the shipped encoder: XNNPACK fp32 ExecuTorch program (written by `ami export`)",
+    "export/artifacts/encoder-fp32.pte":
+        "the shipped encoder: XNNPACK fp32 ExecuTorch program (written by `ami export`)",
     "export/artifacts/manifest.json": "the shipped encoder's manifest: shapes, normalisation, sha256s, versions",
     "pyproject.toml": "package metadata, the `ami` console script, pytest markers",
     "requirements.txt": "pinned dependencies, installed after torch==2.13.0",
     "scripts/setup.sh": "idempotent setup: apt packages, .venv, torch first, pinned deps",
-    "worldmodel/artifacts/instance_head.pt": "the shipped instance head (issue 8; written by `ami train perception`, seeds 0-9)",
+    "worldmodel/artifacts/instance_head.pt":
+        "the shipped instance head (issue 8; written by `ami train perception`, seeds 0-9)",
     "docs/instance_head_loss.png": "the shipped instance head's training loss (`ami train perception`)",
-    "worldmodel/artifacts/jepa-v1.pt": "the shipped JEPA latent predictor (written by `ami train jepa`, seeds 0-9, 12-21)",
+    "worldmodel/artifacts/jepa-v1.pt":
+        "the shipped JEPA latent predictor (written by `ami train jepa`, seeds 0-9, 12-21)",
     "worldmodel/artifacts/jepa-v1.json": "the shipped JEPA predictor's card: sha256, config, seeds, metrics, history",
     "worldmodel/artifacts/jepa-v1-loss.png": "the shipped JEPA predictor's training loss, std and effective rank",
 }

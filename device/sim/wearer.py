@@ -374,7 +374,8 @@ def _full(s: _Script, rng: np.random.Generator, never: str) -> None:
         if r in tour:
             continue
         tour.append(r)
-        stack += [int(x) for x in rng.permutation(sorted({d.other(r) for d in layout.doors if r in (d.room_a, d.room_b)}))]
+        neighbours = sorted({d.other(r) for d in layout.doors if r in (d.room_a, d.room_b)})
+        stack += [int(x) for x in rng.permutation(neighbours)]
     never_at = int(rng.integers(1, len(tour) + 1))
     for k, room in enumerate(tour):
         s.go_to(*layout.rooms[room].rect.centre)

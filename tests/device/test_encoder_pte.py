@@ -102,7 +102,8 @@ def test_bad_tensors_are_model_errors(frames: list[np.ndarray]) -> None:
     import torch
 
     enc = PteEncoder(EncoderConfig(variant="fp32"))
-    for x in (torch.zeros(1, 3, 128, 128), torch.zeros(1, 3, 224, 224, dtype=torch.float64), np.zeros((1, 3, 224, 224))):
+    wrong = (torch.zeros(1, 3, 128, 128), torch.zeros(1, 3, 224, 224, dtype=torch.float64), np.zeros((1, 3, 224, 224)))
+    for x in wrong:
         with pytest.raises(ModelError, match=r"float32 tensor of shape \(1, 3, 224, 224\)"):
             enc.features(x)
     assert enc.features(to_input(frames[0], 224)).shape == (64, 14, 14)

@@ -32,7 +32,8 @@ def test_centre_ray_meets_floor_ahead(yaw: float, expect: tuple[float, float]) -
 def test_right_of_image_is_plus_z_at_yaw_zero() -> None:
     d = cell_ray(Pose(0, 1.5, 0, 0.0, 0.0), 60.0, 1.0, (7, 7), 3 * 7 + 6)
     assert d[2] > 0.3 and d[0] > 0.7
-    assert math.degrees(math.atan2(d[2], d[0])) == pytest.approx(math.degrees(math.atan(6.0 / 7 * math.tan(math.radians(30)))), abs=0.01)
+    expected = math.degrees(math.atan(6.0 / 7 * math.tan(math.radians(30))))
+    assert math.degrees(math.atan2(d[2], d[0])) == pytest.approx(expected, abs=0.01)
 
 
 @pytest.mark.parametrize("yaw, pitch, cell", [(0.0, -30.0, 24), (73.0, -10.0, 3), (-140.0, 5.0, 44)])

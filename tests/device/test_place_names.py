@@ -44,8 +44,9 @@ def test_describe_with_a_name(surface: str | None, others: dict, expected: str) 
 def test_describe_by_what_was_seen_there_without_a_name() -> None:
     names = PlaceNames(PlaceNamesConfig(near_item_min_confidence=0.5))
     others = {"mug": ((20.8, 0.0), 0.9), "duck": ((20.5, 0.0), 0.2), "phone": ((30.0, 0.0), 0.9)}
-    assert names.describe((20.0, 0.0), "floor", others) == "on the floor near where I first saw your mug"  # the duck is unsure
-    assert PlaceNames().describe((20.0, 0.0), None, others) == "near where I first saw your duck"  # the nearest, by default
+    # the duck is unsure; by default the nearest is named
+    assert names.describe((20.0, 0.0), "floor", others) == "on the floor near where I first saw your mug"
+    assert PlaceNames().describe((20.0, 0.0), None, others) == "near where I first saw your duck"
     assert names.describe((25.0, 0.0), None, others) == ""
 
 
@@ -61,7 +62,7 @@ def test_answers_use_the_place_name() -> None:
 
 def walk_session(folder: Path, seed: int, utterances: list[tuple[float, str]]) -> Path:
     """3 s of noise frames while the wearer walks along x, with the given utterances."""
-    from device.session import Pose, SessionInfo, SessionWriter, Utterance
+    from device.session import Pose, SessionInfo, SessionWriter
 
     rng = np.random.default_rng(seed)
     with SessionWriter(folder, SessionInfo(fps=10, width=32, height=32, source="test")) as w:

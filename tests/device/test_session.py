@@ -31,7 +31,8 @@ def _rewrite(path: Path, edit) -> None:
 @pytest.mark.parametrize("edit, message", [
     (lambda p: _rewrite(p / "session.json", lambda s: s.replace("ami-session/1", "ami-session/9")), "unknown format"),
     (lambda p: _rewrite(p / "frames.jsonl", lambda s: s + "{not json\n"), "frames.jsonl:5: malformed JSON"),
-    (lambda p: _rewrite(p / "frames.jsonl", lambda s: s.replace('"i": 2', '"i": 7')), "frames.jsonl:3: expected frame index 2"),
+    (lambda p: _rewrite(p / "frames.jsonl", lambda s: s.replace('"i": 2', '"i": 7')),
+     "frames.jsonl:3: expected frame index 2"),
     (lambda p: _rewrite(p / "utterances.jsonl", lambda s: "\n".join(reversed(s.strip().split("\n"))) + "\n"),
      "utterances.jsonl:2: utterance at t=0.1 is out of order"),
     (lambda p: (p / "frames" / "000002.png").unlink(), "frame 2 is missing"),

@@ -332,8 +332,8 @@ def test_left_items_synonyms_and_forget_against_a_memory(tmp_path: Path) -> None
             patches = _unit(rng.standard_normal((16, dim)))
             if match:
                 patches[5] = keys[0]
-            store.add_keyframe(t, int(t * 10), "s", (x, 1.5, 0.0, 0.0, -20.0), _unit(rng.standard_normal(store.embedding_dim)),
-                               patches, (4, 4))
+            embedding = _unit(rng.standard_normal(store.embedding_dim))
+            store.add_keyframe(t, int(t * 10), "s", (x, 1.5, 0.0, 0.0, -20.0), embedding, patches, (4, 4))
         a = spoken.assistant
 
         def ask(text: str) -> str:

@@ -212,7 +212,8 @@ def test_two_similar_items_two_mugs() -> None:
     assert b.confidence > 0.5
     c = (5.0, 6.0)
     carry = [carried_at(262.0 + k, (0.5 + k, 0.5 + 1.1 * k)) for k in range(5)]
-    later = [seen_at(270.0 + 30.0 * k, c) for k in range(3)] + [seen_at(285.0 + 30.0 * k, B, margin=0.03) for k in range(3)]
+    later = ([seen_at(270.0 + 30.0 * k, c) for k in range(3)]
+             + [seen_at(285.0 + 30.0 * k, B, margin=0.03) for k in range(3)])
     b = belief(sorted(enrolled() + other + mine + carry + later, key=lambda o: o.t), 350.0)
     assert math.dist(b.position, c) < 0.5
 
