@@ -62,10 +62,14 @@ class WorldModelConfig:
     fov_deg: float = 60.0  # the camera's field of view (square frames), for "looked at a place"
     look_range_m: float = 3.0  # a place this close and in view, with the item unseen for ...
     miss_every_s: float = 2.0  # ... this long, is a miss (negative evidence); at most one per this long
+    # An answer less confident than this also names the next place, when that place's energy is
+    # within alternative_max_gap of the answer's: "If it isn't there, try the kitchen."
+    alternative_below_confidence: float = 0.5
+    alternative_max_gap: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("alert_margin", "leave_distance_m", "min_away_s", "min_move_m", "min_in_hand",
-                     "in_hand_window_s"):
+                     "in_hand_window_s", "alternative_below_confidence", "alternative_max_gap"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"WorldModelConfig.{name} must be a finite number >= 0, got {value!r}")
@@ -303,7 +307,8 @@ class WorldModelAnswerer:
         return Response(t=t, kind="answer", utterance_t=t, item=item,
                         text=f"Your {item} should be {place + ', ' if place else ''}where I saw {them} "
                              f"{age_text(t - last.t)}{where} "
-                             f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}",
+                             f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}"
+                             f"{self._alternative(item, t, b.position, b.confidence)}",
                         abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
                         position=b.position, energy=b.energy)
 
@@ -332,17 +337,36 @@ class WorldModelAnswerer:
         return [] if chain is None else chain.hypotheses(t)
 
     def elsewhere(self, item: str, t: float, answer: tuple[float, float], count: int = 2,
-                  apart_m: float = 2.0) -> list[tuple[float, float]]:
+                  apart_m: float = 2.0, max_gap: float = math.inf) -> list[tuple[float, float]]:
         """Where else to look when `item` is not at `answer` (the last `locate` answer about it):
         the centres of the next lowest-energy places, each at least apart_m from the answer and
-        from each other, at most `count` of them."""
+        from each other, and at most max_gap above the lowest energy, at most `count` of them."""
         out: list[tuple[float, float]] = []
-        for h in self.hypotheses(item, t):
+        hyps = self.hypotheses(item, t)
+        for h in hyps:
+            if h.energy - hyps[0].energy > max_gap:
+                break
             if h.centre is not None and all(math.dist(h.centre, q) >= apart_m for q in (answer, *out)):
                 out.append((round(h.centre[0], 3), round(h.centre[1], 3)))
                 if len(out) == count:
                     break
         return out
+
+    def _alternative(self, item: str, t: float, answer: tuple[float, float], confidence: float) -> str:
+        """" If it isn't there, try <the next place>." for an unsure answer whose next place comes
+        close in energy (`alternative_*` in the config); "" otherwise."""
+        c = self.config
+        if confidence >= c.alternative_below_confidence:
+            return ""
+        nxt = self.elsewhere(item, t, answer, count=1, apart_m=c.min_move_m, max_gap=c.alternative_max_gap)
+        if not nxt:
+            return ""
+        name = self.place_names.describe(nxt[0], None, self._others(item))
+        if not name and len(self._path.points):
+            away = math.dist(nxt[0], self._path.points[-1])
+            name = f"about {away:.0f} m from where you are now" if away >= 1.5 else "right around where you are now"
+        they = pronouns(item)[0]
+        return f" If {they} {'aren' if they == 'they' else 'isn'}'t there, try {name}." if name else ""
 
     def answered_state(self, item: str) -> int | None:
         """The state (a place id, or CARRIED) the last answer about `item` gave; None if never asked."""

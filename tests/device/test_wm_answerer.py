@@ -155,6 +155,26 @@ def test_locate_points_where_it_was_put_down() -> None:
     assert answerer.elsewhere("mug", 20.0, r.position) == []  # never asked about
 
 
+@pytest.mark.parametrize("score_at_b, sure", [(0.81, False), (0.9, True)])
+def test_an_unsure_answer_also_names_the_next_place(score_at_b: float, sure: bool) -> None:
+    """Shown and seen at A, then seen at B with no carry in between: weak sightings at B leave A
+    the answer, unsure, and B (where the wearer stands at 20 s) is named as the next place to
+    try; strong ones make B a sure answer that names nothing else."""
+    answerer = WorldModelAnswerer()
+    walk(answerer, ("keys",), until_s=20.0, in_hand=False)
+    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.8, A) for t in (1.0, 2.0, 3.0)]
+    seen += [Sighting("keys", t, int(t * 10), 0, score_at_b, 0.8, B) for t in (15.0, 16.0, 17.0)]
+    r = answerer.locate("keys", 20.0, seen, None)
+    assert (r.confidence >= 0.5) == sure
+    if sure:
+        assert math.dist(r.position, B) < 1.0 and "try" not in r.text
+    else:
+        assert math.dist(r.position, A) < 1.0
+        assert r.text.endswith("If they aren't there, try right around where you are now."), r.text
+        gap = answerer.hypotheses("keys", 20.0)[1].energy - answerer.hypotheses("keys", 20.0)[0].energy
+        assert answerer.elsewhere("keys", 20.0, r.position, max_gap=gap - 0.01) == []
+
+
 @pytest.mark.parametrize("forget_all", [True, False])
 def test_forget_drops_sightings(forget_all: bool) -> None:
     answerer = WorldModelAnswerer()
