@@ -6,7 +6,9 @@ sequence adds up:
 
 - observation terms: each sighting's incompatibility with the hypothesis, weighted by the
   sighting's score margin over its threshold. At a place: the squared distance from the sighting
-  position to the place, capped (one false match costs at most `outlier_energy`). Carried: a held
+  position to the place in units of the sighting's noise, which is larger along the wearer's view
+  ray than across it (one camera's range is unsure, its bearing is not: `sighting_sq_dist`),
+  capped (one false match costs at most `outlier_energy`). Carried: a held
   item is seen low in view, about `carried_range_m` ahead of the wearer, wherever the wearer is.
   Negative evidence too: the wearer looked at a place and did not see the item (a miss) costs
   `miss_energy` to every hypothesis that puts the item there.
@@ -39,7 +41,10 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BeliefConfig:
     place_radius_m: float = 1.0  # a sighting this close to a place's centre joins that place
-    sigma_m: float = 0.6  # sighting position noise around a resting item
+    sigma_m: float = 0.6  # sighting position noise around a resting item, across the view ray ...
+    # ... and along it sqrt(sigma_m^2 + (this * range)^2): the range is the unsure part (0.3 chosen on
+    # dev seeds 0-9 from 0.1-0.3, then checked on 20-49; docs/BENCHMARKS.md, Seeds)
+    range_sigma_per_m: float = 0.3
     outlier_energy: float = 3.0  # cap on one sighting's place term: what ignoring a false match costs
     carried_range_m: float = 1.3  # a held item is seen this far from the wearer (low in view)
     carried_sigma_m: float = 0.25
@@ -174,6 +179,27 @@ class PlaceMap:
         self._centres = None
 
 
+def sighting_sq_dist(pos: np.ndarray, wearer: np.ndarray, enroll: np.ndarray, centres: np.ndarray,
+                     config: BeliefConfig) -> np.ndarray:
+    """(T, K) squared distance of each sighting to each place centre in units of the sighting's
+    noise: sigma_m across the wearer's view ray, and more along it, where the range from one
+    camera is unsure (sqrt(sigma_m^2 + (range_sigma_per_m * range)^2)). Isotropic (sigma_m) for the
+    enrollment glance and without the wearer's position. NaN where the sighting has no position.
+
+    pos, wearer (T, 2) metres (NaN rows when unknown); enroll (T,); centres (K, 2).
+    """
+    c = config
+    diff = pos[:, None, :] - centres[None, :, :]  # (T, K, 2)
+    total = (diff ** 2).sum(axis=2)  # (T, K)
+    ray = pos - wearer  # (T, 2)
+    r = np.hypot(ray[:, 0], ray[:, 1])  # (T,)
+    aniso = ~np.isnan(r) & (r > 1e-6) & ~enroll
+    u = np.where(aniso[:, None], ray / np.where(aniso, r, 1.0)[:, None], 0.0)  # (T, 2) unit ray, 0 if isotropic
+    along = (diff * u[:, None, :]).sum(axis=2)  # (T, K)
+    var_along = c.sigma_m ** 2 + (c.range_sigma_per_m * np.nan_to_num(r)) ** 2  # (T,)
+    return (total - along ** 2) / c.sigma_m ** 2 + along ** 2 / var_along[:, None]
+
+
 def observation_energies(obs: list[Observation], centres: np.ndarray, config: BeliefConfig) -> np.ndarray:
     """(T, K + 1) energy of each observation under each place (columns 0..K-1) and carried (K)."""
     c = config
@@ -191,7 +217,8 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     E = np.zeros((T, K + 1))
     if K:
         d = np.hypot(pos[:, None, 0] - centres[None, :, 0], pos[:, None, 1] - centres[None, :, 1])  # (T, K)
-        E[:, :K] = w[:, None] * np.minimum(0.5 * (d / c.sigma_m) ** 2, c.outlier_energy)
+        m2 = sighting_sq_dist(pos, wearer, enroll, centres, c)
+        E[:, :K] = w[:, None] * np.minimum(0.5 * m2, c.outlier_energy)
     held = c.carried_energy + np.minimum(0.5 * ((r - c.carried_range_m) / c.carried_sigma_m) ** 2, c.outlier_energy)
     E[:, K] = w * np.where(enroll, c.outlier_energy,  # the wearer points at it: it rests there
                            np.where(has_wearer, held, c.carried_energy))

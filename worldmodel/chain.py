@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worldmodel.belief import (CARRIED, SURFACE_MIN_SPREAD_M2, Belief, BeliefConfig, Observation, PlaceMap,
-                               observation_energies, viterbi, wearer_near)
+                               observation_energies, sighting_sq_dist, viterbi, wearer_near)
 
 Path = tuple[np.ndarray, np.ndarray]  # the wearer's path: times (M,), positions (M, 2)
 
@@ -153,7 +153,8 @@ class ItemChain:
         self._version = -1  # the PlaceMap version the chain last checked
         self._restart()
         c = config
-        self._reach = c.place_radius_m + c.sigma_m * math.sqrt(2 * c.outlier_energy)  # farther places never win
+        sigma_far = math.hypot(c.sigma_m, c.range_sigma_per_m * c.far_range_m)  # along the ray, at the range clamp
+        self._reach = c.place_radius_m + sigma_far * math.sqrt(2 * c.outlier_energy)  # farther places never win
 
     def _restart(self) -> None:
         self._keep = np.zeros(0, dtype=np.int64)  # (K,) the place ids the chain ranges over, ascending
@@ -270,8 +271,8 @@ class ItemChain:
         pos = self._pos[n0:]
         ok = ~np.isnan(pos[:, 0]) & ~self._miss[n0:]
         if best < K:
-            d = np.hypot(pos[:, 0] - centres[best, 0], pos[:, 1] - centres[best, 1])
-            ok &= 0.5 * (d / c.sigma_m) ** 2 < c.outlier_energy  # NaN (no position) compares False
+            m2 = sighting_sq_dist(pos, self._wearer[n0:], self._enroll[n0:], centres[best:best + 1], c)[:, 0]
+            ok &= 0.5 * m2 < c.outlier_energy  # NaN (no position) compares False
         support_idx = np.flatnonzero(ok) + n0
         position, surface = None, None
         if best < K and len(support_idx):

@@ -202,6 +202,19 @@ def test_an_item_seen_only_partly_or_far_away(how: str) -> None:
     assert moved.moved and math.dist(moved.position, B) < 1.0
 
 
+@pytest.mark.parametrize("offset, stays", [((-1.1, 0.0), True), ((0.0, 1.2), False)])
+def test_a_far_view_is_unsure_along_its_ray_not_across_it(offset: tuple[float, float], stays: bool) -> None:
+    """Seen at A close up, then from 3.5 m away (wearer at x = -3.5) at a position 1.1-1.2 m off: along
+    the view ray, where one camera's range is unsure, the item has not moved; across the ray,
+    where the bearing is sure, it has (moved while the wearer was not looking)."""
+    off = (A[0] + offset[0], A[1] + offset[1])
+    far = [Observation(t, off, 0.1, (-3.5, 0.0)) for t in (20.0, 21.0, 22.0)]
+    b = belief(enrolled() + far, 25.0)
+    assert b.moved != stays, b
+    if not stays:
+        assert math.dist(b.position, off) < 0.5
+
+
 def test_two_similar_items_two_mugs() -> None:
     """The wearer's mug rests at A; another mug at B keeps matching, a little less well, all day.
     The belief stays with the mug at A, and follows it when it is carried to C."""
