@@ -154,6 +154,24 @@ HELD_OUT_F: dict[str, tuple[str, ...]] = {
 F_IN_VOCAB: tuple[str, ...] = ()
 F_OUT_OF_VOCAB = ("backpack", "ring", "helmet", "bracelet", "inhaler", "sunglasses", "car keys", "hearing aids")
 
+# A seventh held-out set (2026-11-30 07:3x UTC), written and committed in one go after held-out-F's
+# first run and before the intent changes that follow it, and before its own first run. Its items
+# are all outside the prompt.
+HELD_OUT_G: dict[str, tuple[str, ...]] = {
+    "enroll": ("here, this is my {item}", "I'm going to show you my {item}", "this {item} is mine",
+               "remember this one, it's my {item}"),
+    "locate": ("where did my {item} go", "do you have any idea where my {item} is", "I can't seem to find my {item}",
+               "where is my {item} right now", "when did you last see my {item}"),
+    "left_items": ("did I leave anything in here", "have I forgotten to take anything",
+                   "is there something I'm missing", "anything left behind"),
+    "forget": ("delete the past ten minutes", "forget the last half hour please",
+               "I don't want you to remember my {item}", "forget where my {item} is"),
+    "route": ("show me how to find my {item}", "I'd like to go back to my {item}", "lead me over to my {item}",
+              "can you take me back to my {item}"),
+    "unknown": ("what's the score", "remind me at five", "how's my battery", "what am I looking at"),
+}
+G_IN_VOCAB: tuple[str, ...] = ()
+G_OUT_OF_VOCAB = ("flashlight", "scissors", "lip balm", "bus pass", "comb", "thermometer", "pill box", "tape measure")
 
 @dataclass(frozen=True)
 class LaterSet:
@@ -179,5 +197,8 @@ LATER_SETS = (
     LaterSet("held-out-f", HELD_OUT_F, F_IN_VOCAB, F_OUT_OF_VOCAB,
              "written after held-out-E's first run, before any change since, 2026-11-30; all its items outside the "
              "prompt"),
+    LaterSet("held-out-g", HELD_OUT_G, G_IN_VOCAB, G_OUT_OF_VOCAB,
+             "written after held-out-F's first run and before the intent changes that followed it, 2026-11-30; all "
+             "its items outside the prompt"),
 )
 ALL_ITEMS = IN_VOCAB + OUT_OF_VOCAB + tuple(i for s in LATER_SETS for i in s.in_vocab + s.out_of_vocab)
