@@ -18,7 +18,9 @@ DEV: dict[str, tuple[str, ...]] = {
                "register this as my {item}", "keep track of this, it's my {item}",
                # after held-out-D's first run (its misses, as development phrasings)
                "please remember my {item}", "remember my {item}", "can you remember that this is my {item}",
-               "I'd like you to remember my {item}"),
+               "I'd like you to remember my {item}",
+               # after held-out-F's first run, with held-out-G written (the "show you" / "show me" split)
+               "let me show you my {item}", "I'd like to show you my {item}", "showing you my {item}"),
     "locate": ("where are my {item}", "where did I put my {item}", "do you know where my {item} is",
                "any idea where my {item} went", "I misplaced my {item}", "have you seen my {item}",
                "where's my {item} gone", "where is my {item} now", "where could my {item} be",
@@ -28,7 +30,9 @@ DEV: dict[str, tuple[str, ...]] = {
     "left_items": ("did I leave anything behind", "have I got everything with me", "did I leave anything here",
                    "have I forgotten something", "anything I'm leaving behind", "is there something I left",
                    "am I missing something", "did I leave anything lying around", "check whether I left something",
-                   "do I have everything"),
+                   "do I have everything",
+                   # after held-out-F's first run, with held-out-G written
+                   "am I about to leave without something", "am I heading out without something"),
     "forget": ("forget the last ten minutes", "forget my {item}", "please erase the past five minutes",
                "stop tracking my {item}", "forget the last minute", "forget the past hour",
                "delete the last thirty minutes", "forget everything about my {item}", "you can forget my {item}",
@@ -39,7 +43,9 @@ DEV: dict[str, tuple[str, ...]] = {
               "take me to where my {item} is", "show me how to get to my {item}", "bring me back to my {item}",
               "walk me to my {item}", "which way is my {item}", "direct me to my {item}",
               "I want to go to my {item}", "get me to my {item}", "lead me back to my {item}",
-              "steer me to my {item}"),
+              "steer me to my {item}",
+              # after held-out-F's first run, with held-out-G written
+              "where should I go to find my {item}", "tell me where to go to get my {item}"),
     "unknown": ("what's the weather like", "thank you for watching", "can you play some music", "what's the time",
                 "good night", "turn off the radio", "play the next song", "who is that",
                 "how tall is that building", "open the door", "I'm tired", "what did she say",

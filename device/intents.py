@@ -66,16 +66,24 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
     ("left_items", r"\b(?:did|have|am|do|whether|if)\s+i\s+(?:leave|left|forget|forgot|forgetting|leaving)\s+"
                    r"(?:anything|something|stuff|things)\b"),
     ("left_items", r"\b(?:anything|something)\s+(?:left\s+)?behind\b"),
+    ("left_items", r"\b(?:leave|leaving|go|going|head|heading)\s+(?:out\s+|off\s+)?without\s+"
+                   r"(?:anything|something|some of my things)\b"),
     ("forget", r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\s+(?:about\s+|everything about\s+)?"
                rf"{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:show me the way|how do i get(?: back)?|navigate|directions)\s+to\s+{_ITEM}{_TAIL}$"),
+    # "where do I go for my X", "show me where to go to find my X": the way there, not just the place
+    ("route", rf"^(?:(?:show|tell) me\s+)?where\s+(?:(?:do|should|can|must) i\s+)?(?:go|to go|walk|to walk)\s+"
+              rf"(?:for|to (?:find|get|reach))\s+{_ITEM}{_TAIL}$"),
     ("name_place", rf"^(?:this|this room|this place|here)\s+(?:is|'s|s)\s+(?:called\s+)?{_ROOM}{_TAIL}$"),
     ("name_place", rf"^(?:this room|this place)\s+(?:is|'s|s)\s+(?:called\s+)?{_ITEM}{_TAIL}$"),
     ("name_place", rf"^(?:we are|i am|we're|you are|now we are|we are now|i am now)\s+in\s+{_ITEM}{_TAIL}$"),
     ("name_place", rf"^(?:call|name)\s+(?:this|this room|this place|here)\s+{_ITEM}{_TAIL}$"),
     ("enroll", rf"^(?:remember(?:\s,)?\s+)?(?:this|these|that|those|here)(?:\s+one)?\s+(?:is|are|'s|s)\s+{_ITEM}$"),
     ("enroll", rf"^remember\s+(?:this|these|that|those)\s+(?:is|are|as)\s+{_ITEM}$"),
+    # the wearer shows the glasses ("show you"), where a route is the glasses showing the wearer ("show me")
+    ("enroll", rf"^(?:(?:i'm|i am|i want to|i'd like to|i would like to|let me|i'll|i will|i'm going to|"
+               rf"i am going to)\s+)?show(?:ing)?\s+you\s+{_ITEM}{_TAIL}$"),
     ("enroll", rf"^(?:please\s+)?(?:(?:can|could|would|will) you\s+)?(?:please\s+)?remember\s+(?:that\s+)?"
                rf"(?:(?:this|these|that|those|it)\s+(?:is|are|'s|s)\s+)?{_ITEM}{_TAIL}$"),
     ("locate", rf"^where\s+(?:is|are|'s|s|did i (?:put|leave|drop|last see|set))\s+{_ITEM}"
