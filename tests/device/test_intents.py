@@ -35,6 +35,10 @@ from device.intents import (Intent, IntentConfig, IntentParser, clean_text, dura
     ("Check whether I left something", "left_items", None),
     ("Please remember my wallet.", "enroll", "wallet"),
     ("Can you remember that this is my scarf?", "enroll", "scarf"),
+    ("Let me show you my umbrella.", "enroll", "umbrella"),  # the wearer shows the glasses ...
+    ("Show me the way to my umbrella.", "route", "umbrella"),  # ... the glasses show the wearer
+    ("Where should I go to find my keys?", "route", "keys"),
+    ("Am I about to leave without something?", "left_items", None),
 ])
 def test_rules(text: str, kind: str, item: str | None) -> None:
     intent = parse_intent(text)
