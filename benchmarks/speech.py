@@ -42,6 +42,12 @@ sys.path.insert(0, str(ROOT))
 
 
 HISTORY = [
+    "- Held-out-G (2026-11-30): 25 phrasings and 8 new items (all outside COMMON_ITEMS), written and committed "
+    "(644a6e9) after held-out-F's first run. Then the intents changed, from misses of the first held-out set and of "
+    "held-out-E, which are tuned on since (b2f20c7): \"show you my X\" enrolls (\"show me\" stays a route), "
+    "\"where do I go for my X\" is a route, \"leaving without something\" asks about left items. Before G's "
+    "first spoken run its reference texts were parsed once, without and with that change (20 and 21 of 25 "
+    "in one voice); nothing changed after.",
     "- Held-out-F (2026-11-30): 25 phrasings and 8 new items (all outside COMMON_ITEMS, two of them of two words), "
     "written and committed (0bead4b) after held-out-E's first run and before any change since. Its first run (07:09 "
     "UTC) came after one change, made on development phrasings only: an item name heard that is not enrolled is read "
