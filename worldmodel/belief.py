@@ -180,16 +180,20 @@ class PlaceMap:
 
 
 def sighting_sq_dist(pos: np.ndarray, wearer: np.ndarray, enroll: np.ndarray, centres: np.ndarray,
-                     config: BeliefConfig) -> np.ndarray:
+                     config: BeliefConfig, slack_m: float = 0.0) -> np.ndarray:
     """(T, K) squared distance of each sighting to each place centre in units of the sighting's
     noise: sigma_m across the wearer's view ray, and more along it, where the range from one
     camera is unsure (sqrt(sigma_m^2 + (range_sigma_per_m * range)^2)). Isotropic (sigma_m) for the
     enrollment glance and without the wearer's position. NaN where the sighting has no position.
+    slack_m: each distance first shortened by this much (a centre that may still move that far).
 
     pos, wearer (T, 2) metres (NaN rows when unknown); enroll (T,); centres (K, 2).
     """
     c = config
     diff = pos[:, None, :] - centres[None, :, :]  # (T, K, 2)
+    if slack_m > 0.0:
+        norm = np.hypot(diff[..., 0], diff[..., 1])  # (T, K)
+        diff = diff * (np.maximum(norm - slack_m, 0.0) / np.maximum(norm, 1e-9))[..., None]
     total = (diff ** 2).sum(axis=2)  # (T, K)
     ray = pos - wearer  # (T, 2)
     r = np.hypot(ray[:, 0], ray[:, 1])  # (T,)

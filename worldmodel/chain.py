@@ -152,9 +152,6 @@ class ItemChain:
         self._places: PlaceMap | None = None
         self._version = -1  # the PlaceMap version the chain last checked
         self._restart()
-        c = config
-        sigma_far = math.hypot(c.sigma_m, c.range_sigma_per_m * c.far_range_m)  # along the ray, at the range clamp
-        self._reach = c.place_radius_m + sigma_far * math.sqrt(2 * c.outlier_energy)  # farther places never win
 
     def _restart(self) -> None:
         self._keep = np.zeros(0, dtype=np.int64)  # (K,) the place ids the chain ranges over, ascending
@@ -186,7 +183,7 @@ class ItemChain:
         if places is not self._places or self._stale(places):
             self._places = places
             self._restart()
-            self._keep = self._near_places(places.centres(), self._pos)
+            self._keep = self._near_places(places.centres(), 0, len(self.obs))
         self._version = places.version
         self._centres = places.centres()[self._keep]
         self._fold(path)
@@ -196,13 +193,18 @@ class ItemChain:
         """Folded over this place map as it is now: a query needs no restart."""
         return places is self._places and places.version == self._version
 
-    def _near_places(self, centres: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Ids of the places within reach of at least one of the positions (NaN rows ignored)."""
-        p = pos[~np.isnan(pos[:, 0])]
-        if not len(centres) or not len(p):
+    def _near_places(self, centres: np.ndarray, a: int, b: int) -> np.ndarray:
+        """Ids of the places that observations a..b-1 could be at: within the outlier cap of one of
+        them, in units of its noise (`sighting_sq_dist`), allowing for a place centre that still
+        moves by up to a place radius. Farther places pay every cap and never win."""
+        c = self.config
+        pos = self._pos[a:b]
+        seen = ~np.isnan(pos[:, 0])
+        if not len(centres) or not seen.any():
             return np.zeros(0, dtype=np.int64)
-        d = np.hypot(centres[:, None, 0] - p[None, :, 0], centres[:, None, 1] - p[None, :, 1])  # (K, N)
-        return np.flatnonzero(d.min(axis=1) <= self._reach)
+        m2 = sighting_sq_dist(pos[seen], self._wearer[a:b][seen], self._enroll[a:b][seen], centres, c,
+                              slack_m=c.place_radius_m)  # (N, K)
+        return np.flatnonzero((0.5 * m2 < c.outlier_energy).any(axis=0))
 
     def _stale(self, places: PlaceMap) -> bool:
         """The folded steps no longer hold: a kept place moved, or another place came within reach."""
@@ -210,10 +212,10 @@ class ItemChain:
         changed = places.changed_since(self._version)
         if np.isin(changed, self._keep).any():
             return True
-        if len(changed) and len(self._near_places(centres[changed], self._pos[:self._n])):
+        if len(changed) and len(self._near_places(centres[changed], 0, self._n)):
             return True
         # The new observations may reach places the chain does not range over yet.
-        return bool(np.setdiff1d(self._near_places(centres, self._pos[self._n:]), self._keep).size)
+        return bool(np.setdiff1d(self._near_places(centres, self._n, len(self.obs)), self._keep).size)
 
     def _fold(self, path: WearerPath | Path | None) -> None:
         T = len(self.obs)
