@@ -115,6 +115,19 @@ def item_bearing(x: float, z: float, item_x: float, item_z: float) -> float:
     return heading_deg(item_x - x, item_z - z)
 
 
+def where_from_here(x: float, z: float, yaw_deg: float, px: float, pz: float) -> str:
+    """Where the floor point (px, pz) is for a wearer at (x, z) facing yaw_deg, in words: "about 4
+    metres behind you", "about 2 metres to your left", or "right around where you are now"."""
+    fwd, right = egocentric(x, z, yaw_deg, px, pz)
+    m = math.hypot(fwd, right)
+    if m < 1.5:
+        return "right around where you are now"
+    angle = math.degrees(math.atan2(right, fwd))  # 0 ahead, > 0 to the right
+    side = ("ahead of you" if abs(angle) <= 30 else "behind you" if abs(angle) >= 150
+            else "to your right" if angle > 0 else "to your left")
+    return f"{distance_text(m)} {side}"
+
+
 def egocentric(x: float, z: float, yaw_deg: float, px: float, pz: float) -> tuple[float, float]:
     """(forward_m, right_m) of the floor point (px, pz) seen from (x, z) facing yaw_deg: the inverse
     of one action in plan_path."""

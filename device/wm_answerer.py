@@ -35,6 +35,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from device.baseline import CARRYABLE_ITEMS, age_text, distance_from_viewer, pronouns
+from device.guidance import where_from_here
 from device.perception import Sighting
 from device.place_names import PlaceNames
 from device.responses import Evidence, Response
@@ -98,10 +99,12 @@ class WorldModelAnswerer:
         self._answered: dict[str, int] = {}  # per item, the state (place id or CARRIED) its last answer gave
         self._placed: set[tuple[float, float]] = set()  # positions the place map has taken in
         self._path = WearerPath(config.belief.reach_m)  # where the wearer went, indexed by place
+        self._pose: Pose | None = None  # the wearer's latest pose
         self._places_version = self.places.version  # the place map the live chains were last brought up to
 
     def _walked(self, t: float, pose: Pose) -> None:
         """Keep a path point each time the wearer has moved PATH_STEP_M."""
+        self._pose = pose
         p = self._path
         if not p.n or math.dist(p.points[-1], (pose.x, pose.z)) >= PATH_STEP_M:
             p.add(t, (pose.x, pose.z))
@@ -362,9 +365,8 @@ class WorldModelAnswerer:
         if not nxt:
             return ""
         name = self.place_names.describe(nxt[0], None, self._others(item))
-        if not name and len(self._path.points):
-            away = math.dist(nxt[0], self._path.points[-1])
-            name = f"about {away:.0f} m from where you are now" if away >= 1.5 else "right around where you are now"
+        if not name and self._pose is not None:
+            name = where_from_here(self._pose.x, self._pose.z, self._pose.yaw_deg, *nxt[0])
         they = pronouns(item)[0]
         return f" If {they} {'aren' if they == 'they' else 'isn'}'t there, try {name}." if name else ""
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from device.guidance import Step, distance_text, egocentric, path_steps, plan_path, spoken, turn_text
+from device.guidance import (Step, distance_text, egocentric, path_steps, plan_path, spoken, turn_text,
+                             where_from_here)
 from device.place_graph import Place, PlaceGraph, simplify
 from device.session import Pose
 
@@ -81,3 +82,14 @@ def test_simplify_keeps_corners_and_back_and_forth() -> None:
 def test_egocentric_inverts_one_action(yaw: float) -> None:
     points, _ = plan_path(np.array([[1.2, -0.7, 0.0]]), 2.0, -3.0, yaw)
     assert egocentric(2.0, -3.0, yaw, *points[-1]) == pytest.approx((1.2, -0.7), abs=1e-9)
+
+
+@pytest.mark.parametrize("yaw, point, words", [
+    (0.0, (4.0, 0.0), "about 4 metres ahead of you"),
+    (0.0, (-10.0, 0.0), "about 10 metres behind you"),
+    (0.0, (0.0, 3.0), "about 3 metres to your right"),  # +z is to the right at yaw 0
+    (90.0, (0.0, -3.0), "about 3 metres ahead of you"),  # facing -z
+    (0.0, (0.5, 0.5), "right around where you are now"),
+])
+def test_where_from_here(yaw: float, point: tuple[float, float], words: str) -> None:
+    assert where_from_here(0.0, 0.0, yaw, *point) == words
