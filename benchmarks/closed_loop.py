@@ -168,7 +168,7 @@ def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, ar
             if house.success(pose, goal):
                 ep.success = True
                 break
-            if follow is not None and follow.moved(before, pose, a):
+            if follow is not None and follow.blocked(before, pose, a):
                 ep.blocked += 1
                 break  # the rest of the plan was made for a step that did not happen
     ep.final_m = math.hypot(goal.x - pose.x, goal.z - pose.z)
@@ -250,7 +250,7 @@ def render_section(s: dict[str, dict[str, Any]], args: argparse.Namespace, comma
         "does not see it, they go on to the next places the world model would look (at most 2, the lowest-energy "
         "places 2 m or more apart: `WorldModelAnswerer.elsewhere`). After a step that runs into something (cut "
         "short by a wall or a door frame: a plan that cut a corner), the route is found afresh from there and the "
-        f"next {RECOVER_STEPS} steps are the place graph's (`Follower.moved`; steps that ran into something: "
+        f"next {RECOVER_STEPS} steps are the place graph's (`Follower.blocked`; steps that ran into something: "
         f"companion + route {s['companion+route']['blocked_steps']}, place graph {s['place-graph']['blocked_steps']}). "
         "On the development houses 22-29 (48 starts), "
         "before that search, the place graph's 9 misses were 5 answers 3.7-11 m off (the assistant's world model "

@@ -7,7 +7,7 @@ again as they go, and a sighting on the way is fresher evidence than the answer 
 from. Once the item is in view, the target is where the last HOMING_KEEP sightings and the
 answer together put it (`Follower._where`: a sighting's bearing is good, its range is not); it
 is reached by a new place-graph path when it moves by more than REROUTE_M. A step that runs into
-something (`Follower.moved`) gets a new path from there, and the next steps follow it. At the end of the
+something (`Follower.blocked`) gets a new path from there, and the next steps follow it. At the end of the
 route, with the item not in view, the wearer turns on the spot (SCAN_DEG at a time, one full
 turn at most) to look for it; when that finds nothing, it goes on to the places where the world
 model would look next (`WorldModelAnswerer.elsewhere`), one at a time.
@@ -113,7 +113,7 @@ class Follower:
         x, z = np.linalg.solve(A, b)
         return round(float(x), 3), round(float(z), 3)
 
-    def moved(self, before: Pose, after: Pose, action: np.ndarray) -> bool:
+    def blocked(self, before: Pose, after: Pose, action: np.ndarray) -> bool:
         """After each executed action (forward_m, right_m, turn_deg): whether it ran into something
         (a wall, a door frame). Then the route is found afresh from here, and the next
         RECOVER_STEPS steps are the place graph's: a plan that cuts a corner keeps walking into it."""

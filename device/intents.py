@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ IntentKind = Literal["enroll", "locate", "left_items", "forget", "route", "name_
 KINDS: tuple[IntentKind, ...] = ("enroll", "locate", "left_items", "forget", "route", "name_place", "unknown")
 NEEDS_ITEM = ("enroll", "locate", "route", "name_place")  # name_place: the place's name is the "item"
 RULE_CONFIDENCE = 0.97
+RECENT_PARSES = 64  # IntentParser keeps this many results (an Intent is immutable)
 
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
             "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
@@ -291,6 +293,9 @@ class IntentParser:
         self.config = config
         self.embedder = embedder or SentenceEmbedder(config.threads)
         self._examples: tuple[np.ndarray, list[IntentKind]] | None = None
+        # The spoken path asks about one transcript several times (choosing a reading, the enrolled
+        # names, the answer): the latest results, by text.
+        self._recent: OrderedDict[str, Intent] = OrderedDict()
 
     def _example_matrix(self) -> tuple[np.ndarray, list[IntentKind]]:
         if self._examples is None:
@@ -312,6 +317,16 @@ class IntentParser:
         return best
 
     def parse(self, text: str) -> Intent:
+        hit = self._recent.get(text)
+        if hit is None:
+            hit = self._recent[text] = self._parse(text)
+            if len(self._recent) > RECENT_PARSES:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(text)
+        return hit
+
+    def _parse(self, text: str) -> Intent:
         rule = parse_intent(text)
         if rule.kind != "unknown" or not self.config.use_embeddings:
             return rule

@@ -220,7 +220,6 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     w = np.where(enroll, c.enroll_weight, w)
     E = np.zeros((T, K + 1))
     if K:
-        d = np.hypot(pos[:, None, 0] - centres[None, :, 0], pos[:, None, 1] - centres[None, :, 1])  # (T, K)
         m2 = sighting_sq_dist(pos, wearer, enroll, centres, c)
         E[:, :K] = w[:, None] * np.minimum(0.5 * m2, c.outlier_energy)
     held = c.carried_energy + np.minimum(0.5 * ((r - c.carried_range_m) / c.carried_sigma_m) ** 2, c.outlier_energy)
@@ -231,7 +230,9 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     if miss.any():
         E[miss] = 0.0
         if K:  # looked at and not seen: the places looked at pay, carried and the rest do not
-            E[miss, :K] = c.miss_energy * (d[miss] <= c.place_radius_m)
+            p = pos[miss]
+            d = np.hypot(p[:, None, 0] - centres[None, :, 0], p[:, None, 1] - centres[None, :, 1])
+            E[miss, :K] = c.miss_energy * (d <= c.place_radius_m)
     return E
 
 

@@ -136,10 +136,10 @@ def test_a_step_that_runs_into_something_gets_a_new_route_and_the_glasses_steps(
     went as far as it was told, or a turn on the spot, changes nothing."""
     follow = Follower(corridor(), Pose(0.0, 1.5, 0.0, 0.0, -10.0), (6.0, 4.0), ITEM, HFOV, 1.0)
     here = Pose(5.0, 1.5, 0.4, -45.0, -10.0)
-    assert not follow.moved(Pose(4.6, 1.5, 0.0, -45.0, -10.0), here, np.array([0.5, 0.0, 0.0]))
-    assert not follow.moved(here, here, np.array([0.0, 0.0, 45.0])) and follow.recover == 0
+    assert not follow.blocked(Pose(4.6, 1.5, 0.0, -45.0, -10.0), here, np.array([0.5, 0.0, 0.0]))
+    assert not follow.blocked(here, here, np.array([0.0, 0.0, 45.0])) and follow.recover == 0
     old = list(follow.targets)
     stuck = Pose(5.1, 1.5, 0.5, -45.0, -10.0)
-    assert follow.moved(here, stuck, np.array([0.5, 0.0, 0.0]))  # 0.14 m of 0.5
+    assert follow.blocked(here, stuck, np.array([0.5, 0.0, 0.0]))  # 0.14 m of 0.5
     assert follow.recover == RECOVER_STEPS and follow.targets != old and follow.targets[-1] == (6.0, 4.0)
     assert math.dist(follow.targets[0], (stuck.x, stuck.z)) < 1.0  # first back onto the walked path nearby
