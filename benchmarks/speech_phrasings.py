@@ -179,6 +179,24 @@ HELD_OUT_G: dict[str, tuple[str, ...]] = {
 G_IN_VOCAB: tuple[str, ...] = ()
 G_OUT_OF_VOCAB = ("flashlight", "scissors", "lip balm", "bus pass", "comb", "thermometer", "pill box", "tape measure")
 
+# An eighth held-out set (2026-11-30 08:5x UTC), written and committed in one go after held-out-G's
+# first run and before the intent changes that follow G's misses, and before its own first run.
+HELD_OUT_H: dict[str, tuple[str, ...]] = {
+    "enroll": ("hey, remember my {item}", "this here is my {item}", "I want you to know this is my {item}",
+               "keep an eye on my {item}"),
+    "locate": ("where've I put my {item}", "can you tell me where my {item} is", "I'm looking for my {item}",
+               "where was my {item} last seen", "my {item}, where is it"),
+    "left_items": ("did I leave something here", "have I got everything", "am I forgetting anything before I go",
+                   "is anything missing"),
+    "forget": ("clear the last twenty minutes", "wipe my {item} from your memory",
+               "stop keeping track of my {item}", "forget about the last five minutes"),
+    "route": ("walk me back to my {item}", "help me get to my {item}", "get me to my {item}",
+              "direct me to my {item}"),
+    "unknown": ("turn up the volume", "who won the game", "what's for dinner", "open the door"),
+}
+H_IN_VOCAB: tuple[str, ...] = ()
+H_OUT_OF_VOCAB = ("calculator", "slippers", "necklace", "badge", "gym bag", "razor", "earrings", "key fob")
+
 @dataclass(frozen=True)
 class LaterSet:
     """A held-out set spoken in every voice at 170 wpm with its own items, and what is known of its history."""
@@ -205,6 +223,9 @@ LATER_SETS = (
              "prompt"),
     LaterSet("held-out-g", HELD_OUT_G, G_IN_VOCAB, G_OUT_OF_VOCAB,
              "written after held-out-F's first run and before the intent changes that followed it, 2026-11-30; all "
+             "its items outside the prompt"),
+    LaterSet("held-out-h", HELD_OUT_H, H_IN_VOCAB, H_OUT_OF_VOCAB,
+             "written after held-out-G's first run and before the intent changes that followed it, 2026-11-30; all "
              "its items outside the prompt"),
 )
 ALL_ITEMS = IN_VOCAB + OUT_OF_VOCAB + tuple(i for s in LATER_SETS for i in s.in_vocab + s.out_of_vocab)
