@@ -56,7 +56,7 @@ HELD_OUT: dict[str, tuple[str, ...]] = {
     "enroll": ("okay, this one here is my {item}", "please remember these are my {item}",
                "I'm showing you my {item}", "take note, this is my {item}"),
     "locate": ("where on earth did I put my {item}", "can you tell me where my {item} is",
-               "I've misplaced my {item}, where is it", "where might my {item} be",
+               "I've misplaced my {item}, where is it", "where has my {item} got to",
                "I'm looking for my {item}"),
     "left_items": ("have I forgotten anything", "did I leave something behind",
                    "is there anything I left behind", "am I leaving anything here"),
@@ -149,7 +149,7 @@ HELD_OUT_F: dict[str, tuple[str, ...]] = {
                "keep in mind that this is my {item}"),
     "locate": ("where exactly is my {item}", "where in the house is my {item}", "any idea where I left my {item}",
                "my {item} is missing, where is it", "tell me where I left my {item}"),
-    "left_items": ("is there anything I haven't picked up", "have I left any of my stuff",
+    "left_items": ("is there anything I haven't picked up", "am I leaving any of my stuff here",
                    "check that I've got everything", "did I leave any of my things around"),
     "forget": ("forget what happened in the last minute", "throw away the last thirty minutes",
                "never mind my {item}, forget it", "erase all memories of my {item}"),
@@ -180,19 +180,21 @@ G_IN_VOCAB: tuple[str, ...] = ()
 G_OUT_OF_VOCAB = ("flashlight", "scissors", "lip balm", "bus pass", "comb", "thermometer", "pill box", "tape measure")
 
 # An eighth held-out set (2026-11-30 08:5x UTC), written and committed in one go after held-out-G's
-# first run and before the intent changes that follow G's misses, and before its own first run.
+# first run and before the intent changes that follow G's misses, and before its own first run. Twelve
+# phrasings that were development or earlier held-out phrasings word for word were replaced before
+# any run (2026-11-30 09:0x).
 HELD_OUT_H: dict[str, tuple[str, ...]] = {
     "enroll": ("hey, remember my {item}", "this here is my {item}", "I want you to know this is my {item}",
                "keep an eye on my {item}"),
-    "locate": ("where've I put my {item}", "can you tell me where my {item} is", "I'm looking for my {item}",
+    "locate": ("where've I put my {item}", "where has my {item} got to", "I've been searching for my {item}",
                "where was my {item} last seen", "my {item}, where is it"),
     "left_items": ("did I leave something here", "have I got everything", "am I forgetting anything before I go",
-                   "is anything missing"),
+                   "am I leaving any of my stuff here"),
     "forget": ("clear the last twenty minutes", "wipe my {item} from your memory",
-               "stop keeping track of my {item}", "forget about the last five minutes"),
-    "route": ("walk me back to my {item}", "help me get to my {item}", "get me to my {item}",
-              "direct me to my {item}"),
-    "unknown": ("turn up the volume", "who won the game", "what's for dinner", "open the door"),
+               "you don't need to watch my {item} anymore", "forget about the last five minutes"),
+    "route": ("I want to go back to where I left my {item}", "I need directions to my {item}", "route me to my {item}",
+              "I want to head back to my {item}"),
+    "unknown": ("turn up the volume", "who won the game", "what's for dinner", "is the shop still open"),
 }
 H_IN_VOCAB: tuple[str, ...] = ()
 H_OUT_OF_VOCAB = ("calculator", "slippers", "necklace", "badge", "gym bag", "razor", "earrings", "key fob")
