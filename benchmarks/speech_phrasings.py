@@ -180,16 +180,16 @@ G_IN_VOCAB: tuple[str, ...] = ()
 G_OUT_OF_VOCAB = ("flashlight", "scissors", "lip balm", "bus pass", "comb", "thermometer", "pill box", "tape measure")
 
 # An eighth held-out set (2026-11-30 08:5x UTC), written and committed in one go after held-out-G's
-# first run and before the intent changes that follow G's misses, and before its own first run. Twelve
+# first run and before the intent changes that follow G's misses, and before its own first run. Fourteen
 # phrasings that were development or earlier held-out phrasings word for word were replaced before
 # any run (2026-11-30 09:0x).
 HELD_OUT_H: dict[str, tuple[str, ...]] = {
     "enroll": ("hey, remember my {item}", "this here is my {item}", "I want you to know this is my {item}",
                "keep an eye on my {item}"),
-    "locate": ("where've I put my {item}", "where has my {item} got to", "I've been searching for my {item}",
+    "locate": ("where've I put my {item}", "my {item} has gone missing", "I've been searching for my {item}",
                "where was my {item} last seen", "my {item}, where is it"),
     "left_items": ("did I leave something here", "have I got everything", "am I forgetting anything before I go",
-                   "am I leaving any of my stuff here"),
+                   "is everything with me"),
     "forget": ("clear the last twenty minutes", "wipe my {item} from your memory",
                "you don't need to watch my {item} anymore", "forget about the last five minutes"),
     "route": ("I want to go back to where I left my {item}", "I need directions to my {item}", "route me to my {item}",
