@@ -180,9 +180,9 @@ G_IN_VOCAB: tuple[str, ...] = ()
 G_OUT_OF_VOCAB = ("flashlight", "scissors", "lip balm", "bus pass", "comb", "thermometer", "pill box", "tape measure")
 
 # An eighth held-out set (2026-11-30 08:5x UTC), written and committed in one go after held-out-G's
-# first run and before the intent changes that follow G's misses, and before its own first run. Fourteen
-# phrasings that were development or earlier held-out phrasings word for word were replaced before
-# any run (2026-11-30 09:0x).
+# first run and before the intent changes that follow G's misses, and before its own first run. Nine of
+# its phrasings (all four routes) were development or earlier held-out phrasings word for word; they
+# were replaced, some twice, before any run (2026-11-30 09:0x), until none was in another set.
 HELD_OUT_H: dict[str, tuple[str, ...]] = {
     "enroll": ("hey, remember my {item}", "this here is my {item}", "I want you to know this is my {item}",
                "keep an eye on my {item}"),
