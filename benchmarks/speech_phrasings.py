@@ -20,7 +20,9 @@ DEV: dict[str, tuple[str, ...]] = {
                "please remember my {item}", "remember my {item}", "can you remember that this is my {item}",
                "I'd like you to remember my {item}",
                # after held-out-F's first run, with held-out-G written (the "show you" / "show me" split)
-               "let me show you my {item}", "I'd like to show you my {item}", "showing you my {item}"),
+               "let me show you my {item}", "I'd like to show you my {item}", "showing you my {item}",
+               # after held-out-G's first run, with held-out-H written (an item after "this"; what it looks like)
+               "this {item} is mine", "this {item} belongs to me", "remember what my {item} looks like"),
     "locate": ("where are my {item}", "where did I put my {item}", "do you know where my {item} is",
                "any idea where my {item} went", "I misplaced my {item}", "have you seen my {item}",
                "where's my {item} gone", "where is my {item} now", "where could my {item} be",
@@ -32,20 +34,27 @@ DEV: dict[str, tuple[str, ...]] = {
                    "am I missing something", "did I leave anything lying around", "check whether I left something",
                    "do I have everything",
                    # after held-out-F's first run, with held-out-G written
-                   "am I about to leave without something", "am I heading out without something"),
+                   "am I about to leave without something", "am I heading out without something",
+                   # after held-out-G's first run, with held-out-H written
+                   "have I forgotten to bring anything", "is there anything I need to take with me",
+                   "did I leave any of my stuff around"),
     "forget": ("forget the last ten minutes", "forget my {item}", "please erase the past five minutes",
                "stop tracking my {item}", "forget the last minute", "forget the past hour",
                "delete the last thirty minutes", "forget everything about my {item}", "you can forget my {item}",
                "get rid of my {item}", "wipe my {item}", "forget the last twenty seconds",
                "clear the last ten minutes", "don't remember my {item} anymore", "stop remembering my {item}",
-               "no need to remember my {item} anymore"),
+               "no need to remember my {item} anymore",
+               # after held-out-G's first run, with held-out-H written
+               "please forget where my {item} is"),
     "route": ("take me to my {item}", "could you point me toward my {item}", "lead the way to my {item}",
               "take me to where my {item} is", "show me how to get to my {item}", "bring me back to my {item}",
               "walk me to my {item}", "which way is my {item}", "direct me to my {item}",
               "I want to go to my {item}", "get me to my {item}", "lead me back to my {item}",
               "steer me to my {item}",
               # after held-out-F's first run, with held-out-G written
-              "where should I go to find my {item}", "tell me where to go to get my {item}"),
+              "where should I go to find my {item}", "tell me where to go to get my {item}",
+              # after held-out-G's first run, with held-out-H written
+              "tell me how to find my {item}", "guide me back to where my {item} is"),
     "unknown": ("what's the weather like", "thank you for watching", "can you play some music", "what's the time",
                 "good night", "turn off the radio", "play the next song", "who is that",
                 "how tall is that building", "open the door", "I'm tired", "what did she say",

@@ -51,7 +51,10 @@ _STOP = {"again", "please", "now", "today", "right", "at", "in", "on", "for", "i
          "me", "okay", "ok", "here", "there", "where", "wherever", "it", ",",
          # a time, or "anymore", after the item: "my keys this morning", "my bag yesterday", "my phone anymore"
          "this", "yesterday", "earlier", "before", "tonight", "recently", "already", "just", "last", "ago",
-         "anymore", "any"}
+         "anymore", "any",
+         # a verb after the item: "where did my bag end up", "where has my bag got to", "what my bag looks
+         # like", "this bag belongs to me"
+         "end", "ended", "got", "looks", "look", "belongs", "belong"}
 # a first word that is not an item: "the last ten minutes", "the nearest cafe" (a place to search for)
 _NOT_ITEMS = {"last", "past", "previous", "way", "thing", "things", "stuff", "it", "one", "belongings",
               "nearest", "closest", "next", "best"}
@@ -65,15 +68,25 @@ ROOM_WORDS = ("room", "kitchen", "bedroom", "bathroom", "office", "study", "hall
 _ROOM = rf"{_DET}\s+(?P<item>(?:[a-z][a-z\-']*\s+){{0,2}}(?:{'|'.join(ROOM_WORDS)}))"
 
 _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)) for k, p in (
-    ("left_items", r"\b(?:did|have|am|do|whether|if)\s+i\s+(?:leave|left|forget|forgot|forgetting|leaving)\s+"
-                   r"(?:anything|something|stuff|things)\b"),
+    # "did I leave anything", "have I forgotten to take anything", "did I leave any of my things around"
+    ("left_items", r"\b(?:did|have|am|do|whether|if)\s+i\s+(?:leave|left|forget|forgot|forgotten|forgetting|"
+                   r"leaving)\s+(?:to\s+(?:take|bring|pack|grab)\s+)?(?:anything|something|stuff|things|"
+                   r"any of my (?:things|stuff))\b"),
+    # "is there anything I should take with me", "anything I haven't picked up"
+    ("left_items", r"\b(?:anything|something)\s+(?:that\s+)?i\s+(?:should|need to|have to|must|ought to|"
+                   r"haven't|have not|didn't|did not)\s+(?:take|bring|grab|pack|pick up|picked up|taken|"
+                   r"grabbed|packed)\b"),
     ("left_items", r"\b(?:anything|something)\s+(?:left\s+)?behind\b"),
     ("left_items", r"\b(?:leave|leaving|go|going|head|heading)\s+(?:out\s+|off\s+)?without\s+"
                    r"(?:anything|something|some of my things)\b"),
     ("forget", r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\s+(?:about\s+|everything about\s+)?"
                rf"{_ITEM}{_TAIL}$"),
+    ("forget", rf"^(?:please\s+)?forget\s+where\s+{_ITEM}\s+(?:is|are){_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:show me the way|how do i get(?: back)?|navigate|directions)\s+to\s+{_ITEM}{_TAIL}$"),
+    ("route", rf"^(?:please\s+)?(?:show|tell) me how to (?:find|get to|get back to|reach)\s+{_ITEM}{_TAIL}$"),
+    ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+where\s+{_ITEM}"
+              rf"\s+(?:is|are){_TAIL}$"),
     # "where do I go for my X", "show me where to go to find my X": the way there, not just the place
     ("route", rf"^(?:(?:show|tell) me\s+)?where\s+(?:(?:do|should|can|must) i\s+)?(?:go|to go|walk|to walk)\s+"
               rf"(?:for|to (?:find|get|reach))\s+{_ITEM}{_TAIL}$"),
@@ -83,6 +96,13 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
     ("name_place", rf"^(?:call|name)\s+(?:this|this room|this place|here)\s+{_ITEM}{_TAIL}$"),
     ("enroll", rf"^(?:remember(?:\s,)?\s+)?(?:this|these|that|those|here)(?:\s+one)?\s+(?:is|are|'s|s)\s+{_ITEM}$"),
     ("enroll", rf"^remember\s+(?:this|these|that|those)\s+(?:is|are|as)\s+{_ITEM}$"),
+    # the item after "this": "this scarf is mine", "(note that) this lanyard belongs to me"
+    ("enroll", r"^(?:(?:note|remember)(?: that)?\s+)?(?:this|these|that|those)\s+(?P<item>[a-z][a-z \-']*?)\s+"
+               r"(?:is mine|are mine|is my own|are my own|belongs to me|belong to me)$"),
+    # the wearer shows what an item looks like
+    ("enroll", rf"^(?:(?:please|can you|could you)\s+)?(?:learn|remember|memorise|memorize|see|look at)\s+what\s+"
+               rf"{_ITEM}\s+looks? like$"),
+    ("enroll", rf"^(?:this|here)\s+is\s+what\s+{_ITEM}\s+looks? like$"),
     # the wearer shows the glasses ("show you"), where a route is the glasses showing the wearer ("show me")
     ("enroll", rf"^(?:(?:i'm|i am|i want to|i'd like to|i would like to|let me|i'll|i will|i'm going to|"
                rf"i am going to)\s+)?show(?:ing)?\s+you\s+{_ITEM}{_TAIL}$"),

@@ -39,6 +39,17 @@ from device.intents import (Intent, IntentConfig, IntentParser, clean_text, dura
     ("Show me the way to my umbrella.", "route", "umbrella"),  # ... the glasses show the wearer
     ("Where should I go to find my keys?", "route", "keys"),
     ("Am I about to leave without something?", "left_items", None),
+    ("This scarf is mine.", "enroll", "scarf"),  # the item after "this"
+    ("These car keys belong to me", "enroll", "car keys"),
+    ("Remember what my bag looks like.", "enroll", "bag"),  # "looks" ends the item
+    ("This is what my backpack looks like", "enroll", "backpack"),
+    ("Have I forgotten to take anything?", "left_items", None),
+    ("Is there anything I should take with me?", "left_items", None),
+    ("Is there anything I haven't picked up?", "left_items", None),
+    ("Did I leave any of my things around?", "left_items", None),
+    ("Forget where my wallet is.", "forget", "wallet"),
+    ("Show me how to find my comb.", "route", "comb"),  # the way there, not the place
+    ("Guide me to where my notebook is", "route", "notebook"),
 ])
 def test_rules(text: str, kind: str, item: str | None) -> None:
     intent = parse_intent(text)
@@ -95,6 +106,8 @@ def parser() -> IntentParser:
     ("Do you know where my glasses are?", "locate", "glasses"),
     ("I misplaced my wallet", "locate", "wallet"),
     ("Could you point me toward my keys", "route", "keys"),
+    ("Where has my scarf got to?", "locate", "scarf"),  # the item ends at a verb after it
+    ("Where did my notebook end up?", "locate", "notebook"),
     ("Have I got everything with me?", "left_items", None),
     ("Stop tracking my phone", "forget", "phone"),
     ("Don't remember my phone anymore.", "forget", "phone"),  # negated keeping is forgetting ...
