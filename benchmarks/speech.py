@@ -42,6 +42,17 @@ sys.path.insert(0, str(ROOT))
 
 
 HISTORY = [
+    "- Held-out-H (2026-11-30): 25 phrasings and 8 new items (all outside COMMON_ITEMS), written and committed "
+    "(bf34fe5; nine phrasings that another set already had were replaced before any run) after held-out-G's first "
+    "run. Then the intents changed, from the text misses of held-out-B, -C, -F and -G, which are tuned on since: an "
+    "item after \"this\" (\"this X is mine\", \"belongs to me\"), \"what my X looks like\", \"have I forgotten "
+    "to take anything\", \"anything I should take / haven't picked up\", \"forget where my X is\", \"show me how "
+    "to find my X\", \"guide me to where my X is\", and a verb after the item ends it (\"got to\", \"end up\"). "
+    "H's first run (09:06 UTC) came after that change and is the figure above: 76% from the text. Its text misses "
+    "are reported, not fixed: \"keep an eye on my X\" (enroll), \"is everything with me\", \"you don't need to "
+    "watch my X anymore\", \"I want to go back to where I left my X\" (taken as locate), \"I need directions to my "
+    "X\", and \"my X has gone missing\" (the item taken as \"X has\"). Each new set has so far lost 12-24% "
+    "from the text alone: the rules and the sentence embedding cover the phrasings seen, not the next ones.",
     "- Held-out-G (2026-11-30): 25 phrasings and 8 new items (all outside COMMON_ITEMS), written and committed "
     "(644a6e9) after held-out-F's first run. Then the intents changed, from misses of the first held-out set and of "
     "held-out-E, which are tuned on since (b2f20c7): \"show you my X\" enrolls (\"show me\" stays a route), "
@@ -265,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"- Queries: {len(rows)} spoken by espeak-ng ({len(VOICES)} voices: {', '.join(VOICES)}; "
         f"{len(SPEEDS_WPM)} speeds for held-out: {SPEEDS_WPM} wpm; held-out-B at 140 wpm only, "
-        "held-out-C to -F at 170; "
+        f"held-out-C to -{LATER_SETS[-1].name[-1].upper()} at 170; "
         f"dev in en-us at 170 and en-gb-x-rp at 200 wpm), Whisper {args.asr_model} int8, beam 5, 1 thread.",
         f"- Intent-and-item accuracy, **held-out phrasings: {acc(lambda r: r['q'].split == 'held-out')}**, "
         f"**held-out-B: {acc(lambda r: r['q'].split == 'held-out-b')}** (goal 95%); development phrasings: "
