@@ -208,6 +208,27 @@ HELD_OUT_H: dict[str, tuple[str, ...]] = {
 H_IN_VOCAB: tuple[str, ...] = ()
 H_OUT_OF_VOCAB = ("calculator", "slippers", "necklace", "badge", "gym bag", "razor", "earrings", "key fob")
 
+# A ninth held-out set (2026-11-30 09:3x UTC), written and committed in one go after held-out-H's
+# first run and before the intent changes that follow H's misses, and before its own first run. Five
+# phrasings that another set already had word for word were replaced before it was committed.
+HELD_OUT_I: dict[str, tuple[str, ...]] = {
+    "enroll": ("okay, these are my {item}, remember them", "please save my {item}", "start tracking my {item}",
+               "add my {item} to the things you know"),
+    "locate": ("where exactly did I set down my {item}", "I can't remember where my {item} went",
+               "I think I lost my {item}", "where would my {item} be", "did you catch where I put my {item}"),
+    "left_items": ("anything I'm about to leave behind", "have I packed everything", "did I miss anything here",
+                   "am I leaving stuff behind"),
+    "forget": ("delete the last two minutes", "drop my {item} from your memory", "erase what you saw in the last hour",
+               "I no longer want you to track my {item}"),
+    "route": ("guide me back to my {item}", "which direction is my {item}", "lead me back over to my {item}",
+              "could you bring me to my {item}"),
+    "unknown": ("what's the forecast for tomorrow", "text my brother", "what's that noise",
+                "add eggs to my shopping list"),
+}
+I_IN_VOCAB: tuple[str, ...] = ()
+I_OUT_OF_VOCAB = ("wristwatch", "keycard", "reading glasses", "water bottle", "lighter", "coin purse", "mittens",
+                  "power bank")
+
 @dataclass(frozen=True)
 class LaterSet:
     """A held-out set spoken in every voice at 170 wpm with its own items, and what is known of its history."""
@@ -237,6 +258,9 @@ LATER_SETS = (
              "its items outside the prompt; tuned on since its first run"),
     LaterSet("held-out-h", HELD_OUT_H, H_IN_VOCAB, H_OUT_OF_VOCAB,
              "written after held-out-G's first run and before the intent changes that followed it, 2026-11-30; all "
+             "its items outside the prompt"),
+    LaterSet("held-out-i", HELD_OUT_I, I_IN_VOCAB, I_OUT_OF_VOCAB,
+             "written after held-out-H's first run and before the intent changes that followed it, 2026-11-30; all "
              "its items outside the prompt"),
 )
 ALL_ITEMS = IN_VOCAB + OUT_OF_VOCAB + tuple(i for s in LATER_SETS for i in s.in_vocab + s.out_of_vocab)
