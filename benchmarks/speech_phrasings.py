@@ -229,6 +229,27 @@ I_IN_VOCAB: tuple[str, ...] = ()
 I_OUT_OF_VOCAB = ("wristwatch", "keycard", "reading glasses", "water bottle", "lighter", "coin purse", "mittens",
                   "power bank")
 
+# A tenth held-out set (2026-11-30), written by a helper that did not read the intent rules or the other sets'
+# phrasings, and committed without the rule writer reading it, before its first run.
+HELD_OUT_J: dict[str, tuple[str, ...]] = {
+    "enroll": ("hey remember this one, it's my {item}", "can you learn what my {item} looks like",
+               "keep tabs on my {item} from now on please", "this right here is my {item}, save it"),
+    "locate": ("any idea where I put my {item}", "where'd my {item} end up",
+               "have you seen my {item} anywhere today", "help me find my {item} please",
+               "when did you last spot my {item}"),
+    "left_items": ("am I forgetting anything before I head out", "did I leave something behind just now",
+                   "hang on, have I got everything with me", "check I'm not leaving anything here"),
+    "forget": ("please erase everything about my {item}", "stop tracking my {item} and wipe it",
+               "delete the last twenty minutes", "forget whatever you saw in the past two hours"),
+    "route": ("okay navigate me straight to my {item}", "can you guide me to my {item}",
+              "show me the way to my {item} please", "lead me back to where my {item} is"),
+    "unknown": ("what's the weather going to be like tomorrow", "set a timer for fifteen minutes",
+                "call my sister when you get a chance", "how do you spell necessary"),
+}
+J_IN_VOCAB: tuple[str, ...] = ()
+J_OUT_OF_VOCAB = ("bike lock", "yoga mat", "pocket knife", "dog leash", "tennis racket", "sketchbook", "hand cream",
+                  "beanie")
+
 @dataclass(frozen=True)
 class LaterSet:
     """A held-out set spoken in every voice at 170 wpm with its own items, and what is known of its history."""
@@ -262,5 +283,8 @@ LATER_SETS = (
     LaterSet("held-out-i", HELD_OUT_I, I_IN_VOCAB, I_OUT_OF_VOCAB,
              "written after held-out-H's first run and before the intent changes that followed it, 2026-11-30; all "
              "its items outside the prompt"),
+    LaterSet("held-out-j", HELD_OUT_J, J_IN_VOCAB, J_OUT_OF_VOCAB,
+             "written by a helper that did not read the rules, unread by the rule writer, 2026-11-30; all its items "
+             "outside the prompt"),
 )
 ALL_ITEMS = IN_VOCAB + OUT_OF_VOCAB + tuple(i for s in LATER_SETS for i in s.in_vocab + s.out_of_vocab)
