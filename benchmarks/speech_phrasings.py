@@ -22,13 +22,17 @@ DEV: dict[str, tuple[str, ...]] = {
                # after held-out-F's first run, with held-out-G written (the "show you" / "show me" split)
                "let me show you my {item}", "I'd like to show you my {item}", "showing you my {item}",
                # after held-out-G's first run, with held-out-H written (an item after "this"; what it looks like)
-               "this {item} is mine", "this {item} belongs to me", "remember what my {item} looks like"),
+               "this {item} is mine", "this {item} belongs to me", "remember what my {item} looks like",
+               # after held-out-H's first run, with held-out-I and -J written
+               "keep tabs on my {item}"),
     "locate": ("where are my {item}", "where did I put my {item}", "do you know where my {item} is",
                "any idea where my {item} went", "I misplaced my {item}", "have you seen my {item}",
                "where's my {item} gone", "where is my {item} now", "where could my {item} be",
                "I don't know where my {item} is", "find my {item}", "where did I drop my {item}",
                "can you help me find my {item}", "I'm trying to find my {item}", "seen my {item} anywhere",
-               "where did I leave my {item} this morning"),
+               "where did I leave my {item} this morning",
+               # after held-out-H's first run, with held-out-I and -J written
+               "my {item} has disappeared"),
     "left_items": ("did I leave anything behind", "have I got everything with me", "did I leave anything here",
                    "have I forgotten something", "anything I'm leaving behind", "is there something I left",
                    "am I missing something", "did I leave anything lying around", "check whether I left something",
@@ -37,7 +41,9 @@ DEV: dict[str, tuple[str, ...]] = {
                    "am I about to leave without something", "am I heading out without something",
                    # after held-out-G's first run, with held-out-H written
                    "have I forgotten to bring anything", "is there anything I need to take with me",
-                   "did I leave any of my stuff around"),
+                   "did I leave any of my stuff around",
+                   # after held-out-H's first run, with held-out-I and -J written
+                   "is all my stuff with me"),
     "forget": ("forget the last ten minutes", "forget my {item}", "please erase the past five minutes",
                "stop tracking my {item}", "forget the last minute", "forget the past hour",
                "delete the last thirty minutes", "forget everything about my {item}", "you can forget my {item}",
@@ -45,7 +51,9 @@ DEV: dict[str, tuple[str, ...]] = {
                "clear the last ten minutes", "don't remember my {item} anymore", "stop remembering my {item}",
                "no need to remember my {item} anymore",
                # after held-out-G's first run, with held-out-H written
-               "please forget where my {item} is"),
+               "please forget where my {item} is",
+               # after held-out-H's first run, with held-out-I and -J written
+               "you can stop watching my {item}"),
     "route": ("take me to my {item}", "could you point me toward my {item}", "lead the way to my {item}",
               "take me to where my {item} is", "show me how to get to my {item}", "bring me back to my {item}",
               "walk me to my {item}", "which way is my {item}", "direct me to my {item}",
@@ -54,7 +62,10 @@ DEV: dict[str, tuple[str, ...]] = {
               # after held-out-F's first run, with held-out-G written
               "where should I go to find my {item}", "tell me where to go to get my {item}",
               # after held-out-G's first run, with held-out-H written
-              "tell me how to find my {item}", "guide me back to where my {item} is"),
+              "tell me how to find my {item}", "guide me back to where my {item} is",
+              # after held-out-H's first run, with held-out-I and -J written
+              "I'd like to head back to where I put my {item}", "can I get directions to my {item}",
+              "navigate me to my {item}"),
     "unknown": ("what's the weather like", "thank you for watching", "can you play some music", "what's the time",
                 "good night", "turn off the radio", "play the next song", "who is that",
                 "how tall is that building", "open the door", "I'm tired", "what did she say",

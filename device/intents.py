@@ -41,10 +41,12 @@ _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 
             "thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
             "couple": 2, "few": 3, "half": 0.5}
 _UNIT_S = {"second": 1.0, "sec": 1.0, "minute": 60.0, "min": 60.0, "hour": 3600.0}
-# "don't remember my keys", "stop keeping track of my bag": forgetting, which the sentence
-# embedding barely tells from "remember my keys"
+# "don't remember my keys", "stop keeping track of my bag", "no need to watch my bag": forgetting,
+# which the sentence embedding barely tells from "remember my keys" ("I don't remember where my
+# keys are" asks where they are)
 _NEGATED_KEEP = re.compile(r"\b(?:don't|dont|do not|stop|no need to|no longer|never)\s+(?:\w+\s+){0,3}?"
-                           r"(?:remember|remembering|track|tracking|keep|keeping)\b")
+                           r"(?:remember|remembering|track|tracking|keep|keeping|watch|watching|monitor|"
+                           r"monitoring|follow|following)\b(?!\s+(?:where|what|when|which|how|if|whether)\b)")
 _STOP = {"again", "please", "now", "today", "right", "at", "in", "on", "for", "is", "are", "go", "went",
          "gone", "to", "that", "which", "when", "i", "from", "so", "then", "anywhere", "somewhere",
          "lately", "yet", "and", "or", "was", "were", "be", "you", "with", "by", "too", "thanks", "thank",
@@ -54,7 +56,7 @@ _STOP = {"again", "please", "now", "today", "right", "at", "in", "on", "for", "i
          "anymore", "any",
          # a verb after the item: "where did my bag end up", "where has my bag got to", "what my bag looks
          # like", "this bag belongs to me"
-         "end", "ended", "got", "looks", "look", "belongs", "belong"}
+         "end", "ended", "got", "looks", "look", "belongs", "belong", "has", "have", "had"}
 # a first word that is not an item: "the last ten minutes", "the nearest cafe" (a place to search for)
 _NOT_ITEMS = {"last", "past", "previous", "way", "thing", "things", "stuff", "it", "one", "belongings",
               "nearest", "closest", "next", "best"}
@@ -77,13 +79,22 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
                    r"haven't|have not|didn't|did not)\s+(?:take|bring|grab|pack|pick up|picked up|taken|"
                    r"grabbed|packed)\b"),
     ("left_items", r"\b(?:anything|something)\s+(?:left\s+)?behind\b"),
+    # "do I have everything", "is everything with me", "have I got all my things"
+    ("left_items", r"^(?:(?:do|did)\s+i\s+(?:have|take|pack)|have\s+i\s+(?:got|taken|packed)|is|got)\s+"
+                   r"(?:everything|all\s+(?:of\s+)?my\s+(?:things|stuff|belongings))(?:\s+with\s+me)?$"),
     ("left_items", r"\b(?:leave|leaving|go|going|head|heading)\s+(?:out\s+|off\s+)?without\s+"
                    r"(?:anything|something|some of my things)\b"),
     ("forget", r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\s+(?:about\s+|everything about\s+)?"
                rf"{_ITEM}{_TAIL}$"),
     ("forget", rf"^(?:please\s+)?forget\s+where\s+{_ITEM}\s+(?:is|are){_TAIL}$"),
-    ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+{_ITEM}{_TAIL}$"),
-    ("route", rf"^(?:show me the way|how do i get(?: back)?|navigate|directions)\s+to\s+{_ITEM}{_TAIL}$"),
+    ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk|get|direct|route|steer|navigate)\s+me\s+"
+              rf"(?:back\s+)?(?:over\s+)?to\s+{_ITEM}{_TAIL}$"),
+    ("route", rf"^(?:(?:i need|i want|i'd like|give me|can i have|can i get|get me)\s+)?"
+              rf"(?:show me the way|how do i get(?: back)?|navigate|directions|the way|a route)\s+(?:back\s+)?"
+              rf"to\s+{_ITEM}{_TAIL}$"),
+    # "I want to go back to (where I left) my X": going there, not asking where it is
+    ("route", rf"^(?:i want|i'd like|i would like|i need|help me|let me|let's)\s+(?:to\s+)?(?:go|get|head|walk)\s+"
+              rf"(?:back\s+)?(?:over\s+)?to\s+(?:where\s+i\s+(?:left|put)\s+)?{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:show|tell) me how to (?:find|get to|get back to|reach)\s+{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+where\s+{_ITEM}"
               rf"\s+(?:is|are){_TAIL}$"),
@@ -121,7 +132,8 @@ EXEMPLARS: dict[IntentKind, tuple[str, ...]] = {
                "remember these are my thing", "look, this is my thing", "save this as my thing",
                "learn this, it is my thing", "this thing here is mine, my thing", "meet my thing",
                "say hello to my thing", "register this as my thing",
-               "i want you to remember my thing", "note this is my thing", "keep track of my thing"),
+               "i want you to remember my thing", "note this is my thing", "keep track of my thing",
+               "keep an eye on my thing", "keep tabs on my thing", "look after my thing", "watch my thing for me"),
     "locate": ("where is my thing", "where are my thing", "where did i put my thing",
                "where did i leave my thing", "have you seen my thing", "i can't find my thing",
                "do you know where my thing is", "any idea where my thing went", "where was my thing last",
@@ -129,7 +141,8 @@ EXEMPLARS: dict[IntentKind, tuple[str, ...]] = {
                "what happened to my thing", "locate my thing"),
     "left_items": ("did i leave anything behind", "am i forgetting something", "did i forget anything",
                    "have i left anything", "is anything left behind", "am i missing anything",
-                   "did i leave something somewhere", "do i have everything", "check i have all my things"),
+                   "did i leave something somewhere", "do i have everything", "check i have all my things",
+                   "is everything with me", "have i got all my stuff"),
     "forget": ("forget my thing", "forget the last ten minutes", "delete my thing from memory",
                "erase the last hour", "forget what you saw in the last minutes", "stop remembering my thing",
                "remove my thing", "wipe the last five minutes", "forget everything about my thing",
@@ -353,12 +366,14 @@ class IntentParser:
         clean = clean_text(text)
         if len(clean.split()) < 2:  # "hmm", "", "okay": nothing to ask about
             return rule
+        item = extract_item(clean)
+        if item and _NEGATED_KEEP.search(clean):  # a forget (a guess, so it asks first), never an enrollment
+            return Intent("forget", item, text, 0.6, source="embedding")
         scores = self.scores(text)
-        if _NEGATED_KEEP.search(clean):  # a forget (a guess, so it asks first), never an enrollment
+        if _NEGATED_KEEP.search(clean):  # never an enrollment
             scores["forget"] = max(scores["forget"], scores.pop("enroll"))
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         (kind, sim), (_, runner_up) = ranked[0], ranked[1]
-        item = extract_item(clean)
         span = duration_s(clean)
         margin = sim - runner_up
         log.debug("intent scores for %r: %s", text, {k: round(v, 3) for k, v in ranked})

@@ -50,6 +50,11 @@ from device.intents import (Intent, IntentConfig, IntentParser, clean_text, dura
     ("Forget where my wallet is.", "forget", "wallet"),
     ("Show me how to find my comb.", "route", "comb"),  # the way there, not the place
     ("Guide me to where my notebook is", "route", "notebook"),
+    ("Is everything with me?", "left_items", None),
+    ("Have I got all my stuff?", "left_items", None),
+    ("I need directions to my badge.", "route", "badge"),
+    ("Route me to my razor", "route", "razor"),
+    ("I want to go back to where I left my gym bag.", "route", "gym bag"),  # going there
 ])
 def test_rules(text: str, kind: str, item: str | None) -> None:
     intent = parse_intent(text)
@@ -108,6 +113,10 @@ def parser() -> IntentParser:
     ("Could you point me toward my keys", "route", "keys"),
     ("Where has my scarf got to?", "locate", "scarf"),  # the item ends at a verb after it
     ("Where did my notebook end up?", "locate", "notebook"),
+    ("My razor has gone missing.", "locate", "razor"),  # "has" ends the item
+    ("I don't remember where I put my keys", "locate", "keys"),  # not a negated keeping
+    ("Keep an eye on my key fob", "enroll", "key fob"),
+    ("You don't need to watch my badge anymore.", "forget", "badge"),  # a negated keeping, asked first
     ("Have I got everything with me?", "left_items", None),
     ("Stop tracking my phone", "forget", "phone"),
     ("Don't remember my phone anymore.", "forget", "phone"),  # negated keeping is forgetting ...
