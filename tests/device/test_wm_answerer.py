@@ -14,6 +14,8 @@ from device.wm_answerer import WorldModelAnswerer, WorldModelConfig
 A = (0.0, 0.0)
 B = (10.0, 0.0)
 FRAME_S = 0.1
+# Sightings below score 0.9 against the threshold 0.65: a margin of 0.25, a true sighting's on the
+# recorded sessions
 
 
 def wearer_at(t: float) -> tuple[float, float]:
@@ -28,16 +30,16 @@ def walk(answerer: WorldModelAnswerer, items: tuple[str, ...], until_s: float = 
     in_hand: the item is seen in the wearer's hand on the way from A to B."""
     out = []
     for item in items:
-        answerer.on_enroll(Sighting(item, 0.0, 0, 0, 1.0, 0.8, A))
+        answerer.on_enroll(Sighting(item, 0.0, 0, 0, 1.0, 0.65, A))
     for i in range(int(until_s / FRAME_S)):
         t = round(i * FRAME_S, 3)
         for item in items:
             if t in (1.0, 2.0, 3.0):
-                answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.8, A))
+                answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.65, A))
             if in_hand and t in (6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0):
-                answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.8, (wearer_at(t)[0] + 1.3, 0.0)))
+                answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.65, (wearer_at(t)[0] + 1.3, 0.0)))
             if t in (15.0, 16.0, 17.0):
-                answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.8, B))
+                answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.65, B))
         x, z = wearer_at(t)
         out += answerer.alerts(t, Pose(x, 1.5, z, 0.0, -20.0))
     return out
@@ -67,14 +69,14 @@ def drive(answerer: WorldModelAnswerer, path: tuple[list[float], list[float]],
           seen: list[tuple[tuple[float, ...], tuple[float, float] | None]], until_s: float) -> list:
     """Keys shown at A, then the frame loop: the wearer walks along z = 0 (path: times, x), the keys
     are sighted at each (times, where) of `seen` (HAND: in hand); returns the alerts."""
-    answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.8, A))
+    answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.65, A))
     out = []
     for i in range(int(until_s / FRAME_S)):
         t = round(i * FRAME_S, 3)
         x = float(np.interp(t, *path))
         for times, where in seen:
             if t in times:
-                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.8, (x + 1.3, 0.0) if where is HAND else where))
+                answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.65, (x + 1.3, 0.0) if where is HAND else where))
         out += answerer.alerts(t, Pose(x, 1.5, 0.0, 0.0, -20.0))
     return out
 
@@ -114,7 +116,7 @@ def test_a_rest_where_any_earlier_alert_placed_the_item_is_not_a_new_put_down() 
     """Keys reported left at 5 m, then (false sightings elsewhere) at 9 m: a rest back at 5 m is
     the first event again, not a third. Only the last alert's spot counted before."""
     answerer = WorldModelAnswerer()
-    answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.8, A))
+    answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.65, A))
     answerer._alerted_at["keys"] = [(5.0, 0.0), (9.0, 0.0)]
     assert answerer._same_rest("keys", (5.4, 0.0)) and answerer._same_rest("keys", (9.0, 1.0))
     assert answerer._same_rest("keys", (0.5, 0.0))  # where it was shown
@@ -129,7 +131,7 @@ def test_a_new_place_restarts_the_chains_in_the_frame_loop_not_in_the_question()
     chain = answerer._chains["keys"]
     version = answerer.places.version
     near_a = (A[0] + 1.5 * answerer.config.belief.place_radius_m, A[1])
-    answerer.on_sighting(Sighting("wallet", 4.0, 40, 0, 0.9, 0.8, near_a))
+    answerer.on_sighting(Sighting("wallet", 4.0, 40, 0, 0.9, 0.65, near_a))
     assert answerer.places.version != version and not chain.is_current(answerer.places)
     answerer.alerts(4.0, Pose(-2.0, 1.5, 0.0, 0.0, -20.0))
     assert chain.is_current(answerer.places)
@@ -143,7 +145,7 @@ def test_no_alert_for_things_not_carried_day_to_day() -> None:
 def test_locate_points_where_it_was_put_down() -> None:
     answerer = WorldModelAnswerer()
     walk(answerer, ("keys",), until_s=20.0)
-    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.8, p) for t, p in
+    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.65, p) for t, p in
             [(1.0, A), (2.0, A), (3.0, A), (15.0, B), (16.0, B), (17.0, B)]]
     r = answerer.locate("keys", 20.0, seen, None)
     assert not r.abstain and math.dist(r.position, B) < 1.0 and r.evidence.t == 17.0
@@ -155,15 +157,15 @@ def test_locate_points_where_it_was_put_down() -> None:
     assert answerer.elsewhere("mug", 20.0, r.position) == []  # never asked about
 
 
-@pytest.mark.parametrize("score_at_b, sure", [(0.81, False), (0.9, True)])
+@pytest.mark.parametrize("score_at_b, sure", [(0.66, False), (0.9, True)])
 def test_an_unsure_answer_also_names_the_next_place(score_at_b: float, sure: bool) -> None:
     """Shown and seen at A, then seen at B with no carry in between: weak sightings at B leave A
     the answer, unsure, and B (where the wearer stands at 20 s) is named as the next place to
     try; strong ones make B a sure answer that names nothing else."""
     answerer = WorldModelAnswerer()
     walk(answerer, ("keys",), until_s=20.0, in_hand=False)
-    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.8, A) for t in (1.0, 2.0, 3.0)]
-    seen += [Sighting("keys", t, int(t * 10), 0, score_at_b, 0.8, B) for t in (15.0, 16.0, 17.0)]
+    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.65, A) for t in (1.0, 2.0, 3.0)]
+    seen += [Sighting("keys", t, int(t * 10), 0, score_at_b, 0.65, B) for t in (15.0, 16.0, 17.0)]
     r = answerer.locate("keys", 20.0, seen, None)
     assert (r.confidence >= 0.5) == sure
     if sure:
@@ -180,7 +182,7 @@ def test_forget_drops_sightings(forget_all: bool) -> None:
     answerer = WorldModelAnswerer()
     walk(answerer, ("keys",), until_s=10.0)
     answerer.forget(lambda s: forget_all or s.t > 1.5)
-    kept = [s for s in [Sighting("keys", 1.0, 10, 0, 0.9, 0.8, A)] if not forget_all]
+    kept = [s for s in [Sighting("keys", 1.0, 10, 0, 0.9, 0.65, A)] if not forget_all]
     r = answerer.locate("keys", 10.0, kept, None)
     assert r.abstain == forget_all
 
@@ -191,8 +193,8 @@ def test_moved_while_the_wearer_was_not_looking_the_confidence_drops() -> None:
     well below that of the same wait spent looking the other way; it does not stay high."""
     def wait(yaw_deg: float) -> float:
         answerer = WorldModelAnswerer()
-        answerer.on_enroll(Sighting("mug", 0.0, 0, 0, 1.0, 0.8, A))
-        seen = [Sighting("mug", t, int(t * 10), 0, 0.9, 0.8, A) for t in (1.0, 2.0, 3.0)]
+        answerer.on_enroll(Sighting("mug", 0.0, 0, 0, 1.0, 0.65, A))
+        seen = [Sighting("mug", t, int(t * 10), 0, 0.9, 0.65, A) for t in (1.0, 2.0, 3.0)]
         for i in range(300):
             t = round(i * FRAME_S, 3)
             for s in seen:
@@ -216,7 +218,7 @@ def test_every_answer_carries_its_evidence_energy_and_confidence() -> None:
 
     answerer = WorldModelAnswerer()
     alerts = walk(answerer, ("keys",))
-    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.8, p) for t, p in [(1.0, A), (15.0, B), (16.0, B)]]
+    seen = [Sighting("keys", t, int(t * 10), 0, 0.9, 0.65, p) for t, p in [(1.0, A), (15.0, B), (16.0, B)]]
     for r in alerts + [answerer.locate("keys", 40.0, seen, None)]:
         back = parse_response(r.to_json(), "test")
         assert back.evidence is not None and back.position is not None and 0.0 <= back.confidence <= 1.0
