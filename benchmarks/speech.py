@@ -42,6 +42,19 @@ sys.path.insert(0, str(ROOT))
 
 
 HISTORY = [
+    "- Held-out-I and -J (2026-11-30): held-out-I (bf34fe5..b75d472) was written like the sets before it, after "
+    "held-out-H's first run; held-out-J (02f3b3f) was written by a helper that had not read the intent rules or the "
+    "other sets' phrasings, and committed without the rule writer reading it. Then the intents changed, from "
+    "held-out-H's text misses (tuned on since): \"is everything with me\", directions and \"route / get / "
+    "navigate me to\", \"I want to go back to (where I left) my X\" as routes, keeping an eye on an item "
+    "enrolls, a negated keeping with an item (\"no need to watch my X\") is a forget that asks first, and "
+    "\"has / have\" end an item. Both first runs (09:33 UTC) came after that change: I 49.0% spoken, 84.0% from "
+    "the text; J 64.0% spoken, 96.0% from the text. I's misses as text: \"start tracking my X\" taken as a "
+    "forget (the sentence embedding barely tells start from stop), \"add my X to the things you know\", \"did I "
+    "miss anything here\", \"which direction is my X\". Spoken, I's two-word names came back as Whisper spells "
+    "them (\"key card\", \"wrist watch\"); from 09:5x UTC the benchmark scores an item up to spacing as well as "
+    "a plural (`device.intents.item_key`, as the assistant matches names), so figures before then are a little "
+    "lower than this scoring gives.",
     "- Held-out-H (2026-11-30): 25 phrasings and 8 new items (all outside COMMON_ITEMS), written and committed "
     "(bf34fe5; nine phrasings that another set already had were replaced before any run) after held-out-G's first "
     "run. Then the intents changed, from the text misses of held-out-B, -C, -F and -G, which are tuned on since: an "
@@ -150,10 +163,13 @@ def edit_distance(a: list[str], b: list[str]) -> int:
 
 
 def same_item(a: str | None, b: str | None) -> bool:
-    """Exact, or the same word up to a plural s ("key" for "keys")."""
+    """The same name up to a plural and spacing ("key" for "keys", "key card" for "keycard"), as the
+    assistant itself matches names (`device.intents.item_key`)."""
+    from device.intents import item_key
+
     if a is None or b is None:
         return a == b
-    return a == b or a.rstrip("s") == b.rstrip("s")
+    return item_key(a) == item_key(b)
 
 
 def correct(q: Query, kind: str, item: str | None) -> bool:
