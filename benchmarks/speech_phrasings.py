@@ -24,7 +24,9 @@ DEV: dict[str, tuple[str, ...]] = {
                # after held-out-G's first run, with held-out-H written (an item after "this"; what it looks like)
                "this {item} is mine", "this {item} belongs to me", "remember what my {item} looks like",
                # after held-out-H's first run, with held-out-I and -J written
-               "keep tabs on my {item}"),
+               "keep tabs on my {item}",
+               # after held-out-I's first run
+               "begin tracking my {item}", "add my {item} to your memory"),
     "locate": ("where are my {item}", "where did I put my {item}", "do you know where my {item} is",
                "any idea where my {item} went", "I misplaced my {item}", "have you seen my {item}",
                "where's my {item} gone", "where is my {item} now", "where could my {item} be",
@@ -43,7 +45,9 @@ DEV: dict[str, tuple[str, ...]] = {
                    "have I forgotten to bring anything", "is there anything I need to take with me",
                    "did I leave any of my stuff around",
                    # after held-out-H's first run, with held-out-I and -J written
-                   "is all my stuff with me"),
+                   "is all my stuff with me",
+                   # after held-out-I's first run
+                   "have I missed anything"),
     "forget": ("forget the last ten minutes", "forget my {item}", "please erase the past five minutes",
                "stop tracking my {item}", "forget the last minute", "forget the past hour",
                "delete the last thirty minutes", "forget everything about my {item}", "you can forget my {item}",
@@ -65,7 +69,9 @@ DEV: dict[str, tuple[str, ...]] = {
               "tell me how to find my {item}", "guide me back to where my {item} is",
               # after held-out-H's first run, with held-out-I and -J written
               "I'd like to head back to where I put my {item}", "can I get directions to my {item}",
-              "navigate me to my {item}"),
+              "navigate me to my {item}",
+              # after held-out-I's first run
+              "what direction is my {item}"),
     "unknown": ("what's the weather like", "thank you for watching", "can you play some music", "what's the time",
                 "good night", "turn off the radio", "play the next song", "who is that",
                 "how tall is that building", "open the door", "I'm tired", "what did she say",

@@ -72,7 +72,7 @@ _ROOM = rf"{_DET}\s+(?P<item>(?:[a-z][a-z\-']*\s+){{0,2}}(?:{'|'.join(ROOM_WORDS
 _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)) for k, p in (
     # "did I leave anything", "have I forgotten to take anything", "did I leave any of my things around"
     ("left_items", r"\b(?:did|have|am|do|whether|if)\s+i\s+(?:leave|left|forget|forgot|forgotten|forgetting|"
-                   r"leaving)\s+(?:to\s+(?:take|bring|pack|grab)\s+)?(?:anything|something|stuff|things|"
+                   r"leaving|miss|missed|missing)\s+(?:to\s+(?:take|bring|pack|grab)\s+)?(?:anything|something|stuff|things|"
                    r"any of my (?:things|stuff))\b"),
     # "is there anything I should take with me", "anything I haven't picked up"
     ("left_items", r"\b(?:anything|something)\s+(?:that\s+)?i\s+(?:should|need to|have to|must|ought to|"
@@ -92,6 +92,7 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
     ("route", rf"^(?:(?:i need|i want|i'd like|give me|can i have|can i get|get me)\s+)?"
               rf"(?:show me the way|how do i get(?: back)?|navigate|directions|the way|a route)\s+(?:back\s+)?"
               rf"to\s+{_ITEM}{_TAIL}$"),
+    ("route", rf"^(?:which|what)\s+(?:way|direction)\s+(?:is|are|to)\s+{_ITEM}{_TAIL}$"),
     # "I want to go back to (where I left) my X": going there, not asking where it is
     ("route", rf"^(?:i want|i'd like|i would like|i need|help me|let me|let's)\s+(?:to\s+)?(?:go|get|head|walk)\s+"
               rf"(?:back\s+)?(?:over\s+)?to\s+(?:where\s+i\s+(?:left|put)\s+)?{_ITEM}{_TAIL}$"),
@@ -107,6 +108,10 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
     ("name_place", rf"^(?:call|name)\s+(?:this|this room|this place|here)\s+{_ITEM}{_TAIL}$"),
     ("enroll", rf"^(?:remember(?:\s,)?\s+)?(?:this|these|that|those|here)(?:\s+one)?\s+(?:is|are|'s|s)\s+{_ITEM}$"),
     ("enroll", rf"^remember\s+(?:this|these|that|those)\s+(?:is|are|as)\s+{_ITEM}$"),
+    # starting to keep one: "start tracking my X", "add my X to the things you know"
+    ("enroll", rf"^(?:please\s+)?(?:start|begin)\s+(?:tracking|watching|remembering|following|keeping track of)\s+"
+               rf"{_ITEM}{_TAIL}$"),
+    ("enroll", rf"^(?:please\s+)?add\s+{_ITEM}\s+to\s+(?:the|your)\s+(?:things|items|stuff|memory|list)\b"),
     # the item after "this": "this scarf is mine", "(note that) this lanyard belongs to me"
     ("enroll", r"^(?:(?:note|remember)(?: that)?\s+)?(?:this|these|that|those)\s+(?P<item>[a-z][a-z \-']*?)\s+"
                r"(?:is mine|are mine|is my own|are my own|belongs to me|belong to me)$"),

@@ -55,6 +55,10 @@ from device.intents import (Intent, IntentConfig, IntentParser, clean_text, dura
     ("I need directions to my badge.", "route", "badge"),
     ("Route me to my razor", "route", "razor"),
     ("I want to go back to where I left my gym bag.", "route", "gym bag"),  # going there
+    ("Start tracking my keycard", "enroll", "keycard"),  # not "stop tracking"
+    ("Add my lighter to the things you know.", "enroll", "lighter"),
+    ("Did I miss anything here?", "left_items", None),
+    ("Which direction is my water bottle?", "route", "water bottle"),
 ])
 def test_rules(text: str, kind: str, item: str | None) -> None:
     intent = parse_intent(text)
@@ -127,6 +131,7 @@ def parser() -> IntentParser:
     ("What's the weather like?", "unknown", None),
     ("Thank you for watching.", "unknown", None),
     ("blah blah my keys", "unknown", None),
+    ("Add eggs to my shopping list", "unknown", None),  # "add my X to your memory" enrolls
     ("Mmm hmm uh", "unknown", None),
 ])
 def test_paraphrases_by_embedding(parser: IntentParser, text: str, kind: str, item: str | None) -> None:
