@@ -346,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
                 "It acts rarely: on the run of 07:15 UTC (42 names, before held-out-G and the intent changes), without "
                 "it held-out-C was 83.0% instead of 84.0% and every other figure the same. First runs with their "
                 "items enrolled: held-out-G 78.0% (07:56 UTC; 50.0% with its names outside the prompt), held-out-H "
-                "70.0% (09:16 UTC, the figure below; 53.0%).")
+                "70.0% (09:16 UTC; 53.0%), held-out-I 70.0% and the helper-written, unread held-out-J 85.0% (09:44 "
+                "UTC, before the rules for I's misses).")
         write_section("speech-enrolled", "\n".join([head, "", *lines]), "## Speech, items enrolled (issue 5)")
     else:
         body = "\n".join([f"Measured {now} with `.venv/bin/python benchmarks/speech.py` on this 2-core CPU "

@@ -299,7 +299,7 @@ LATER_SETS = (
              "its items outside the prompt; tuned on since its first run"),
     LaterSet("held-out-i", HELD_OUT_I, I_IN_VOCAB, I_OUT_OF_VOCAB,
              "written after held-out-H's first run and before the intent changes that followed it, 2026-11-30; all "
-             "its items outside the prompt"),
+             "its items outside the prompt; tuned on since its first run"),
     LaterSet("held-out-j", HELD_OUT_J, J_IN_VOCAB, J_OUT_OF_VOCAB,
              "written by a helper that did not read the rules, unread by the rule writer, 2026-11-30; all its items "
              "outside the prompt"),
