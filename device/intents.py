@@ -34,6 +34,7 @@ IntentKind = Literal["enroll", "locate", "left_items", "forget", "route", "name_
 KINDS: tuple[IntentKind, ...] = ("enroll", "locate", "left_items", "forget", "route", "name_place", "unknown")
 NEEDS_ITEM = ("enroll", "locate", "route", "name_place")  # name_place: the place's name is the "item"
 RULE_CONFIDENCE = 0.97
+NEGATED_KEEP_CONFIDENCE = 0.6  # "no need to watch my X": surely not an enrollment, likely a forget
 RECENT_PARSES = 64  # IntentParser keeps this many results (an Intent is immutable)
 
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -190,7 +191,7 @@ class Intent:
     text: str
     confidence: float = 1.0  # in [0, 1]; "unknown" carries the best rejected score
     duration_s: float | None = None  # forget: "the last ten minutes" -> 600.0
-    source: str = "rule"  # "rule" | "embedding" | "none"
+    source: str = "rule"  # "rule" | "embedding" | "negation" (a negated keeping) | "none"
 
 
 def normalise_item(name: str) -> str:
@@ -372,10 +373,11 @@ class IntentParser:
         if len(clean.split()) < 2:  # "hmm", "", "okay": nothing to ask about
             return rule
         item = extract_item(clean)
-        if item and _NEGATED_KEEP.search(clean):  # a forget (a guess, so it asks first), never an enrollment
-            return Intent("forget", item, text, 0.6, source="embedding")
+        negated_keep = _NEGATED_KEEP.search(clean) is not None
+        if item and negated_keep:  # a forget, not a rule's: the assistant asks before erasing
+            return Intent("forget", item, text, NEGATED_KEEP_CONFIDENCE, source="negation")
         scores = self.scores(text)
-        if _NEGATED_KEEP.search(clean):  # never an enrollment
+        if negated_keep:  # never an enrollment
             scores["forget"] = max(scores["forget"], scores.pop("enroll"))
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         (kind, sim), (_, runner_up) = ranked[0], ranked[1]
