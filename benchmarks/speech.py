@@ -5,11 +5,11 @@ the ASR vocabulary prompt), transcript WER, the latency from the end of the audi
 the answer text (median, p90; all queries and queries of 1.5-2.5 s), and Whisper's real-time
 factor. Rewrites the "speech" section of docs/BENCHMARKS.md with the figures, command and date.
 
-Split: DEV phrasings were used to write and tune the intent rules and examples; HELD_OUT
-phrasings were written in one go before any tuning against them and are never used to change a
-rule or an example (their errors are reported, not fixed). Run:
+Split: DEV phrasings were used to write and tune the intent rules and examples; each held-out set
+was written in one go and committed before its first run (benchmarks/speech_phrasings.py says
+which have been tuned on since). Run:
 
-    .venv/bin/python benchmarks/speech.py            # about 5 minutes on 1 core
+    .venv/bin/python benchmarks/speech.py            # about 12 minutes on 1 core
     .venv/bin/python benchmarks/speech.py --quick    # a smoke run; writes nothing
     .venv/bin/python benchmarks/speech.py --dev      # development phrasings only, every voice and speed;
                                                      # for tuning (prints the misses); writes nothing
