@@ -23,6 +23,7 @@ To check that the script works, run it on development seeds without writing the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -80,7 +81,17 @@ def main() -> int:
     ap.add_argument("--encoders", default="pte", help=f"comma-separated encoder runtimes, each a set of columns "
                     f"(default: pte; choices: {', '.join(ENCODERS)})")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    ap.add_argument("--belief", action="append", default=[], metavar="FIELD=VALUE",
+                    help="an ablation: the world model with this worldmodel.belief.BeliefConfig field changed, e.g. "
+                         "margin_scale=0.05 (repeatable; implies --no-write)")
     args = ap.parse_args()
+    belief = {}
+    for item in args.belief:
+        name, _, value = item.partition("=")
+        try:
+            belief[name] = int(value) if value.lstrip("-").isdigit() else float(value)
+        except ValueError:
+            ap.error(f"--belief {item!r}: expected FIELD=NUMBER, e.g. margin_scale=0.05")
     encoders = args.encoders.split(",")
     if unknown := [e for e in encoders if e not in ENCODERS]:
         ap.error(f"--encoders: unknown {unknown}; choose from {list(ENCODERS)}")
@@ -90,6 +101,16 @@ def main() -> int:
 
     torch.set_num_threads(1)
     from device.assistant import AssistantConfig
+    from device.wm_answerer import WorldModelConfig
+    from worldmodel.belief import BeliefConfig
+
+    known = [f.name for f in dataclasses.fields(BeliefConfig)]
+    if unknown_fields := sorted(set(belief) - set(known)):
+        ap.error(f"--belief: BeliefConfig has no field {', '.join(unknown_fields)}; its fields: {', '.join(known)}")
+    try:
+        world_model = WorldModelConfig(belief=BeliefConfig(**belief))  # type: ignore[arg-type]
+    except ValueError as e:
+        ap.error(f"--belief: {e}")
     from device.encoder import EncoderConfig
     from device.evaluate import score_alerts, score_queries, summarize
     from device.replay import ReplayConfig, replay
@@ -104,8 +125,8 @@ def main() -> int:
         session = read_session(recorded(args.work / "sessions" / f"seed-{seed}", RecordConfig(seed=seed)))
         for c in cols:
             enc, a = c.split("/")
-            config = ReplayConfig(assistant=AssistantConfig(answerer=a), encoder=EncoderConfig(runtime=enc),
-                                  progress=False)
+            config = ReplayConfig(assistant=AssistantConfig(answerer=a, world_model=world_model),
+                                  encoder=EncoderConfig(runtime=enc), progress=False)
             result = replay(session, args.work / f"responses-{enc}-{a}-{seed}.jsonl", config=config)
             queries[c] += score_queries(session, result.responses)
             alerts[c].append(score_alerts(session, result.responses))
@@ -119,10 +140,11 @@ def main() -> int:
     metrics = {c: summarize(queries[c], alerts[c]) for c in cols}
     (args.work / "baseline.json").write_text(json.dumps({"metrics": metrics, "speed": speed}, indent=2))
     command = f".venv/bin/python benchmarks/baseline.py --seeds {args.seeds}" + (
-        f" --encoders {args.encoders}" if args.encoders != "pte" else "")
+        f" --encoders {args.encoders}" if args.encoders != "pte" else "") + "".join(f" --belief {b}" for b in
+                                                                                  args.belief)
     section = render_section(metrics, speed, args.seeds, command)
     print(section)
-    if not args.no_write:
+    if not args.no_write and not belief:
         write_section("baseline", section, "## Replay end to end on held-out houses (issue 2)")
     return 0
 
