@@ -269,6 +269,27 @@ J_IN_VOCAB: tuple[str, ...] = ()
 J_OUT_OF_VOCAB = ("bike lock", "yoga mat", "pocket knife", "dog leash", "tennis racket", "sketchbook", "hand cream",
                   "beanie")
 
+# An eleventh held-out set (2026-11-30), written by a helper that did not read the intent rules or the other sets'
+# phrasings, and committed without the rule writer reading it, before its first run.
+HELD_OUT_K: dict[str, tuple[str, ...]] = {
+    "enroll": ("please memorize my {item}, I'm holding it up now", "I want you to keep track of my {item}",
+               "look at this, that's my {item}, learn it", "could you register my {item} for me"),
+    "locate": ("where on earth is my {item}", "do you know where my {item} went",
+               "I can't find my {item}, where is it", "would you tell me where I left my {item}",
+               "any sign of my {item} around here"),
+    "left_items": ("wait, am I leaving anything behind", "did I just forget something here",
+                   "before we go, did I leave anything", "is there anything I'm about to leave behind"),
+    "forget": ("remove my {item} from your memory", "I'd like you to forget my {item} entirely",
+               "erase the last ten minutes please", "could you delete the past half hour"),
+    "route": ("take me over to wherever my {item} is", "walk me over to my {item} please",
+              "would you direct me to my {item}", "get me to my {item}, which way"),
+    "unknown": ("what time is it in tokyo right now", "play some relaxing music",
+                "remind me to buy milk tonight", "how many cups are in a quart"),
+}
+K_IN_VOCAB: tuple[str, ...] = ()
+K_OUT_OF_VOCAB = ("pencil case", "travel pillow", "nail clippers", "rain boots", "tote bag", "cufflinks", "hair clip",
+                  "handkerchief")
+
 @dataclass(frozen=True)
 class LaterSet:
     """A held-out set spoken in every voice at 170 wpm with its own items, and what is known of its history."""
@@ -303,6 +324,9 @@ LATER_SETS = (
              "written after held-out-H's first run and before the intent changes that followed it, 2026-11-30; all "
              "its items outside the prompt; tuned on since its first run"),
     LaterSet("held-out-j", HELD_OUT_J, J_IN_VOCAB, J_OUT_OF_VOCAB,
+             "written by a helper that did not read the rules, unread by the rule writer, 2026-11-30; all its items "
+             "outside the prompt"),
+    LaterSet("held-out-k", HELD_OUT_K, K_IN_VOCAB, K_OUT_OF_VOCAB,
              "written by a helper that did not read the rules, unread by the rule writer, 2026-11-30; all its items "
              "outside the prompt"),
 )
