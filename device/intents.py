@@ -85,11 +85,12 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
                    r"(?:everything|all\s+(?:of\s+)?my\s+(?:things|stuff|belongings))(?:\s+with\s+me)?$"),
     ("left_items", r"\b(?:leave|leaving|go|going|head|heading)\s+(?:out\s+|off\s+)?without\s+"
                    r"(?:anything|something|some of my things)\b"),
-    ("forget", r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\s+(?:about\s+|everything about\s+)?"
+    # "forget my X", "forget everything about my X", "forget where my X is" ("is" ends the item)
+    ("forget", r"^(?:please\s+)?(?:forget|delete|erase|remove|wipe)\s+(?:about\s+|everything about\s+|where\s+)?"
                rf"{_ITEM}{_TAIL}$"),
-    ("forget", rf"^(?:please\s+)?forget\s+where\s+{_ITEM}\s+(?:is|are){_TAIL}$"),
+    # "take me to my X", "guide me to where my X is" ("is" ends the item)
     ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk|get|direct|route|steer|navigate)\s+me\s+"
-              rf"(?:back\s+)?(?:over\s+)?to\s+{_ITEM}{_TAIL}$"),
+              rf"(?:back\s+)?(?:over\s+)?to\s+(?:where\s+)?{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:(?:i need|i want|i'd like|give me|can i have|can i get|get me)\s+)?"
               rf"(?:show me the way|how do i get(?: back)?|navigate|directions|the way|a route)\s+(?:back\s+)?"
               rf"to\s+{_ITEM}{_TAIL}$"),
@@ -98,8 +99,6 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
     ("route", rf"^(?:i want|i'd like|i would like|i need|help me|let me|let's)\s+(?:to\s+)?(?:go|get|head|walk)\s+"
               rf"(?:back\s+)?(?:over\s+)?to\s+(?:where\s+i\s+(?:left|put)\s+)?{_ITEM}{_TAIL}$"),
     ("route", rf"^(?:please\s+)?(?:show|tell) me how to (?:find|get to|get back to|reach)\s+{_ITEM}{_TAIL}$"),
-    ("route", rf"^(?:please\s+)?(?:take|lead|guide|bring|walk)\s+me\s+(?:back\s+)?to\s+where\s+{_ITEM}"
-              rf"\s+(?:is|are){_TAIL}$"),
     # "where do I go for my X", "show me where to go to find my X": the way there, not just the place
     ("route", rf"^(?:(?:show|tell) me\s+)?where\s+(?:(?:do|should|can|must) i\s+)?(?:go|to go|walk|to walk)\s+"
               rf"(?:for|to (?:find|get|reach))\s+{_ITEM}{_TAIL}$"),
