@@ -75,14 +75,19 @@ class Heard:
 
 def complete_reading(readings: Sequence[str], parse: Callable[[str], Intent], known: set[str]) -> int:
     """The index of the first reading that makes a whole request: an intent, with a known item
-    when it names one (a place name need not be known); else 0, Whisper's best. A reading that is
-    a request only with an unknown item is not preferred: "is it far to the shop" must not become
-    "where is my shop"."""
+    when it names one (a place name need not be known); else 0, Whisper's best. A reading that a
+    pattern reads comes before one the sentence embedding guessed ("erase my wallet from your
+    memory" over a likelier "it raised my wallet from your memory", which reads as an enrollment).
+    A reading that is a request only with an unknown item is not preferred: "is it far to the shop"
+    must not become "where is my shop"."""
+    guessed = None  # the first whole request the embedding guessed; after it, only the patterns are asked
     for k, r in enumerate(readings):
-        it = parse(r)
+        it = parse(r) if guessed is None else parse_intent(r)
         if it.kind != "unknown" and (it.kind == "name_place" or it.item is None or item_key(it.item) in known):
-            return k
-    return 0
+            if it.source == "rule":
+                return k
+            guessed = k
+    return 0 if guessed is None else guessed
 
 
 def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary: tuple[str, ...] = (),

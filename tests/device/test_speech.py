@@ -82,6 +82,21 @@ def test_complete_reading_picks_the_first_whole_request(readings: list[str], pic
     assert complete_reading(readings, parse_intent, {item_key("keys")}) == pick
 
 
+def test_complete_reading_prefers_a_pattern_to_a_guess() -> None:
+    """A likelier reading that only the embedding reads as a request gives way to one a pattern reads."""
+    from device.intents import Intent, item_key, parse_intent
+    from device.speech import complete_reading
+
+    def guess(text: str) -> Intent:  # the embedding stage's part, faked: anything else is an enrollment
+        rule = parse_intent(text)
+        return rule if rule.kind != "unknown" else Intent("enroll", "keys", text, 0.8, source="embedding")
+
+    known = {item_key("keys")}
+    misheard = "It raised my keys from your memory."
+    assert complete_reading([misheard, "Erase my keys from your memory."], guess, known) == 1
+    assert complete_reading([misheard, "It raises my keys from your memory."], guess, known) == 0  # no pattern
+
+
 class FakeSounddevice:
     """Just the part of sounddevice that device selection reads."""
 
