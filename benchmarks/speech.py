@@ -43,6 +43,23 @@ sys.path.insert(0, str(ROOT))
 
 
 HISTORY = [
+    "- The logistic head (2026-11-30, runs 11:3x-12:0x UTC): the embedding stage became a logistic head on the "
+    "sentence embedding, trained on the development phrasings (now `device/intent_examples.py`, with the old examples "
+    "and twenty non-requests about a thing), instead of the nearest of about 90 examples (docs/speech.md: "
+    "leaving one tuned set out at a time, 86% -> 97% of that set's phrasings from the text, embedding stage "
+    "alone). The development set grew from 118 to 204 phrasings, and its queries now take their items by a "
+    "hash of the phrasing, so its figure is not comparable with earlier ones. Unread J and K from the text, "
+    "one look each at the counts: 96 -> 100 and 84 -> 92. Three runs, each change made from the misses of the "
+    "first held-out set (tuned on), never from J's or K's: the head alone (cbcf025): held-out 84.0% spoken "
+    "and 85.0% enrolled, J 71.0% / 92.0%, K 58.0% / 95.0%, held-out-B 84.0% / 90.0%, but held-out "
+    "non-requests fell from 100% to 81.2% (\"remind me to buy milk\", heard as \"remind me to my milk\", "
+    "an enrollment in every voice); with the nearest example required to agree (99d9af0): "
+    "held-out 86.5% / 88.5%, J 71.0% / 91.0%, K 58.0% / 95.0%, non-requests 100% again, but held-out "
+    "forgets 81.2% -> 68.8% (\"erase my X from your memory\" heard as \"it raised / there is my X ...\", "
+    "read by the head as an enrollment, came before the reading a pattern made a forget of); with a "
+    "pattern's reading first (the figures above): held-out 87.0% / 90.0%, J 71.0% / 91.0%, K 58.0% / "
+    "95.0%, held-out-B 82.0% / 89.0%. Before the head (10:4x UTC): held-out 87.0% / 88.5%, J 64.0% / "
+    "86.0%, K 56.0% / 83.0%, held-out-B 78.0% / 83.0%.",
     "- Held-out-K (2026-11-30): written by a second helper under the same terms as held-out-J, and committed "
     "(947b5e1) unread by the rule writer after every change of the day; its first run (10:47 UTC) is the figure "
     "above, on the final code of the day: 56.0% spoken, 83.0% with its items enrolled, 84.0% from the text. Its "
@@ -362,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:
                 "items enrolled: held-out-G 78.0% (07:56 UTC; 50.0% with its names outside the prompt), held-out-H "
                 "70.0% (09:16 UTC; 53.0%), held-out-I 70.0% and the helper-written, unread held-out-J 85.0% (09:44 "
                 "UTC, before the rules for I's misses), the second helper's held-out-K 83.0% (10:44 UTC, on the final "
-                "code of the day; its eight names took held-out from 90.0% to 88.5%).")
+                "code of the day; its eight names took held-out from 90.0% to 88.5%). The intents' logistic head "
+                "(2026-11-30 12:0x UTC, the section above says how it was chosen) took held-out from 88.5% to "
+                "90.0%, the unread held-out-J from 86.0% to 91.0% and held-out-K from 83.0% to 95.0%.")
         write_section("speech-enrolled", "\n".join([head, "", *lines]), "## Speech, items enrolled (issue 5)")
     else:
         body = "\n".join([f"Measured {now} with `.venv/bin/python benchmarks/speech.py` on this 2-core CPU "
