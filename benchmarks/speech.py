@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="every 25th query; print only")
     ap.add_argument("--dev", action="store_true", help="development phrasings only, in every voice and speed "
-                    "(944 queries, about 9 minutes): for tuning; print only")
+                    "(1632 queries, about 16 minutes): for tuning; print only")
     ap.add_argument("--text", action="store_true", help="development phrasings with every development item, "
                     "intents alone on the reference text (no audio, seconds): for tuning; print only")
     ap.add_argument("--enrolled", action="store_true", help="every benchmark item is enrolled in the memory first "

@@ -301,7 +301,7 @@ class SentenceEmbedder:
 
 class IntentParser:
     """Patterns first, then a logistic head on the sentence embedding, trained on first use on the
-    example phrasings (device/intent_examples.py, about 190, in a second)."""
+    example phrasings (device/intent_examples.py, about 210, in a second)."""
 
     def __init__(self, config: IntentConfig = IntentConfig(), embedder: SentenceEmbedder | None = None) -> None:
         self.config = config
