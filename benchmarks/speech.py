@@ -43,6 +43,10 @@ sys.path.insert(0, str(ROOT))
 
 
 HISTORY = [
+    "- A decoder prompt that names commands (2026-11-30 12:1x UTC, through a wrapper; every third development "
+    "query, 544, in every voice and speed): \"Where are my things? This is my thing. Erase my thing. Take me to my "
+    "thing.\" got 490/544 against the shipped prompt's 491/544 (misheard \"erase\" was one reason to try it). Not "
+    "adopted.",
     "- The logistic head (2026-11-30, runs 11:3x-12:0x UTC): the embedding stage became a logistic head on the "
     "sentence embedding, trained on the development phrasings (now `device/intent_examples.py`, with the old examples "
     "and twenty non-requests about a thing), instead of the nearest of about 90 examples (docs/speech.md: "
