@@ -154,3 +154,15 @@ def test_paraphrases_by_embedding(parser: IntentParser, text: str, kind: str, it
     assert 0.0 <= intent.confidence <= 1.0
     if kind == "forget":
         assert intent.source != "rule"  # a guess: the assistant asks before it erases
+
+
+@pytest.mark.slow
+def test_the_head_learns_from_the_examples_it_is_given(parser: IntentParser) -> None:
+    """Trained without any route example, the embedding stage cannot read a route it has no pattern for."""
+    from device.intent_examples import EXAMPLES
+
+    no_routes = IntentParser(IntentConfig(threads=1), parser.embedder,
+                             examples={k: v for k, v in EXAMPLES.items() if k != "route"})
+    assert parser.guess("Escort me to my bag").kind == "route"
+    assert no_routes.guess("Escort me to my bag").kind != "route"
+    assert parser.guess("hmm").source == "none"  # one word: nothing to ask about
