@@ -108,7 +108,8 @@ def main() -> int:
     if unknown_fields := sorted(set(belief) - set(known)):
         ap.error(f"--belief: BeliefConfig has no field {', '.join(unknown_fields)}; its fields: {', '.join(known)}")
     try:
-        world_model = WorldModelConfig(belief=BeliefConfig(**belief))  # type: ignore[arg-type]
+        world_model = WorldModelConfig(belief=BeliefConfig(**belief),  # type: ignore[arg-type]
+                                       margin_scale_from_encoder="margin_scale" not in belief)
     except ValueError as e:
         ap.error(f"--belief: {e}")
     from device.encoder import EncoderConfig

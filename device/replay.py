@@ -7,6 +7,7 @@ to that time and before any later frame. Its response's t is that time plus comp
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 from tqdm import tqdm
 
 from device.assistant import Assistant, AssistantConfig
-from device.encoder import EncoderConfig, EncoderRuntime, make_encoder
+from device.encoder import SIGHTING_MARGIN, EncoderConfig, EncoderRuntime, make_encoder
 from device.errors import OutputError, SessionError
 from device.responses import Response
 from device.session import Session, Utterance, jsonl, write_text_atomic
@@ -35,6 +36,16 @@ class ReplayConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     progress: bool = True
     speech: SpeechConfig | None = None  # --speech: utterances from audio.wav through Whisper
+
+
+def _with_encoder_margin(assistant: AssistantConfig, encoder: EncoderConfig) -> AssistantConfig:
+    """The world model counts a sighting fully from the encoder runtime's true-sighting margin
+    (device.encoder.SIGHTING_MARGIN), unless its config says to keep its own."""
+    wm = assistant.world_model
+    if not wm.margin_scale_from_encoder:
+        return assistant
+    belief = dataclasses.replace(wm.belief, margin_scale=SIGHTING_MARGIN[encoder.runtime])
+    return dataclasses.replace(assistant, world_model=dataclasses.replace(wm, belief=belief))
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
         with MemoryStore.open(folder, embedding_dim=encoder.dim, patch_dim=encoder.dim,
                               embedding_space=encoder.space) as store:
             assistant = Assistant(store, encoder, session.info, session_id=session.path.name,
-                                  config=config.assistant)
+                                  config=_with_encoder_margin(config.assistant, config.encoder))
             if config.speech is None:
                 utterances = list(session.utterances)
             else:

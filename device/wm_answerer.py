@@ -69,6 +69,9 @@ class WorldModelConfig:
     # within alternative_max_gap of the answer's: "If it isn't there, try the kitchen."
     alternative_below_confidence: float = 0.5
     alternative_max_gap: float = 2.0
+    # A replay sets belief.margin_scale to its encoder runtime's device.encoder.SIGHTING_MARGIN (a
+    # score margin means something else for each encoder); False keeps belief.margin_scale as given.
+    margin_scale_from_encoder: bool = True
 
     def __post_init__(self) -> None:
         for name in ("alert_margin", "leave_distance_m", "min_away_s", "min_move_m", "min_in_hand",

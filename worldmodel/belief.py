@@ -51,7 +51,8 @@ class BeliefConfig:
     carried_energy: float = 0.3  # base cost of explaining a sighting as the item in hand
     # A sighting's weight is its score margin over threshold / this, clipped to [min_weight, 1]: a true
     # sighting's margin is about 0.25, a look-alike's 0.01-0.2 (0.25 chosen on dev seeds 30-49 from
-    # 0.05-0.4, checked on 0-9 and 20-29; docs/BENCHMARKS.md, Seeds)
+    # 0.05-0.4, checked on 0-9 and 20-29; docs/BENCHMARKS.md, Seeds); a replay sets it to its encoder's
+    # true-sighting margin (device.encoder.SIGHTING_MARGIN: this for the instance head)
     margin_scale: float = 0.25
     min_weight: float = 0.3
     enroll_weight: float = 3.0  # the enrollment glance counts as this many strong sightings

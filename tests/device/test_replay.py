@@ -69,3 +69,22 @@ def test_spoken_forget_spares_other_sessions_in_the_same_memory(tmp_path: Path) 
         sessions = {store.keyframe(h.keyframe_id).session for h in
                     store.search_keyframes(np.ones(64, np.float32) / np.sqrt(64), k=100)}
     assert "monday" in sessions
+
+
+def test_the_world_model_weighs_sightings_by_the_encoders_own_margin() -> None:
+    """A score margin means something else for each encoder: the frozen trunk's true sightings clear
+    their thresholds by far less than the instance head's. An ablation can keep its own scale."""
+    from device.assistant import AssistantConfig
+    from device.encoder import SIGHTING_MARGIN, EncoderConfig
+    from device.replay import _with_encoder_margin
+    from device.wm_answerer import WorldModelConfig
+    from worldmodel.belief import BeliefConfig
+
+    def scale(assistant: AssistantConfig, runtime: str) -> float:
+        return _with_encoder_margin(assistant, EncoderConfig(runtime=runtime)).world_model.belief.margin_scale
+
+    assert scale(AssistantConfig(), "pte") == SIGHTING_MARGIN["pte"] == BeliefConfig().margin_scale
+    assert scale(AssistantConfig(), "frozen") == SIGHTING_MARGIN["frozen"] < SIGHTING_MARGIN["pte"]
+    own = AssistantConfig(world_model=WorldModelConfig(belief=BeliefConfig(margin_scale=0.1),
+                                                       margin_scale_from_encoder=False))
+    assert scale(own, "frozen") == 0.1
