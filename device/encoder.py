@@ -36,8 +36,9 @@ RUNTIMES = ("pte", "eager", "frozen")  # eager: backbone + instance head in PyTo
 VARIANTS = ("int8", "fp32")  # programs `ami export` writes; "auto" picks int8 when the manifest has it
 # A true sighting's score margin over its item's threshold, per runtime: the world model counts a
 # sighting fully from this margin (worldmodel.belief.BeliefConfig.margin_scale). The instance head's
-# true sightings clear it by about 0.25 (0.25 chosen on dev seeds 30-49); the frozen trunk's by much
-# less (median 0.07 on dev seeds 0-9), and 0.05 was its scale while it was the device's encoder.
+# true sightings clear their thresholds by about 0.25 (0.25 chosen on dev seeds 30-49); the frozen
+# trunk's sightings by much less (median 0.07 on dev seeds 0-9), and 0.05 was its scale while it was
+# the device's encoder.
 SIGHTING_MARGIN = {"pte": 0.25, "eager": 0.25, "frozen": 0.05}
 
 
