@@ -45,13 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from device.intent_examples import EXAMPLES
-    from device.intents import IntentConfig, IntentParser, SentenceEmbedder, _probe, clean_text
+    from device.intents import IntentConfig, IntentParser, SentenceEmbedder, classifier_text
 
     torch.set_num_threads(1)
     embedder = SentenceEmbedder(threads=1)
 
     def probes(phrasings: list[str]) -> np.ndarray:
-        return embedder.encode([_probe(clean_text(p.replace("{item}", "thing"))) for p in phrasings])
+        return embedder.encode([classifier_text(p) for p in phrasings])
+
+    example_vecs = {kind: probes(list(phrasings)) for kind, phrasings in EXAMPLES.items()}  # once, not per set
 
     right: dict[str, dict[str, list[bool]]] = {c: {"requests": [], "non-requests": []} for c in COLUMNS}
     per_set: dict[str, dict[str, float]] = {c: {} for c in COLUMNS}
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         near = probes([p for _, _, p in queries])
         kept = {}
         for kind, phrasings in EXAMPLES.items():
-            far = (probes(list(phrasings)) @ near.T).max(axis=1) <= NEAR_COPY_COS
+            far = (example_vecs[kind] @ near.T).max(axis=1) <= NEAR_COPY_COS
             kept[kind] = tuple(p for p, ok in zip(phrasings, far) if ok)
         for column, change in COLUMNS.items():
             parser = IntentParser(dataclasses.replace(IntentConfig(threads=1), **change), embedder, examples=kept)

@@ -3,10 +3,10 @@
 DEV phrasings (the intent classifier's examples) are for writing and tuning the intent rules and
 examples. The held-out sets were each written in one go and committed before their first run,
 whose figure is the set's honest one. Once a set's misses have been read they may become rules
-and development phrasings, and the set is
-tuned on from then (its LaterSet says so, and docs/BENCHMARKS.md): the next set is written,
-committed and only then run, after the change. Held-out-J and -K were written by helpers that had
-not read the rules or the other sets, and the rule writer has not read them.
+and development phrasings, and the set is tuned on from then (its LaterSet says so, and
+docs/BENCHMARKS.md): the next set is written, committed and only then run, after the change.
+Held-out-J and -K were written by helpers that had not read the rules or the other sets, and the
+rule writer has not read them.
 """
 
 from __future__ import annotations

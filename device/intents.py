@@ -259,9 +259,10 @@ def parse_intent(text: str) -> Intent:
     return Intent("unknown", None, text, 0.0, source="none")
 
 
-def _probe(clean: str) -> str:
+def classifier_text(text: str) -> str:
     """What the classifier reads: the cleaned text with its item replaced by "thing" (the item is
-    the wearer's own word, not the request's)."""
+    the wearer's own word, not the request's); an example phrasing's "{item}" likewise."""
+    clean = clean_text(text.replace("{item}", "thing"))
     item = extract_item(clean)
     return re.sub(rf"\b(my|our|the)\s+{re.escape(item)}\b", r"\1 thing", clean) if item else clean
 
@@ -323,7 +324,7 @@ class IntentParser:
             from device.intent_examples import EXAMPLES
 
             examples = EXAMPLES if self.examples is None else self.examples
-            pairs = [(_probe(clean_text(p.replace("{item}", "thing"))), k) for k, ps in examples.items() for p in ps]
+            pairs = [(classifier_text(p), k) for k, ps in examples.items() for p in ps]
             vecs = self.embedder.encode([p for p, _ in pairs])
             kinds = [k for _, k in pairs]
             head = LogisticRegression(C=1.0 / self.config.regularisation, max_iter=5000)
@@ -334,7 +335,7 @@ class IntentParser:
         """(probability per intent, cosine to the nearest example phrasing, that example's intent)
         for the text with its item replaced by "thing"."""
         head, vecs, kinds = self._classifier()
-        v = self.embedder.encode([_probe(clean_text(text))])
+        v = self.embedder.encode([classifier_text(text)])
         sims = vecs @ v[0]
         j = int(np.argmax(sims))
         return {k: float(p) for k, p in zip(head.classes_, head.predict_proba(v)[0])}, float(sims[j]), kinds[j]
