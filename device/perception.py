@@ -29,8 +29,11 @@ class PerceptionConfig:
     background_quantile: float = 0.998  # of prototype-vs-memory similarities, before enrollment
     threshold_margin: float = 0.02
     item_centre_height_m: float = 0.45  # between floor (0) and table tops (~0.8): chosen on dev seeds 0-5
-    max_range_m: float = 4.0  # few items are found beyond 4 m at 128 px (RECIPES.md)
-    fallback_range_m: float = 2.5  # when the ray does not hit the plane (looking up)
+    # Few items are found beyond 4 m at 128 px (RECIPES.md). A ray that does not meet the plane (level,
+    # or looking up) cannot see an item resting below eye level: it is put this far too, where the world
+    # model counts it as far (worldmodel.belief far_range_m). At 2.5 m, look-alikes seen up there passed
+    # for near sightings (development seeds 0-49 and 1040-1059: room 159 -> 161 of 167; docs/BENCHMARKS.md, Seeds).
+    max_range_m: float = 4.0
 
     def __post_init__(self) -> None:
         if self.prototypes_per_item < 1:
@@ -150,7 +153,8 @@ def cell_ray(pose: Pose, hfov_deg: float, aspect_hw: float, grid: tuple[int, int
 
 def sighting_position(pose: Pose, hfov_deg: float, aspect_hw: float, grid: tuple[int, int], cell: int,
                       config: PerceptionConfig) -> tuple[float, float]:
-    """(x, z) where the cell's ray meets the plane y = item_centre_height_m (range-clamped)."""
+    """(x, z) where the cell's ray meets the plane y = item_centre_height_m, at most max_range_m away
+    (and that far along the ray when it does not meet the plane)."""
     d = cell_ray(pose, hfov_deg, aspect_hw, grid, cell)
     drop = config.item_centre_height_m - pose.y
     if d[1] < -1e-3:
@@ -159,5 +163,5 @@ def sighting_position(pose: Pose, hfov_deg: float, aspect_hw: float, grid: tuple
         if horiz > config.max_range_m:
             s *= config.max_range_m / horiz
     else:
-        s = config.fallback_range_m / max(math.hypot(d[0], d[2]), 1e-6)
+        s = config.max_range_m / max(math.hypot(d[0], d[2]), 1e-6)
     return (round(float(pose.x + s * d[0]), 3), round(float(pose.z + s * d[2]), 3))

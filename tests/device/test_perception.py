@@ -13,6 +13,7 @@ from device.keyframes import KeyframeConfig, KeyframeGate
 from device.perception import (PerceptionConfig, calibrate_threshold, cell_ray, enrollment_prototypes,
                                project_point, sighting_position)
 from device.session import Pose
+from worldmodel.belief import BeliefConfig
 
 CFG = PerceptionConfig(item_centre_height_m=0.15, max_range_m=8.0)
 
@@ -46,9 +47,10 @@ def test_projection_inverts_the_cell_ray(yaw: float, pitch: float, cell: int) ->
     assert project_point(pose, 60.0, 0.75, tuple(np.array([1.0, 1.5, -2.0]) - d)) is None
 
 
-def test_looking_up_uses_fallback_range() -> None:
+def test_looking_up_puts_the_sighting_at_max_range() -> None:
     x, z = sighting_position(Pose(0, 1.5, 0, 0.0, 10.0), 60.0, 1.0, (7, 7), centre_cell((7, 7)), CFG)
-    assert math.hypot(x, z) == pytest.approx(CFG.fallback_range_m, abs=1e-3)
+    assert math.hypot(x, z) == pytest.approx(CFG.max_range_m, abs=1e-3)
+    assert math.hypot(x, z) >= BeliefConfig().far_range_m  # so the world model counts it as far
 
 
 def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
