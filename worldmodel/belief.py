@@ -9,7 +9,8 @@ sequence adds up:
   position to the place in units of the sighting's noise, which is larger along the wearer's view
   ray than across it (one camera's range is unsure, its bearing is not: `sighting_sq_dist`),
   capped (one false match costs at most `outlier_energy`). Carried: a held
-  item is seen low in view, about `carried_range_m` ahead of the wearer, wherever the wearer is.
+  item is seen low in view, about `carried_range_m` ahead of the wearer, wherever the wearer is,
+  and clearly (a weak match pays `weak_carried_energy` more).
   Negative evidence too: the wearer looked at a place and did not see the item (a miss) costs
   `miss_energy` to every hypothesis that puts the item there.
 - dynamics terms: staying put is free; picking up and putting down cost energy; jumping from one
@@ -69,6 +70,11 @@ class BeliefConfig:
     far_range_m: float = 3.9  # sightings this far from the wearer (range clamped, unsure) ...
     far_weight: float = 0.3  # ... count this much
     miss_energy: float = 0.5  # a look at a place that did not see the item
+    # An item in hand is seen close up and clearly, so a weak match at hand range is more likely a
+    # look-alike on the floor ahead: explaining a sighting as carried pays this times (1 - its margin /
+    # margin_scale, clipped to [0, 1]). Chosen on dev seeds 0-49 and 1040-1059 from 0.5, 0.75, 1, 2
+    # (docs/BENCHMARKS.md, Seeds).
+    weak_carried_energy: float = 0.5
     # Resting surfaces: a sighting's range (from the ray meeting a plane 0.45 m up) is this many
     # times too short for an item on the floor and too long for one on furniture (dev seeds 0-8).
     floor_range_scale: float = 1.32
@@ -218,7 +224,8 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     enroll = np.array([o.enroll for o in obs], dtype=bool)  # (T,)
     has_pos = ~np.isnan(pos[:, 0])
     has_wearer = ~np.isnan(wearer[:, 0])
-    w = np.clip(np.array([o.margin for o in obs], dtype=float) / c.margin_scale, c.min_weight, 1.0)  # (T,)
+    strength = np.clip(np.array([o.margin for o in obs], dtype=float) / c.margin_scale, 0.0, 1.0)  # (T,)
+    w = np.maximum(strength, c.min_weight)
     r = np.hypot(pos[:, 0] - wearer[:, 0], pos[:, 1] - wearer[:, 1])  # (T,) nan without both
     w = np.where(has_pos & has_wearer & (np.nan_to_num(r) >= c.far_range_m), w * c.far_weight, w)
     w = np.where(enroll, c.enroll_weight, w)
@@ -229,6 +236,7 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     held = c.carried_energy + np.minimum(0.5 * ((r - c.carried_range_m) / c.carried_sigma_m) ** 2, c.outlier_energy)
     E[:, K] = w * np.where(enroll, c.outlier_energy,  # the wearer points at it: it rests there
                            np.where(has_wearer, held, c.carried_energy))
+    E[:, K] += np.where(enroll, 0.0, c.weak_carried_energy * (1.0 - strength))
     E[~has_pos] = 0.0  # no position: every hypothesis explains it equally
     miss = np.array([o.miss for o in obs], dtype=bool)  # (T,)
     if miss.any():

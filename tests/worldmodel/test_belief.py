@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -22,9 +23,10 @@ def seen_at(t: float, where: tuple[float, float], margin: float = 0.25, wearer_d
     return Observation(t, where, margin, (where[0] - wearer_d, where[1]))
 
 
-def carried_at(t: float, wearer: tuple[float, float]) -> Observation:
-    """The item in hand: seen low in view, carried_range_m ahead of the wearer."""
-    return Observation(t, (wearer[0] + CONFIG.carried_range_m, wearer[1]), 0.05, wearer)
+def carried_at(t: float, wearer: tuple[float, float], margin: float = 0.25) -> Observation:
+    """The item in hand: seen low in view, carried_range_m ahead of the wearer, and clearly (a true
+    sighting's margin)."""
+    return Observation(t, (wearer[0] + CONFIG.carried_range_m, wearer[1]), margin, wearer)
 
 
 def belief(obs: list[Observation], t_query: float, config: BeliefConfig = CONFIG):
@@ -66,6 +68,19 @@ def test_a_look_alike_counts_less_than_the_item(margin: float, moves: bool) -> N
     weak = [seen_at(t, B, margin=margin) for t in (20.0, 21.0)]
     b = belief(enrolled() + [seen_at(t, A) for t in (10.0, 11.0)] + weak, 30.0)
     assert b.moved == moves
+
+
+@pytest.mark.parametrize("margin, carried", [(0.05, False), (0.25, True)])
+def test_weak_matches_at_hand_range_do_not_pick_an_item_up(margin: float, carried: bool) -> None:
+    """The item rests at A; then, as the wearer walks away, four matches at hand range ahead of them
+    (like the floor look-alikes that turned a resting phone into "carried" on development seed
+    1053). Clear ones (a true sighting's 0.25) mean it is in hand; weak ones (0.05) do not, though
+    without `weak_carried_energy` they would."""
+    walk = [carried_at(10.0 + 0.5 * k, (1.0 + 0.5 * k, 0.0), margin=margin) for k in range(4)]
+    for config in (CONFIG, dataclasses.replace(CONFIG, weak_carried_energy=1e-9)):
+        b = belief(enrolled() + walk, 12.0, config)
+        held = carried or config is not CONFIG  # without the term, weak matches pick it up too
+        assert (b.state == CARRIED) == held, (config.weak_carried_energy, b)
 
 
 def test_moved_while_not_looking_lowers_the_confidence() -> None:
