@@ -47,6 +47,11 @@ HISTORY = [
     "query, 544, in every voice and speed): \"Where are my things? This is my thing. Erase my thing. Take me to my "
     "thing.\" got 490/544 against the shipped prompt's 491/544 (misheard \"erase\" was one reason to try it). Not "
     "adopted.",
+    "- A wider beam, and more readings offered to the intents (2026-11-30 14:2x-14:4x UTC, through a wrapper; the "
+    "same 544 development queries): beam 10 with its 10 best readings got 493/544 and readings within 1.5 (not "
+    "0.5) of the best's mean token log-probability 491/544 (the same queries wrong), against the shipped 491/544. "
+    "Beam 10 put right five and wrong three, one of them a new false intent (\"erase the last hour\" heard as \"he "
+    "lives in the lost tower\", naming a place). Neither adopted.",
     "- The logistic head (2026-11-30, runs 11:3x-12:0x UTC): the embedding stage became a logistic head on the "
     "sentence embedding, trained on the development phrasings (now `device/intent_examples.py`, with the old examples "
     "and twenty non-requests about a thing), instead of the nearest of about 90 examples (docs/speech.md: "
