@@ -52,6 +52,10 @@ HISTORY = [
     "0.5) of the best's mean token log-probability 491/544 (the same queries wrong), against the shipped 491/544. "
     "Beam 10 put right five and wrong three, one of them a new false intent (\"erase the last hour\" heard as \"he "
     "lives in the lost tower\", naming a place). Neither adopted.",
+    "- A second reading on the full 30 s window for every query that makes no request (2026-11-30 14:5x UTC, "
+    "through a wrapper; the same 544 development queries): 490/544 against 491/544. It put right two and made "
+    "three non-requests into enrollments (\"how's my phone\" heard the second time as \"that was my phone\"). "
+    "Not adopted.",
     "- The logistic head (2026-11-30, runs 11:3x-12:0x UTC): the embedding stage became a logistic head on the "
     "sentence embedding, trained on the development phrasings (now `device/intent_examples.py`, with the old examples "
     "and twenty non-requests about a thing), instead of the nearest of about 90 examples (docs/speech.md: "
