@@ -56,6 +56,13 @@ HISTORY = [
     "through a wrapper; the same 544 development queries): 490/544 against 491/544. It put right two and made "
     "three non-requests into enrollments (\"how's my phone\" heard the second time as \"that was my phone\"). "
     "Not adopted.",
+    "- The intents' head also trained on what Whisper heard (2026-11-30 15:0x-15:2x UTC, through a wrapper): each "
+    "development phrasing spoken in two voice-and-speed settings and transcribed; the 76 transcripts within a "
+    "word error rate of 0.5 that read differently from their phrasing joined the examples with their phrasing's "
+    "intent. The tuned sets gained (held-out 87.0% -> 88.5% spoken, 90.0% -> 92.5% enrolled) but the unread ones "
+    "did not (held-out-J 71% -> 69% spoken, 91% -> 92% enrolled; held-out-K 58% -> 59% and 95% -> 92%), and the "
+    "misheard examples cost reading clean text (from the reference text: D, F 100% -> 96%, I 96% -> 92%, K 92% -> "
+    "88%). Not adopted.",
     "- The logistic head (2026-11-30, runs 11:3x-12:0x UTC): the embedding stage became a logistic head on the "
     "sentence embedding, trained on the development phrasings (now `device/intent_examples.py`, with the old examples "
     "and twenty non-requests about a thing), instead of the nearest of about 90 examples (docs/speech.md: "
