@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from report import ROOT, write_section
+from report import ROOT, share, write_section
 from speech_phrasings import HELD_OUT, HELD_OUT_B, IN_VOCAB, LATER_SETS, OUT_OF_VOCAB, UNREAD
 
 sys.path.insert(0, str(ROOT))
@@ -76,14 +76,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{sum(map(len, EXAMPLES.values()))} examples kept; " +
               ", ".join(f"{c} {100 * per_set[c][name]:.0f}%" for c in COLUMNS), flush=True)
 
-    def pct(x: list[bool]) -> str:
-        return f"{100 * np.mean(x):.1f}% ({sum(x)}/{len(x)})"
-
     names = list(tuned_sets())
     lines = ["| | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for row, parts in (("all phrasings", ("requests", "non-requests")), ("requests", ("requests",)),
                        ("non-requests", ("non-requests",))):
-        lines.append(f"| {row} | " + " | ".join(pct([g for k in parts for g in r[k]]) for r in right.values()) + " |")
+        lines.append(f"| {row} | " + " | ".join(share([g for k in parts for g in r[k]]) for r in right.values()) + " |")
     lines += [f"| {n} | " + " | ".join(f"{100 * per_set[c][n]:.0f}%" for c in COLUMNS) + " |" for n in names]
     print("\n".join(lines))
     if args.no_write:

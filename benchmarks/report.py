@@ -26,6 +26,11 @@ def fmt(v: float | None, pct: bool = False) -> str:
     return f"{100 * v:.0f}%" if pct else f"{v:.2f}"
 
 
+def share(x: list[bool]) -> str:
+    """"87.0% (174/200)": the fraction of x that is true, and the count."""
+    return f"{100 * sum(x) / len(x):.1f}% ({sum(x)}/{len(x)})" if x else "n/a"
+
+
 def write_section(name: str, body: str, heading: str) -> None:
     """Replace the section between <!-- name:start --> and <!-- name:end -->, or append it with its
     heading. The file is re-read right before writing: other scripts own other sections."""

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from report import BENCH_MD, ROOT, write_section
+from report import BENCH_MD, ROOT, share, write_section
 from speech_phrasings import (ALL_ITEMS, DEV, DEV_ITEMS, HELD_OUT, HELD_OUT_B, IN_VOCAB, LATER_SETS, OUT_OF_VOCAB,
                               SPEEDS_WPM, VOICES, LaterSet)
 
@@ -248,10 +248,6 @@ def enroll_all(store: MemoryStore) -> None:
             store.enroll_item(name, 0.0, p / np.linalg.norm(p), 0.99)
 
 
-def pct(x: list[bool]) -> str:
-    return f"{100 * np.mean(x):.1f}% ({sum(x)}/{len(x)})" if x else "n/a"
-
-
 def text_only() -> int:
     """Intents alone on every development phrasing with every development item; prints the misses."""
     from device.intents import IntentParser
@@ -265,7 +261,7 @@ def text_only() -> int:
                 ok.append(correct(q, got.kind, got.item))
                 if not ok[-1]:
                     print(f"  miss {q.text!r} -> {got.kind} {got.item} ({got.source}, {got.confidence:.2f})")
-    print(f"development phrasings, intents alone on the text: {pct(ok)}")
+    print(f"development phrasings, intents alone on the text: {share(ok)}")
     return 0
 
 
@@ -322,18 +318,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{n}/{len(qs)}", flush=True)
 
     def acc(pred: object) -> str:
-        return pct([r["ok"] for r in rows if pred(r)])  # type: ignore[operator]
+        return share([r["ok"] for r in rows if pred(r)])  # type: ignore[operator]
 
     def later_line(s: LaterSet) -> str:
         mine = [r for r in rows if r["q"].split == s.name]
         groups = (("items in the prompt", s.in_vocab),
                   ("outside it" if s.in_vocab else "items outside the prompt", s.out_of_vocab))
-        return (f"- {s.title} ({s.about}; 4 voices at 170 wpm): {pct([r['ok'] for r in mine])}; "
+        return (f"- {s.title} ({s.about}; 4 voices at 170 wpm): {share([r['ok'] for r in mine])}; "
                 "with the reference text: "
-                f"{pct([r['text_ok'] for r in mine])}; "
-                + ", ".join(f"{label} {pct([r['ok'] for r in mine if r['q'].item in names])}"
+                f"{share([r['text_ok'] for r in mine])}; "
+                + ", ".join(f"{label} {share([r['ok'] for r in mine if r['q'].item in names])}"
                             for label, names in groups if names)
-                + f", no item {pct([r['ok'] for r in mine if r['q'].item is None])}.")
+                + f", no item {share([r['ok'] for r in mine if r['q'].item is None])}.")
 
     wer = sum(r["errors"] for r in rows) / max(1, sum(r["ref_words"] for r in rows))
     lat = np.array([r["latency_s"] for r in rows])
@@ -349,9 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         f"**held-out-B: {acc(lambda r: r['q'].split == 'held-out-b')}** (goal 95%); development phrasings: "
         f"{acc(lambda r: r['q'].split == 'dev')}.",
         "- The same with the reference text instead of Whisper's transcript (intents alone): held-out "
-        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out'])}, held-out-B "
-        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'held-out-b'])}, dev "
-        f"{pct([r['text_ok'] for r in rows if r['q'].split == 'dev'])}.",
+        f"{share([r['text_ok'] for r in rows if r['q'].split == 'held-out'])}, held-out-B "
+        f"{share([r['text_ok'] for r in rows if r['q'].split == 'held-out-b'])}, dev "
+        f"{share([r['text_ok'] for r in rows if r['q'].split == 'dev'])}.",
         *(later_line(s) for s in LATER_SETS),
         f"- Held-out-B, items in the ASR vocabulary prompt: "
         f"{acc(lambda r: r['q'].split == 'held-out-b' and r['q'].item in IN_VOCAB)}; outside it: "
@@ -374,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.dev:
         print(f"development phrasings, every voice and speed: {acc(lambda r: True)}; with the reference text: "
-              f"{pct([r['text_ok'] for r in rows])}")
+              f"{share([r['text_ok'] for r in rows])}")
         return 0
     print("\n".join(lines))
     if args.quick or args.asr_model != "tiny.en" or args.no_enrolled_reading:
