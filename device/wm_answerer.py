@@ -45,7 +45,11 @@ from worldmodel.chain import Hypothesis, ItemChain, WearerPath
 
 log = logging.getLogger(__name__)
 
-PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has moved this far
+PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has moved this far ...
+# ... or has stood this long: a wearer who stands still by a spot came near it in every step's window,
+# so an item put down right in front of a still wearer can be (1 s chosen from 1, 2 and 3 on dev seeds
+# 0-69 and 1040-1059; docs/BENCHMARKS.md, Seeds)
+PATH_DWELL_S = 1.0
 ALERT_CHECK_S = 0.5  # an item's left-behind test runs at most this often
 ITEM_HEIGHT_M = 0.45  # where an item's centre is assumed to be, for "in view" (as perception's plane)
 
@@ -108,10 +112,11 @@ class WorldModelAnswerer:
         self._places_version = self.places.version  # the place map the live chains were last brought up to
 
     def _walked(self, t: float, pose: Pose) -> None:
-        """Keep a path point each time the wearer has moved PATH_STEP_M."""
+        """Keep a path point each time the wearer has moved PATH_STEP_M or stood PATH_DWELL_S."""
         self._pose = pose
         p = self._path
-        if not p.n or math.dist(p.points[-1], (pose.x, pose.z)) >= PATH_STEP_M:
+        if (not p.n or math.dist(p.points[-1], (pose.x, pose.z)) >= PATH_STEP_M
+                or t - p.times[-1] >= PATH_DWELL_S):
             p.add(t, (pose.x, pose.z))
 
     def _live(self, item: str, t: float, places_only: bool = False) -> Belief:

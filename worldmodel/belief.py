@@ -253,8 +253,9 @@ def wearer_near(times: np.ndarray, centres: np.ndarray, path_t: np.ndarray, path
     """(T, K) bool: the wearer came within reach_m of place k between steps n-1 and n (a path point,
     kept each time the wearer has moved a little, lies within reach between the two steps).
 
-    Standing still by a place, with no new path point, does not count: counting it (the last point
-    before the window) gave the bundled demo a false left-item alert, so it was not kept.
+    Standing still by a place counts only through the points a still wearer adds
+    (`device.wm_answerer.PATH_DWELL_S`): counting the last point before the window gave the bundled
+    demo a false left-item alert, so it was not kept.
 
     times (T,) step times; centres (K, 2); path_t (M,) and path_xy (M, 2) the wearer's positions.
     prev_t: the time of the step before times[0] when continuing a chain; None when times[0] is

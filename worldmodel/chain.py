@@ -122,10 +122,16 @@ def surface_position(pos: np.ndarray, wearer: np.ndarray, enroll: np.ndarray,
     the surface ("floor", "furniture"). Seen from one spot, a smaller scale shrinks the spread, so
     the furniture scale wins: a prior for furniture, where most items rest (60 of the 96 queried on
     development seeds). Spreads divided by the squared scale (a pure parallax test) doubled the
-    median position error on development seeds (docs/BENCHMARKS.md, Seeds).
+    median position error on development seeds (docs/BENCHMARKS.md, Seeds). Sightings at the range
+    clamp (`far_range_m`) are left out when others have a range: one of them, far along its ray, kept
+    the correction from the rest and put a phone on a table in the next room (dev seed 50).
 
     pos (N, 2) the sightings; wearer (N, 2) where the wearer was (NaN when unknown); enroll (N,).
     """
+    r = np.hypot(pos[:, 0] - wearer[:, 0], pos[:, 1] - wearer[:, 1])  # (N,) NaN without the wearer
+    ranged = ~(r >= config.far_range_m)
+    if ranged.any():  # a range clamped at the limit says nothing about where along the ray the item is
+        pos, wearer, enroll = pos[ranged], wearer[ranged], enroll[ranged]
     best, surface = pos.mean(axis=0), None
     viewed = ~np.isnan(wearer[:, 0]) & ~enroll
     if viewed.sum() >= 2:

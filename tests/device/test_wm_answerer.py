@@ -223,3 +223,21 @@ def test_every_answer_carries_its_evidence_energy_and_confidence() -> None:
         back = parse_response(r.to_json(), "test")
         assert back.evidence is not None and back.position is not None and 0.0 <= back.confidence <= 1.0
         assert back.energy is not None and math.isfinite(back.energy) and back.energy == round(r.energy, 3)
+
+
+def test_an_item_put_down_in_front_of_a_wearer_standing_still(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys carried to x = 6, still in hand for two seconds after the wearer stops there, then seen
+    resting 2.2 m to the side while the wearer stands until 18 s and walks away. A still wearer adds a
+    path point each PATH_DWELL_S, so the spot was within reach when the keys were put down: one
+    alert, there. With points only when the wearer moves (dev seed 50) the put-down had nowhere to
+    happen, and the keys stayed "in hand"."""
+    import device.wm_answerer as wm
+
+    spot = (6.0, 2.2)
+    path = ([0.0, 4.0, 5.0, 10.0, 18.0, 40.0], [-2.0, -2.0, -0.5, 6.0, 6.0, -20.0])
+    seen = [((1.0, 2.0, 3.0), A), ((7.0, 8.0, 9.0, 11.0, 12.0), HAND), ((14.0, 15.0, 16.0), spot)]
+    alerts = drive(WorldModelAnswerer(), path, seen, 45.0)
+    assert len(alerts) == 1 and math.dist(alerts[0].position, spot) < 0.5, [a.text for a in alerts]
+    monkeypatch.setattr(wm, "PATH_DWELL_S", math.inf)
+    assert drive(WorldModelAnswerer(), path, seen, 45.0) == [], \
+        "with points only when the wearer moves there is no alert (else this test shows nothing)"

@@ -288,3 +288,21 @@ def test_rays_from_several_distances_find_the_resting_surface(scale: float, surf
     assert named == surface
     raw = float(np.linalg.norm(pos.mean(axis=0) - item))
     assert float(np.linalg.norm(np.array(where) - item)) < (0.05 if surface or scale == 1.0 else 0.5 * raw)
+
+
+def test_a_sighting_at_the_range_clamp_does_not_move_the_answer() -> None:
+    """An item on furniture seen from two spots, and once more from far away, where its ray met
+    nothing nearer than the range clamp (the sighting's range says nothing). The clamped one is
+    left out of where the rays agree: with it the furniture correction was lost (dev seed 50)."""
+    from worldmodel.chain import surface_position
+
+    item = np.array([3.0, 1.0])
+    wearer = np.array([[0.0, 1.0], [1.0, 1.0], [3.0, -1.0]])
+    pos = wearer + (item - wearer) / CONFIG.furniture_range_scale
+    clamped_wearer = np.array([[3.0, 6.0]])
+    clamped = clamped_wearer + np.array([[0.0, -4.0]])  # at the 4 m clamp, past the item
+    where, named = surface_position(np.concatenate([pos, clamped]), np.concatenate([wearer, clamped_wearer]),
+                                    np.zeros(4, bool), CONFIG)
+    assert named == "furniture" and float(np.linalg.norm(np.array(where) - item)) < 0.05
+    alone, _ = surface_position(clamped, clamped_wearer, np.zeros(1, bool), CONFIG)
+    assert alone == (3.0, 2.0), "with no ranged sighting the clamped one is all there is"
