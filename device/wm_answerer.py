@@ -19,8 +19,8 @@ frame's sightings extend each item's chain, and a query only adds the query-time
   left it, is the same rest, not a new put-down: the estimated position of an item that did not move
   drifts between views, and the chain can read that drift as a pick-up and a put-down. And the
   item must have been seen in the wearer's hand `min_in_hand` times since its last alert, in the
-  `in_hand_window_s` before the rest began: a put-down follows a carry, and false matches
-  elsewhere come without one.
+  `in_hand_window_s` before the rest began, while the wearer went `min_carry_m`: a put-down
+  follows a carry, and false matches elsewhere come without one.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ class WorldModelConfig:
     min_away_s: float = 3.0  # ... and the item has not been seen for this long
     min_move_m: float = 2.0  # a stay this close to the item's enrollment or last alert is not a new put-down
     min_in_hand: int = 5  # an alert needs this many sightings of the item in hand since its last alert ...
-    in_hand_window_s: float = 120.0  # ... and in this long before the rest began (the carry that led there)
+    in_hand_window_s: float = 120.0  # ... and in this long before the rest began (the carry that led there) ...
+    # ... seen while the wearer went this far (a box's diagonal): a put-down is min_move_m from the last rest, so
+    # its carry went about that far (2.0 chosen from 1 and 2 on dev seeds 0-69 and 1040-1059; BENCHMARKS.md)
+    min_carry_m: float = 2.0
     fov_deg: float = 60.0  # the camera's field of view (square frames), for "looked at a place"
     look_range_m: float = 3.0  # a place this close and in view, with the item unseen for ...
     miss_every_s: float = 2.0  # ... this long, is a miss (negative evidence); at most one per this long
@@ -79,7 +82,7 @@ class WorldModelConfig:
 
     def __post_init__(self) -> None:
         for name in ("alert_margin", "leave_distance_m", "min_away_s", "min_move_m", "min_in_hand",
-                     "in_hand_window_s", "alternative_below_confidence", "alternative_max_gap"):
+                     "in_hand_window_s", "min_carry_m", "alternative_below_confidence", "alternative_max_gap"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"WorldModelConfig.{name} must be a finite number >= 0, got {value!r}")
@@ -260,13 +263,19 @@ class WorldModelAnswerer:
         """How many times the item was seen in the wearer's hand (at the carried range) in (after_t,
         until_t]. A put-down follows a pick-up, and a carried item is in view, low, for many frames:
         on dev seeds 0-9 every true move had 29 or more such sightings and the false alerts 0 to 3
-        (false matches elsewhere, or the same rest placed again)."""
+        (false matches elsewhere, or the same rest placed again). A carry also goes somewhere: none
+        are counted unless the wearer's positions at them span min_carry_m (a run of look-alikes at
+        hand range in front of a wearer standing still is not a carry)."""
         bc = self.config.belief
         seen = self._seen[item]  # in time order (the live chain is extended from it)
         window = seen[bisect.bisect_right(seen, after_t, key=lambda p: p[0].t):
                       bisect.bisect_right(seen, until_t, key=lambda p: p[0].t)]  # not the whole day, each frame
-        return sum(1 for o, _ in window if not (o.enroll or o.miss) and o.position and o.wearer
-                   and abs(math.dist(o.position, o.wearer) - bc.carried_range_m) <= 2 * bc.carried_sigma_m)
+        held = [o.wearer for o, _ in window if not (o.enroll or o.miss) and o.position and o.wearer
+                and abs(math.dist(o.position, o.wearer) - bc.carried_range_m) <= 2 * bc.carried_sigma_m]
+        if not held:
+            return 0
+        w = np.array(held)  # (N, 2) where the wearer was at each
+        return len(held) if float(np.hypot(*(w.max(axis=0) - w.min(axis=0)))) >= self.config.min_carry_m else 0
 
     def _same_rest(self, item: str, position: tuple[float, float]) -> bool:
         """Whether `position` is within min_move_m of where the item was enrolled or alerted."""
