@@ -2,7 +2,7 @@
 
 Records each seed's session (cached under --work), replays it once per answerer on 1 thread,
 scores both with the same tool, and rewrites the "worldmodel" section of docs/BENCHMARKS.md with
-the figures, the command and the date. Development seeds only while issue 6 is in progress:
+the figures, the command and the date. Development seeds only (held-out houses: benchmarks/baseline.py):
 
     .venv/bin/python benchmarks/world_model.py --seeds 20-29
 """
@@ -20,7 +20,7 @@ from typing import Any
 from report import ROOT, metric_rows, parse_seeds, write_section
 
 ANSWERERS = ("baseline", "world-model")
-HEADING = "## World model (issue 6, in progress)"
+HEADING = "## World model on development seeds (issue 6)"
 
 
 def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: str) -> str:
