@@ -272,10 +272,8 @@ class WorldModelAnswerer:
                       bisect.bisect_right(seen, until_t, key=lambda p: p[0].t)]  # not the whole day, each frame
         held = [o.wearer for o, _ in window if not (o.enroll or o.miss) and o.position and o.wearer
                 and abs(math.dist(o.position, o.wearer) - bc.carried_range_m) <= 2 * bc.carried_sigma_m]
-        if not held:
-            return 0
-        w = np.array(held)  # (N, 2) where the wearer was at each
-        return len(held) if float(np.hypot(*(w.max(axis=0) - w.min(axis=0)))) >= self.config.min_carry_m else 0
+        span = float(np.hypot(*np.ptp(np.array(held), axis=0))) if held else 0.0  # the wearer's box diagonal
+        return len(held) if span >= self.config.min_carry_m else 0
 
     def _same_rest(self, item: str, position: tuple[float, float]) -> bool:
         """Whether `position` is within min_move_m of where the item was enrolled or alerted."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worldmodel.belief import (CARRIED, SURFACE_MIN_SPREAD_M2, Belief, BeliefConfig, Observation, PlaceMap,
-                               observation_energies, sighting_sq_dist, viterbi, wearer_near)
+                               at_range_clamp, observation_energies, sighting_sq_dist, viterbi, wearer_near)
 
 Path = tuple[np.ndarray, np.ndarray]  # the wearer's path: times (M,), positions (M, 2)
 
@@ -128,8 +128,7 @@ def surface_position(pos: np.ndarray, wearer: np.ndarray, enroll: np.ndarray,
 
     pos (N, 2) the sightings; wearer (N, 2) where the wearer was (NaN when unknown); enroll (N,).
     """
-    r = np.hypot(pos[:, 0] - wearer[:, 0], pos[:, 1] - wearer[:, 1])  # (N,) NaN without the wearer
-    ranged = ~(r >= config.far_range_m)
+    ranged = ~at_range_clamp(pos, wearer, config)
     if ranged.any():  # a range clamped at the limit says nothing about where along the ray the item is
         pos, wearer, enroll = pos[ranged], wearer[ranged], enroll[ranged]
     best, surface = pos.mean(axis=0), None
