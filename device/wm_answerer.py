@@ -41,7 +41,7 @@ from device.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
 from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceMap
-from worldmodel.chain import Hypothesis, ItemChain, WearerPath
+from worldmodel.chain import Hypothesis, ItemChain, WearerPath, places_apart
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,7 @@ class WorldModelAnswerer:
         """Keep a path point each time the wearer has moved PATH_STEP_M or stood PATH_DWELL_S."""
         self._pose = pose
         p = self._path
-        if (not p.n or math.dist(p.points[-1], (pose.x, pose.z)) >= PATH_STEP_M
-                or t - p.times[-1] >= PATH_DWELL_S):
+        if not p.n or math.dist(p.points[-1], (pose.x, pose.z)) >= PATH_STEP_M or t - p.times[-1] >= PATH_DWELL_S:
             p.add(t, (pose.x, pose.z))
 
     def _live(self, item: str, t: float, places_only: bool = False) -> Belief:
@@ -294,7 +293,8 @@ class WorldModelAnswerer:
         for s in sorted(sightings, key=lambda s: s.t):
             if s.frame in known or s.t > t:
                 continue
-            if s.position is not None and s.position not in self._placed and not self._near_place(s.position):
+            if (s.position is not None and s.position not in self._placed
+                    and self.places.nearest(s.position)[1] > self.places.radius_m):
                 self.places.assign(s.position)
                 self._placed.add(s.position)
             pairs.append((Observation(s.t, s.position, max(0.0, s.score - s.threshold),
@@ -361,16 +361,7 @@ class WorldModelAnswerer:
         """Where else to look when `item` is not at `answer` (the last `locate` answer about it):
         the centres of the next lowest-energy places, each at least apart_m from the answer and
         from each other, and at most max_gap above the lowest energy, at most `count` of them."""
-        out: list[tuple[float, float]] = []
-        hyps = self.hypotheses(item, t)
-        for h in hyps:
-            if h.energy - hyps[0].energy > max_gap:
-                break
-            if h.centre is not None and all(math.dist(h.centre, q) >= apart_m for q in (answer, *out)):
-                out.append((round(h.centre[0], 3), round(h.centre[1], 3)))
-                if len(out) == count:
-                    break
-        return out
+        return places_apart(self.hypotheses(item, t), answer, count, apart_m, max_gap)
 
     def _alternative(self, item: str, t: float, answer: tuple[float, float], confidence: float) -> str:
         """" If it isn't there, try <the next place>." for an unsure answer whose next place comes
@@ -407,9 +398,3 @@ class WorldModelAnswerer:
             if not o.miss and o.position is not None and math.dist(o.position, position) <= self.places.radius_m:
                 return (n,)
         return ()
-
-    def _near_place(self, position: tuple[float, float]) -> bool:
-        c = self.places.centres()
-        if not len(c):
-            return False
-        return float(np.hypot(c[:, 0] - position[0], c[:, 1] - position[1]).min()) <= self.places.radius_m

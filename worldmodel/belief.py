@@ -164,19 +164,25 @@ class PlaceMap:
         """Ids of the places added or moved after `version` (ascending)."""
         return np.flatnonzero(np.array(self._changed, dtype=np.int64) > version)
 
+    def nearest(self, position: tuple[float, float]) -> tuple[int, float]:
+        """(id, distance in metres) of the place centre nearest `position`; (-1, inf) with no places."""
+        c = self.centres()
+        if not len(c):
+            return -1, math.inf
+        d = np.hypot(c[:, 0] - position[0], c[:, 1] - position[1])  # (K,)
+        k = int(np.argmin(d))
+        return k, float(d[k])
+
     def assign(self, position: tuple[float, float]) -> int:
         """The id of the place that `position` joins (a new place when none is within the radius)."""
-        c = self.centres()
-        if len(c):
-            d = np.hypot(c[:, 0] - position[0], c[:, 1] - position[1])  # (K,)
-            k = int(np.argmin(d))
-            if d[k] <= self.radius_m:
-                if self._counts[k] < self.freeze_count:
-                    self._sums[k][0] += position[0]
-                    self._sums[k][1] += position[1]
-                    self._counts[k] += 1
-                    self._moved(k)
-                return k
+        k, d = self.nearest(position)
+        if d <= self.radius_m:
+            if self._counts[k] < self.freeze_count:
+                self._sums[k][0] += position[0]
+                self._sums[k][1] += position[1]
+                self._counts[k] += 1
+                self._moved(k)
+            return k
         self._sums.append([position[0], position[1]])
         self._counts.append(1)
         self._changed.append(0)

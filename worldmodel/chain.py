@@ -101,6 +101,22 @@ class Hypothesis:
     since_t: float  # when the final stay of that sequence began
 
 
+def places_apart(hyps: list[Hypothesis], answer: tuple[float, float], count: int, apart_m: float,
+                 max_gap: float = math.inf) -> list[tuple[float, float]]:
+    """The centres of the lowest-energy places among `hyps` (lowest energy first), each at least
+    apart_m from `answer` and from each other, and at most max_gap above the lowest energy: at
+    most `count` of them."""
+    out: list[tuple[float, float]] = []
+    for h in hyps:
+        if h.energy - hyps[0].energy > max_gap:
+            break
+        if h.centre is not None and all(math.dist(h.centre, q) >= apart_m for q in (answer, *out)):
+            out.append((round(h.centre[0], 3), round(h.centre[1], 3)))
+            if len(out) == count:
+                break
+    return out
+
+
 def _rows(obs: list[Observation]) -> tuple[np.ndarray, ...]:
     nan2 = (math.nan, math.nan)
     t = np.array([o.t for o in obs], dtype=float)

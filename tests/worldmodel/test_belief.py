@@ -109,9 +109,12 @@ def test_config_names_the_bad_field(field: str, value: float) -> None:
 
 def test_place_map_joins_within_the_radius() -> None:
     places = PlaceMap(1.0)
+    assert places.nearest((0.0, 0.0)) == (-1, math.inf)  # no places yet
     assert places.assign((0.0, 0.0)) == places.assign((0.5, 0.0)) == 0
     assert places.assign((3.0, 0.0)) == 1
     assert places.centres().shape == (2, 2)
+    k, d = places.nearest((2.0, 0.0))  # centres at 0.25 and 3.0
+    assert k == 1 and d == pytest.approx(1.0)
 
 
 def test_things_move_only_where_the_wearer_went() -> None:
