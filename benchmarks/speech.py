@@ -53,8 +53,9 @@ HISTORY = [
     "lowers the pitch, did less: 490-491 and 504-508); the rules that let a non-request become a request on the "
     "second hearing added up to six false intents. Both hearings' readings pooled and ranked by Whisper's "
     "likelihood under both: 497 and 512 at the best of 18 settings, chosen on the same queries, at about 3.5x "
-    "tiny.en's decode time. None adopted: at most 1.7 points, from settings picked on the queries that measured "
-    "them.",
+    "tiny.en's decode time. A majority vote of three hearings (tiny.en, and tiny.en on the audio slowed both ways) "
+    "on the request and item: 500 and 510, with no more false intents, at 3x the decode time. None adopted: at "
+    "most 1.7 points, from settings picked on the queries that measured them.",
     "- What is left (the same 544 queries): one of four hearings (tiny.en, base, tiny.en slowed to 0.85 and to "
     "0.75) made the right request of 527/544 (96.9%), and of 531/544 (97.6%) with the items enrolled, so the "
     "right words are often heard once. But neither which hearing it was, nor Whisper's likelihood, nor the "
