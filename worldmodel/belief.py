@@ -220,10 +220,10 @@ def sighting_sq_dist(pos: np.ndarray, wearer: np.ndarray, enroll: np.ndarray, ce
     return (total - along ** 2) / c.sigma_m ** 2 + along ** 2 / var_along[:, None]
 
 
-def at_range_clamp(pos: np.ndarray, wearer: np.ndarray, config: BeliefConfig) -> np.ndarray:
+def at_range_clamp(r: np.ndarray, config: BeliefConfig) -> np.ndarray:
     """(N,) bool: sightings as far from the wearer as the range clamp (`far_range_m`), whose range
-    says only "at least this far"; False without a position or the wearer. pos, wearer (N, 2)."""
-    r = np.hypot(pos[:, 0] - wearer[:, 0], pos[:, 1] - wearer[:, 1])  # NaN without both
+    says only "at least this far". r (N,): each sighting's distance from the wearer, NaN (never at
+    the clamp) without a position or the wearer."""
     return np.nan_to_num(r) >= config.far_range_m
 
 
@@ -240,7 +240,7 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     strength = np.clip(np.array([o.margin for o in obs], dtype=float) / c.margin_scale, 0.0, 1.0)  # (T,)
     w = np.maximum(strength, c.min_weight)
     r = np.hypot(pos[:, 0] - wearer[:, 0], pos[:, 1] - wearer[:, 1])  # (T,) nan without both
-    w = np.where(at_range_clamp(pos, wearer, c), w * c.far_weight, w)
+    w = np.where(at_range_clamp(r, c), w * c.far_weight, w)
     w = np.where(enroll, c.enroll_weight, w)
     E = np.zeros((T, K + 1))
     if K:

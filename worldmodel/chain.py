@@ -144,7 +144,7 @@ def surface_position(pos: np.ndarray, wearer: np.ndarray, enroll: np.ndarray,
 
     pos (N, 2) the sightings; wearer (N, 2) where the wearer was (NaN when unknown); enroll (N,).
     """
-    ranged = ~at_range_clamp(pos, wearer, config)
+    ranged = ~at_range_clamp(np.hypot(pos[:, 0] - wearer[:, 0], pos[:, 1] - wearer[:, 1]), config)
     if ranged.any():  # a range clamped at the limit says nothing about where along the ray the item is
         pos, wearer, enroll = pos[ranged], wearer[ranged], enroll[ranged]
     best, surface = pos.mean(axis=0), None
