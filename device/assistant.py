@@ -65,9 +65,15 @@ class AssistantConfig:
 
 class Assistant:
     def __init__(self, store: MemoryStore, encoder: EncoderRuntime, info: SessionInfo, session_id: str,
-                 config: AssistantConfig = AssistantConfig(), companion: CompanionClient | None = None) -> None:
-        """companion: a paired companion for route plans (None: routes from the place graph, offline)."""
+                 config: AssistantConfig = AssistantConfig(), companion: CompanionClient | None = None,
+                 clock_origin_unix: float | None = None) -> None:
+        """companion: a paired companion for route plans (None: routes from the place graph, offline).
+        clock_origin_unix: the wearer's wall clock (Unix s) at session time t = 0; memory records
+        every keyframe, item and place name at origin + t, so a forget by time covers every session
+        (default: the session's start_time, else now)."""
         self.store = store
+        origin = info.start_unix if clock_origin_unix is None else clock_origin_unix
+        self.clock_origin_unix = time.time() if origin is None else origin
         self.encoder = encoder
         self.info = info
         self.session_id = session_id
@@ -97,12 +103,17 @@ class Assistant:
     def _store_keyframe(self, fr: FrameRecord, rgb: np.ndarray) -> Encoding:
         enc = self.encoder.encode(rgb)
         pose = None if fr.pose is None else (fr.pose.x, fr.pose.y, fr.pose.z, fr.pose.yaw_deg, fr.pose.pitch_deg)
-        self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches, enc.grid)
+        self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches, enc.grid,
+                                recorded_at=self.wall(fr.t))
         self.keyframes += 1
         self._recent.append((fr, enc))
         while self._recent and fr.t - self._recent[0][0].t > RECENT_KEYFRAMES_S:
             self._recent.popleft()
         return enc
+
+    def wall(self, t: float) -> float:
+        """Session time t on the wearer's wall clock (Unix s)."""
+        return self.clock_origin_unix + t
 
     def _position(self, pose: Pose | None, grid: tuple[int, int], cell: int) -> tuple[float, float] | None:
         if pose is None:
@@ -154,7 +165,7 @@ class Assistant:
         hits = self.store.search_patches(protos, min_score=p.threshold_floor, t_before=before)
         n_bg = self.store.count_before(before) * enc.grid[0] * enc.grid[1]
         threshold = calibrate_threshold(np.array([h.score for h in hits], dtype=np.float32), n_bg, p)
-        self.store.enroll_item(item, utt.t, protos, threshold)
+        self.store.enroll_item(item, utt.t, protos, threshold, recorded_at=self.wall(utt.t))
         self._items = None
         cell, _ = best_match(enc, protos)
         pos = self._position(fr.pose, enc.grid, cell)
@@ -264,7 +275,7 @@ class Assistant:
         if here is None:
             return self._ack(utt, None, f"I can't tell where we are, so I can't call this the {name}.", abstain=True)
         self.store.name_place(name, here[0], here[1], utt.t, self.session_id,
-                              replace_radius_m=self.place_names.replace_radius_m)
+                              replace_radius_m=self.place_names.replace_radius_m, recorded_at=self.wall(utt.t))
         self.place_names.load(self.store.place_names())
         return Response(t=utt.t, kind="ack", utterance_t=utt.t, item=None, text=f"Got it: this is the {name}.",
                         abstain=False, confidence=1.0, evidence=None, position=here)
@@ -314,12 +325,17 @@ class Assistant:
             return self._ack(utt, item, f"Done: I forgot your {item} and {res.keyframes} views of it.")
         assert span_s is not None, "forget needs an item or a span"
         t0 = utt.t - span_s
-        # Times are on this session's clock: other sessions in a continued memory are not touched.
-        res = self.store.forget_between(t0, utt.t, session=self.session_id)
+        span = age_text(span_s).removesuffix(" ago")
+        # By the wearer's wall clock, over every session in memory: "the last 10 min" is what the
+        # wearer lived through, whichever session (replay, ask, listen) stored it.
+        res = self.store.forget_recorded_since(self.wall(t0))
         self._drop_sightings(lambda s: s.t >= t0)
-        extra = f", and your {', '.join(res.items)}" if res.items else ""
-        return self._ack(utt, None, f"Done: I forgot the last {age_text(span_s).removesuffix(' ago')} "
-                                    f"({res.keyframes} views{extra}).")
+        if res.keyframes == 0 and not res.items and not res.place_names:
+            return self._ack(utt, None, f"I kept nothing from the last {span}, so there was nothing to forget.")
+        parts = [f"{res.keyframes} views"] + [f"your {name}" for name in res.items]
+        if res.place_names:
+            parts.append(f"{res.place_names} place names")
+        return self._ack(utt, None, f"Done: I forgot the last {span} ({', '.join(parts)}).")
 
     def _drop_sightings(self, gone: Callable[[Sighting], bool]) -> None:
         # Answerers keep their own copies of sightings: forgotten ones must not come back in alerts.

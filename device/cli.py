@@ -24,7 +24,11 @@ log = logging.getLogger("ami")
 def _cmd_record_sim(args: argparse.Namespace) -> int:
     from device.sim.record import RecordConfig, record_session
 
-    config = RecordConfig(seed=args.seed, width=args.size, height=args.size, fps=args.fps, short=args.short)
+    try:
+        config = RecordConfig(seed=args.seed, width=args.size, height=args.size, fps=args.fps, short=args.short,
+                              start_time=args.start_time)
+    except ValueError as e:
+        raise AmiError(str(e)) from e
     out = record_session(args.out, config, progress=not args.quiet)
     print(f"Recorded {out}")
     return 0
@@ -230,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--size", type=int, default=128, help="frame width and height in pixels (default: 128)")
     sp.add_argument("--fps", type=float, default=10.0, help="frames per second (default: 10)")
     sp.add_argument("--short", action="store_true", help="a quick 3-room session of under a minute")
+    sp.add_argument("--start-time", default=None,
+                    help="wall clock at the session's start, ISO 8601 with offset (default: now)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=_cmd_record_sim)
 

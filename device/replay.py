@@ -119,8 +119,14 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
     try:
         with MemoryStore.open(folder, embedding_dim=encoder.dim, patch_dim=encoder.dim,
                               embedding_space=encoder.space) as store:
+            origin = session.info.start_unix
+            if origin is None:
+                origin = time.time()
+                log.info("%s: session.json has no start_time; its frames are stored on this replay's clock "
+                         "(it started at %s)", session.path.name, time.strftime("%Y-%m-%d %H:%M:%S%z"))
             assistant = Assistant(store, encoder, session.info, session_id=session.path.name,
-                                  config=_with_encoder_margin(config.assistant, config.encoder))
+                                  config=_with_encoder_margin(config.assistant, config.encoder),
+                                  clock_origin_unix=origin)
             if config.speech is None:
                 utterances = list(session.utterances)
             else:

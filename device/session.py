@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -44,6 +45,7 @@ class SessionInfo:
     hfov_deg: float = 60.0
     source: str = "unknown"
     units: str = "m"
+    start_time: str | None = None  # wall clock at t = 0: ISO 8601 with a UTC offset (optional)
 
     def __post_init__(self) -> None:
         if not (self.fps > 0):
@@ -56,6 +58,23 @@ class SessionInfo:
             raise SessionError(f"session.json: field 'hfov_deg' must be in (0, 180), got {self.hfov_deg!r}")
         if self.units != "m":
             raise SessionError(f"session.json: field 'units' must be 'm', got {self.units!r}")
+        if self.start_time is not None:
+            self.start_unix  # validates
+
+    @property
+    def start_unix(self) -> float | None:
+        """The wall clock (Unix seconds) at the session's t = 0, or None when session.json has none."""
+        if self.start_time is None:
+            return None
+        try:
+            when = datetime.fromisoformat(str(self.start_time))
+        except ValueError as e:
+            raise SessionError(f"session.json: field 'start_time' must be ISO 8601 with a UTC offset, such as "
+                               f"'2026-12-07T09:14:00+01:00', got {self.start_time!r}") from e
+        if when.tzinfo is None:
+            raise SessionError(f"session.json: field 'start_time' needs a UTC offset ('+01:00' or 'Z'), "
+                               f"got {self.start_time!r}")
+        return when.timestamp()
 
 
 @dataclass(frozen=True)
@@ -163,7 +182,7 @@ def read_session(path: str | os.PathLike[str]) -> Session:
         raise SessionError(f"{meta_path}: expected a JSON object")
     if meta.get("format") != FORMAT:
         raise SessionError(f"{meta_path}: unknown format {meta.get('format')!r}; this reader supports {FORMAT!r}")
-    known = {"fps", "width", "height", "hfov_deg", "source", "units"}
+    known = {"fps", "width", "height", "hfov_deg", "source", "units", "start_time"}
     try:
         info = SessionInfo(**{k: v for k, v in meta.items() if k in known})
     except TypeError as e:
@@ -315,7 +334,7 @@ class SessionWriter:
         if not self._frames:
             shutil.rmtree(self._tmp, ignore_errors=True)
             raise SessionError(f"{self.out}: refusing to write an empty session (no frames)")
-        meta = {"format": FORMAT, **asdict(self.info)}
+        meta = {"format": FORMAT, **{k: v for k, v in asdict(self.info).items() if v is not None}}
         (self._tmp / "session.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         (self._tmp / "frames.jsonl").write_text(jsonl(self._frames), encoding="utf-8")
         (self._tmp / "utterances.jsonl").write_text(jsonl(self._utterances), encoding="utf-8")

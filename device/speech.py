@@ -231,8 +231,10 @@ class SpokenAssistant:
 
         # a companion paired with `ami companion pair --memory DIR` plans routes; none: the place graph
         self.companion = None if memory_dir is None else CompanionClient.from_state(Path(memory_dir))
+        # session time clock0 is now on the wearer's wall clock
         self.assistant = Assistant(self.store, NoCamera(), ASK_SESSION_INFO, session_id="listen",
-                                   config=AssistantConfig(intents=config.intents), companion=self.companion)
+                                   config=AssistantConfig(intents=config.intents), companion=self.companion,
+                                   clock_origin_unix=time.time() - self.clock0)
         self.asr = Transcriber(config.asr)
         if warm and config.intents.use_embeddings:
             self.assistant.intents.parse("where might my thing be")  # no pattern fits: loads MiniLM

@@ -16,12 +16,14 @@ import tempfile
 import time
 import wave
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from device.session import AUDIO_SAMPLE_RATE_HZ, Pose, SessionInfo, SessionWriter, Utterance
+from device.errors import SessionError
 from device.sim.errors import SimError
 from device.sim.house import make_house_env
 from device.sim.layout import CAMERA_HEIGHT_M, HouseConfig, HouseLayout, generate_house
@@ -43,6 +45,7 @@ class RecordConfig:
     height: int = 128
     fps: float = 10.0
     short: bool = False  # a quick ~30-45 s session in 3 rooms with 3 items, for tests
+    start_time: str | None = None  # session.json's wall clock at t = 0 (ISO 8601); None: when recording starts
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -55,6 +58,11 @@ class RecordConfig:
             raise ValueError(f"RecordConfig.fps must be between 1 and 60, got {self.fps!r}")
         if not isinstance(self.short, bool):
             raise ValueError(f"RecordConfig.short must be True or False, got {self.short!r}")
+        if self.start_time is not None:
+            try:
+                SessionInfo(fps=1.0, width=1, height=1, start_time=self.start_time)
+            except SessionError as e:
+                raise ValueError(f"RecordConfig.start_time: {e}") from e
 
 
 def horizontal_fov_deg(vfov_deg: float, width: int, height: int) -> float:
@@ -226,7 +234,8 @@ def record_session(out: Path, config: RecordConfig, progress: bool = True) -> Pa
         heights = [it.height_m for it in layout.items]
         radii = [float(env.items[nm].radius) for nm in names]
         info = SessionInfo(fps=float(config.fps), width=config.width, height=config.height,
-                           hfov_deg=round(hfov, 4), source="miniworld")
+                           hfov_deg=round(hfov, 4), source="miniworld",
+                           start_time=config.start_time or datetime.now().astimezone().isoformat(timespec="seconds"))
         visible: list[list[str]] = []
         with SessionWriter(out, info) as writer:
             for i, f in enumerate(tqdm(plan.frames, desc=f"record-sim seed {config.seed}", unit="frame",

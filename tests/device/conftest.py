@@ -16,7 +16,7 @@ def sim_short_config() -> RecordConfig:
     """A short session's config; not square on purpose, to exercise the vertical-to-horizontal fov."""
     from device.sim.record import RecordConfig
 
-    return RecordConfig(seed=3, width=96, height=64, short=True)
+    return RecordConfig(seed=3, width=96, height=64, short=True, start_time="2026-12-07T09:00:00+01:00")
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,9 @@ def test_spoken_forget_spares_other_sessions_in_the_same_memory(tmp_path: Path) 
 
     first = make_session(tmp_path / "a", n=6).rename(tmp_path / "monday")
     second = make_session(tmp_path / "b", n=6).rename(tmp_path / "tuesday")
+    for s, day in ((first, "07"), (second, "08")):  # forget goes by the wearer's clock: a day apart
+        meta = json.loads((s / "session.json").read_text())
+        (s / "session.json").write_text(json.dumps({**meta, "start_time": f"2026-12-{day}T09:00:00+01:00"}))
     with (second / "utterances.jsonl").open("a") as f:
         f.write(json.dumps({"t": 0.5, "text": "forget the last ten minutes"}) + "\n")
     mem = tmp_path / "mem"
@@ -68,7 +71,9 @@ def test_spoken_forget_spares_other_sessions_in_the_same_memory(tmp_path: Path) 
     with MemoryStore.open(mem) as store:
         sessions = {store.keyframe(h.keyframe_id).session for h in
                     store.search_keyframes(np.ones(64, np.float32) / np.sqrt(64), k=100)}
-    assert "monday" in sessions
+    assert sessions == {"monday"}
+    responses = (tmp_path / "tuesday.jsonl").read_text()
+    assert "Done: I forgot the last 10 min (6 views, your keys)" in responses, responses
 
 
 def test_the_world_model_weighs_sightings_by_the_encoders_own_margin() -> None:

@@ -24,6 +24,15 @@ def test_round_trip(tmp_path: Path) -> None:
     assert json.loads((s.path / "session.json").read_text())["format"] == "ami-session/1"
 
 
+def test_start_time_is_the_wall_clock_at_t0(tmp_path: Path) -> None:
+    root = make_session(tmp_path)
+    start = '"start_time": "2026-12-07T09:14:00+01:00"'
+    _rewrite(root / "session.json", lambda s: s.replace('"fps": 10', '"fps": 10, ' + start))
+    info = read_session(root).info
+    assert info.start_unix == 1796631240.0  # 08:14 UTC
+    assert SessionInfo(fps=10, width=32, height=32).start_unix is None
+
+
 def _rewrite(path: Path, edit) -> None:
     path.write_text(edit(path.read_text()))
 
@@ -39,6 +48,10 @@ def _rewrite(path: Path, edit) -> None:
     (lambda p: (p / "frames.jsonl").write_text(""), "the session is empty"),
     (lambda p: (p / "session.json").unlink(), "not a session folder"),
     (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": -1')), "field 'fps' must be > 0"),
+    (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": 10, "start_time": "9am"')),
+     "field 'start_time' must be ISO 8601"),
+    (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": 10, "start_time": '
+                                                                '"2026-12-07T09:14:00"')), "needs a UTC offset"),
 ])
 def test_bad_sessions_are_named(tmp_path: Path, edit, message: str) -> None:
     root = make_session(tmp_path)
