@@ -24,6 +24,7 @@ import sqlite3
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -32,9 +33,13 @@ from sqlite_utils import Database
 from memory import keyframes as keyframe_table
 from memory import schema
 from memory.config import StoreConfig
-from memory.errors import CorruptDatabaseError, StorageError
-from memory.forget import StoreForget, cells_of, ids_recorded_before
+from memory.errors import CorruptDatabaseError
+from memory.forget import cells_of, ids_recorded_before
 from memory.index import longterm_ids, new_longterm, patch_ids
+
+if TYPE_CHECKING:
+    from memory.context import StoreContext
+    from memory.forget import Forgetting
 
 logger = logging.getLogger(__name__)
 
@@ -75,51 +80,63 @@ def build_longterm(db: Database, layout: keyframe_table.Layout, config: StoreCon
     return codec
 
 
-class StoreCompact(StoreForget):
-    """The compaction side of MemoryStore."""
+class Compaction:
+    """The tiers and retention of one store; runs on the caller's thread or on its own background
+    thread (`in_background`), which `stop()` joins."""
 
-    _executor: ThreadPoolExecutor | None = None
+    def __init__(self, context: StoreContext, forgetting: Forgetting) -> None:
+        self._ctx = context
+        self._forgetting = forgetting
+        self._executor: ThreadPoolExecutor | None = None
 
-    def compact_in_background(self, now: float | None = None) -> Future[CompactResult]:
-        """Run `compact(now)` on the store's background thread; returns its future."""
+    def in_background(self, now: float | None = None) -> Future[CompactResult]:
+        """Run `run(now)` on the background thread; returns its future."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ami-compact")
-        return self._executor.submit(self.compact, now)
+        return self._executor.submit(self.run, now)
 
-    def compact(self, now: float | None = None) -> CompactResult:
+    def run(self, now: float | None = None) -> CompactResult:
         """Apply the retention policy as of `now` (Unix s, default: the wall clock)."""
+        ctx = self._ctx
         now = time.time() if now is None else float(now)
-        policy = self.config.retention
+        policy = ctx.config.retention
         dropped = 0
         if policy.keep_s is not None:
-            with self._write_lock:
-                old = ids_recorded_before(self._live(), now - policy.keep_s)
+            with ctx.write_lock:
+                old = ids_recorded_before(ctx.live(), now - policy.keep_s)
             if len(old):
-                dropped = self._forget(old, []).keyframes
-        reader = schema.connect_reader(self._db_path)
+                dropped = self._forgetting.erase(old, []).keyframes
+        reader = schema.connect_reader(ctx.db_path)
         try:
             return self._compress(reader, now - policy.full_detail_s, dropped)
         finally:
             reader.close()
 
+    def stop(self) -> None:
+        """Wait for a background compaction to finish and end its thread."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
     def _compress(self, reader: sqlite3.Connection, before_unix: float, dropped: int) -> CompactResult:
+        ctx = self._ctx
         due = [r[0] for r in reader.execute(
             "SELECT id FROM keyframes WHERE tier = 0 AND recorded_at < ? ORDER BY id", (before_unix,))]
         if not due:
             return CompactResult(dropped, 0, False, "nothing is due")
-        due, embeddings = _embeddings(reader, self._layout, due)  # N ids, (N, D)
+        due, embeddings = _embeddings(reader, ctx.layout, due)  # N ids, (N, D)
         codec, trained_on = read_codec(reader)
         n_long = keyframe_table.counts(reader)[2]
         retrain = codec is None or n_long + len(due) > _RETRAIN_GROWTH * trained_on
         if retrain:
-            if codec is None and len(due) < self.config.min_longterm_train:
-                why = f"{len(due)} keyframes due, the codec trains on >= {self.config.min_longterm_train}"
+            if codec is None and len(due) < ctx.config.min_longterm_train:
+                why = f"{len(due)} keyframes due, the codec trains on >= {ctx.config.min_longterm_train}"
                 return CompactResult(dropped, 0, False, why)
             all_old = [r[0] for r in reader.execute("SELECT id FROM keyframes WHERE tier = 1 ORDER BY id")]
-            old_ids, old = _embeddings(reader, self._layout, all_old)
+            old_ids, old = _embeddings(reader, ctx.layout, all_old)
             train = np.concatenate([old, embeddings])
             sample = np.random.default_rng(0).permutation(len(train))[:_TRAIN_SAMPLE]
-            codec = new_longterm(train[sample], self.config.pq_bytes)
+            codec = new_longterm(train[sample], ctx.config.pq_bytes)
             trained_on = len(sample)
             blob = faiss.serialize_index(codec).tobytes()
             new = faiss.clone_index(codec)
@@ -127,53 +144,43 @@ class StoreCompact(StoreForget):
                 new.add_with_ids(train[: len(old_ids)], np.array(old_ids, np.int64))
         else:
             blob = None
-            with self._index_lock:
-                assert self._index.longterm is not None, "a stored codec means a long-term index"
-                new = self._index.longterm_copy()
+            with ctx.index_lock:
+                assert ctx.index.longterm is not None, "a stored codec means a long-term index"
+                new = ctx.index.longterm_copy()
         new.add_with_ids(embeddings, np.array(due, np.int64))  # the heavy encoding: no lock held
         moved = self._swap(due, new, blob, trained_on)
-        logger.info("compacted %s: %d keyframes to the long-term tier%s, %d dropped", self.folder,
+        logger.info("compacted %s: %d keyframes to the long-term tier%s, %d dropped", ctx.folder,
                     moved, " (codec retrained)" if retrain else "", dropped)
         return CompactResult(dropped, moved, retrain, "")
 
     def _swap(self, due: list[int], new: faiss.IndexIVFPQ, blob: bytes | None, trained_on: int) -> int:
         """Commit the move of `due` to the long-term tier and swap in `new`; returns how many moved."""
-        with self._write_lock:
-            db = self._live()
-            ids, cells = cells_of(db, np.array(due, np.int64))  # those a forget has not taken since
-            try:
-                with db.atomic():
-                    if blob is not None:
-                        db.execute("INSERT OR REPLACE INTO codecs (name, data, trained_on) VALUES (?, ?, ?)",
-                                   (CODEC, blob, trained_on))
-                    db.execute("UPDATE keyframes SET tier = 1, patches = X'' WHERE tier = 0 AND id IN "
-                               "(SELECT value FROM json_each(?))", (json.dumps(ids.tolist()),))
-                    schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
-            except sqlite3.OperationalError as e:
-                raise StorageError(self._db_path, "the compaction", e) from e
-            self._generation += 1
+        ctx = self._ctx
+        with ctx.write_lock:
+            ids, cells = cells_of(ctx.live(), np.array(due, np.int64))  # those a forget has not taken since
+            with ctx.change("the compaction") as db:
+                if blob is not None:
+                    db.execute("INSERT OR REPLACE INTO codecs (name, data, trained_on) VALUES (?, ?, ?)",
+                               (CODEC, blob, trained_on))
+                db.execute("UPDATE keyframes SET tier = 1, patches = X'' WHERE tier = 0 AND id IN "
+                           "(SELECT value FROM json_each(?))", (json.dumps(ids.tolist()),))
             present = np.array([r[0] for r in db.execute("SELECT id FROM keyframes WHERE tier = 1")], np.int64)
             gone = np.setdiff1d(longterm_ids(new), present)  # forgotten while we encoded
             if len(gone):
                 new.remove_ids(gone)
             pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)]) if len(ids) else ids
-            with self._index_lock:
-                self._index.keyframes.remove_ids(ids)
-                self._index.patches.remove_ids(pids)
+            with ctx.index_lock:
+                index = ctx.index
+                index.keyframes.remove_ids(ids)
+                index.patches.remove_ids(pids)
                 # remove_ids keeps the vectors' buffers at their old capacity: a compact copy
                 # gives the memory of the moved vectors back.
-                self._index.keyframes = faiss.clone_index(self._index.keyframes)
-                self._index.patches = faiss.clone_index(self._index.patches)
-                self._index.longterm = new
-            self._dirty = True
-            self.save()
-            self._scrub_wal(strict=False)  # the dropped patches leave no copy in the WAL
+                index.keyframes = faiss.clone_index(index.keyframes)
+                index.patches = faiss.clone_index(index.patches)
+                index.longterm = new
+            ctx.save()
+            ctx.scrub_wal(strict=False)  # the dropped patches leave no copy in the WAL
         return len(ids)
-
-    def _stop_compaction(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
 
 
 def _embeddings(conn: sqlite3.Connection, layout: keyframe_table.Layout,

@@ -22,19 +22,21 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlite_utils import Database
 
-from memory import inputs, schema
+from memory import inputs
 from memory.errors import InvalidInputError, ItemNotFoundError, StorageError
-from memory.index import MemoryIndex, patch_ids
+from memory.index import patch_ids
 from memory.keyframes import ids_near
 from memory.places import near as places_near
-from memory.reads import StoreReads
 from memory.types import ForgetResult
+
+if TYPE_CHECKING:
+    from memory.context import StoreContext
+    from memory.reads import MemoryReader
 
 logger = logging.getLogger(__name__)
 
@@ -107,90 +109,71 @@ def _ids(db: Database, sql: str, params: tuple[object, ...]) -> np.ndarray:
     return np.array([row[0] for row in db.execute(sql, params).fetchall()], np.int64)
 
 
-class StoreForget(StoreReads):
-    """The forget side of MemoryStore (see the module docstring for what each kind selects)."""
+class Forgetting:
+    """The forgets of one store (see the module docstring for what each kind selects): selects
+    through the store's reader, erases through its context, under its write lock."""
 
-    _generation: int
-    _dirty: bool
-    _write_lock: threading.RLock
+    def __init__(self, context: StoreContext, reads: MemoryReader) -> None:
+        self._ctx = context
+        self._reads = reads
 
-    def save(self) -> None:
-        raise NotImplementedError("MemoryStore implements save")
-
-    def _index_from_rows(self) -> MemoryIndex:
-        raise NotImplementedError("MemoryStore implements _index_from_rows")
-
-    def forget_between(self, t0: float, t1: float, *, session: str | None = None) -> ForgetResult:
-        """Forget keyframes with t0 <= t <= t1 (session clock; one session's only if given), and
-        items enrolled and places named in that span."""
+    def between(self, t0: float, t1: float, *, session: str | None = None) -> ForgetResult:
+        """Keyframes with t0 <= t <= t1, items enrolled and places named in that span."""
         t0, t1 = inputs.finite_float(t0, "t0"), inputs.finite_float(t1, "t1")
         if t1 < t0:
             raise InvalidInputError(f"t1 must be >= t0, got t0={t0}, t1={t1}")
-        db = self._live()
+        db = self._ctx.live()
         named = ("t BETWEEN ? AND ?" + ("" if session is None else " AND session = ?"),
                  (t0, t1) + (() if session is None else (session,)))
-        return self._forget(ids_between(db, t0, t1, session), items_between(db, t0, t1), named)
+        return self.erase(ids_between(db, t0, t1, session), items_between(db, t0, t1), named)
 
-    def forget_recorded_since(self, since_unix: float) -> ForgetResult:
-        """Forget keyframes, items and place names stored at or after `since_unix` (wall clock):
-        "the last 10 minutes" is `forget_recorded_since(time.time() - 600)`."""
+    def recorded_since(self, since_unix: float) -> ForgetResult:
+        """Keyframes, items and place names stored at or after `since_unix` (wall clock)."""
         since = inputs.finite_float(since_unix, "since_unix")
-        db = self._live()
-        return self._forget(ids_recorded_since(db, since), items_recorded_since(db, since),
-                            ("recorded_at >= ?", (since,)))
+        db = self._ctx.live()
+        return self.erase(ids_recorded_since(db, since), items_recorded_since(db, since),
+                          ("recorded_at >= ?", (since,)))
 
-    def forget_near(self, x: float, z: float, radius_m: float) -> ForgetResult:
-        """Forget keyframes whose camera was within radius_m of (x, z) (metres, floor plane), and
-        the place names anchored there."""
+    def near(self, x: float, z: float, radius_m: float) -> ForgetResult:
+        """Keyframes taken within radius_m of (x, z), and the place names anchored there."""
         x, z = inputs.finite_float(x, "x"), inputs.finite_float(z, "z")
         radius_m = inputs.finite_float(radius_m, "radius_m")
         if radius_m <= 0:
             raise InvalidInputError(f"radius_m must be > 0, got {radius_m}")
-        return self._forget(ids_near(self._live(), x, z, radius_m), [], places_near(x, z, radius_m))
+        return self.erase(ids_near(self._ctx.live(), x, z, radius_m), [], places_near(x, z, radius_m))
 
-    def forget_item(self, name: str) -> ForgetResult:
-        """Forget the item (name, prototypes, threshold) and every keyframe with a sighting of it:
-        a patch scoring >= its threshold against any of its prototypes."""
-        item = self.item(name)
+    def item(self, name: str) -> ForgetResult:
+        """The item and every keyframe with a sighting of it."""
+        item = self._reads.item(name)
         if item is None:
-            raise ItemNotFoundError(name, [i.name for i in self.items()])
-        hits = self.search_patches(item.prototypes, min_score=item.threshold)
-        return self._forget(np.unique(np.array([h.keyframe_id for h in hits], np.int64)), [item.name])
+            raise ItemNotFoundError(name, [i.name for i in self._reads.items()])
+        hits = self._reads.search_patches(item.prototypes, min_score=item.threshold)
+        return self.erase(np.unique(np.array([h.keyframe_id for h in hits], np.int64)), [item.name])
 
-    def forget_all(self) -> ForgetResult:
-        """Forget every keyframe, item and place name; the memory's identity and dims stay."""
-        db = self._live()
-        return self._forget(all_ids(db), all_items(db), ("1", ()))
+    def everything(self) -> ForgetResult:
+        """Every keyframe, item and place name."""
+        db = self._ctx.live()
+        return self.erase(all_ids(db), all_items(db), ("1", ()))
 
-    def _forget(self, keyframe_ids: np.ndarray, item_names: list[str], places: Places = NO_PLACES) -> ForgetResult:
-        with self._write_lock:
-            db = self._live()
-            ids, cells = cells_of(db, keyframe_ids)
+    def erase(self, keyframe_ids: np.ndarray, item_names: list[str], places: Places = NO_PLACES) -> ForgetResult:
+        """Delete the rows and index entries, save the index files and truncate the WAL, so no
+        copy of what was forgotten survives in the folder."""
+        ctx = self._ctx
+        with ctx.write_lock:
+            ids, cells = cells_of(ctx.live(), keyframe_ids)
             pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)]) if len(ids) else ids
             try:
-                with db.atomic():
+                with ctx.change("the forget") as db:
                     named = delete_rows(db, ids, item_names, places)
-                    schema.write_meta(db, schema.META_GENERATION, str(self._generation + 1))
                     # Out of the index before the rows go, so a concurrent query never gets an
                     # id without its row.
-                    with self._index_lock:
-                        self._index.remove(ids, pids)
-            except sqlite3.OperationalError as e:
-                self._index = self._index_from_rows()  # the rows stayed: put them back
-                raise StorageError(self._db_path, "the forget", e) from e
-            self._generation += 1
-            self._dirty = True
-            self.save()  # the old index files held the forgotten vectors: replace them now
-            self._scrub_wal()
+                    with ctx.index_lock:
+                        ctx.index.remove(ids, pids)
+            except StorageError:
+                ctx.index = ctx.index_from_rows()  # the rows stayed: put them back
+                raise
+            ctx.save()  # the old index files held the forgotten vectors: replace them now
+            ctx.scrub_wal()
         logger.info("forgot %d keyframes, %d items and %d place names in %s", len(ids), len(item_names), named,
-                    self.folder)
+                    ctx.folder)
         return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)), place_names=named)
-
-    def _scrub_wal(self, strict: bool = True) -> None:
-        """Copy the WAL into memory.db and truncate it, so no old page image survives there."""
-        busy, _, _ = self._live().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy and strict:
-            raise StorageError(self._db_path, "the forget's checkpoint",
-                               RuntimeError("a reader held the WAL; the rows are deleted, retry to scrub"))
-        if busy:
-            logger.info("WAL of %s not truncated: a reader held it; the next checkpoint will", self.folder)

@@ -1,4 +1,7 @@
-"""Reads of the episodic store: items, keyframes, searches and stats; the base of MemoryStore.
+"""MemoryReader: the queries of the episodic store (items, keyframes, searches, stats).
+
+The store answers its own queries through one MemoryReader and delegates to it; other threads
+query through their own (`MemoryStore.reader()`).
 
 Searches go through the FAISS index and then memory.db: an index id without a row is dropped
 (and logged), so a search never returns a keyframe that does not exist (see keyframes.times).
@@ -8,8 +11,7 @@ Time windows are open intervals: `t_after < t < t_before`.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 from sqlite_utils import Database
@@ -18,12 +20,18 @@ from memory import indexfiles, inputs, schema
 from memory import items as items_table
 from memory import keyframes as keyframe_table
 from memory import places as place_table
-from memory.config import StoreConfig
 from memory.errors import InvalidInputError, ItemNotFoundError, StoreClosedError
 from memory.folder import DB_FILE, file_bytes
-from memory.index import MemoryIndex, split_patch_ids
+from memory.index import split_patch_ids
 from memory.keyframes import ids_near
 from memory.types import ItemRecord, KeyframeHit, KeyframeRecord, PatchHit, PlaceName
+
+if TYPE_CHECKING:
+    from memory.context import StoreContext
+    from memory.store import MemoryStore
+
+# Anything that answers the queries: the store itself, or a reader of another thread.
+StoreReads: TypeAlias = "MemoryStore | MemoryReader"
 
 
 def time_window(t_before: float | None, t_after: float | None) -> tuple[float, float]:
@@ -33,29 +41,44 @@ def time_window(t_before: float | None, t_after: float | None) -> tuple[float, f
     return lo, hi
 
 
-class StoreReads:
-    """The read side of MemoryStore; the attributes are set by MemoryStore."""
+class MemoryReader:
+    """Queries over one read-only SQLite connection (WAL: never blocked by the writer), sharing
+    the store's in-RAM index under its index lock. The store answers its own queries through one;
+    `MemoryStore.reader()` makes another for a thread of its own, which uses it from that thread
+    only and closes it before the store."""
 
-    folder: Path
-    embedding_dim: int
-    patch_dim: int
-    _db_path: Path
-    _layout: keyframe_table.Layout
-    _index: MemoryIndex
-    _index_lock: threading.Lock
-    config: StoreConfig
+    def __init__(self, context: StoreContext) -> None:
+        self._ctx = context
+        self.folder = context.folder
+        self.embedding_dim = context.layout.embedding_dim
+        self.patch_dim = context.layout.patch_dim
+        self.config = context.config
+        self._conn: sqlite3.Connection | None = schema.connect_reader(context.db_path)
 
     def _reading(self) -> Database:
-        """The connection queries use: never the writer's, so a query never waits for a write."""
-        raise NotImplementedError("MemoryStore and MemoryReader implement _reading")
+        if self._conn is None:
+            raise StoreClosedError(self.folder)
+        return self._conn  # type: ignore[return-value]  # the reads use only .execute()
+
+    def close(self) -> None:
+        """Close the connection. Closing twice is harmless."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> MemoryReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def item(self, name: str) -> ItemRecord | None:
         """The enrolled item called exactly `name`, or None."""
-        return items_table.get(self._reading(), self._db_path, self.patch_dim, name)
+        return items_table.get(self._reading(), self._ctx.db_path, self.patch_dim, name)
 
     def items(self) -> list[ItemRecord]:
         """All enrolled items, oldest enrollment first."""
-        return items_table.list_all(self._reading(), self._db_path, self.patch_dim)
+        return items_table.list_all(self._reading(), self._ctx.db_path, self.patch_dim)
 
     def search_patches(
         self,
@@ -71,15 +94,15 @@ class StoreReads:
         queries = inputs.float_array(queries, "queries", (None, self.patch_dim))
         min_score = inputs.finite_float(min_score, "min_score")
         window = time_window(t_before, t_after)
-        with self._index_lock:
-            ids, scores = self._index.range_search_patches(queries, min_score)
+        with self._ctx.index_lock:
+            ids, scores = self._ctx.index.range_search_patches(queries, min_score)
         if ids.size == 0:
             return []
         unique_ids, inverse = np.unique(ids, return_inverse=True)
         best = np.full(unique_ids.shape, -np.inf, np.float32)
         np.maximum.at(best, inverse, scores)  # best score per patch over the queries
         keyframe_ids, cells = split_patch_ids(unique_ids)
-        rows = keyframe_table.times(db, self._layout, np.unique(keyframe_ids).tolist(), window)
+        rows = keyframe_table.times(db, self._ctx.layout, np.unique(keyframe_ids).tolist(), window)
         hits = [
             PatchHit(keyframe_id=k, cell=c, score=s, t=rows[k][0], frame=rows[k][1])
             for k, c, s in zip(keyframe_ids.tolist(), cells.tolist(), best.tolist())
@@ -124,17 +147,17 @@ class StoreReads:
             allowed = seen if allowed is None else np.intersect1d(allowed, seen)
         if allowed is not None and allowed.size == 0:
             return []
-        with self._index_lock:
-            index = self._index
+        with self._ctx.index_lock:
+            index = self._ctx.index
             ids, scores, long_ids = index.search_keyframes(query, k, allowed, k * self.config.candidates_per_hit)
         if long_ids.size:  # long-term candidates come from compressed codes: rerank them exactly
-            exact = keyframe_table.embeddings(db, self._layout, long_ids.tolist())
+            exact = keyframe_table.embeddings(db, self._ctx.layout, long_ids.tolist())
             long_ids = np.array(list(exact), np.int64)
             long_scores = np.array([float(exact[i] @ query) for i in exact.keys()], np.float32)
             ids, scores = np.concatenate([ids, long_ids]), np.concatenate([scores, long_scores])
             best = np.argsort(-scores, kind="stable")[:k]
             ids, scores = ids[best], scores[best]
-        rows = keyframe_table.times(db, self._layout, ids.tolist(), window)
+        rows = keyframe_table.times(db, self._ctx.layout, ids.tolist(), window)
         return [
             KeyframeHit(keyframe_id=i, score=s, t=rows[i][0], frame=rows[i][1])
             for i, s in zip(ids.tolist(), scores.tolist())
@@ -147,11 +170,11 @@ class StoreReads:
 
     def embedding(self, keyframe_id: int) -> np.ndarray:
         """The keyframe's embedding: (D,) float32."""
-        return keyframe_table.embedding(self._reading(), self._layout, int(keyframe_id))
+        return keyframe_table.embedding(self._reading(), self._ctx.layout, int(keyframe_id))
 
     def patches(self, keyframe_id: int) -> np.ndarray:
         """The keyframe's patches as stored (float16 values): (grid_h * grid_w, Dp) float32."""
-        return keyframe_table.patches(self._reading(), self._layout, int(keyframe_id))
+        return keyframe_table.patches(self._reading(), self._ctx.layout, int(keyframe_id))
 
     def grid(self, keyframe_id: int) -> tuple[int, int]:
         """The keyframe's patch grid (grid_h, grid_w); cell c is row c // grid_w, column c % grid_w."""
@@ -190,41 +213,3 @@ class StoreReads:
             "index_bytes": index_bytes,
             "total_bytes": db_bytes + index_bytes,
         }
-
-
-class MemoryReader(StoreReads):
-    """Queries from another thread: its own read-only SQLite connection (WAL: never blocked by
-    the writer), sharing the store's in-RAM index under its index lock. Create it with
-    `MemoryStore.reader()`, use it from one thread, and close it before the store."""
-
-    def __init__(self, store: StoreReads) -> None:
-        self._store = store
-        self.folder = store.folder
-        self.embedding_dim = store.embedding_dim
-        self.patch_dim = store.patch_dim
-        self.config = store.config
-        self._db_path = store._db_path
-        self._layout = store._layout
-        self._index_lock = store._index_lock
-        self._conn: sqlite3.Connection | None = schema.connect_reader(self._db_path)
-
-    @property  # type: ignore[override]
-    def _index(self) -> MemoryIndex:
-        return self._store._index
-
-    def _reading(self) -> Database:
-        if self._conn is None:
-            raise StoreClosedError(self.folder)
-        return self._conn  # type: ignore[return-value]  # the reads use only .execute()
-
-    def close(self) -> None:
-        """Close the connection. Closing twice is harmless."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> MemoryReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

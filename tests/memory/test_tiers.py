@@ -89,14 +89,14 @@ def test_long_term_tier_is_served_from_its_file_and_still_forgets(built, tmp_pat
     shutil.copytree(built[0], folder)
     gone = {kf: v for kf, v in groups["longterm"].items() if kf in list(groups["longterm"])[:5]}
     with MemoryStore.open(folder, config=CONFIG) as store:
-        assert store._index.longterm_mapped
+        assert store._ctx.index.longterm_mapped
         hit = store.search_keyframes(next(iter(gone.values())), 1)[0]
         assert hit.keyframe_id == next(iter(gone)) and abs(hit.score - 1.0) < 1e-5
         result = store.forget_between(0.0, 4.0, session="longterm")
-        assert result.keyframes == 5 and store._index.longterm_mapped and store.verify() == []
+        assert result.keyframes == 5 and store._ctx.index.longterm_mapped and store.verify() == []
         assert store.stats()["longterm"] == 1495
     with MemoryStore.open(folder, config=CONFIG) as store:
-        assert store._index.longterm_mapped and store.verify() == []
+        assert store._ctx.index.longterm_mapped and store.verify() == []
         for kf, v in gone.items():
             assert kf not in {h.keyframe_id for h in store.search_keyframes(v, 10)}
 
