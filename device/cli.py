@@ -26,7 +26,7 @@ def _cmd_record_sim(args: argparse.Namespace) -> int:
 
     try:
         config = RecordConfig(seed=args.seed, width=args.size, height=args.size, fps=args.fps, short=args.short,
-                              start_time=args.start_time)
+                              start_time=args.start_time, shift=tuple(args.shift))
     except ValueError as e:
         raise AmiError(str(e)) from e
     out = record_session(args.out, config, progress=not args.quiet)
@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--short", action="store_true", help="a quick 3-room session of under a minute")
     sp.add_argument("--start-time", default=None,
                     help="wall clock at the session's start, ISO 8601 with offset (default: now)")
+    sp.add_argument("--shift", action="append", default=[], metavar="AXIS[=LEVEL]",
+                    help="a domain shift, repeatable: looks, carry=ahead|low|hidden, or random "
+                         "(all axes drawn from the seed); see device/sim/shift.py (default: none)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=_cmd_record_sim)
 

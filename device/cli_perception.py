@@ -21,7 +21,8 @@ def _cmd_train_perception(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     try:
-        config = PerceptionTrainConfig(seeds=tuple(args.seeds), sessions=args.sessions_dir, out=args.out,
+        config = PerceptionTrainConfig(seeds=tuple(args.seeds), shifted_seeds=tuple(args.shifted_seeds),
+                                       sessions=args.sessions_dir, out=args.out,
                                        frame_step=args.frame_step,
                                        train=TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed))
     except ValueError as e:
@@ -47,6 +48,9 @@ def register(tsub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> Non
                     help="output folder (default: out/perception)")
     sp.add_argument("--seeds", type=int, nargs="+", default=list(range(10)),
                     help="development seeds to train on, 0-99 (default: 0-9)")
+    sp.add_argument("--shifted-seeds", type=int, nargs="*", default=list(range(30, 40)),
+                    help="development seeds also recorded with `--shift random` (other looks and carries) "
+                         "to train on (default: 30-39)")
     sp.add_argument("--sessions-dir", type=Path, default=Path("out/train-sessions"),
                     help="where seed-N session folders are (recorded if missing; default: out/train-sessions)")
     sp.add_argument("--steps", type=int, default=800, help="optimizer steps (default: 800)")

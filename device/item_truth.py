@@ -98,7 +98,7 @@ def item_tracks(session: Session) -> list[ItemTrack]:
             dist[i] = float(np.linalg.norm(centre[i] - (fr.pose.x, fr.pose.y, fr.pose.z)))
         visible = np.array([name in f["visible"] for f in frames])
         enroll = next((e["t"] for e in events if e["item"] == name and e["type"] == "enroll"), None)
-        tracks.append(ItemTrack(name, it["mesh"], h, centre, visible, uv, dist, enroll))
+        tracks.append(ItemTrack(name, it.get("look", it["mesh"]), h, centre, visible, uv, dist, enroll))
     return tracks
 
 

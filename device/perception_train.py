@@ -31,6 +31,9 @@ SHIPPED_HEAD = ROOT / "worldmodel" / "artifacts" / "instance_head.pt"
 @dataclass(frozen=True)
 class PerceptionTrainConfig:
     seeds: tuple[int, ...] = tuple(range(10))
+    # ... and these recorded with `--shift random` (device.sim.shift: other looks, colours shared between
+    # items, other carries), so that the head learns to find an instance again, not the recorder's few looks
+    shifted_seeds: tuple[int, ...] = tuple(range(30, 40))
     sessions: Path = ROOT / "out" / "train-sessions"
     cache: Path = DEFAULT_CACHE
     out: Path = ROOT / "out" / "perception"  # checkpoint and loss plot
@@ -39,7 +42,7 @@ class PerceptionTrainConfig:
     train: "TrainConfig" = field(default_factory=lambda: _train_config())  # noqa: F821 (lazy import)
 
     def __post_init__(self) -> None:
-        bad = [s for s in self.seeds if s >= HELD_OUT_MIN_SEED or s < 0]
+        bad = [s for s in self.seeds + self.shifted_seeds if s >= HELD_OUT_MIN_SEED or s < 0]
         if bad:
             raise ValueError(f"PerceptionTrainConfig.seeds must be development seeds 0-99, got {bad}")
         if not self.seeds:
@@ -56,9 +59,11 @@ def load_sessions(config: PerceptionTrainConfig, progress: bool) -> list[tuple[S
     """Each training seed's session (recorded if missing) and its cached features."""
     from device.sim.record import RecordConfig, recorded
 
+    plan = [(f"seed-{seed}", RecordConfig(seed=seed)) for seed in config.seeds]
+    plan += [(f"seed-{seed}-random", RecordConfig(seed=seed, shift=("random",))) for seed in config.shifted_seeds]
     out = []
-    for seed in config.seeds:
-        s = read_session(recorded(config.sessions / f"seed-{seed}", RecordConfig(seed=seed), progress))
+    for name, record in plan:
+        s = read_session(recorded(config.sessions / name, record, progress))
         out.append((s, session_features(s, config.frame_step, cache=config.cache, progress=progress)))
     return out
 
@@ -102,7 +107,7 @@ def run_training(config: PerceptionTrainConfig, progress: bool = True) -> Path:
     threshold = threshold_at_fp(scores, config.fp_rate)
     stamp = dt.date.today().isoformat()
     path = config.out / f"instance_head-v1-{stamp}.pt"
-    meta = {"seeds": list(config.seeds), "frame_step": config.frame_step, "fp_rate": config.fp_rate,
+    meta = {"seeds": list(config.seeds), "shifted_seeds": list(config.shifted_seeds), "frame_step": config.frame_step, "fp_rate": config.fp_rate,
             "train": {k: v for k, v in asdict(config.train).items() if k != "head"},
             "final_loss": float(np.mean(result.losses[-50:])), "wall_s": round(result.wall_s, 1), "date": stamp}
     space = save_checkpoint(path, result.head, threshold, meta)

@@ -41,6 +41,7 @@ from device.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
 from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceMap
+from worldmodel.carry import CarryEvidence, View
 from worldmodel.chain import Hypothesis, ItemChain, WearerPath, places_apart
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has m
 # 0-69 and 1040-1059; docs/BENCHMARKS.md, Seeds)
 PATH_DWELL_S = 1.0
 ALERT_CHECK_S = 0.5  # an item's left-behind test runs at most this often
+IN_HAND_FOLLOWS = 0.5  # a sighting that moved with the wearer at least this clearly (carry.follows) was in hand
 ITEM_HEIGHT_M = 0.45  # where an item's centre is assumed to be, for "in view" (as perception's plane)
 
 
@@ -113,6 +115,7 @@ class WorldModelAnswerer:
         self._path = WearerPath(config.belief.reach_m)  # where the wearer went, indexed by place
         self._pose: Pose | None = None  # the wearer's latest pose
         self._places_version = self.places.version  # the place map the live chains were last brought up to
+        self._carry = CarryEvidence(config.belief.sigma_m, config.belief.range_sigma_per_m)  # live sightings
 
     def _walked(self, t: float, pose: Pose) -> None:
         """Keep a path point each time the wearer has moved PATH_STEP_M or stood PATH_DWELL_S."""
@@ -171,13 +174,14 @@ class WorldModelAnswerer:
         wearer = None if pose is None else (pose.x, pose.z)
         for item in dict.fromkeys(self._pending):
             seen = self._seen[item]
-            if wearer is not None:
+            if pose is not None and wearer is not None:
                 self._wearer[round(t, 3)] = wearer
                 for k in range(len(seen) - 1, -1, -1):
                     o, s = seen[k]
                     if o.t != t or o.wearer is not None:
                         break
-                    seen[k] = (Observation(o.t, o.position, o.margin, wearer, o.enroll), s)
+                    seen[k] = (Observation(o.t, o.position, o.margin, wearer, o.enroll,
+                                           follows=self._follows(item, o, pose)), s)
             b = self._live(item, t)
             if b.state == CARRIED and not b.support and not b.abstain:
                 # Looked for where it was and not seen since: keep looking there (a miss each time),
@@ -191,6 +195,13 @@ class WorldModelAnswerer:
             for chain in self._chains.values():
                 chain.extend([], self.places, self._path)
             self._places_version = self.places.version
+
+    def _follows(self, item: str, o: Observation, pose: Pose) -> float | None:
+        """Whether this sighting moved with the wearer since the item's previous one (carry.follows)."""
+        if o.position is None or o.miss:
+            return None
+        f = self._carry.follows(item, View(o.t, o.position, (pose.x, pose.z), pose.yaw_deg))
+        return None if o.enroll else f
 
     def _look(self, t: float, pose: Pose) -> None:
         """Negative evidence: the believed place is in view and near, and the item went unseen."""
@@ -259,18 +270,15 @@ class WorldModelAnswerer:
         return out
 
     def _in_hand(self, item: str, after_t: float, until_t: float) -> int:
-        """How many times the item was seen in the wearer's hand (at the carried range) in (after_t,
-        until_t]. A put-down follows a pick-up, and a carried item is in view, low, for many frames:
-        on dev seeds 0-9 every true move had 29 or more such sightings and the false alerts 0 to 3
-        (false matches elsewhere, or the same rest placed again). A carry also goes somewhere: none
-        are counted unless the wearer's positions at them span min_carry_m (a run of look-alikes at
-        hand range in front of a wearer standing still is not a carry)."""
-        bc = self.config.belief
+        """How many times the item was seen in the wearer's hand in (after_t, until_t]: sightings that
+        kept their place in the wearer's view while the wearer moved (`worldmodel.carry`), wherever
+        in the view and at whatever range the hand holds it. A put-down follows a pick-up. A carry
+        also goes somewhere: none are counted unless the wearer's positions at them span
+        min_carry_m (look-alikes in front of a wearer standing still are not a carry)."""
         seen = self._seen[item]  # in time order (the live chain is extended from it)
         window = seen[bisect.bisect_right(seen, after_t, key=lambda p: p[0].t):
                       bisect.bisect_right(seen, until_t, key=lambda p: p[0].t)]  # not the whole day, each frame
-        held = [o.wearer for o, _ in window if not (o.enroll or o.miss) and o.position and o.wearer
-                and abs(math.dist(o.position, o.wearer) - bc.carried_range_m) <= 2 * bc.carried_sigma_m]
+        held = [o.wearer for o, _ in window if o.wearer and o.follows is not None and o.follows >= IN_HAND_FOLLOWS]
         span = float(np.hypot(*np.ptp(np.array(held), axis=0))) if held else 0.0  # the wearer's box diagonal
         return len(held) if span >= self.config.min_carry_m else 0
 
@@ -290,6 +298,7 @@ class WorldModelAnswerer:
         enrolled = [(o, s) for o, s in self._seen.get(item, []) if (o.enroll or o.miss) and o.t <= t]
         pairs = list(enrolled)
         known = {s.frame for o, s in enrolled if o.enroll}
+        carry = CarryEvidence(self.config.belief.sigma_m, self.config.belief.range_sigma_per_m)  # over memory's
         for s in sorted(sightings, key=lambda s: s.t):
             if s.frame in known or s.t > t:
                 continue
@@ -297,8 +306,11 @@ class WorldModelAnswerer:
                     and self.places.nearest(s.position)[1] > self.places.radius_m):
                 self.places.assign(s.position)
                 self._placed.add(s.position)
+            pose = None if poses is None else poses.get(s.frame)
+            fol = None if pose is None or s.position is None else carry.follows(
+                item, View(s.t, s.position, (pose.x, pose.z), pose.yaw_deg))
             pairs.append((Observation(s.t, s.position, max(0.0, s.score - s.threshold),
-                                      self._wearer.get(round(s.t, 3))), s))
+                                      self._wearer.get(round(s.t, 3)), follows=fol), s))
         pairs.sort(key=lambda p: p[0].t)
         obs = [o for o, _ in pairs]
         chain = self._asked_chain(item, obs)

@@ -8,9 +8,13 @@ sequence adds up:
   sighting's score margin over its threshold. At a place: the squared distance from the sighting
   position to the place in units of the sighting's noise, which is larger along the wearer's view
   ray than across it (one camera's range is unsure, its bearing is not: `sighting_sq_dist`),
-  capped (one false match costs at most `outlier_energy`). Carried: a held
-  item is seen low in view, about `carried_range_m` ahead of the wearer, wherever the wearer is,
-  and clearly (a weak match pays `weak_carried_energy` more).
+  capped (one false match costs at most `outlier_energy`). Carried or resting is told by the
+  session's own evidence where it can be (`worldmodel.carry`): a sighting that kept its place in
+  the wearer's view while the wearer moved is in hand (a place pays up to `outlier_energy` more),
+  one that kept its place in the world rests (carried pays that). Only a sighting that says
+  neither (isolated, or the wearer still) falls back on a prior: a held item is seen about
+  `carried_range_m` ahead of the wearer. A held item is seen clearly (a weak match pays
+  `weak_carried_energy` more).
   Negative evidence too: the wearer looked at a place and did not see the item (a miss) costs
   `miss_energy` to every hypothesis that puts the item there.
 - dynamics terms: staying put is free; picking up and putting down cost energy; jumping from one
@@ -47,7 +51,9 @@ class BeliefConfig:
     # dev seeds 0-9 from 0.1-0.3, then checked on 20-49; docs/BENCHMARKS.md, Seeds)
     range_sigma_per_m: float = 0.3
     outlier_energy: float = 3.0  # cap on one sighting's place term: what ignoring a false match costs
-    carried_range_m: float = 1.3  # a held item is seen this far from the wearer (low in view)
+    # The prior for a sighting whose pair says nothing (worldmodel.carry): a held item is seen about this far
+    # from the wearer. One recorder's convention, so it decides only what the session's evidence cannot.
+    carried_range_m: float = 1.3
     carried_sigma_m: float = 0.25
     carried_energy: float = 0.3  # base cost of explaining a sighting as the item in hand
     # A sighting's weight is its score margin over threshold / this, clipped to [min_weight, 1]: a true
@@ -104,6 +110,7 @@ class Observation:
     wearer: tuple[float, float] | None  # (x, z) metres of the wearer when it was seen
     enroll: bool = False
     miss: bool = False  # the wearer looked at `position` and did not see the item (negative evidence)
+    follows: float | None = None  # moved with the wearer since the last sighting (worldmodel.carry), in [-1, 1]
 
 
 SURFACE_MIN_SPREAD_M2 = 1e-6  # views from one spot (no parallax at all) cannot tell floor from furniture
@@ -242,13 +249,18 @@ def observation_energies(obs: list[Observation], centres: np.ndarray, config: Be
     r = np.hypot(pos[:, 0] - wearer[:, 0], pos[:, 1] - wearer[:, 1])  # (T,) nan without both
     w = np.where(at_range_clamp(r, c), w * c.far_weight, w)
     w = np.where(enroll, c.enroll_weight, w)
+    fol = np.array([math.nan if o.follows is None else o.follows for o in obs], dtype=float)  # (T,)
+    told = ~np.isnan(fol) & ~enroll  # the pair told carried from resting
+    in_hand, at_rest = np.clip(np.nan_to_num(fol), 0.0, 1.0), np.clip(-np.nan_to_num(fol), 0.0, 1.0)
     E = np.zeros((T, K + 1))
     if K:
         m2 = sighting_sq_dist(pos, wearer, enroll, centres, c)
-        E[:, :K] = w[:, None] * np.minimum(0.5 * m2, c.outlier_energy)
-    held = c.carried_energy + np.minimum(0.5 * ((r - c.carried_range_m) / c.carried_sigma_m) ** 2, c.outlier_energy)
+        E[:, :K] = w[:, None] * (np.minimum(0.5 * m2, c.outlier_energy) + c.outlier_energy * in_hand[:, None])
+    prior = c.carried_energy + np.minimum(0.5 * ((r - c.carried_range_m) / c.carried_sigma_m) ** 2, c.outlier_energy)
+    held = np.where(told, c.carried_energy + c.outlier_energy * at_rest, prior)
+    held = np.where(at_range_clamp(r, c), c.carried_energy + c.outlier_energy, held)  # "at least 4 m": not in a hand
     E[:, K] = w * np.where(enroll, c.outlier_energy,  # the wearer points at it: it rests there
-                           np.where(has_wearer, held, c.carried_energy))
+                           np.where(has_wearer | told, held, c.carried_energy))
     E[:, K] += np.where(enroll, 0.0, c.weak_carried_energy * (1.0 - strength))
     E[~has_pos] = 0.0  # no position: every hypothesis explains it equally
     miss = np.array([o.miss for o in obs], dtype=bool)  # (T,)

@@ -95,7 +95,7 @@ def make_house_env(layout: HouseLayout, width: int, height: int) -> Any:
                     self.entities.append(Portrait(p))
             for item, spot in zip(layout.items, layout.start_spots):
                 if item.mesh == "box":
-                    ent = PlainBox(PHONE_RGB, PHONE_SIZE_M, static=False)
+                    ent = PlainBox(item.rgb or PHONE_RGB, item.size_m or PHONE_SIZE_M, static=False)
                 else:
                     ent = MeshEnt(mesh_name=item.mesh, height=item.height_m, static=False)
                 self.items[item.name] = self.place_entity(

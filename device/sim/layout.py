@@ -13,12 +13,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from device.sim.errors import SimError
+from device.sim.shift import varied_look
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class HouseConfig:
     seed: int
     n_rooms: int | None = None  # None: 3 to 5, chosen per seed
     n_items: int | None = None  # None: 3 to 6, chosen per seed
+    varied_looks: bool = False  # any mesh, colour and scale per item (device.sim.shift `looks`)
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -176,6 +178,15 @@ class Item:
     carryable: bool
     height_m: float
     plural: bool
+    rgb: tuple[float, float, float] | None = None  # a "box" item's colour (None: the phone's black)
+    size_m: tuple[float, float, float] | None = None  # a "box" item's size (None: PHONE_SIZE_M)
+
+    @property
+    def look(self) -> str:
+        """What it looks like, as training keys objects: the mesh, or a box's colour and size."""
+        if self.mesh != "box" or self.rgb is None:
+            return self.mesh
+        return "box-" + "".join(f"{round(255 * v):02x}" for v in self.rgb) + "-" + "x".join(map(str, self.size_m or ()))
 
 
 @dataclass(frozen=True)
@@ -376,6 +387,10 @@ def _generate(config: HouseConfig, rng: np.random.Generator) -> HouseLayout | No
                           tuple(furniture), tuple(paintings), tuple(spots)))
 
     items = _choose_items(rng, config.n_items if config.n_items is not None else int(rng.integers(3, 7)))
+    if config.varied_looks:  # the same house and script, other looks: its own stream of draws
+        looks_rng = np.random.default_rng([config.seed, 4])
+        meshes = tuple(k.mesh for k in ITEM_KINDS)
+        items = tuple(replace(it, **varied_look(looks_rng, meshes, MESH_COLORS, it.height_m)) for it in items)
     all_spots = [s for r in rooms for s in r.spots]
     start: list[Spot] = []  # spread the items: at most two start in one room, if there is space
     order = [all_spots[int(i)] for i in rng.permutation(len(all_spots))]

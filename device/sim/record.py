@@ -25,16 +25,16 @@ import numpy as np
 from device.session import AUDIO_SAMPLE_RATE_HZ, Pose, SessionInfo, SessionWriter, Utterance
 from device.errors import SessionError
 from device.sim.errors import SimError
+from device.sim.shift import parse_shift
 from device.sim.house import make_house_env
 from device.sim.layout import CAMERA_HEIGHT_M, HouseConfig, HouseLayout, generate_house
-from device.sim.wearer import FrameState, WearerConfig, WearerPlan, plan_session
+from device.sim.wearer import HIDDEN_Y_M, FrameState, WearerConfig, WearerPlan, plan_session
 
 log = logging.getLogger(__name__)
 
 NEAR_CLIP_M = 0.04  # MiniWorld's projection
 FAR_CLIP_M = 100.0
 SURFACE_SLACK_M = 0.03  # depth-buffer noise (16 bits, 0.04-100 m: about 1 cm at 5 m)
-HIDDEN_Y_M = -50.0  # items are moved this far below the floor to render the house without them
 SPEECH_GAIN = 0.8
 
 
@@ -46,6 +46,7 @@ class RecordConfig:
     fps: float = 10.0
     short: bool = False  # a quick ~30-45 s session in 3 rooms with 3 items, for tests
     start_time: str | None = None  # session.json's wall clock at t = 0 (ISO 8601); None: when recording starts
+    shift: tuple[str, ...] = ()  # `--shift` axes (device.sim.shift); () is the default recorder
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -58,6 +59,7 @@ class RecordConfig:
             raise ValueError(f"RecordConfig.fps must be between 1 and 60, got {self.fps!r}")
         if not isinstance(self.short, bool):
             raise ValueError(f"RecordConfig.short must be True or False, got {self.short!r}")
+        parse_shift(self.shift, self.seed)  # a bad axis is a ValueError naming it
         if self.start_time is not None:
             try:
                 SessionInfo(fps=1.0, width=1, height=1, start_time=self.start_time)
@@ -174,7 +176,7 @@ def _truth(layout: HouseLayout, plan: WearerPlan, visible: list[list[str]]) -> d
                                       for f in r.furniture]} for r in layout.rooms],
              "doors": [{"rooms": [d.room_a, d.room_b], "x": _r(d.x), "z": _r(d.z), "width_m": d.width_m}
                        for d in layout.doors]}
-    items = [{"name": it.name, "mesh": it.mesh, "carryable": it.carryable, "height_m": it.height_m}
+    items = [{"name": it.name, "mesh": it.mesh, "look": it.look, "carryable": it.carryable, "height_m": it.height_m}
              for it in layout.items]
     names = [it.name for it in layout.items]
     events = []
@@ -222,8 +224,12 @@ def record_session(out: Path, config: RecordConfig, progress: bool = True) -> Pa
     for tool in ("espeak-ng", "sox"):  # fail before rendering anything
         _tool(tool)
     n = 3 if config.short else None
-    layout = generate_house(HouseConfig(seed=config.seed, n_rooms=n, n_items=n))
-    plan = plan_session(layout, WearerConfig(fps=config.fps, short=config.short), config.seed)
+    shift = parse_shift(config.shift, config.seed)
+    layout = generate_house(HouseConfig(seed=config.seed, n_rooms=n, n_items=n, varied_looks=shift.looks))
+    ahead_m, below_m = shift.carry_pose_m()
+    plan = plan_session(layout, WearerConfig(fps=config.fps, short=config.short, carry_ahead_m=ahead_m,
+                                             carry_below_eye_m=below_m, carry_hidden=shift.carry_hidden),
+                        config.seed)
     audio, utterances = _speech_track(plan)
     env = make_house_env(layout, config.width, config.height)
     try:
@@ -261,6 +267,7 @@ def record_session(out: Path, config: RecordConfig, progress: bool = True) -> Pa
             writer.write_audio(audio)
             for name, obj in _truth(layout, plan, visible).items():
                 writer.write_truth(name, obj)
+            writer.write_truth("shift.json", {"shift": shift.names()})
     finally:
         env.close()
     log.info("recorded %s: seed %d, %d frames (%.1f s of session) in %.1f s", out, config.seed,

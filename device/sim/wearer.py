@@ -31,6 +31,7 @@ LOOK_AROUND_PITCH_DEG = -15.0
 STAND_DISTANCE_M = 1.2  # from an item the wearer enrolls, picks up or puts down
 CARRY_AHEAD_M = 0.6  # closer than MiniWorld's _get_carry_pos, so a carried item never pokes into walls
 CARRY_BELOW_EYE_M = 0.3  # the carried item's top is this far below the eye, as in _get_carry_pos
+HIDDEN_Y_M = -50.0  # an item out of every view (a pocket; a bare render) is drawn this far down
 HAND_MOVE_S = 0.6  # an item moves between rest and hand in this long
 LOOK_HOLD_S = 2.0  # holding the view on an item while naming it
 FULL_CHORES_UNTIL_S = 140.0  # no new chore after this; each must also fit before FULL_MAX_S
@@ -46,10 +47,16 @@ NEVER_SEEN = ("passport", "umbrella", "headphones")
 class WearerConfig:
     fps: float = 10.0
     short: bool = False  # ~30-45 s, one enroll, one carry, one left-behind, two queries
+    carry_ahead_m: float = CARRY_AHEAD_M  # where a carried item is held (device.sim.shift varies it)
+    carry_below_eye_m: float = CARRY_BELOW_EYE_M
+    carry_hidden: bool = False  # a carried item is out of view (pocket, bag): drawn nowhere
 
     def __post_init__(self) -> None:
         if not (isinstance(self.fps, (int, float)) and 1.0 <= self.fps <= 60.0):
             raise ValueError(f"WearerConfig.fps must be between 1 and 60, got {self.fps!r}")
+        if not (0.2 <= self.carry_ahead_m <= 1.5 and 0.0 <= self.carry_below_eye_m <= 1.2):
+            raise ValueError(f"WearerConfig carry pose must be 0.2-1.5 m ahead and 0-1.2 m below the eye, got "
+                             f"{self.carry_ahead_m!r}, {self.carry_below_eye_m!r}")
 
 
 @dataclass(frozen=True)
@@ -112,8 +119,8 @@ def _wrap(a: float) -> float:
 class _Script:
     """Builds the plan frame by frame; each action appends frames at 1/fps."""
 
-    def __init__(self, layout: HouseLayout, fps: float, x: float, z: float, yaw: float) -> None:
-        self.layout, self.fps = layout, fps
+    def __init__(self, layout: HouseLayout, config: WearerConfig, x: float, z: float, yaw: float) -> None:
+        self.layout, self.fps, self.config = layout, config.fps, config
         self.x, self.z, self.yaw, self.pitch = x, z, yaw, WALK_PITCH_DEG
         self.carrying: str | None = None
         self.items = {it.name: it for it in layout.items}
@@ -138,9 +145,12 @@ class _Script:
         return r
 
     def carry_pose(self, name: str) -> ItemPose:
-        h = self.items[name].height_m
-        return ItemPose(self.x + CARRY_AHEAD_M * math.cos(self.yaw), max(CAMERA_HEIGHT_M - h - CARRY_BELOW_EYE_M, 0.0),
-                        self.z - CARRY_AHEAD_M * math.sin(self.yaw), self.yaw)
+        h, c = self.items[name].height_m, self.config
+        if c.carry_hidden:  # in a pocket: below the floor, where no view reaches
+            return ItemPose(self.x, HIDDEN_Y_M, self.z, self.yaw)
+        y = max(CAMERA_HEIGHT_M - h - c.carry_below_eye_m, 0.0)
+        return ItemPose(self.x + c.carry_ahead_m * math.cos(self.yaw), y, self.z - c.carry_ahead_m * math.sin(self.yaw),
+                        self.yaw)
 
     def _emit(self) -> None:
         poses = []
@@ -333,7 +343,7 @@ def plan_session(layout: HouseLayout, config: WearerConfig, seed: int) -> Wearer
     first = layout.items[0]  # always carryable (see layout._choose_items)
     start = layout.start_spots[0].room if config.short else int(rng.integers(len(layout.rooms)))
     cx, cz = layout.rooms[start].rect.centre
-    s = _Script(layout, config.fps, cx, cz, float(rng.uniform(-math.pi, math.pi)))
+    s = _Script(layout, config, cx, cz, float(rng.uniform(-math.pi, math.pi)))
     if config.short:
         _short(s, rng, first.name, never)
     else:
