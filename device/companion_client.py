@@ -21,7 +21,6 @@ import hmac
 import json
 import logging
 import math
-import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from device.errors import CompanionError, CompanionUnavailable
-from device.session import write_text_atomic
+from core.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +91,7 @@ def save_pairing(state_dir: Path, pairing: Pairing) -> Path:
     folder = Path(state_dir)
     make_private_folder(folder)
     path = state_path(folder)
-    write_text_atomic(path, json.dumps(pairing.to_json(), indent=2) + "\n")  # mkstemp: created 0600
-    os.chmod(path, 0o600)
+    write_text_atomic(path, json.dumps(pairing.to_json(), indent=2) + "\n")  # created 0600
     return path
 
 

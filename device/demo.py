@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.files import replace_atomically
 from device.assistant import Assistant
 from device.encoder import EncoderRuntime
 from device.evaluate import evaluate, format_table, write_metrics
@@ -105,11 +106,7 @@ def contact_sheet(session: Session, responses: list[Response], out: Path, found:
         colour = (170, 0, 0) if r.kind == "alert" else (0, 0, 0)
         for j, line in enumerate(lines):
             draw.text((3 * pad + 2 * px, y + j * 20), line, fill=colour, font=font)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    sheet.save(tmp)
-    tmp.chmod(0o600)  # frames from the wearer's camera: owner-only, like the memory
-    tmp.replace(out)
+    replace_atomically(out, sheet.save, suffix=".png")  # the wearer's frames: owner-only, like the memory
     return out
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.files import replace_atomically
 from device.errors import AmiError, OutputError
 from device.replay import ReplayConfig, replay
 from device.responses import Response
@@ -190,11 +191,7 @@ def draw(ex: Explanation, session: Session, out: Path) -> Path:
     for k, line in enumerate(words[:7]):
         d.text((pad, MAP_PX + 6 + 18 * k), line, fill=(0, 0, 0), font=font)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp.png")
-        im.save(tmp)
-        tmp.chmod(0o600)  # frames from the wearer's camera: owner-only, like the memory
-        tmp.replace(out)
+        replace_atomically(out, im.save, suffix=".png")  # the wearer's frames: owner-only, like the memory
     except OSError as e:
         raise OutputError(f"{out}: could not write the picture ({e.strerror}); choose another --out") from e
     return out

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.geometry import step_pose, wrap_deg
+
 MIN_TURN_DEG = 20.0  # smaller changes of heading are "keep going"
 MIN_LEG_M = 0.25  # shorter legs merge into the next one
 TURN_STEP_DEG = 15.0
@@ -26,11 +28,6 @@ MERGE_TURN_DEG = 20.0  # consecutive legs whose directions differ by less than t
 class Step:
     turn_deg: float  # > 0: left, wrapped to (-180, 180]
     walk_m: float
-
-
-def wrap_deg(a: float) -> float:
-    """Degrees wrapped to (-180, 180]."""
-    return -((-a + 180.0) % 360.0 - 180.0)
 
 
 def heading_deg(dx: float, dz: float) -> float:
@@ -45,10 +42,7 @@ def plan_path(actions: np.ndarray, x: float = 0.0, z: float = 0.0, yaw_deg: floa
     points = [(x, z)]
     yaw = yaw_deg
     for fwd, right, turn in np.asarray(actions, dtype=np.float64).reshape(-1, 3):
-        r = math.radians(yaw)
-        x += fwd * math.cos(r) + right * math.sin(r)
-        z += -fwd * math.sin(r) + right * math.cos(r)
-        yaw = wrap_deg(yaw + turn)
+        x, z, yaw = step_pose(x, z, yaw, float(fwd), float(right), float(turn))
         points.append((x, z))
     return points, yaw
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.geometry import camera_axes
 from device.encoder import Encoding
 from device.session import Pose
 
@@ -113,15 +114,6 @@ def best_match(enc: Encoding, prototypes: np.ndarray) -> tuple[int, float]:
     sims = (enc.patches @ prototypes.T).max(axis=1)  # (N,)
     cell = int(np.argmax(sims))
     return cell, float(sims[cell])
-
-
-def camera_axes(pose: Pose) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(forward, right, up) unit vectors of the camera; see docs/session-format.md."""
-    yaw, pitch = math.radians(pose.yaw_deg), math.radians(pose.pitch_deg)
-    fwd = np.array([math.cos(pitch) * math.cos(yaw), math.sin(pitch), -math.cos(pitch) * math.sin(yaw)])
-    right = np.array([math.sin(yaw), 0.0, math.cos(yaw)])
-    up = np.array([-math.sin(pitch) * math.cos(yaw), math.cos(pitch), math.sin(pitch) * math.sin(yaw)])
-    return fwd, right, up
 
 
 def project_point(pose: Pose, hfov_deg: float, aspect_hw: float, point: tuple[float, float, float]

@@ -9,13 +9,12 @@ atomically. The cache key holds the session's path, frame count, step and input 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.files import replace_atomically
 from device.encoder import to_input
 from device.errors import ModelError
 from device.session import Session
@@ -80,13 +79,6 @@ def session_features(session: Session, step: int = 2, input_px: int = 224, cache
         s8s.append(s8.astype(np.float16))
         s16s.append(s16.astype(np.float16))
     feats = SessionFeatures(idx, np.stack(s8s), np.stack(s16s))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, frames=feats.frames, s8=feats.s8, s16=feats.s16)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, lambda tmp: np.savez(tmp, frames=feats.frames, s8=feats.s8, s16=feats.s16),
+                       suffix=".tmp.npz")
     return feats

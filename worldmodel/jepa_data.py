@@ -15,14 +15,13 @@ are left out: pitch is not part of the action, so such a change could not be pre
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from core.files import replace_atomically
 from device.encoder import EncoderRuntime
 from device.errors import ModelError
 from device.session import Session
@@ -67,15 +66,7 @@ def encoder_id(encoder: EncoderRuntime) -> str:
 
 
 def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def session_cells(session: Session, encoder: EncoderRuntime, config: JepaConfig, frame_step: int = 1,
