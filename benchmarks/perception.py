@@ -163,7 +163,8 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from device.perception_eval import frozen_embedder, head_embedder, load_instance_head, threshold_at_fp
+    from device.instance_encoder import load_instance_head
+    from device.perception_eval import frozen_embedder, head_embedder, threshold_at_fp
     from device.session import read_session
     from device.sighting_filter import FilterConfig
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from core.files import replace_atomically
+from core.paths import DEMO_SESSION
 from device.assistant import Assistant
 from device.encoder import EncoderRuntime
 from device.evaluate import evaluate, format_table, write_metrics
@@ -15,7 +16,6 @@ from device.replay import ReplayConfig, ReplayResult, replay
 from device.responses import Response
 from device.session import Session, read_session
 
-DEMO_SESSION = Path(__file__).resolve().parent.parent / "demo" / "session"
 SHEET_FRAME_PX = 192
 
 

@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from core.paths import EXPORT_ARTIFACTS
 from device.encoder import VARIANTS, EncoderConfig, Encoding, embedding_space, to_encoding, to_input
 from device.encoder_manifest import MANIFEST_FILE, EncoderManifest, ProgramEntry, read_manifest
 from device.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent / "export" / "artifacts" / MANIFEST_FILE
+DEFAULT_MANIFEST = EXPORT_ARTIFACTS / MANIFEST_FILE
 _DTYPE_CODES = {"float32": 6}  # ExecuTorch ScalarType codes the runtime reports (6 = Float)
 
 

@@ -11,15 +11,21 @@ this encoder.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from device.encoder import EncoderConfig, Encoding, embedding_space, to_encoding, to_input
 from device.errors import ModelError
-from device.perception_eval import load_instance_head
-from device.perception_train import SHIPPED_HEAD
+from core.paths import WORLDMODEL_ARTIFACTS
+
+if TYPE_CHECKING:
+    import torch
+
+    from worldmodel.instance_head import LoadedHead
 
 INSTANCE_MODEL = "MobileNetV2 features[:7]+[:14] + instance head"
+SHIPPED_HEAD = WORLDMODEL_ARTIFACTS / "instance_head.pt"  # the head the glasses run (`ami train perception`)
 
 
 class InstanceEncoder:
@@ -49,13 +55,13 @@ class InstanceEncoder:
         self.space = embedding_space(self.model, self.weights["sha256"], config.input_px)
         self._torch = torch
 
-    def network(self) -> "torch.nn.Module":  # noqa: F821 (lazy import)
+    def network(self) -> torch.nn.Module:
         """Backbone and head as one module, the one `ami export --model instance` lowers."""
         from worldmodel.instance_head import InstanceNet
 
         return InstanceNet(self._net, self._head).eval()
 
-    def features(self, x: "torch.Tensor") -> np.ndarray:  # noqa: F821 (lazy import)
+    def features(self, x: torch.Tensor) -> np.ndarray:
         """(1, 3, px, px) float in [0, 1] -> (dim, gh, gw) float32, unit vectors per cell."""
         with self._torch.inference_mode():
             return self._head(*self._net(x))[0].numpy()
@@ -63,3 +69,14 @@ class InstanceEncoder:
     def encode(self, rgb: np.ndarray) -> Encoding:
         """rgb: (H, W, 3) uint8 -> Encoding (patches: the head's per-cell embeddings)."""
         return to_encoding(self.features(to_input(rgb, self.config.input_px)))
+
+
+def load_instance_head(path: Path) -> LoadedHead:
+    """The instance head checkpoint at `path`, or ModelError naming the file and what to do."""
+    from worldmodel.errors import CheckpointError
+    from worldmodel.instance_head import load_checkpoint
+
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as e:
+        raise ModelError(str(e)) from e

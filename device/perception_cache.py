@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from core.files import replace_atomically
+from core.paths import OUT
 from device.encoder import to_input
 from device.errors import ModelError
 from device.session import Session
 
-DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "out" / "perception-cache"
+DEFAULT_CACHE = OUT / "perception-cache"
 
 
 @dataclass(frozen=True)

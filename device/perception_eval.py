@@ -19,7 +19,6 @@ from typing import Callable
 import numpy as np
 
 from device.encoder import Encoding
-from device.errors import ModelError
 from device.item_truth import ItemTrack, cell_distance, item_tracks, uv_cell
 from device.perception import PerceptionConfig, cell_ray, glance_prototypes, sighting_position
 from device.perception_cache import SessionFeatures
@@ -168,13 +167,3 @@ def summarize(scores: list[ItemScores], threshold: float, item: str | None = Non
     return Summary(threshold, float(fired[neg].mean()) if neg.any() else 0.0, recall, n,
                    float(hit[tp].mean()) if tp.any() else None, float(np.median(err[tp])) if tp.any() else None)
 
-
-def load_instance_head(path: "Path") -> "LoadedHead":  # noqa: F821 (lazy import)
-    """The instance head checkpoint at `path`, or ModelError naming the file and what to do."""
-    from worldmodel.errors import CheckpointError
-    from worldmodel.instance_head import load_checkpoint
-
-    try:
-        return load_checkpoint(path)
-    except CheckpointError as e:
-        raise ModelError(str(e)) from e

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.paths import OUT
 from device.item_truth import item_tracks, uv_cell
 from device.perception_cache import DEFAULT_CACHE, SessionFeatures, session_features
 from device.perception_eval import head_embedder, score_session, threshold_at_fp
@@ -23,17 +24,15 @@ from device.session import Session, read_session
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT_MIN_SEED = 1000  # held-out seeds (1000-1019, 2000-2019) never train anything
-SHIPPED_HEAD = ROOT / "worldmodel" / "artifacts" / "instance_head.pt"
 
 
 @dataclass(frozen=True)
 class PerceptionTrainConfig:
     seeds: tuple[int, ...] = tuple(range(10))
-    sessions: Path = ROOT / "out" / "train-sessions"
+    sessions: Path = OUT / "train-sessions"
     cache: Path = DEFAULT_CACHE
-    out: Path = ROOT / "out" / "perception"  # checkpoint and loss plot
+    out: Path = OUT / "perception"  # checkpoint and loss plot
     frame_step: int = 2  # every 2nd frame of 10 fps: neighbours are near duplicates
     fp_rate: float = 0.002  # on training seeds; 0.01 there gave 3.3% on dev seeds 10-11 (overfit), 0.002 gave 0.4%
     train: "TrainConfig" = field(default_factory=lambda: _train_config())  # noqa: F821 (lazy import)

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 from core.files import replace_atomically
+from core.paths import OUT
 from device.encoder import EncoderRuntime
 from device.errors import ModelError
 from device.session import Session
 from worldmodel.jepa import JepaConfig, LatentPredictor, action_between, pool_patches
 
-DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "out" / "jepa-cache"
+DEFAULT_CACHE = OUT / "jepa-cache"
 
 
 @dataclass(frozen=True)
