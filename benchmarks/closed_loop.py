@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from device.guidance import egocentric
+from device.navigation.guidance import egocentric
 from nav_follow import RECOVER_STEPS, Follower, bearing_error_deg
 from nav_world import House, Start, ensure_answers, ensure_memory, latents
 from report import ROOT, fmt, parse_seeds, write_section
@@ -84,7 +84,7 @@ class Ctx:
         self.memory = latents(predictor, house.patches)  # (N, D)
 
     def look(self, pose: Any) -> Any:
-        """The device.encoder.Encoding of what the wearer sees at `pose`."""
+        """The device.perception.encoder.Encoding of what the wearer sees at `pose`."""
         return self.encoder.encode(self.house.render(pose))
 
     def latent(self, enc: Any) -> Any:
@@ -179,7 +179,8 @@ def answerer_version() -> str:
     """A hash of the code behind the assistant's locate answers: cached answers of other code are
     not reused."""
     h = hashlib.sha256()
-    for f in ("device/wm_answerer.py", "device/perception.py", "worldmodel/belief.py", "worldmodel/chain.py"):
+    for f in ("device/answering/wm_answerer.py", "device/perception/perception.py", "worldmodel/belief.py",
+              "worldmodel/chain.py"):
         h.update((ROOT / f).read_bytes())
     return h.hexdigest()[:12]
 
@@ -189,7 +190,7 @@ def start_companion(tmp: Path, checkpoint: Path | None, args: argparse.Namespace
     sys.path.insert(0, str(ROOT / "tests" / "device"))
     from companion_process import CompanionProcess
 
-    from device.companion_client import CompanionClient, CompanionConfig, pair
+    from device.navigation.companion_client import CompanionClient, CompanionConfig, pair
 
     proc = CompanionProcess(tmp, checkpoint or ROOT / "worldmodel" / "artifacts" / "jepa-v1.pt")
     proc.start()
@@ -264,7 +265,7 @@ def render_section(s: dict[str, dict[str, Any]], args: argparse.Namespace, comma
 
 
 def main() -> int:
-    from device.companion_client import CompanionConfig
+    from device.navigation.companion_client import CompanionConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default=HELD_OUT, help=f"house seeds (default: {HELD_OUT}, held out)")
@@ -289,8 +290,8 @@ def main() -> int:
     from tqdm import tqdm
 
     torch.set_num_threads(1)
-    from device.encoder import EncoderConfig, make_encoder
-    from device.place_graph import PlaceGraph
+    from device.perception.encoder import EncoderConfig, make_encoder
+    from device.navigation.place_graph import PlaceGraph
     from device.sim.record import RecordConfig, recorded
     from worldmodel.jepa import load_predictor
 

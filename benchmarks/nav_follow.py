@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from device.guidance import item_bearing, wrap_deg
-from device.perception import PerceptionConfig, best_match, sighting_position
-from device.route import STOP_M
+from device.navigation.guidance import item_bearing, wrap_deg
+from device.perception.perception import PerceptionConfig, best_match, sighting_position
+from device.navigation.route import STOP_M
 from device.session import Pose
 
 HOMING_KEEP = 5  # the target is placed from this many latest sightings on the way ...
@@ -36,7 +36,7 @@ ACROSS_SIGMA_M = 0.2  # ... each sure of its bearing (a 14-cell row spans 4.3 de
 RANGE_SIGMA = 0.5  # ... less of its range: this fraction of where its ray meets the 0.45 m plane ...
 ANSWER_SIGMA_M = 1.0  # ... with the assistant's answer as a prior this sure
 REACHED_M = 0.35  # a route waypoint this close is passed
-# The route ends STOP_M (device/route.py) from where the assistant's answer puts the item ...
+# The route ends STOP_M (device/navigation/route.py) from where the assistant's answer puts the item ...
 # ... and HOMING_STOP_M from where sightings on the way put it. Until they are seen from several
 # distances, a sighting of an item on the floor is placed short of it (its ray meets a plane 0.45 m
 # up: 0.7x the distance from eye height 1.5 m), and the item leaves the view, pitched 10 degrees
@@ -60,7 +60,7 @@ class Follower:
     def __init__(self, graph: Any, pose: Pose, goal: tuple[float, float], item: Any, hfov_deg: float,
                  aspect_hw: float, perception: PerceptionConfig = PerceptionConfig(),
                  elsewhere: Sequence[tuple[float, float]] = ()) -> None:
-        self.graph = graph  # device.place_graph.PlaceGraph over memory's keyframe poses
+        self.graph = graph  # device.navigation.place_graph.PlaceGraph over memory's keyframe poses
         self.answer = self.goal = goal
         self.elsewhere = list(elsewhere)  # where to look next, in order, when a scan finds nothing
         self.targets = self._route(pose, goal)
@@ -76,7 +76,7 @@ class Follower:
         return bool(self.seen)
 
     def observe(self, enc: Any, pose: Pose) -> None:
-        """Match the view (a device.encoder.Encoding) against the item; a hit retargets the route."""
+        """Match the view (a device.perception.encoder.Encoding) against the item; a hit retargets the route."""
         self.in_view = False
         if self.item is None:
             return

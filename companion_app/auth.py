@@ -5,7 +5,7 @@ Why HMAC and not a bearer token: a token seen once (a log, a proxy) can be repla
 signature covers the method, path, body hash, a timestamp and a nonce, so a captured request can
 neither be altered nor sent again, and the secret itself never crosses the network after pairing.
 
-Signed message (the device client in device/companion_client.py builds the same bytes):
+Signed message (the device client in device/navigation/companion_client.py builds the same bytes):
 
     "{METHOD}\\n{PATH}\\n{X-Ami-Timestamp as sent}\\n{X-Ami-Nonce}\\n{sha256_hex(body)}"
 

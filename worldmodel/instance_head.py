@@ -88,7 +88,7 @@ class InstanceNet(nn.Module):
     """RGB (B, 3, H, W) in [0, 1] -> (B, dim, H/16, W/16): backbone and head as one module (to export).
 
     It stops before the head's L2 normalisation: the device normalises every cell anyway
-    (device/encoder.py to_encoding), and the norm does not lower to XNNPACK (it split the program
+    (device/perception/encoder.py to_encoding), and the norm does not lower to XNNPACK (it split the program
     into 3 pieces, with portable ops between them)."""
 
     def __init__(self, features: MultiScaleFeatures, head: InstanceHead) -> None:

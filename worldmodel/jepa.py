@@ -1,6 +1,6 @@
 """JEPA latent predictor: keyframe patch features -> latent s; (s_t, a_t) -> s_{t+1}.
 
-s is a projection of the device encoder's cells (device/encoder.py `Encoding.patches`, a
+s is a projection of the device encoder's cells (device/perception/encoder.py `Encoding.patches`, a
 row-major 14x14 grid at input_px 224: 64-d from the shipped instance head; `patch_dim` in the
 checkpoint says which). The grid is average-pooled
 to 7x7 first and each cell is projected on its own before one MLP mixes them, so the latent keeps
@@ -13,7 +13,7 @@ rollouts are differentiable so the companion can plan through them by CEM or gra
 `surprise` is its prediction error per row: the energy the planners minimise to a goal latent.
 
 Checkpoints are torch files holding only tensors and JSON-able values (loaded with
-weights_only=True), format "ami-jepa/1"; worldmodel/train_jepa.py writes them.
+weights_only=True), format "ami-jepa/1"; device/training/train_jepa.py writes them.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def pool_patches(patches: Tensor, config: JepaConfig) -> Tensor:
     """(B, grid*grid, C) row-major patches -> (B, cells, C) average-pooled cells, row-major.
 
     Pooling is linear and comes first, so a feature cache may store pooled cells
-    (worldmodel/jepa_data.py) and feed them to `LatentPredictor.encode_cells` unchanged."""
+    (device/training/jepa_data.py) and feed them to `LatentPredictor.encode_cells` unchanged."""
     b, n, c = patches.shape
     if n != config.grid ** 2 or c != config.patch_dim:
         raise ModelError(f"JEPA encode: expected patches of shape (B, {config.grid ** 2}, {config.patch_dim}) "

@@ -19,23 +19,23 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from device.encoder import Encoding, EncoderRuntime
-from device.asr import COMMON_ITEMS
-from device.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
-from device.keyframes import KeyframeConfig, KeyframeGate
-from device.baseline import BaselineConfig, LastSightingAnswerer, age_text
-from device.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
+from device.perception.encoder import Encoding, EncoderRuntime
+from device.speech.asr import COMMON_ITEMS
+from device.speech.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
+from device.perception.keyframes import KeyframeConfig, KeyframeGate
+from device.answering.baseline import BaselineConfig, LastSightingAnswerer, age_text
+from device.perception.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
-from device.route import RouteGuide
-from device.place_names import PlaceNames, PlaceNamesConfig
-from device.wm_answerer import WorldModelAnswerer, WorldModelConfig
+from device.navigation.route import RouteGuide
+from device.answering.place_names import PlaceNames, PlaceNamesConfig
+from device.answering.wm_answerer import WorldModelAnswerer, WorldModelConfig
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
 from memory.types import ItemRecord, KeyframeRecord, PatchHit
 
 if TYPE_CHECKING:
-    from device.companion_client import CompanionClient
+    from device.navigation.companion_client import CompanionClient
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from device.perception import Sighting
+from device.perception.perception import Sighting
 from device.responses import Evidence, Response
 from device.session import Pose
 

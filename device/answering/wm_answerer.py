@@ -34,10 +34,10 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from device.baseline import CARRYABLE_ITEMS, age_text, distance_from_viewer, pronouns
-from device.guidance import where_from_here
-from device.perception import Sighting
-from device.place_names import PlaceNames
+from device.answering.baseline import CARRYABLE_ITEMS, age_text, distance_from_viewer, pronouns
+from device.navigation.guidance import where_from_here
+from device.perception.perception import Sighting
+from device.answering.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
 from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceMap

@@ -9,10 +9,10 @@ import numpy as np
 
 from core.files import replace_atomically
 from core.paths import DEMO_SESSION
-from device.assistant import Assistant
-from device.encoder import EncoderRuntime
-from device.evaluate import evaluate, format_table, write_metrics
-from device.replay import ReplayConfig, ReplayResult, replay
+from device.answering.assistant import Assistant
+from device.perception.encoder import EncoderRuntime
+from device.evaluation.evaluate import evaluate, format_table, write_metrics
+from device.app.replay import ReplayConfig, ReplayResult, replay
 from device.responses import Response
 from device.session import Session, read_session
 
@@ -35,7 +35,7 @@ def found_cells(session: Session, responses: list[Response], encoder: EncoderRun
                 prototypes: dict[str, np.ndarray]) -> Found:
     """For each answer or alert with an evidence frame: the cell of that frame that best matches
     the item's enrollment prototypes, as the assistant's perception saw it."""
-    from device.perception import best_match
+    from device.perception.perception import best_match
 
     found: Found = {}
     for r in responses:

@@ -1,6 +1,6 @@
 """`ami explain`: why the world model answers what it does about an item at a moment of a session.
 
-Replays the session causally up to T (`device.replay`, so the assistant knows only what came
+Replays the session causally up to T (`device.app.replay`, so the assistant knows only what came
 before T), asks "where is my X?" at T, and shows the competing hypotheses of the item's chain
 (each place near its sightings, and "carried") with their energies: as a text table, and as a
 picture: a top-down map (the wearer's path, the sightings, each hypothesis' place with its energy,
@@ -17,7 +17,7 @@ import numpy as np
 
 from core.files import replace_atomically
 from device.errors import AmiError, OutputError
-from device.replay import ReplayConfig, replay
+from device.app.replay import ReplayConfig, replay
 from device.responses import Response
 from device.session import Session, Utterance
 from worldmodel.belief import CARRIED, Observation
@@ -69,8 +69,8 @@ def explain(session: Session, t: float, item: str, memory_dir: Path | None = Non
     found: list[Explanation] = []
 
     def ask(assistant: object) -> None:
-        from device.assistant import Assistant
-        from device.wm_answerer import WorldModelAnswerer
+        from device.answering.assistant import Assistant
+        from device.answering.wm_answerer import WorldModelAnswerer
 
         assert isinstance(assistant, Assistant), "replay hands over its assistant"
         wm = assistant.answerer

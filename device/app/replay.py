@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Callable
 
 from tqdm import tqdm
 
-from device.assistant import Assistant, AssistantConfig
-from device.encoder import SIGHTING_MARGIN, EncoderConfig, EncoderRuntime, make_encoder
+from device.answering.assistant import Assistant, AssistantConfig
+from device.perception.encoder import SIGHTING_MARGIN, EncoderConfig, EncoderRuntime, make_encoder
 from device.errors import OutputError, SessionError
 from device.responses import Response
 from device.session import Session, Utterance, jsonl, write_text_atomic
 
 if TYPE_CHECKING:
-    from device.speech import SpeechConfig
+    from device.app.spoken import SpeechConfig
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ def heard_times(utterances: list[Utterance]) -> list[float]:
 
 def spoken_utterances(session: Session, config: SpeechConfig) -> list[Utterance]:
     """The session's utterances as Whisper hears them in audio.wav (onset detected, not given)."""
-    from device.asr import Transcriber, load_wav
-    from device.speech import speech_utterances
+    from device.speech.asr import Transcriber, load_wav
+    from device.app.spoken import speech_utterances
 
     if session.audio_path is None:
         raise SessionError(f"{session.path}: --speech needs audio.wav, and this session has none")

@@ -25,15 +25,15 @@ from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 
-from device.asr import SAMPLE_RATE_HZ, AsrConfig, Transcriber, Transcript
-from device.assistant import Assistant, AssistantConfig
-from device.encoder import Encoding
+from device.speech.asr import SAMPLE_RATE_HZ, AsrConfig, Transcriber, Transcript
+from device.answering.assistant import Assistant, AssistantConfig
+from device.perception.encoder import Encoding
 from device.errors import AmiError
-from device.intents import Intent, IntentConfig, clean_text, extract_item, item_key, parse_intent
-from device.microphone import MicrophoneConfig, VadConfig, VadSegmenter, speech_spans
+from device.speech.intents import Intent, IntentConfig, clean_text, extract_item, item_key, parse_intent
+from device.speech.microphone import MicrophoneConfig, VadConfig, VadSegmenter, speech_spans
 from device.responses import Response
 from device.session import SessionInfo, Utterance
-from device.tts import Speaker
+from device.speech.tts import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +215,8 @@ class SpokenAssistant:
         self.speaker = speaker
         self._tmp = None
         if memory_dir is None:  # an empty memory in the shipped encoder's dims
-            from device.encoder_manifest import read_manifest
-            from device.encoder_pte import DEFAULT_MANIFEST
+            from device.perception.encoder_manifest import read_manifest
+            from device.perception.encoder_pte import DEFAULT_MANIFEST
 
             dim = read_manifest(DEFAULT_MANIFEST).dim
             self._tmp = Path(tempfile.mkdtemp(prefix="ami-ask-"))
@@ -227,7 +227,7 @@ class SpokenAssistant:
             self.store = MemoryStore.open_existing(memory_dir)
         last = self.store.last_keyframe()
         self.clock0 = 0.0 if last is None else last.t + 0.1  # "now" is just after the memory ends
-        from device.companion_client import CompanionClient
+        from device.navigation.companion_client import CompanionClient
 
         # a companion paired with `ami companion pair --memory DIR` plans routes; none: the place graph
         self.companion = None if memory_dir is None else CompanionClient.from_state(Path(memory_dir))
@@ -281,7 +281,7 @@ def listen(spoken: SpokenAssistant, mic_config: MicrophoneConfig, max_s: float |
     may already be asking the next thing); only what it caught while the answer was spoken aloud
     is dropped, because that is the glasses' own voice.
     """
-    from device.microphone import SoundDeviceMicrophone
+    from device.speech.microphone import SoundDeviceMicrophone
 
     seg = VadSegmenter(spoken.config.vad)
     heard_s = 0.0  # stream seconds already fed to the segmenter or dropped

@@ -15,7 +15,7 @@ from device.errors import AmiError
 
 
 def _cmd_pair(args: argparse.Namespace) -> int:
-    from device.companion_client import CompanionClient, CompanionConfig, pair, state_path
+    from device.navigation.companion_client import CompanionClient, CompanionConfig, pair, state_path
 
     folder = args.state or args.memory
     if folder is None:

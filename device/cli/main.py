@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from device.encoder import RUNTIMES
+from device.perception.encoder import RUNTIMES
 from device.errors import AmiError
 from memory.errors import MemoryStoreError
 
 if TYPE_CHECKING:  # heavy modules are imported inside the commands that need them
-    from device.replay import ReplayConfig
-    from device.speech import Exchange, SpeechConfig
+    from device.app.replay import ReplayConfig
+    from device.app.spoken import Exchange, SpeechConfig
 
 log = logging.getLogger("ami")
 
@@ -35,16 +35,16 @@ def _cmd_record_sim(args: argparse.Namespace) -> int:
 
 
 def _replay_config(args: argparse.Namespace) -> ReplayConfig:
-    from device.assistant import AssistantConfig
-    from device.encoder import EncoderConfig
-    from device.replay import ReplayConfig
+    from device.answering.assistant import AssistantConfig
+    from device.perception.encoder import EncoderConfig
+    from device.app.replay import ReplayConfig
 
     encoder = EncoderConfig(threads=args.threads, runtime=args.encoder, manifest=args.encoder_manifest)
     return ReplayConfig(assistant=AssistantConfig(answerer=args.answerer), encoder=encoder, progress=not args.quiet)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from device.replay import replay
+    from device.app.replay import replay
     from device.session import read_session
 
     session = read_session(args.session)
@@ -60,9 +60,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _speech_config(args: argparse.Namespace) -> SpeechConfig:  # noqa: F821 (lazy import)
-    from device.asr import AsrConfig
-    from device.intents import IntentConfig
-    from device.speech import SpeechConfig
+    from device.speech.asr import AsrConfig
+    from device.speech.intents import IntentConfig
+    from device.app.spoken import SpeechConfig
 
     threads = getattr(args, "threads", 1)
     try:
@@ -84,9 +84,9 @@ def _print_exchange(ex: Exchange) -> None:  # noqa: F821 (lazy import)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from device.asr import load_wav
-    from device.speech import SpokenAssistant
-    from device.tts import Speaker, SpeakerConfig
+    from device.speech.asr import load_wav
+    from device.app.spoken import SpokenAssistant
+    from device.speech.tts import Speaker, SpeakerConfig
 
     samples = load_wav(args.audio)
     speaker = Speaker(SpeakerConfig(enabled=not args.no_speak))
@@ -96,9 +96,9 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_listen(args: argparse.Namespace) -> int:
-    from device.microphone import MicrophoneConfig
-    from device.speech import SpokenAssistant, listen
-    from device.tts import Speaker, SpeakerConfig
+    from device.speech.microphone import MicrophoneConfig
+    from device.app.spoken import SpokenAssistant, listen
+    from device.speech.tts import Speaker, SpeakerConfig
 
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     mic = MicrophoneConfig(device=device)
@@ -113,7 +113,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from device.explain import ExplainConfig, draw, explain, format_table
+    from device.app.explain import ExplainConfig, draw, explain, format_table
     from device.session import read_session
 
     session = read_session(args.session)
@@ -125,7 +125,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from device.evaluate import evaluate, format_table, write_metrics
+    from device.evaluation.evaluate import evaluate, format_table, write_metrics
     from device.responses import read_responses
     from device.session import read_session
 
@@ -161,7 +161,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from device.demo import run_demo
+    from device.app.demo import run_demo
 
     run_demo(args.out, config=_replay_config(args))
     return 0
@@ -320,9 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JSON metrics to write (default: RESPONSES with .metrics.json)")
     sp.set_defaults(func=_cmd_eval)
 
-    from device.cli_companion import register as register_companion
-    from device.cli_memory import register as register_memory
-    from device.cli_train import register as register_train
+    from device.cli.companion import register as register_companion
+    from device.cli.memory import register as register_memory
+    from device.cli.train import register as register_train
 
     register_memory(sub)
     register_train(sub)

@@ -2,7 +2,7 @@
 
 Each subcommand takes `--memory DIR`, the folder that `ami replay --memory DIR` writes, opens it
 with the dims it was created with, calls one library function and prints one summary. Domain
-errors become a one-line message and exit 2 (device/cli.py); `verify` exits 1 when an invariant
+errors become a one-line message and exit 2 (device/cli/main.py); `verify` exits 1 when an invariant
 fails.
 """
 

@@ -1,6 +1,6 @@
 """`ami train perception`: train the instance head (issue 8) on recorded development sessions.
 
-Registered under `ami train` by device/cli_train.py. Writes a versioned checkpoint
+Registered under `ami train` by device/cli/train.py. Writes a versioned checkpoint
 (instance_head-v1-DATE.pt, atomically) and its loss plot; copy the checkpoint to
 worldmodel/artifacts/instance_head.pt to ship it.
 """
@@ -16,7 +16,7 @@ from device.errors import AmiError
 def _cmd_train_perception(args: argparse.Namespace) -> int:
     import torch
 
-    from device.perception_train import PerceptionTrainConfig, run_training
+    from device.training.perception_train import PerceptionTrainConfig, run_training
     from worldmodel.train_perception import TrainConfig
 
     torch.set_num_threads(1)

@@ -1,6 +1,6 @@
 """`ami train ...`: train the learned parts on recorded development sessions.
 
-`ami train jepa` trains the JEPA latent predictor (worldmodel/train_jepa.py) and writes a versioned
+`ami train jepa` trains the JEPA latent predictor (device/training/train_jepa.py) and writes a versioned
 checkpoint, a JSON card and a loss plot. Sessions come from development seeds (0-99) in
 --sessions-dir, recorded with `ami record-sim` when a seed's folder is missing, or are given as
 folders. Held-out seeds (1000+) are refused: they are for benchmarks only.
@@ -28,7 +28,7 @@ def seed_sessions(seeds: list[int], folder: Path, progress: bool) -> tuple[Path,
 def _cmd_train_jepa(args: argparse.Namespace) -> int:
     import torch
 
-    from worldmodel.train_jepa import TrainConfig, train_jepa
+    from device.training.train_jepa import TrainConfig, train_jepa
 
     torch.set_num_threads(1)
     bad = [s for s in (*args.seeds, *args.val_seeds) if not 0 <= s <= 99]
@@ -86,6 +86,6 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=_cmd_train_jepa)
 
-    from device.cli_perception import register as register_perception
+    from device.cli.perception import register as register_perception
 
     register_perception(tsub)

@@ -4,7 +4,7 @@ Perception is scored and trained against this: the recorder's truth says which i
 per frame (truth/frames.jsonl) and where they rest between pickups and putdowns
 (truth/events.jsonl); a carried item sits in front of the wearer as the simulator places it
 (docs/session-format.md). `item_tracks` turns that into per-frame item centres, camera distances
-and grid cells, using the same camera model as device/perception.py.
+and grid cells, using the same camera model as device/perception/perception.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import SessionError
-from device.perception import project_point
+from device.perception.perception import project_point
 from device.session import Session
 
 CARRY_AHEAD_M = 0.6  # docs/session-format.md: a carried item is held 0.6 m ahead of the wearer

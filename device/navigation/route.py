@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from device.companion_client import CompanionClient, Plan
+from device.navigation.companion_client import CompanionClient, Plan
 from device.errors import CompanionError, CompanionUnavailable
-from device.guidance import distance_text, egocentric, item_bearing, path_steps, plan_path, spoken
-from device.place_graph import Place, PlaceGraph, PlaceGraphConfig, places_in
+from device.navigation.guidance import distance_text, egocentric, item_bearing, path_steps, plan_path, spoken
+from device.navigation.place_graph import Place, PlaceGraph, PlaceGraphConfig, places_in
 from device.responses import Response
 from device.session import Pose
 

@@ -3,9 +3,9 @@
 The device's network is the frozen ImageNet MobileNetV2 (stride-8 and stride-16 features) plus the
 learned instance head (issue 8): a 14x14 grid of 64-d cells at 224 px. Three runtimes implement
 `EncoderRuntime`:
-- `PteEncoder` (device/encoder_pte.py, runtime "pte", the default): the exported ExecuTorch `.pte`
+- `PteEncoder` (device/perception/encoder_pte.py, runtime "pte", the default): the exported ExecuTorch `.pte`
   (XNNPACK, int8 or fp32), described by its manifest.json; the shipped one is backbone + head;
-- `InstanceEncoder` (device/instance_encoder.py, runtime "eager"): the same network in eager
+- `InstanceEncoder` (device/perception/instance_encoder.py, runtime "eager"): the same network in eager
   PyTorch, the reference the shipped `.pte` is verified against;
 - `FrozenEncoder` (here, runtime "frozen"): the frozen stride-16 trunk alone (96-d patches), the
   perception the head replaced, kept as the baseline it is measured against. Its embeddings live in
@@ -167,11 +167,11 @@ def make_encoder(config: EncoderConfig) -> EncoderRuntime:
     if config.runtime == "frozen":
         return FrozenEncoder(config)
     if config.runtime == "eager":
-        from device.instance_encoder import InstanceEncoder
+        from device.perception.instance_encoder import InstanceEncoder
 
         return InstanceEncoder(config)
-    from device.encoder_manifest import read_manifest
-    from device.encoder_pte import PteEncoder, RuntimeMissingError, manifest_path
+    from device.perception.encoder_manifest import read_manifest
+    from device.perception.encoder_pte import PteEncoder, RuntimeMissingError, manifest_path
 
     try:
         return PteEncoder(config)
@@ -193,6 +193,6 @@ def make_encoder(config: EncoderConfig) -> EncoderRuntime:
 def reference_runtime(model: str) -> str:
     """The eager runtime that computes what a manifest's `model` names: "eager" (backbone + instance
     head) or "frozen" (the trunk alone)."""
-    from device.instance_encoder import INSTANCE_MODEL
+    from device.perception.instance_encoder import INSTANCE_MODEL
 
     return "eager" if model.startswith(INSTANCE_MODEL) else "frozen"

@@ -1,5 +1,5 @@
 """manifest.json of an exported encoder (format "ami-encoder/1"): what the device needs to run a
-`.pte` without the exporter. `export/manifest.py` writes it; `device/encoder_pte.py` reads it.
+`.pte` without the exporter. `export/manifest.py` writes it; `device/perception/encoder_pte.py` reads it.
 
 The device trusts nothing it cannot check: each program's size and sha256, the ExecuTorch
 version it was written by, and its input and output shapes against the loaded method.
@@ -43,10 +43,10 @@ class EncoderManifest:
     input_shape: tuple[int, int, int, int]  # (1, 3, px, px)
     input_dtype: str  # "float32"
     input_range: tuple[float, float]  # (0.0, 1.0): RGB / 255 after the bilinear resize
-    resize: str  # how frames become the input (outside the program: device/encoder.py to_input)
+    resize: str  # how frames become the input (outside the program: device/perception/encoder.py to_input)
     normalisation: dict[str, Any]  # {"mean": [...], "std": [...], "where": "inside the program"}
     output_shape: tuple[int, int, int, int]  # (1, D, gh, gw)
-    postprocess: str  # outside the program: device/encoder.py to_encoding
+    postprocess: str  # outside the program: device/perception/encoder.py to_encoding
     source_weights: dict[str, str]  # {"file": ..., "sha256": ...} of the float checkpoint
     versions: dict[str, str]  # torch, executorch, torchao that wrote the programs
     programs: dict[str, ProgramEntry]  # variant ("int8", "fp32") -> program

@@ -1,10 +1,10 @@
 """`PteEncoder`: the exported encoder run by the ExecuTorch runtime (XNNPACK), the glasses' default.
 
-It reads only the manifest (device/encoder_manifest.py) and the `.pte` it names, and checks
+It reads only the manifest (device/perception/encoder_manifest.py) and the `.pte` it names, and checks
 before running anything: the manifest's format, the ExecuTorch version the program was written
 by, the program's size and sha256, and the loaded method's input and output shapes. A failed
 check is a `ModelError` that says how to fix it; nothing falls back silently. Pre- and
-post-processing are device/encoder.py's, shared with the eager reference.
+post-processing are device/perception/encoder.py's, shared with the eager reference.
 
 The ExecuTorch runtime is imported here lazily (it pulls in the exporter: seconds). Its
 threadpool is set once, before the first program is loaded: resetting it later crashed or
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from core.paths import EXPORT_ARTIFACTS
-from device.encoder import VARIANTS, EncoderConfig, Encoding, embedding_space, to_encoding, to_input
-from device.encoder_manifest import MANIFEST_FILE, EncoderManifest, ProgramEntry, read_manifest
+from device.perception.encoder import VARIANTS, EncoderConfig, Encoding, embedding_space, to_encoding, to_input
+from device.perception.encoder_manifest import MANIFEST_FILE, EncoderManifest, ProgramEntry, read_manifest
 from device.errors import ModelError
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """`InstanceEncoder`: keyframes encoded by the frozen MobileNetV2 plus the learned instance head.
 
-The device's network in eager PyTorch (runtime "eager"): an `EncoderRuntime` (device/encoder.py)
+The device's network in eager PyTorch (runtime "eager"): an `EncoderRuntime` (device/perception/encoder.py)
 whose patches are the head's per-cell embeddings (a 14x14 grid at 224 px, 64-d) instead of the
 frozen 96-d stride-16 features. Its embedding space names the backbone weights and the head's
 weights, so a memory written by the frozen encoder (or another head) refuses it. `ami export`
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from device.encoder import EncoderConfig, Encoding, embedding_space, to_encoding, to_input
+from device.perception.encoder import EncoderConfig, Encoding, embedding_space, to_encoding, to_input
 from device.errors import ModelError
 from core.paths import WORLDMODEL_ARTIFACTS
 

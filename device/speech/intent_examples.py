@@ -1,4 +1,4 @@
-"""Example phrasings of each intent: what the intent classifier (device.intents) is trained on.
+"""Example phrasings of each intent: what the intent classifier (device.speech.intents) is trained on.
 
 "{item}" stands for the item (the classifier sees "thing" there, as it sees a request with its item
 replaced). These are the development phrasings: the benchmark (benchmarks/speech.py) speaks all but
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from device.intents import IntentKind
+    from device.speech.intents import IntentKind
 
 EXAMPLES: dict[IntentKind, tuple[str, ...]] = {
     "enroll": ("this is my {item}", "remember, these are my {item}", "these are my {item}", "hey, this is my {item}",

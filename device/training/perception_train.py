@@ -1,9 +1,9 @@
 """`ami train perception`: build training arrays from recorded sessions, train, calibrate, save.
 
 Sessions come from training seeds only (out/train-sessions/seed-N, recorded when missing). Their
-frozen-backbone features are cached (device/perception_cache.py) and labelled from truth/
-(device/item_truth.py). After training, the one threshold shared by all items is the cosine that
-`fp_rate` (0.2%) of the training seeds' negative frames clear (device/perception_eval.py), stored
+frozen-backbone features are cached (device/training/perception_cache.py) and labelled from truth/
+(device/evaluation/item_truth.py). After training, the one threshold shared by all items is the cosine that
+`fp_rate` (0.2%) of the training seeds' negative frames clear (device/training/perception_eval.py), stored
 in the checkpoint with the seeds and settings it came from.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from core.paths import OUT
-from device.item_truth import item_tracks, uv_cell
-from device.perception_cache import DEFAULT_CACHE, SessionFeatures, session_features
-from device.perception_eval import head_embedder, score_session, threshold_at_fp
+from device.evaluation.item_truth import item_tracks, uv_cell
+from device.training.perception_cache import DEFAULT_CACHE, SessionFeatures, session_features
+from device.training.perception_eval import head_embedder, score_session, threshold_at_fp
 from device.session import Session, read_session
 
 log = logging.getLogger(__name__)

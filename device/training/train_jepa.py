@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from device.encoder import EncoderRuntime
+from device.perception.encoder import EncoderRuntime
 from device.errors import OutputError
 from device.session import Session, read_session, write_text_atomic
 from worldmodel.jepa import CHECKPOINT_VERSION, JepaConfig, LatentPredictor, checkpoint_bytes
-from worldmodel.jepa_data import DEFAULT_CACHE, PairConfig, Pairs, effective_rank, encode_all, session_cells, stack
+from device.training.jepa_data import DEFAULT_CACHE, PairConfig, Pairs, effective_rank, encode_all, session_cells, stack
 
 log = logging.getLogger(__name__)
 CHECKPOINT_NAME = f"jepa-v{CHECKPOINT_VERSION}"
@@ -188,8 +188,8 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def _encoder_meta() -> dict[str, Any]:
-    from device.encoder_manifest import read_manifest
-    from device.encoder_pte import DEFAULT_MANIFEST
+    from device.perception.encoder_manifest import read_manifest
+    from device.perception.encoder_pte import DEFAULT_MANIFEST
 
     m = read_manifest(DEFAULT_MANIFEST)
     return {"model": m.model, "source_weights_sha256": m.source_weights["sha256"],
@@ -208,7 +208,7 @@ def train_jepa(out: Path, config: TrainConfig) -> TrainResult:
     except OSError as e:
         raise OutputError(f"{out}: cannot create the output folder ({e.strerror})") from e
     t0, cpu0 = time.perf_counter(), time.process_time()
-    from device.encoder import EncoderConfig, make_encoder
+    from device.perception.encoder import EncoderConfig, make_encoder
 
     train_sessions = [read_session(p) for p in config.sessions]  # all validated before minutes of encoding
     val_sessions = [read_session(p) for p in config.val_sessions]

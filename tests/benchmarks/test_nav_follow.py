@@ -12,9 +12,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from device.encoder import Encoding  # noqa: E402
-from device.perception import project_point  # noqa: E402
-from device.place_graph import Place, PlaceGraph  # noqa: E402
+from device.perception.encoder import Encoding  # noqa: E402
+from device.perception.perception import project_point  # noqa: E402
+from device.navigation.place_graph import Place, PlaceGraph  # noqa: E402
 from device.session import Pose  # noqa: E402
 from nav_follow import HOMING_STOP_M, RECOVER_STEPS, SCAN_DEG, Follower  # noqa: E402
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from device.cli import main
+from device.cli.main import main
 from device.session import Session, read_session
 from worldmodel.jepa import DEFAULT_CHECKPOINT, LatentPredictor, load_predictor, surprise
-from worldmodel.jepa_data import PairConfig, SessionCells, effective_rank, session_pairs
-from worldmodel.train_jepa import vicreg_terms
+from device.training.jepa_data import PairConfig, SessionCells, effective_rank, session_pairs
+from device.training.train_jepa import vicreg_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo" / "session"
@@ -104,7 +104,7 @@ def test_the_shipped_checkpoint_loads_and_is_small() -> None:
 def test_the_shipped_predictor_uses_the_action_on_real_frames() -> None:
     """On the demo walk's turning pairs, the true action predicts the next view better, on average, than
     the same step with the turn reversed: the energy a planner minimises depends on where you turn."""
-    from device.encoder import EncoderConfig, make_encoder
+    from device.perception.encoder import EncoderConfig, make_encoder
 
     torch.set_num_threads(1)
     model = load_predictor()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from device.encoder import to_input
+from device.perception.encoder import to_input
 from device.errors import ModelError
-from device.instance_encoder import SHIPPED_HEAD, load_instance_head
+from device.perception.instance_encoder import SHIPPED_HEAD, load_instance_head
 from worldmodel.backbone import load_mobilenet_v2
 from worldmodel.instance_head import InstanceHead, InstanceHeadConfig, MultiScaleFeatures, save_checkpoint
 
