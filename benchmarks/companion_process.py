@@ -1,6 +1,6 @@
 """The real companion (`ami companion serve`) as its own process on a free loopback port, for the
-device tests: it can be killed in the middle of a request and started again on the same port and
-state folder (paired devices survive the restart, as they do for a wearer)."""
+closed-loop benchmark and the device tests: it can be killed in the middle of a request and
+started again on the same port and state folder (paired devices survive the restart, as they do for a wearer)."""
 
 from __future__ import annotations
 

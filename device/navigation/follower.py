@@ -1,4 +1,4 @@
-"""The glasses' side of "take me to my X" in the closed-loop benchmark: where to head next.
+"""Follow a route to an item: where to head next, and the receding-horizon step that picks the next actions.
 
 A route starts as the place graph's path over memory's keyframe poses to where the assistant says
 the item is. On the way, every view the wearer sees is matched against the item's enrolled
@@ -15,6 +15,11 @@ model would look next (`WorldModelAnswerer.elsewhere`), one at a time.
     follow = Follower(PlaceGraph(places), pose, answer_xz, store.item("keys"), hfov_deg, aspect_hw)
     follow.observe(encoding, pose)          # each new view
     target = follow.target(pose)            # (x, z, radius_m): head there, stop within radius_m
+
+`RecedingHorizon` is the loop around it: from each new view, the glasses' own end turns, else a
+plan towards the next target (the companion's, with that target as its waypoint) of which the
+wearer carries out the first actions before planning again, else the place graph's own step.
+After a step that ran into something it re-routes, and its own steps take over for a while.
 """
 
 from __future__ import annotations
@@ -22,21 +27,22 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from device.navigation.guidance import item_bearing, wrap_deg
-from device.perception.perception import PerceptionConfig, best_match, sighting_position
+from core.geometry import wrap_deg
+from core.types import Pose
+from device.navigation.guidance import egocentric, item_bearing
 from device.navigation.route import STOP_M
-from device.session import Pose
+from device.perception.perception import PerceptionConfig, best_match, sighting_position
 
 HOMING_KEEP = 5  # the target is placed from this many latest sightings on the way ...
 ACROSS_SIGMA_M = 0.2  # ... each sure of its bearing (a 14-cell row spans 4.3 degrees) ...
 RANGE_SIGMA = 0.5  # ... less of its range: this fraction of where its ray meets the 0.45 m plane ...
 ANSWER_SIGMA_M = 1.0  # ... with the assistant's answer as a prior this sure
 REACHED_M = 0.35  # a route waypoint this close is passed
-# The route ends STOP_M (device/navigation/route.py) from where the assistant's answer puts the item ...
+# The route ends STOP_M (route.py) from where the assistant's answer puts the item ...
 # ... and HOMING_STOP_M from where sightings on the way put it. Until they are seen from several
 # distances, a sighting of an item on the floor is placed short of it (its ray meets a plane 0.45 m
 # up: 0.7x the distance from eye height 1.5 m), and the item leaves the view, pitched 10 degrees
@@ -164,3 +170,44 @@ class Follower:
             return None
         self.scans += 1
         return np.array([[0.0, 0.0, SCAN_DEG]], np.float32)
+
+
+# A plan towards a waypoint: (view, (forward_m, right_m, radius_m) of the waypoint seen from the
+# wearer) -> (K, 3) actions (forward_m, right_m, turn_deg), of which the caller carries out all.
+Planner = Callable[[Any, tuple[float, float, float]], np.ndarray]
+
+
+def graph_action(pose: Pose, tx: float, tz: float, stop_m: float, max_forward_m: float, max_turn_deg: float
+                 ) -> np.ndarray:
+    """(1, 3): turn towards (tx, tz) by at most max_turn_deg; step forward when nearly facing it."""
+    turn = bearing_error_deg(pose, tx, tz)
+    fwd = min(max_forward_m, max(math.hypot(tx - pose.x, tz - pose.z) - stop_m, 0.0)) if abs(turn) <= 30.0 else 0.0
+    return np.array([[fwd, 0.0, float(np.clip(turn, -max_turn_deg, max_turn_deg))]], np.float32)
+
+
+class RecedingHorizon:
+    """The glasses' navigation loop around a `Follower`: call `next_actions` with each new view,
+    carry out the actions it returns one at a time, and after each call `executed`; when that says
+    the step ran into something, drop the rest and ask again. plan: the companion's planner (or
+    None: the place graph's own steps only)."""
+
+    def __init__(self, follow: Follower, plan: Planner | None, max_forward_m: float, max_turn_deg: float) -> None:
+        self.follow, self.plan = follow, plan
+        self.max_forward_m, self.max_turn_deg = max_forward_m, max_turn_deg
+
+    def next_actions(self, pose: Pose, enc: Any) -> np.ndarray:
+        """(K, 3) actions from `pose`, seeing `enc` (a device.perception.encoder.Encoding)."""
+        follow = self.follow
+        follow.observe(enc, pose)
+        end = follow.end_action(pose, self.max_turn_deg)
+        if end is not None:
+            return end
+        t = follow.target(pose)
+        if self.plan is None or follow.recover:  # after running into something, the glasses' own steps
+            follow.recover = max(0, follow.recover - 1)
+            return graph_action(pose, t[0], t[1], t[2], self.max_forward_m, self.max_turn_deg)
+        return self.plan(enc, (*egocentric(pose.x, pose.z, pose.yaw_deg, t[0], t[1]), t[2]))
+
+    def executed(self, before: Pose, after: Pose, action: np.ndarray) -> bool:
+        """After each action: True when it ran into something (the rest of the plan is void)."""
+        return self.follow.blocked(before, after, action)

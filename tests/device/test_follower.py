@@ -1,22 +1,18 @@
-"""The closed-loop benchmark's homing (benchmarks/nav_follow.py): the route to the answer, a
-retarget once the item is seen, and the scan at the end when it is not."""
+"""The glasses' route follower (device/navigation/follower.py): the route to the answer, a
+retarget once the item is seen, the scan at the end when it is not, and the receding-horizon step."""
 
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from device.perception.encoder import Encoding  # noqa: E402
-from device.perception.perception import project_point  # noqa: E402
-from device.navigation.place_graph import Place, PlaceGraph  # noqa: E402
-from device.session import Pose  # noqa: E402
-from nav_follow import HOMING_STOP_M, RECOVER_STEPS, SCAN_DEG, Follower  # noqa: E402
+from device.navigation.follower import HOMING_STOP_M, RECOVER_STEPS, SCAN_DEG, Follower, RecedingHorizon
+from device.navigation.place_graph import Place, PlaceGraph
+from device.perception.encoder import Encoding
+from device.perception.perception import project_point
+from device.session import Pose
 
 GRID = (14, 14)
 HFOV = 60.0
@@ -143,3 +139,31 @@ def test_a_step_that_runs_into_something_gets_a_new_route_and_the_glasses_steps(
     assert follow.blocked(here, stuck, np.array([0.5, 0.0, 0.0]))  # 0.14 m of 0.5
     assert follow.recover == RECOVER_STEPS and follow.targets != old and follow.targets[-1] == (6.0, 4.0)
     assert math.dist(follow.targets[0], (stuck.x, stuck.z)) < 1.0  # first back onto the walked path nearby
+
+
+def test_the_receding_horizon_plans_towards_the_next_target_and_takes_over_after_a_bump() -> None:
+    """With a planner, each new view asks it for actions towards the next target, given as a
+    waypoint seen from the wearer; after a step that ran into something, the next RECOVER_STEPS
+    calls are the place graph's own steps; without a planner they always are."""
+    asked: list[tuple[float, float, float]] = []
+
+    def plan(enc: Encoding, waypoint: tuple[float, float, float]) -> np.ndarray:
+        asked.append(waypoint)
+        return np.array([[0.5, 0.0, 0.0], [0.5, 0.0, 0.0]], np.float32)
+
+    start = Pose(0.0, 1.5, 0.0, 0.0, -10.0)
+    nav = RecedingHorizon(Follower(corridor(), start, (6.0, 4.0), ITEM, HFOV, 1.0), plan, 0.5, 45.0)
+    assert nav.next_actions(start, view(None)).shape == (2, 3) and len(asked) == 1
+    x, z, _ = nav.follow.target(start)
+    forward, right, radius = asked[0]
+    assert math.isclose(forward, x) and math.isclose(right, z) and radius == 0.0  # facing +x: ahead is x
+    here, stuck = Pose(5.0, 1.5, 0.4, -45.0, -10.0), Pose(5.1, 1.5, 0.5, -45.0, -10.0)
+    assert nav.executed(here, stuck, np.array([0.5, 0.0, 0.0]))
+    for _ in range(RECOVER_STEPS):
+        step = nav.next_actions(stuck, view(None))
+        assert step.shape == (1, 3) and len(asked) == 1  # the glasses' own steps, no plan asked
+    nav.next_actions(stuck, view(None))
+    assert len(asked) == 2
+    alone = RecedingHorizon(Follower(corridor(), start, (6.0, 4.0), ITEM, HFOV, 1.0), None, 0.5, 45.0)
+    step = alone.next_actions(start, view(None))
+    assert step.shape == (1, 3) and 0.0 < step[0, 0] <= 0.5  # facing the first waypoint: walk
