@@ -9,10 +9,14 @@ demo: setup
 
 test: setup
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy core memory worldmodel device/perception device/speech device/answering device/navigation \
+		device/session.py device/responses.py device/errors.py
 	.venv/bin/python -m pytest -q tests
 
 test-fast: setup
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q -m "not slow" tests
 
 bench: setup

@@ -100,8 +100,8 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from device.assistant import AssistantConfig
-    from device.wm_answerer import WorldModelConfig
+    from device.answering.assistant import AssistantConfig
+    from device.answering.wm_answerer import WorldModelConfig
     from worldmodel.belief import BeliefConfig
 
     known = [f.name for f in dataclasses.fields(BeliefConfig)]
@@ -112,9 +112,9 @@ def main() -> int:
                                        margin_scale_from_encoder="margin_scale" not in belief)
     except ValueError as e:
         ap.error(f"--belief: {e}")
-    from device.encoder import EncoderConfig
-    from device.evaluate import score_alerts, score_queries, summarize
-    from device.replay import ReplayConfig, replay
+    from device.perception.encoder import EncoderConfig
+    from device.evaluation.evaluate import score_alerts, score_queries, summarize
+    from device.app.replay import ReplayConfig, replay
     from device.session import read_session
     from device.sim.record import RecordConfig, recorded
 

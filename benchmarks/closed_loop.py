@@ -15,7 +15,7 @@ predictor:
 - companion + route: the same planner and latent goal, and each plan request also carries a
   metric waypoint (the planning energy's waypoint term, weight --waypoint-weight): the next point
   of the glasses' route, the place graph's path to where the assistant says the item is, or, once
-  the item is in view, where the fresh sightings put it (benchmarks/nav_follow.py). At the
+  the item is in view, where the fresh sightings put it (device/navigation/follower.py). At the
   route's end the glasses turn the wearer to face the item, or turn on the spot to look for it;
 - greedy in latent: one-step lookahead through the predictor over a fixed set of actions;
 - random: uniform random actions within the planner's bounds;
@@ -46,8 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from device.guidance import egocentric
-from nav_follow import RECOVER_STEPS, Follower, bearing_error_deg
+from companion_process import CompanionProcess
+from device.navigation.follower import RECOVER_STEPS, Follower, RecedingHorizon
 from nav_world import House, Start, ensure_answers, ensure_memory, latents
 from report import ROOT, fmt, parse_seeds, write_section
 
@@ -84,7 +84,7 @@ class Ctx:
         self.memory = latents(predictor, house.patches)  # (N, D)
 
     def look(self, pose: Any) -> Any:
-        """The device.encoder.Encoding of what the wearer sees at `pose`."""
+        """The device.perception.encoder.Encoding of what the wearer sees at `pose`."""
         return self.encoder.encode(self.house.render(pose))
 
     def latent(self, enc: Any) -> Any:
@@ -102,13 +102,6 @@ def greedy(ctx: Ctx, s: Any, goal: Any) -> tuple[np.ndarray, float]:
     return GREEDY_ACTIONS[int(torch.argmin(e))][None], (time.perf_counter() - t0) * 1000
 
 
-def graph_action(pose: Any, tx: float, tz: float, stop_m: float) -> np.ndarray:
-    """Turn towards (tx, tz) by at most MAX_TURN_DEG; step forward when nearly facing it."""
-    turn = bearing_error_deg(pose, tx, tz)
-    fwd = min(MAX_FORWARD_M, max(math.hypot(tx - pose.x, tz - pose.z) - stop_m, 0.0)) if abs(turn) <= 30.0 else 0.0
-    return np.array([[fwd, 0.0, float(np.clip(turn, -MAX_TURN_DEG, MAX_TURN_DEG))]], np.float32)
-
-
 def companion_actions(client: Any, ctx: Ctx, enc: Any, goal_latent: Any, ep: Episode, args: argparse.Namespace,
                       waypoint: tuple[float, float, float] | None = None) -> np.ndarray:
     """The first --execute actions of the companion's plan from the view `enc`, timed into `ep`."""
@@ -118,27 +111,13 @@ def companion_actions(client: Any, ctx: Ctx, enc: Any, goal_latent: Any, ep: Epi
     return plan.actions[:args.execute]
 
 
-def route_actions(method: str, follow: Follower, pose: Any, enc: Any, ctx: Ctx, goal_latent: Any, client: Any,
-                  ep: Episode, args: argparse.Namespace) -> np.ndarray:
-    """The next actions of a route method: the glasses' end turns, else a plan or a graph step."""
-    end = follow.end_action(pose, MAX_TURN_DEG)
-    if end is not None:
-        return end
-    t = follow.target(pose)
-    if method == "place-graph" or follow.recover:  # after running into something, the glasses' own steps
-        follow.recover = max(0, follow.recover - 1)
-        return graph_action(pose, t[0], t[1], t[2])
-    waypoint = (*egocentric(pose.x, pose.z, pose.yaw_deg, t[0], t[1]), t[2])
-    return companion_actions(client, ctx, enc, goal_latent, ep, args, waypoint)
-
-
 def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, args: argparse.Namespace,
                 rng: np.random.Generator) -> Episode:
     house, goal = ctx.house, start.goal
     ep = Episode(method, start.seed, goal.item)
     pose = start.pose
     goal_latent = ctx.memory[goal.keyframe]
-    follow: Follower | None = None
+    nav: RecedingHorizon | None = None  # the glasses' own navigation loop (device/navigation/follower.py)
     if method in ROUTED:
         if goal.answer.at is None:  # the glasses cannot say where it is: nothing to route to
             ep.final_m = math.hypot(goal.x - pose.x, goal.z - pose.z)
@@ -147,15 +126,17 @@ def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, ar
         follow = Follower(graph, pose, goal.answer.at, house.items.get(goal.item), house.hfov_deg, house.aspect_hw,
                           elsewhere=goal.answer.elsewhere)
         ep.plan_ms.append((time.perf_counter() - t0) * 1000)
+        plan = None if method == "place-graph" else (
+            lambda enc, waypoint: companion_actions(client, ctx, enc, goal_latent, ep, args, waypoint))
+        nav = RecedingHorizon(follow, plan, MAX_FORWARD_M, MAX_TURN_DEG)
     while ep.steps < args.budget and not ep.success:
         if method == "random":
             actions = rng.uniform([0.0, 0.0, -MAX_TURN_DEG], [MAX_FORWARD_M, 0.0, MAX_TURN_DEG],
                                   (1, 3)).astype(np.float32)
         else:
             enc = ctx.look(pose)
-            if follow is not None:
-                follow.observe(enc, pose)
-                actions = route_actions(method, follow, pose, enc, ctx, goal_latent, client, ep, args)
+            if nav is not None:
+                actions = nav.next_actions(pose, enc)
             elif method == "greedy":
                 actions, ms = greedy(ctx, ctx.latent(enc), goal_latent)
                 ep.plan_ms.append(ms)
@@ -168,7 +149,7 @@ def run_episode(method: str, start: Start, ctx: Ctx, graph: Any, client: Any, ar
             if house.success(pose, goal):
                 ep.success = True
                 break
-            if follow is not None and follow.blocked(before, pose, a):
+            if nav is not None and nav.executed(before, pose, a):
                 ep.blocked += 1
                 break  # the rest of the plan was made for a step that did not happen
     ep.final_m = math.hypot(goal.x - pose.x, goal.z - pose.z)
@@ -179,17 +160,15 @@ def answerer_version() -> str:
     """A hash of the code behind the assistant's locate answers: cached answers of other code are
     not reused."""
     h = hashlib.sha256()
-    for f in ("device/wm_answerer.py", "device/perception.py", "worldmodel/belief.py", "worldmodel/chain.py"):
+    for f in ("device/answering/wm_answerer.py", "device/perception/perception.py", "worldmodel/belief.py",
+              "worldmodel/chain.py"):
         h.update((ROOT / f).read_bytes())
     return h.hexdigest()[:12]
 
 
 def start_companion(tmp: Path, checkpoint: Path | None, args: argparse.Namespace) -> tuple[Any, Any]:
     """The real companion on loopback, and a paired device client."""
-    sys.path.insert(0, str(ROOT / "tests" / "device"))
-    from companion_process import CompanionProcess
-
-    from device.companion_client import CompanionClient, CompanionConfig, pair
+    from device.navigation.companion_client import CompanionClient, CompanionConfig, pair
 
     proc = CompanionProcess(tmp, checkpoint or ROOT / "worldmodel" / "artifacts" / "jepa-v1.pt")
     proc.start()
@@ -264,7 +243,7 @@ def render_section(s: dict[str, dict[str, Any]], args: argparse.Namespace, comma
 
 
 def main() -> int:
-    from device.companion_client import CompanionConfig
+    from device.navigation.companion_client import CompanionConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default=HELD_OUT, help=f"house seeds (default: {HELD_OUT}, held out)")
@@ -289,8 +268,8 @@ def main() -> int:
     from tqdm import tqdm
 
     torch.set_num_threads(1)
-    from device.encoder import EncoderConfig, make_encoder
-    from device.place_graph import PlaceGraph
+    from device.perception.encoder import EncoderConfig, make_encoder
+    from device.navigation.place_graph import PlaceGraph
     from device.sim.record import RecordConfig, recorded
     from worldmodel.jepa import load_predictor
 

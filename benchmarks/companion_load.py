@@ -70,7 +70,7 @@ def start_server(state: Path, checkpoint: Path | None, port: int) -> subprocess.
 def client(url: str, device: Any, body: dict[str, Any], stop_at: float, tally: Tally) -> None:
     import httpx
 
-    from device.companion_client import sign
+    from device.navigation.companion_client import sign
 
     with httpx.Client(base_url=url, timeout=600) as http:
         while time.monotonic() < stop_at:

@@ -28,7 +28,7 @@ import numpy as np
 from report import BENCH_MD, ROOT, write_section
 
 if TYPE_CHECKING:
-    from device.encoder import Encoding, ReferenceEncoder
+    from device.perception.encoder import Encoding, ReferenceEncoder
     from export.verify import VerifyReport
 
 sys.path.insert(0, str(ROOT))
@@ -95,8 +95,8 @@ def sessions_for(seeds: list[int], folder: Path) -> list[Path]:
 def build_programs(work: Path, calib: list[Path], verify: list[Path], model: str) -> tuple[Path, Any]:
     """fp32 + int8 of `model` built as `ami export` does (instance, the shipped model: the shipped
     fp32 and a new int8), staged with a manifest; its path and the eager reference."""
-    from device.encoder_manifest import read_manifest
-    from device.encoder_pte import DEFAULT_MANIFEST
+    from device.perception.encoder_manifest import read_manifest
+    from device.perception.encoder_pte import DEFAULT_MANIFEST
     from export.run import ExportConfig, lower_all, reference_encoder, stage_programs
 
     config = ExportConfig(calib_sessions=tuple(calib), verify_sessions=tuple(verify), model=model,
@@ -114,7 +114,7 @@ def build_programs(work: Path, calib: list[Path], verify: list[Path], model: str
 
 def latency(encoders: dict[str, Any], frames: list[np.ndarray]) -> dict[str, dict[str, float]]:
     """Median and p90 ms per keyframe, whole encode and network only; runtimes interleaved per frame."""
-    from device.encoder import to_input
+    from device.perception.encoder import to_input
 
     inputs = [to_input(f, 224) for f in frames]
     for name, enc in encoders.items():  # warm-up
@@ -140,8 +140,8 @@ def latency(encoders: dict[str, Any], frames: list[np.ndarray]) -> dict[str, dic
 
 def replay_compare(encoders: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Replay the demo session through each runtime: frames/s and answers equal to eager's."""
-    from device.demo import DEMO_SESSION
-    from device.replay import ReplayConfig, replay
+    from device.app.demo import DEMO_SESSION
+    from device.app.replay import ReplayConfig, replay
     from device.session import read_session
 
     session = read_session(DEMO_SESSION)
@@ -223,8 +223,8 @@ def main() -> int:
 
     load0 = os.getloadavg()[0]
     torch.set_num_threads(1)
-    from device.encoder import EncoderConfig
-    from device.encoder_pte import PteEncoder
+    from device.perception.encoder import EncoderConfig
+    from device.perception.encoder_pte import PteEncoder
     from device.session import read_session
     from export.frames import session_keyframes
     from export.verify import verify_encoder

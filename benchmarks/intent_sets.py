@@ -2,7 +2,7 @@
 trained on, with the patterns switched off.
 
 For each tuned held-out phrasing set of benchmarks/speech_phrasings.py (never the unread ones), the
-intent classifier is trained on the example phrasings (device/intent_examples.py) less every example
+intent classifier is trained on the example phrasings (device/speech/intent_examples.py) less every example
 within a cosine of 0.9 of one of the set's phrasings (near copies: some sets' misses became
 examples), and then reads each of the set's phrasings, with the set's own items, by the embedding
 stage alone (`IntentParser.guess`). Scored on the intent. Each setting of `--config` is one
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from device.intent_examples import EXAMPLES
-    from device.intents import IntentConfig, IntentParser, SentenceEmbedder, classifier_text
+    from device.speech.intent_examples import EXAMPLES
+    from device.speech.intents import IntentConfig, IntentParser, SentenceEmbedder, classifier_text
 
     torch.set_num_threads(1)
     embedder = SentenceEmbedder(threads=1)

@@ -1,7 +1,7 @@
 """Benchmark the shipped JEPA latent predictor on held-out sessions against two baselines.
 
 For every pair of frames (t, t+k) of the held-out sessions whose action is within the trained step
-limits (worldmodel/jepa_data.py: at most 0.5 m and 45 degrees, pitch change at most 5 degrees),
+limits (device/training/jepa_data.py: at most 0.5 m and 45 degrees, pitch change at most 5 degrees),
 grouped by k, it compares the squared error per latent dimension of:
 - the predictor: predict(s_t, a) against s_{t+k};
 - "nothing changes": s_t itself;
@@ -51,10 +51,10 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from device.encoder import EncoderConfig, make_encoder
+    from device.perception.encoder import EncoderConfig, make_encoder
     from device.session import read_session
     from worldmodel.jepa import load_predictor
-    from worldmodel.jepa_data import PairConfig, effective_rank, encode_all, session_cells, session_pairs
+    from device.training.jepa_data import PairConfig, effective_rank, encode_all, session_cells, session_pairs
 
     model = load_predictor(args.checkpoint)
     meta = model.meta

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from device.place_graph import Place, places_in
+from device.navigation.place_graph import Place, places_in
 from device.session import Pose, read_jsonl, read_session
 
 SUCCESS_RADIUS_M = 1.0
@@ -155,7 +155,7 @@ class House:
 def ensure_memory(session_dir: Path, folder: Path) -> Path:
     """The memory that `ami replay SESSION --memory DIR` writes from the tour, built once."""
     if not (folder / "memory.db").exists():
-        from device.replay import ReplayConfig, replay
+        from device.app.replay import ReplayConfig, replay
 
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
@@ -173,7 +173,7 @@ def ensure_answers(session_dir: Path, path: Path) -> dict[str, Answer]:
     (`WorldModelAnswerer.elsewhere`), computed once into `path` (JSON: item -> {"answer": [x, z] or
     null, "elsewhere": [[x, z], ...]})."""
     if not path.exists():
-        from device.replay import ReplayConfig, replay
+        from device.app.replay import ReplayConfig, replay
         from device.session import Utterance
 
         session = read_session(session_dir)

@@ -1,7 +1,7 @@
 """Score perception per frame against the recorder's truth: the frozen baseline beside the instance head.
 
 For every enrolled item of every session: prototypes from the enrollment glance, then every
-second frame (5 fps) outside the glance is scored (device/perception_eval.py). Figures:
+second frame (5 fps) outside the glance is scored (device/training/perception_eval.py). Figures:
 - recall of frames where the item is truly visible, at the one threshold (shared by all items)
   that 1% of the negative frames clear, split by distance;
 - the same at the threshold chosen on the training seeds (the operating point), with the false
@@ -35,8 +35,8 @@ TRAIN_SEEDS = "0-9"
 
 def _scores(folders: list[Path], size: int, variants: dict, progress: bool) -> dict[str, list]:
     """variant name -> (embedder, FilterConfig or None) => variant name -> ItemScores of all folders."""
-    from device.perception_cache import session_features
-    from device.perception_eval import score_session
+    from device.training.perception_cache import session_features
+    from device.training.perception_eval import score_session
     from device.session import read_session
     from device.sim.record import RecordConfig, recorded
 
@@ -58,7 +58,7 @@ def _cost(frames: list[np.ndarray], head: "torch.nn.Module", repeats: int = 2) -
     from executorch.extension.pybindings import portable_lib
     from executorch.runtime import Runtime
 
-    from device.encoder import to_input
+    from device.perception.encoder import to_input
     from export.lower import lower_to_pte
     from worldmodel.backbone import Stride16Features, load_mobilenet_v2
     from worldmodel.instance_head import InstanceNet, MultiScaleFeatures
@@ -98,7 +98,7 @@ def _row(label: str, s: "Summary", with_fp: bool = False) -> str:  # noqa: F821
 
 def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], train_fp: float, seeds: str,
            command: str) -> str:
-    from device.perception_eval import BIN_NAMES, summarize, threshold_at_fp
+    from device.training.perception_eval import BIN_NAMES, summarize, threshold_at_fp
 
     first = next(iter(results.values()))["frozen"]
     n = summarize(first, 1.0).n_visible
@@ -109,7 +109,7 @@ def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], t
              "`--encoder frozen`); head: the learned instance head (worldmodel/artifacts/instance_head.pt, "
              "trained on seeds 0-9, the device's encoder); "
              f"{FILTERED}: a sighting also needs the item found within 0.4 s, and its position is the "
-             "intersection of nearby sightings' rays when they meet (device/sighting_filter.py), else the "
+             "intersection of nearby sightings' rays when they meet (device/perception/sighting_filter.py), else the "
              "floor-plane estimate.", "",
              "Recall of visible frames at 1% false positives (one threshold for all items, set on these frames' "
              "negatives), localisation hit rate and median position error of the true-positive sightings:", "",
@@ -163,9 +163,10 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from device.perception_eval import frozen_embedder, head_embedder, load_instance_head, threshold_at_fp
+    from device.perception.instance_encoder import load_instance_head
+    from device.training.perception_eval import frozen_embedder, head_embedder, threshold_at_fp
     from device.session import read_session
-    from device.sighting_filter import FilterConfig
+    from device.perception.sighting_filter import FilterConfig
 
     ck = load_instance_head(args.head)
     head = head_embedder(ck.head)

@@ -235,7 +235,7 @@ def edit_distance(a: list[str], b: list[str]) -> int:
 def same_item(a: str | None, b: str | None) -> bool:
     """The same name up to a plural and spacing ("key" for "keys", "key card" for "keycard"), as the
     assistant itself matches names (`device.intents.item_key`)."""
-    from device.intents import item_key
+    from device.speech.intents import item_key
 
     if a is None or b is None:
         return a == b
@@ -249,8 +249,8 @@ def correct(q: Query, kind: str, item: str | None) -> bool:
 
 
 def synth(q: Query, tmp: Path) -> np.ndarray:
-    from device.asr import load_wav
-    from device.tts import Speaker, SpeakerConfig
+    from device.speech.asr import load_wav
+    from device.speech.tts import Speaker, SpeakerConfig
 
     path = tmp / "q.wav"
     Speaker(SpeakerConfig(voice=q.voice, words_per_min=q.wpm)).to_wav(q.text, str(path))
@@ -269,7 +269,7 @@ def enroll_all(store: MemoryStore) -> None:
 
 def text_only() -> int:
     """Intents alone on every development phrasing with every development item; prints the misses."""
-    from device.intents import IntentParser
+    from device.speech.intents import IntentParser
 
     parser, ok = IntentParser(), []
     for kind, phrasings in DEV.items():
@@ -301,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from device.asr import AsrConfig
-    from device.speech import SpeechConfig, SpokenAssistant
+    from device.speech.asr import AsrConfig
+    from device.app.spoken import SpeechConfig, SpokenAssistant
 
     torch.set_num_threads(1)
     if args.text:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from device.intent_examples import EXAMPLES  # noqa: E402
+from device.speech.intent_examples import EXAMPLES  # noqa: E402
 
-# The development phrasings: the intent classifier's examples (device/intent_examples.py), but the place names
+# The development phrasings: the intent classifier's examples (device/speech/intent_examples.py), but the place names
 DEV: dict[str, tuple[str, ...]] = {k: v for k, v in EXAMPLES.items() if k != "name_place"}
 HELD_OUT: dict[str, tuple[str, ...]] = {
     "enroll": ("okay, this one here is my {item}", "please remember these are my {item}",
@@ -68,7 +68,7 @@ HELD_OUT_C: dict[str, tuple[str, ...]] = {
               "point the way to my {item}"),
     "unknown": ("what time is it", "call my sister", "tell me a joke", "how's the traffic"),
 }
-IN_VOCAB = ("keys", "phone", "wallet", "glasses", "passport", "umbrella")  # in device.asr.COMMON_ITEMS
+IN_VOCAB = ("keys", "phone", "wallet", "glasses", "passport", "umbrella")  # in device.speech.asr.COMMON_ITEMS
 OUT_OF_VOCAB = ("scarf", "camera", "notebook", "toolbox")  # not in the prompt
 DEV_ITEMS = IN_VOCAB + OUT_OF_VOCAB  # the development phrasings' items (and the first two held-out sets')
 C_IN_VOCAB = ("charger", "remote", "headphones", "laptop")  # held-out-C's items in the prompt ...
@@ -91,7 +91,7 @@ HELD_OUT_D: dict[str, tuple[str, ...]] = {
               "how can I get back to my {item}"),
     "unknown": ("what's the date today", "send a message to John", "is it going to rain", "I'm hungry"),
 }
-D_IN_VOCAB = ("watch", "mug", "bottle", "bag")  # held-out-D's items in device.asr.COMMON_ITEMS ...
+D_IN_VOCAB = ("watch", "mug", "bottle", "bag")  # held-out-D's items in device.speech.asr.COMMON_ITEMS ...
 D_OUT_OF_VOCAB = ("jacket", "purse", "earbuds", "tablet")  # ... and outside it
 # A fifth held-out set (2026-11-30 04:5x UTC), written and committed after held-out-D's first run
 # showed its misses and before the intent changes that follow them, and before its own first run.
@@ -108,7 +108,7 @@ HELD_OUT_E: dict[str, tuple[str, ...]] = {
               "help me walk to my {item}"),
     "unknown": ("how cold is it outside", "put on some jazz", "what's my next meeting", "I'll be back in a minute"),
 }
-E_IN_VOCAB = ("book", "ball", "medkit", "duck")  # held-out-E's items in device.asr.COMMON_ITEMS ...
+E_IN_VOCAB = ("book", "ball", "medkit", "duck")  # held-out-E's items in device.speech.asr.COMMON_ITEMS ...
 E_OUT_OF_VOCAB = ("gloves", "hat", "pen", "lunchbox")  # ... and outside it
 # A sixth held-out set (2026-11-30 06:5x UTC), written and committed in one go after held-out-E's
 # first run and before any change to the intents or the speech path since, and before its own first
@@ -238,7 +238,7 @@ class LaterSet:
 
     name: str
     phrasings: dict[str, tuple[str, ...]]
-    in_vocab: tuple[str, ...]  # its items in device.asr.COMMON_ITEMS
+    in_vocab: tuple[str, ...]  # its items in device.speech.asr.COMMON_ITEMS
     out_of_vocab: tuple[str, ...]  # its items outside it
     about: str
 

@@ -26,7 +26,7 @@ HEADING = "## World model on development seeds (issue 6)"
 def render_section(m: dict[str, dict[str, Any]], seeds: str, n: int, command: str) -> str:
     b, w = m["baseline"], m["world-model"]
     return "\n".join([
-        "The world model (`worldmodel/belief.py`, `device/wm_answerer.py`, `ami replay --answerer "
+        "The world model (`worldmodel/belief.py`, `device/answering/wm_answerer.py`, `ami replay --answerer "
         "world-model`) keeps, per item, a chain of hypotheses over discovered places and \"carried\", and "
         "minimizes its energy exactly by Viterbi: sightings weighted by their score margin, capped so one "
         "false match costs little, and unsure more along the wearer's view ray than across it; a held item "
@@ -63,9 +63,9 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    from device.assistant import AssistantConfig
-    from device.evaluate import score_alerts, score_queries, summarize
-    from device.replay import ReplayConfig, replay
+    from device.answering.assistant import AssistantConfig
+    from device.evaluation.evaluate import score_alerts, score_queries, summarize
+    from device.app.replay import ReplayConfig, replay
     from device.session import read_session
     from device.sim.record import RecordConfig, recorded
 

@@ -5,7 +5,7 @@ Why HMAC and not a bearer token: a token seen once (a log, a proxy) can be repla
 signature covers the method, path, body hash, a timestamp and a nonce, so a captured request can
 neither be altered nor sent again, and the secret itself never crosses the network after pairing.
 
-Signed message (the device client in device/companion_client.py builds the same bytes):
+Signed message (the device client in device/navigation/companion_client.py builds the same bytes):
 
     "{METHOD}\\n{PATH}\\n{X-Ami-Timestamp as sent}\\n{X-Ami-Nonce}\\n{sha256_hex(body)}"
 
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from companion_app.errors import RequestRejected, StateError
+from core.files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +117,10 @@ class DeviceRegistry:
                              "the devices again") from e
 
     def _save(self) -> None:
-        from memory.indexfiles import atomic_write  # mkstemp: the file is created 0600
-
         text = json.dumps({"schema": DEVICES_SCHEMA, "devices": [asdict(d) for d in self._devices.values()]},
                           indent=2)
         try:
-            atomic_write(self.path, text.encode("utf-8"))
+            write_bytes_atomic(self.path, text.encode("utf-8"), durable=True)  # created 0600
         except OSError as e:
             raise StateError(f"{self.path}: cannot write the paired devices ({e}); check the --state folder") from e
 

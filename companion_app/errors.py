@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+from core.errors import AmiError
 
-class CompanionServerError(RuntimeError):
+
+class CompanionServerError(AmiError, RuntimeError):
     """Base class: `ami companion serve` turns these into a one-line message and a non-zero exit."""
 
 

@@ -1,8 +1,6 @@
 """Errors raised on the glasses side. Each message says what is wrong and how to fix it."""
 
-
-class AmiError(Exception):
-    """Base class: the CLI turns these into a one-line message and a non-zero exit."""
+from core.errors import AmiError, ModelError  # noqa: F401 (re-exported: the base, and shared with worldmodel)
 
 
 class SessionError(AmiError, ValueError):
@@ -15,10 +13,6 @@ class ResponsesError(AmiError, ValueError):
 
 class OutputError(AmiError, OSError):
     """An output that cannot be written (unwritable folder, full disk)."""
-
-
-class ModelError(AmiError, RuntimeError):
-    """A model or its weights cannot be loaded."""
 
 
 class CompanionError(AmiError, RuntimeError):

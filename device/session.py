@@ -19,22 +19,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from core.files import write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
+from core.types import Pose  # noqa: F401 (re-exported: session format v1's pose)
 from device.errors import SessionError
 
 FORMAT = "ami-session/1"
 FRAME_EXTENSIONS = (".jpg", ".png")
 AUDIO_SAMPLE_RATE_HZ = 16_000
-
-
-@dataclass(frozen=True)
-class Pose:
-    """Camera pose: metres, y up; forward = (cos yaw, 0, -sin yaw); pitch < 0 looks down."""
-
-    x: float
-    y: float
-    z: float
-    yaw_deg: float
-    pitch_deg: float
 
 
 @dataclass(frozen=True)
@@ -233,26 +224,6 @@ def read_session(path: str | os.PathLike[str]) -> Session:
                 audio = (float(span[0]), float(span[1]))
             utterances.append(Utterance(t=t, text=text, audio=audio))
     return Session(root, info, frames, utterances, frame_files)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to path via a temp file + fsync + rename, so readers never see half a file."""
-    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def jsonl(objs: list[dict[str, Any]]) -> str:

@@ -2,7 +2,7 @@
 
 The frames that pass the device's keyframe gate are the ones the glasses encode, so they are the
 ones the int8 program is calibrated and verified on, resized exactly as on the device
-(device/encoder.py to_input).
+(device/perception/encoder.py to_input).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from device.encoder import to_input
-from device.keyframes import KeyframeGate
+from device.perception.encoder import to_input
+from device.perception.keyframes import KeyframeGate
 from device.session import read_session
 
 if TYPE_CHECKING:

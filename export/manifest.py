@@ -1,4 +1,4 @@
-"""Build and write manifest.json for exported encoder programs (format: device/encoder_manifest.py).
+"""Build and write manifest.json for exported encoder programs (format: device/perception/encoder_manifest.py).
 
 The manifest records what a device needs to run and trust the programs: input shape, dtype and
 range, the resize and the normalisation, output dims and grid, each program's quantization
@@ -12,9 +12,9 @@ import importlib.metadata
 from pathlib import Path
 from typing import Any
 
-from device.encoder import ReferenceEncoder
-from device.encoder_manifest import EncoderManifest, ProgramEntry
-from device.encoder_pte import sha256_bytes
+from device.perception.encoder import ReferenceEncoder
+from device.perception.encoder_manifest import EncoderManifest, ProgramEntry
+from device.perception.encoder_pte import sha256_bytes
 from device.session import write_json_atomic
 
 RESIZE = "RGB uint8 -> bilinear (align_corners=False) to input_px square -> float / 255; device/encoder.py to_input"

@@ -3,7 +3,7 @@
 Static, per-channel symmetric int8 weights and per-tensor int8 activations (HistogramObserver),
 the scheme that suits CNNs on XNNPACK. Calibration runs the keyframes a wearer's glasses would
 encode: the frames of recorded sessions that pass the device's keyframe gate, resized exactly as
-on the device (device/encoder.py to_input). Never one random input.
+on the device (device/perception/encoder.py to_input). Never one random input.
 """
 
 from __future__ import annotations

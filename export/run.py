@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device.encoder import VARIANTS, FrozenEncoder, EncoderConfig, ReferenceEncoder
-from device.encoder_manifest import MANIFEST_FILE, ProgramEntry
+from device.perception.encoder import VARIANTS, FrozenEncoder, EncoderConfig, ReferenceEncoder
+from device.perception.encoder_manifest import MANIFEST_FILE, ProgramEntry
 from device.errors import ModelError
 from export.manifest import build_manifest, program_entry, write_manifest
 from export.quantize import SCHEME_INT8, QuantizeConfig
@@ -99,7 +99,7 @@ def record_seeds(seeds: list[int], folder: Path) -> tuple[Path, ...]:
 def reference_encoder(config: ExportConfig) -> ReferenceEncoder:
     """The eager encoder of the model being exported: what its programs are verified against."""
     if config.model == "instance":
-        from device.instance_encoder import InstanceEncoder
+        from device.perception.instance_encoder import InstanceEncoder
 
         return InstanceEncoder(EncoderConfig(runtime="eager", input_px=config.input_px, threads=config.threads))
     return FrozenEncoder(EncoderConfig(runtime="frozen", input_px=config.input_px, threads=config.threads))
@@ -144,7 +144,7 @@ def export_encoder(out_dir: Path, config: ExportConfig) -> ExportResult:
     """Export, verify and write the encoder programs and manifest.json into out_dir."""
     import torch
 
-    from device.encoder_pte import PteEncoder
+    from device.perception.encoder_pte import PteEncoder
 
     torch.set_num_threads(config.threads)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,10 @@
 """Verify an exported encoder against eager PyTorch on held-out real frames, before it is written.
 
 On every keyframe of sessions that were not used for calibration, both encoders run through the
-same pre- and post-processing (device/encoder.py), and we compare:
+same pre- and post-processing (device/perception/encoder.py), and we compare:
 - cosine: per frame, the mean over patches of the cosine between the two patch features;
 - enrollment: the same prototype cells chosen if the wearer enrolled an item on this frame
-  (device/perception.py enrollment_prototypes);
+  (device/perception/perception.py enrollment_prototypes);
 - sightings: for every item the session's wearer enrolls ("this is my X"), each encoder enrolls it
   from its own features of the same glance and calibrates its own threshold on the keyframes
   before, as the assistant does; then, on each later keyframe, the same sighted / not sighted;
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from device.encoder import EncoderRuntime, Encoding
-from device.intents import parse_intent
-from device.assistant import ENROLL_BACKGROUND_GAP_S, ENROLL_LEAD_S
-from device.perception import (PerceptionConfig, best_match, calibrate_threshold, enrollment_prototypes,
+from device.perception.encoder import EncoderRuntime, Encoding
+from device.speech.intents import parse_intent
+from device.answering.assistant import ENROLL_BACKGROUND_GAP_S, ENROLL_LEAD_S
+from device.perception.perception import (PerceptionConfig, best_match, calibrate_threshold, enrollment_prototypes,
                                glance_prototypes)
 from device.session import Session, read_session
 from export.frames import session_keyframes
@@ -98,7 +98,7 @@ def _threshold(protos: np.ndarray, background: list[Encoding], config: Perceptio
 def _enrollments(session: Session) -> list[tuple[float, float, list[int]]]:
     """(onset, heard, glance frames) for each "this is my X": as the assistant enrolls, from the
     frames seen from ENROLL_LEAD_S before the onset until the utterance was heard in full."""
-    from device.replay import heard_times
+    from device.app.replay import heard_times
 
     ts = np.array([f.t for f in session.frames])
     utts = list(session.utterances)

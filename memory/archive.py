@@ -22,10 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.files import fsync_path
 from memory import schema
 from memory.errors import ArchiveError
 from memory.folder import DB_FILE, FILE_MODE, make_private_folder
-from memory.indexfiles import atomic_write, fsync_path
+from memory.indexfiles import atomic_write
 from memory.store import MemoryStore
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import AmiError
 
-class MemoryStoreError(RuntimeError):
+
+class MemoryStoreError(AmiError, RuntimeError):
     """Base class of every error raised by `memory/`."""
 
 

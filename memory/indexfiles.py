@@ -21,20 +21,20 @@ number of long-term keyframes (the file is never rewritten: each save writes a n
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import BinaryIO
 
 import faiss
 import numpy as np
+
+from core.files import replace_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +77,6 @@ class IndexState:
         return [f"{k} {mine[k]!r} != {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
 
 
-def fsync_path(path: Path | str, *, directory: bool = False) -> None:
-    """fsync a file or (with directory=True) a folder, so a rename in it is durable."""
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_file(path: str, data: memoryview) -> None:
     """Write `data` to the (existing, empty) file `path` and fsync it. Raises OSError (ENOSPC...)."""
     with open(path, "wb") as f:
@@ -97,17 +88,8 @@ def write_file(path: str, data: memoryview) -> None:
 
 def atomic_write(path: Path, data: bytes | memoryview) -> None:
     """Replace `path` with `data` so that readers (and a crash) see the old file or the new, whole."""
-    # mkstemp creates the file with mode 0o600 (owner only), whatever the umask.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write_file(tmp, memoryview(data))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_path(path.parent, directory=True)
+    # Written in chunks by write_file (the fault tests replace it to simulate a full disk).
+    replace_atomically(path, lambda tmp: write_file(tmp, memoryview(data)), durable=True)
 
 
 def sha256(data: bytes | memoryview) -> str:

@@ -50,7 +50,7 @@ META_PATCH_DIM = "patch_dim"  # Dp of keyframes.patches and items.prototypes
 META_GENERATION = "generation"
 # Random id of this memory, so index files copied from another memory are never trusted.
 META_STORE_ID = "store_id"
-# The encoder's embedding space (device/encoder.py embedding_space): another encoder's vectors
+# The encoder's embedding space (device/perception/encoder.py embedding_space): another encoder's vectors
 # would search as noise, so an encoder from another space is refused.
 META_EMBEDDING_SPACE = "embedding_space"
 

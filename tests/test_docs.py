@@ -23,3 +23,14 @@ def test_test_files_have_unique_names() -> None:
         names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
     clashes = {n: p for n, p in names.items() if len(p) > 1 and n != "conftest.py"}
     assert not clashes, f"rename one of each: {clashes}"
+
+
+def test_architecture_names_only_modules_that_exist() -> None:
+    """docs/architecture.md's diagram and walks name real files and folders."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"\b((?:core|device|memory|worldmodel|export|companion_app)/[\w/]*(?:\.py)?)", text))
+    assert len(named) > 20, named
+    missing = sorted(n for n in named if not (ROOT / n).exists())
+    assert not missing, f"docs/architecture.md names what is not there: {missing}"

@@ -1,7 +1,9 @@
 """Errors raised by the model code. Each message says what is wrong and how to fix it."""
 
+from core.errors import AmiError
 
-class WorldModelError(Exception):
+
+class WorldModelError(AmiError):
     """Base class for worldmodel errors; device code wraps them into its own (e.g. ModelError)."""
 
 

@@ -14,8 +14,6 @@ naming the file, instead of loading garbage into the device's embedding space.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from core.files import replace_atomically
 from worldmodel.backbone import IMAGENET_MEAN, IMAGENET_STD, STRIDE16_END, MobileNetV2
 from worldmodel.errors import CheckpointError
 
@@ -89,7 +88,7 @@ class InstanceNet(nn.Module):
     """RGB (B, 3, H, W) in [0, 1] -> (B, dim, H/16, W/16): backbone and head as one module (to export).
 
     It stops before the head's L2 normalisation: the device normalises every cell anyway
-    (device/encoder.py to_encoding), and the norm does not lower to XNNPACK (it split the program
+    (device/perception/encoder.py to_encoding), and the norm does not lower to XNNPACK (it split the program
     into 3 pieces, with portable ops between them)."""
 
     def __init__(self, features: MultiScaleFeatures, head: InstanceHead) -> None:
@@ -109,17 +108,8 @@ def save_checkpoint(path: Path, head: InstanceHead, threshold: float, meta: dict
     digest = hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest()
     blob = {"format": CHECKPOINT_FORMAT, "config": asdict(head.config), "state": state,
             "threshold": float(threshold), "space": f"instance-head:{digest[:16]}", "meta": meta}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a model is not private data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # A model is not private data: readable by all, unlike what the glasses write.
+    replace_atomically(path, lambda tmp: torch.save(blob, tmp), mode=0o644)
     return blob["space"]
 
 

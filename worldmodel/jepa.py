@@ -1,6 +1,6 @@
 """JEPA latent predictor: keyframe patch features -> latent s; (s_t, a_t) -> s_{t+1}.
 
-s is a projection of the device encoder's cells (device/encoder.py `Encoding.patches`, a
+s is a projection of the device encoder's cells (device/perception/encoder.py `Encoding.patches`, a
 row-major 14x14 grid at input_px 224: 64-d from the shipped instance head; `patch_dim` in the
 checkpoint says which). The grid is average-pooled
 to 7x7 first and each cell is projected on its own before one MLP mixes them, so the latent keeps
@@ -13,7 +13,7 @@ rollouts are differentiable so the companion can plan through them by CEM or gra
 `surprise` is its prediction error per row: the energy the planners minimise to a goal latent.
 
 Checkpoints are torch files holding only tensors and JSON-able values (loaded with
-weights_only=True), format "ami-jepa/1"; worldmodel/train_jepa.py writes them.
+weights_only=True), format "ami-jepa/1"; device/training/train_jepa.py writes them.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from device.errors import ModelError
-from device.session import Pose
+from core.errors import ModelError
+from core.geometry import step_pose, wrap_deg
+from core.types import Pose
 
 CHECKPOINT_FORMAT = "ami-jepa/1"
 CHECKPOINT_VERSION = 1
@@ -78,7 +79,7 @@ def pool_patches(patches: Tensor, config: JepaConfig) -> Tensor:
     """(B, grid*grid, C) row-major patches -> (B, cells, C) average-pooled cells, row-major.
 
     Pooling is linear and comes first, so a feature cache may store pooled cells
-    (worldmodel/jepa_data.py) and feed them to `LatentPredictor.encode_cells` unchanged."""
+    (device/training/jepa_data.py) and feed them to `LatentPredictor.encode_cells` unchanged."""
     b, n, c = patches.shape
     if n != config.grid ** 2 or c != config.patch_dim:
         raise ModelError(f"JEPA encode: expected patches of shape (B, {config.grid ** 2}, {config.patch_dim}) "
@@ -150,16 +151,6 @@ def surprise(predictor: LatentPredictor, s_t: Tensor, a_t: Tensor, s_next: Tenso
     return (predictor.predict(s_t, a_t) - s_next).pow(2).mean(dim=1)
 
 
-def _wrap_deg(deg: float) -> float:
-    """Any angle -> (-180, 180]."""
-    w = math.fmod(deg, 360.0)
-    if w > 180.0:
-        w -= 360.0
-    elif w <= -180.0:
-        w += 360.0
-    return w
-
-
 def action_between(p0: Pose, p1: Pose) -> np.ndarray:
     """(3,) float32 (forward_m, right_m, turn_deg) of p1 seen from p0: the displacement in p0's
     heading frame (forward = (cos yaw, -sin yaw) in x, z; right = (sin yaw, cos yaw)) and the yaw
@@ -168,16 +159,14 @@ def action_between(p0: Pose, p1: Pose) -> np.ndarray:
     dx, dz = p1.x - p0.x, p1.z - p0.z
     forward = dx * math.cos(yaw) - dz * math.sin(yaw)
     right = dx * math.sin(yaw) + dz * math.cos(yaw)
-    return np.array([forward, right, _wrap_deg(p1.yaw_deg - p0.yaw_deg)], dtype=np.float32)
+    return np.array([forward, right, wrap_deg(p1.yaw_deg - p0.yaw_deg)], dtype=np.float32)
 
 
 def apply_action(p0: Pose, a: Any) -> Pose:
     """The pose after taking action a = (forward_m, right_m, turn_deg) from p0; y and pitch kept."""
     forward, right, turn = (float(v) for v in np.asarray(a, dtype=np.float64).reshape(3))
-    yaw = math.radians(p0.yaw_deg)
-    x = p0.x + forward * math.cos(yaw) + right * math.sin(yaw)
-    z = p0.z - forward * math.sin(yaw) + right * math.cos(yaw)
-    return Pose(x=x, y=p0.y, z=z, yaw_deg=_wrap_deg(p0.yaw_deg + turn), pitch_deg=p0.pitch_deg)
+    x, z, yaw_deg = step_pose(p0.x, p0.z, p0.yaw_deg, forward, right, turn)
+    return Pose(x=x, y=p0.y, z=z, yaw_deg=yaw_deg, pitch_deg=p0.pitch_deg)
 
 
 def checkpoint_bytes(predictor: LatentPredictor, meta: dict[str, Any]) -> bytes:

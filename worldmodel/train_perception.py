@@ -9,7 +9,7 @@ item is visible, "not here" must win when it is not, so the floor, furniture and
 in the target frame are the hard negatives.
 
 Inputs are arrays (cached frozen-backbone features and per-frame labels), so this module reads no
-session files; device/perception_train.py builds them.
+session files; device/training/perception_train.py builds them.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from core.geometry import wrap_deg as _wrap_deg
 from device.session import AUDIO_SAMPLE_RATE_HZ, Pose, SessionInfo, SessionWriter, Utterance
 from device.errors import SessionError
 from device.sim.errors import SimError
@@ -70,11 +71,6 @@ class RecordConfig:
 def horizontal_fov_deg(vfov_deg: float, width: int, height: int) -> float:
     """MiniWorld's fov is vertical; the horizontal one follows from the aspect ratio."""
     return math.degrees(2.0 * math.atan(math.tan(math.radians(vfov_deg) / 2.0) * width / height))
-
-
-def _wrap_deg(a: float) -> float:
-    """Degrees wrapped to (-180, 180]."""
-    return -((-a + 180.0) % 360.0 - 180.0)
 
 
 def camera_axes(yaw: float, pitch_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

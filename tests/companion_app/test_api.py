@@ -18,7 +18,7 @@ from companion_fixtures import LiveServer, live, pose_latent
 from companion_app.auth import AuthConfig
 from companion_app.planner import Bounds, PlanJob
 from companion_app.server import openapi_json
-from device.companion_client import sign  # the device's own signing: proves both sides agree
+from device.navigation.companion_client import sign  # the device's own signing: proves both sides agree
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -61,7 +61,7 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout_s: float) -> s
 def test_serve_pairs_and_plans_for_the_device_client(tmp_path: Path) -> None:
     import torch
 
-    from device.companion_client import CompanionClient, CompanionConfig, pair
+    from device.navigation.companion_client import CompanionClient, CompanionConfig, pair
     from worldmodel.jepa import LatentPredictor, checkpoint_bytes
 
     torch.manual_seed(0)

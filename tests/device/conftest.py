@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+# The real companion as its own process (benchmarks/companion_process.py), shared with the closed-loop benchmark.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 if TYPE_CHECKING:
     from device.sim.record import RecordConfig

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from device.cli import build_parser, main
+from device.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 

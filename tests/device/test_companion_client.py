@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from device.companion_client import (CompanionClient, CompanionConfig, load_pairing, pair, sign,
+from device.navigation.companion_client import (CompanionClient, CompanionConfig, load_pairing, pair, sign,
                                      state_path)
 from device.errors import CompanionError, CompanionUnavailable
 from companion_process import CompanionProcess, untrained_checkpoint

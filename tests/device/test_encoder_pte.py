@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoder import EncoderConfig, make_encoder, to_input
-from device.encoder_manifest import read_manifest
-from device.encoder_pte import DEFAULT_MANIFEST, PteEncoder, RuntimeMissingError
+from device.perception.encoder import EncoderConfig, make_encoder, to_input
+from device.perception.encoder_manifest import read_manifest
+from device.perception.encoder_pte import DEFAULT_MANIFEST, PteEncoder, RuntimeMissingError
 from device.errors import ModelError
-from device.instance_encoder import InstanceEncoder
+from device.perception.instance_encoder import InstanceEncoder
 from device.session import read_session
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "session"
@@ -126,7 +126,7 @@ def test_corrupt_program(artifacts: Path) -> None:
 
 
 def test_program_from_another_executorch_version(artifacts: Path) -> None:
-    from device.encoder_pte import sha256_bytes
+    from device.perception.encoder_pte import sha256_bytes
 
     versions = json.loads((artifacts / "manifest.json").read_text())["versions"]
     _edit_manifest(artifacts, versions={**versions, "executorch": "1.4.0"})
@@ -177,14 +177,14 @@ def test_config_that_does_not_match_the_manifest(artifacts: Path) -> None:
 
 def test_fallback_to_eager_only_without_the_runtime_and_with_a_logged_reason(
         artifacts: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    import device.encoder_pte as pte_module
+    import device.perception.encoder_pte as pte_module
 
     def missing() -> str:
         raise RuntimeMissingError("the ExecuTorch runtime is not installed (simulated)")
 
     monkeypatch.setattr(pte_module, "installed_executorch", missing)
     config = EncoderConfig(manifest=artifacts / "manifest.json")
-    with caplog.at_level(logging.WARNING, logger="device.encoder"):
+    with caplog.at_level(logging.WARNING, logger="device.perception.encoder"):
         assert isinstance(make_encoder(config), InstanceEncoder)
     assert "falling back to eager PyTorch: the ExecuTorch runtime is not installed" in caplog.text
     with pytest.raises(RuntimeMissingError):
@@ -201,7 +201,7 @@ def test_bad_files_never_fall_back(artifacts: Path) -> None:
 
 
 def test_memory_of_another_embedding_space_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from device.cli import main
+    from device.cli.main import main
     from memory.store import MemoryStore
     from synthetic import make_session
 
@@ -238,7 +238,7 @@ def test_encoder_config_validation(field: str, value: object) -> None:
 @pytest.mark.slow
 def test_replay_through_the_pte_gives_the_same_answers_as_eager(tmp_path: Path) -> None:
     """The demo session replayed through the default on-device path and through eager (about a minute)."""
-    from device.replay import ReplayConfig, replay
+    from device.app.replay import ReplayConfig, replay
 
     session = read_session(DEMO)
     answers = {}

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.evaluate import evaluate, format_table
+from device.evaluation.evaluate import evaluate, format_table
 from device.responses import Evidence, Response, read_responses
 from device.session import Pose, SessionInfo, SessionWriter, jsonl, read_session
 from device.errors import ResponsesError

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from device.cli import main
-from device.demo import DEMO_SESSION
+from device.cli.main import main
+from device.app.demo import DEMO_SESSION
 
 pytestmark = pytest.mark.slow
 

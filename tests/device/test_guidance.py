@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from device.guidance import (Step, distance_text, egocentric, path_steps, plan_path, spoken, turn_text,
+from device.navigation.guidance import (Step, distance_text, egocentric, path_steps, plan_path, spoken, turn_text,
                              where_from_here)
-from device.place_graph import Place, PlaceGraph, simplify
+from device.navigation.place_graph import Place, PlaceGraph, simplify
 from device.session import Pose
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoder import EncoderConfig, FrozenEncoder
+from device.perception.encoder import EncoderConfig, FrozenEncoder
 from device.errors import ModelError
-from device.instance_encoder import InstanceEncoder
+from device.perception.instance_encoder import InstanceEncoder
 from memory.errors import EmbeddingSpaceMismatchError
 from memory.store import MemoryStore
 
@@ -51,7 +51,7 @@ def test_a_wrong_head_file_is_a_model_error(tmp_path: Path) -> None:
 
 
 def test_make_encoder_builds_each_runtime() -> None:
-    from device.encoder import make_encoder
+    from device.perception.encoder import make_encoder
 
     assert isinstance(make_encoder(EncoderConfig(runtime="eager", threads=1)), InstanceEncoder)
     assert isinstance(make_encoder(EncoderConfig(runtime="frozen", threads=1)), FrozenEncoder)

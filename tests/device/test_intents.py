@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from device.intents import (Intent, IntentConfig, IntentParser, clean_text, duration_s, extract_item, parse_intent,
-                            sounds_like)
+from device.speech.intents import (Intent, IntentConfig, IntentParser, clean_text, duration_s, extract_item,
+                                   parse_intent, sounds_like)
 
 
 @pytest.mark.parametrize("text, kind, item", [
@@ -159,7 +159,7 @@ def test_paraphrases_by_embedding(parser: IntentParser, text: str, kind: str, it
 @pytest.mark.slow
 def test_the_head_learns_from_the_examples_it_is_given(parser: IntentParser) -> None:
     """Trained without any route example, the embedding stage cannot read a route it has no pattern for."""
-    from device.intent_examples import EXAMPLES
+    from device.speech.intent_examples import EXAMPLES
 
     no_routes = IntentParser(IntentConfig(threads=1), parser.embedder,
                              examples={k: v for k, v in EXAMPLES.items() if k != "route"})

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from device.encoder import Encoding
-from device.keyframes import KeyframeConfig, KeyframeGate
-from device.perception import (PerceptionConfig, calibrate_threshold, cell_ray, enrollment_prototypes,
+from device.perception.encoder import Encoding
+from device.perception.keyframes import KeyframeConfig, KeyframeGate
+from device.perception.perception import (PerceptionConfig, calibrate_threshold, cell_ray, enrollment_prototypes,
                                project_point, sighting_position)
 from device.session import Pose
 from worldmodel.belief import BeliefConfig

@@ -1,6 +1,6 @@
 """Perception truth and training on a real recorded MiniWorld session (slow: renders frames).
 
-- The truth projection (device/item_truth.py) lands on the item: at the projected pixel the
+- The truth projection (device/evaluation/item_truth.py) lands on the item: at the projected pixel the
   frame changes when the simulator renders the same view without that item.
 - A short training run of the instance head on the session's real features lowers the loss.
 - The per-frame scorer runs on it and the frozen baseline gives sane figures.
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.item_truth import item_tracks
+from device.evaluation.item_truth import item_tracks
 from device.session import read_session
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def test_projection_lands_on_the_item_in_a_real_frame(sim_short_session: Path, s
 
 @pytest.fixture(scope="module")
 def short_features(sim_short_session: Path, tmp_path_factory: pytest.TempPathFactory):
-    from device.perception_cache import session_features
+    from device.training.perception_cache import session_features
 
     session, cache = read_session(sim_short_session), tmp_path_factory.mktemp("cache")
     return session, session_features(session, step=3, cache=cache, progress=False), cache
@@ -76,7 +76,7 @@ def short_features(sim_short_session: Path, tmp_path_factory: pytest.TempPathFac
 def test_short_training_run_lowers_the_loss(short_features) -> None:
     import torch
 
-    from device.perception_train import train_data
+    from device.training.perception_train import train_data
     from worldmodel.train_perception import TrainConfig, train
 
     torch.set_num_threads(1)
@@ -87,8 +87,8 @@ def test_short_training_run_lowers_the_loss(short_features) -> None:
 
 
 def test_cache_is_reused_and_scores_are_sane(short_features) -> None:
-    from device.perception_cache import session_features
-    from device.perception_eval import frozen_embedder, score_session, summarize, threshold_at_fp
+    from device.training.perception_cache import session_features
+    from device.training.perception_eval import frozen_embedder, score_session, summarize, threshold_at_fp
 
     session, feats, cache = short_features
     assert len(list(cache.glob("*.npz"))) == 1 and not list(cache.glob("*.tmp*"))

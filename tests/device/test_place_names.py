@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.perception import Sighting
+from device.perception.perception import Sighting
 from device.session import Utterance
-from device.place_names import PlaceNames, PlaceNamesConfig
-from device.wm_answerer import WorldModelAnswerer
+from device.answering.place_names import PlaceNames, PlaceNamesConfig
+from device.answering.wm_answerer import WorldModelAnswerer
 from memory.types import PlaceName
 
 KITCHEN = (0.0, 0.0)
@@ -79,7 +79,7 @@ def walk_session(folder: Path, seed: int, utterances: list[tuple[float, str]]) -
 def test_this_is_the_kitchen_names_the_place_under_the_wearer(tmp_path: Path) -> None:
     """A real replay: "this is the kitchen" is acknowledged at the wearer's position, a later
     answer about an item enrolled there says "in the kitchen"; the name outlives the session."""
-    from device.replay import ReplayConfig, replay
+    from device.app.replay import ReplayConfig, replay
     from device.session import read_session
     from memory.store import MemoryStore
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.cli import main
+from device.cli.main import main
 from synthetic import make_session
 
 
@@ -79,10 +79,10 @@ def test_spoken_forget_spares_other_sessions_in_the_same_memory(tmp_path: Path) 
 def test_the_world_model_weighs_sightings_by_the_encoders_own_margin() -> None:
     """A score margin means something else for each encoder: the frozen trunk's true sightings clear
     their thresholds by far less than the instance head's. An ablation can keep its own scale."""
-    from device.assistant import AssistantConfig
-    from device.encoder import SIGHTING_MARGIN, EncoderConfig
-    from device.replay import _with_encoder_margin
-    from device.wm_answerer import WorldModelConfig
+    from device.answering.assistant import AssistantConfig
+    from device.perception.encoder import SIGHTING_MARGIN, EncoderConfig
+    from device.app.replay import _with_encoder_margin
+    from device.answering.wm_answerer import WorldModelConfig
     from worldmodel.belief import BeliefConfig
 
     def scale(assistant: AssistantConfig, runtime: str) -> float:

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from device.assistant import Assistant
-from device.companion_client import CompanionClient, CompanionConfig, pair
-from device.guidance import path_steps, plan_path, spoken, wrap_deg
-from device.replay import ReplayConfig, replay
-from device.route import AWAY, LOCAL, OTHER_ENCODER, PLANNED, RouteGuide
+from device.answering.assistant import Assistant
+from device.navigation.companion_client import CompanionClient, CompanionConfig, pair
+from device.navigation.guidance import path_steps, plan_path, spoken, wrap_deg
+from device.app.replay import ReplayConfig, replay
+from device.navigation.route import AWAY, LOCAL, OTHER_ENCODER, PLANNED, RouteGuide
 from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_session
-from device.speech import NoCamera
+from device.app.spoken import NoCamera
 from companion_process import CompanionProcess, untrained_checkpoint
 
 pytestmark = pytest.mark.slow  # a whole replay, and two companion processes

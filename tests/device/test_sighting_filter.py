@@ -1,13 +1,13 @@
-"""Sighting consistency and multi-view position (device/sighting_filter.py) on known geometry."""
+"""Sighting consistency and multi-view position (device/perception/sighting_filter.py) on known geometry."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from device.perception import cell_ray, project_point
+from device.perception.perception import cell_ray, project_point
 from device.session import Pose
-from device.sighting_filter import FilterConfig, multiview_position, supported_scores, triangulate
+from device.perception.sighting_filter import FilterConfig, multiview_position, supported_scores, triangulate
 
 
 def test_one_frame_match_needs_a_neighbour() -> None:

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from device.asr import AsrConfig, AudioError, Transcriber, Transcript, load_wav
-from device.microphone import (MicrophoneConfig, MicrophoneError, RingBuffer, VadConfig, VadSegmenter,
+from device.speech.asr import AsrConfig, AudioError, Transcriber, Transcript, load_wav
+from device.speech.microphone import (MicrophoneConfig, MicrophoneError, RingBuffer, VadConfig, VadSegmenter,
                                resolve_device)
-from device.speech import SpeechConfig, SpokenAssistant, enrolled_reading, hear
-from device.tts import Speaker, SpeakerConfig
+from device.app.spoken import SpeechConfig, SpokenAssistant, enrolled_reading, hear
+from device.speech.tts import Speaker, SpeakerConfig
 
 SR = 16_000
 
@@ -76,16 +76,16 @@ def test_asr_config_is_validated(kwargs: dict[str, Any], field: str) -> None:
     (["Ceci est la cuisine.", "This is the kitchen."], 1),  # a place name need not be known
 ])
 def test_complete_reading_picks_the_first_whole_request(readings: list[str], pick: int) -> None:
-    from device.intents import parse_intent, item_key
-    from device.speech import complete_reading
+    from device.speech.intents import parse_intent, item_key
+    from device.app.spoken import complete_reading
 
     assert complete_reading(readings, parse_intent, {item_key("keys")}) == pick
 
 
 def test_complete_reading_prefers_a_pattern_to_a_guess() -> None:
     """A likelier reading that only the embedding reads as a request gives way to one a pattern reads."""
-    from device.intents import Intent, item_key, parse_intent
-    from device.speech import complete_reading
+    from device.speech.intents import Intent, item_key, parse_intent
+    from device.app.spoken import complete_reading
 
     def guess(text: str) -> Intent:  # the embedding stage's part, faked: anything else is an enrollment
         rule = parse_intent(text)
@@ -138,7 +138,7 @@ def test_ring_buffer_keeps_the_newest() -> None:
 def test_a_stream_that_stops_delivering_is_an_error_not_a_silent_hang() -> None:
     """A stalled input (sound server restarted, device unplugged) raises after stall_s; a stream
     that delivers, even silence, does not."""
-    from device.microphone import SoundDeviceMicrophone
+    from device.speech.microphone import SoundDeviceMicrophone
 
     mic = SoundDeviceMicrophone.__new__(SoundDeviceMicrophone)  # no PortAudio: the stall logic alone
     mic.config, mic.device, mic.ring, mic._stream = MicrophoneConfig(stall_s=1.0), 3, RingBuffer(100), object()
@@ -189,14 +189,14 @@ def test_listen_keeps_what_was_said_while_it_answered(tmp_path: Path, monkeypatc
                                                       spoken_aloud: bool) -> None:
     """The wearer asks again while the first answer is worked out (1 s): the second question is
     heard whole. Only audio caught while an answer is spoken aloud is dropped (our own voice)."""
-    import device.microphone
+    import device.speech.microphone
     from device.responses import Response
-    from device.speech import Exchange, Heard, listen
+    from device.app.spoken import Exchange, Heard, listen
 
     first, second = speak("where are my keys", tmp_path), speak("did I leave anything behind", tmp_path)
     gap = np.zeros(int(0.9 * SR), np.float32)
     mic = ScriptedMicrophone(np.concatenate([gap, first, gap, second, gap, gap]))
-    monkeypatch.setattr(device.microphone, "SoundDeviceMicrophone", lambda config: mic)
+    monkeypatch.setattr(device.speech.microphone, "SoundDeviceMicrophone", lambda config: mic)
     heard: list[float] = []
 
     class Voice:
@@ -250,7 +250,7 @@ def asr() -> Transcriber:
 ])
 def test_spoken_query(asr: Transcriber, tmp_path: Path, text: str, voice: str, wpm: int, kind: str,
                       item: str | None) -> None:
-    from device.intents import IntentParser
+    from device.speech.intents import IntentParser
 
     pad = np.zeros(SR // 2, np.float32)
     heard = hear(np.concatenate([pad, speak(text, tmp_path, voice, wpm), pad]), asr, SpeechConfig())
@@ -269,7 +269,7 @@ def test_spoken_query(asr: Transcriber, tmp_path: Path, text: str, voice: str, w
 ])
 def test_a_name_heard_is_read_as_the_enrolled_name_it_sounds_like(asr: Transcriber, tmp_path: Path, said: str,
                                                                    heard_as: str, expect: str) -> None:
-    from device.intents import IntentParser
+    from device.speech.intents import IntentParser
 
     audio = speak(said, tmp_path, "en-gb-scotland")
     tr = Transcript(heard_as, (), len(audio) / SR, False, -0.3, 0.0, 0.0, (heard_as,))
@@ -299,7 +299,7 @@ def test_a_two_minute_monologue_is_bounded(asr: Transcriber, tmp_path: Path) -> 
 @pytest.mark.slow
 def test_ami_ask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One shot from a 44.1 kHz stereo wav (resampled); a missing wav is a clear error."""
-    from device.cli import main
+    from device.cli.main import main
 
     q = speak("where are my keys", tmp_path)
     wav = write_wav(tmp_path / "q.wav", np.repeat(np.interp(np.arange(0, len(q), 16 / 44.1), np.arange(len(q)), q), 2),
@@ -331,7 +331,7 @@ def test_spoken_forget_by_time_erases_what_a_replay_stored(tmp_path: Path,
     """"Forget the last thirty seconds" by `ami ask` on a memory another session (a replay) wrote:
     the keyframes of the wearer's last 30 s on the wall clock go, the older ones stay; said again,
     it says nothing was there instead of "Done"."""
-    from device.cli import main
+    from device.cli.main import main
     from memory.store import MemoryStore
 
     rng = np.random.default_rng(0)
@@ -363,7 +363,7 @@ def test_left_items_synonyms_and_forget_against_a_memory(tmp_path: Path) -> None
     """Keys seen twice at (0, 0), then the wearer 10 m away: left behind, where "where are my keys?"
     puts them. "mobile" finds the enrolled phone; a guessed forget only asks; forgetting the keys
     erases them."""
-    from device.speech import SpokenAssistant
+    from device.app.spoken import SpokenAssistant
     from device.session import Utterance
 
     rng = np.random.default_rng(0)
@@ -403,7 +403,7 @@ def test_whisper_base_is_joined_from_its_two_packages_once(tmp_path: Path, monke
     import sys
     import types
 
-    from device.asr import model_path
+    from device.speech.asr import model_path
     from device.errors import ModelError
 
     parts = {}

@@ -23,8 +23,8 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from device.asr import load_wav
-from device.tts import Speaker, SpeakerConfig
+from device.speech.asr import load_wav
+from device.speech.tts import Speaker, SpeakerConfig
 
 SR = 16_000
 CHUNK = SR // 50  # 20 ms
@@ -183,7 +183,7 @@ def test_ami_listen_through_a_virtual_microphone(pulse: Pulse, tmp_path: Path) -
 @pytest.mark.slow
 def test_answers_are_spoken_to_the_default_output(pulse: Pulse) -> None:
     """espeak-ng plays to the default sink (the daemon's null sink): say() reports it spoke."""
-    say = "from device.tts import Speaker; print(Speaker().say('Your keys are here.'))"
+    say = "from device.speech.tts import Speaker; print(Speaker().say('Your keys are here.'))"
     r = subprocess.run([sys.executable, "-c", say],
                        env=pulse.env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr
@@ -193,7 +193,7 @@ def test_no_input_device_is_a_clear_error(tmp_path: Path) -> None:
     """No sound server and a bogus device name: a one-line error saying how to fix it."""
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_RUNTIME_PATH": str(tmp_path / "none"),
            "HOME": str(tmp_path)}
-    open_mic = "from device.microphone import *; SoundDeviceMicrophone(MicrophoneConfig(device='no such mic'))"
+    open_mic = "from device.speech.microphone import *; SoundDeviceMicrophone(MicrophoneConfig(device='no such mic'))"
     r = subprocess.run([sys.executable, "-c", open_mic],
                        env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0

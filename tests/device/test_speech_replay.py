@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoder import EncoderConfig, Encoding, make_encoder
-from device.replay import ReplayConfig, replay
+from device.perception.encoder import EncoderConfig, Encoding, make_encoder
+from device.app.replay import ReplayConfig, replay
 from device.session import read_session
-from device.speech import SpeechConfig
+from device.app.spoken import SpeechConfig
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "session"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from device.cli import main
-from device.evaluate import room_of
+from device.cli.main import main
+from device.evaluation.evaluate import room_of
 from device.session import read_session
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def test_demo_session_is_valid_and_the_demo_writes_a_contact_sheet(tmp_path: Pat
     import numpy as np
     from PIL import Image
 
-    from device.demo import DEMO_SESSION, SHEET_FRAME_PX
+    from device.app.demo import DEMO_SESSION, SHEET_FRAME_PX
 
     session = read_session(DEMO_SESSION)
     assert session.info.source == "miniworld" and len(session.frames) > 1000

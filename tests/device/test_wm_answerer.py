@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from device.perception import Sighting
+from device.perception.perception import Sighting
 from device.session import Pose
-from device.wm_answerer import WorldModelAnswerer, WorldModelConfig
+from device.answering.wm_answerer import WorldModelAnswerer, WorldModelConfig
 
 A = (0.0, 0.0)
 B = (10.0, 0.0)
@@ -231,7 +231,7 @@ def test_an_item_put_down_in_front_of_a_wearer_standing_still(monkeypatch: pytes
     path point each PATH_DWELL_S, so the spot was within reach when the keys were put down: one
     alert, there. With points only when the wearer moves (dev seed 50) the put-down had nowhere to
     happen, and the keys stayed "in hand"."""
-    import device.wm_answerer as wm
+    import device.answering.wm_answerer as wm
 
     spot = (6.0, 2.2)
     path = ([0.0, 4.0, 5.0, 10.0, 18.0, 40.0], [-2.0, -2.0, -0.5, 6.0, 6.0, -20.0])

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.encoder import EncoderConfig, Encoding, FrozenEncoder, ReferenceEncoder
-from device.encoder_manifest import MANIFEST_FILE, read_manifest
-from device.encoder_pte import DEFAULT_MANIFEST, PteEncoder, sha256_bytes
+from device.perception.encoder import EncoderConfig, Encoding, FrozenEncoder, ReferenceEncoder
+from device.perception.encoder_manifest import MANIFEST_FILE, read_manifest
+from device.perception.encoder_pte import DEFAULT_MANIFEST, PteEncoder, sha256_bytes
 from export.run import ExportConfig, ExportError, check_seeds, export_encoder
 from export.verify import VerifyConfig, VerifyReport, verify_encoder
 
@@ -20,7 +20,7 @@ from export.verify import VerifyConfig, VerifyReport, verify_encoder
 @pytest.fixture(scope="module")
 def eager() -> ReferenceEncoder:
     """The eager network of the shipped programs: backbone + instance head."""
-    from device.instance_encoder import InstanceEncoder
+    from device.perception.instance_encoder import InstanceEncoder
 
     return InstanceEncoder(EncoderConfig(runtime="eager"))
 
@@ -45,7 +45,7 @@ def test_seeds_must_be_development_and_held_out(calib: list[int], verify: list[i
 
 
 def test_cli_refuses_evaluation_seeds_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from device.cli import main
+    from device.cli.main import main
 
     assert main(["export", "--out", str(tmp_path / "x"), "--verify-seeds", "1000"]) == 2
     assert "held-out evaluation seeds" in capsys.readouterr().err
@@ -154,8 +154,8 @@ def test_export_end_to_end(tmp_path: Path, calib_clip: Path, verify_clip: Path) 
 def test_export_of_the_frozen_trunk_names_its_space(tmp_path: Path, calib_clip: Path, verify_clip: Path) -> None:
     """`--model frozen`: the trunk alone lowered, verified against the eager frozen encoder, and the
     device reads it in the frozen encoder's embedding space, not the shipped one (about 30 s)."""
-    from device.encoder import make_encoder
-    from device.instance_encoder import InstanceEncoder
+    from device.perception.encoder import make_encoder
+    from device.perception.instance_encoder import InstanceEncoder
 
     out = tmp_path / "out"
     result = export_encoder(out, ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(verify_clip,),
@@ -170,7 +170,7 @@ def test_cli_says_which_program_was_not_written_and_why(tmp_path: Path, calib_cl
                                                         shipped_programs: bytes, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture) -> None:
     import export.run
-    from device.cli import main
+    from device.cli.main import main
 
     monkeypatch.setattr(export.run, "verify_encoder",
                         lambda cand, ref, dirs, config: _fake_report(cand.variant == "fp32"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.cli import main
+from device.cli.main import main
 from memory import MemoryStore
 
 D, DP, GRID = 8, 4, (2, 2)

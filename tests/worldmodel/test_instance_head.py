@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from device.encoder import to_input
+from device.perception.encoder import to_input
 from device.errors import ModelError
-from device.perception_eval import load_instance_head
+from device.perception.instance_encoder import SHIPPED_HEAD, load_instance_head
 from worldmodel.backbone import load_mobilenet_v2
 from worldmodel.instance_head import InstanceHead, InstanceHeadConfig, MultiScaleFeatures, save_checkpoint
 
@@ -75,7 +75,6 @@ def test_wrong_checkpoint_raises_model_error_naming_the_file(tmp_path: Path, cas
 
 
 def test_shipped_head_loads_and_was_trained_on_development_seeds() -> None:
-    from device.perception_train import SHIPPED_HEAD
 
     ck = load_instance_head(SHIPPED_HEAD)
     assert all(0 <= s <= 99 for s in ck.meta["seeds"]), "the shipped head saw a held-out seed"

@@ -21,7 +21,7 @@ DEMO = ROOT / "demo" / "session"
 @pytest.fixture(scope="module")
 def demo_patches() -> torch.Tensor:
     """(8, 196, 64) patch features of 8 demo frames, 20 frames apart, from the device's encoder."""
-    from device.encoder import EncoderConfig, make_encoder
+    from device.perception.encoder import EncoderConfig, make_encoder
 
     torch.set_num_threads(1)
     session = read_session(DEMO)

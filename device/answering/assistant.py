@@ -1,0 +1,345 @@
+"""The assistant loop: frames and utterances in, responses out, memory written as it goes.
+
+Frames pass the keyframe gate, get encoded and stored. Enrolled items are looked for in each
+keyframe (sightings), which drive left-item alerts. Utterances are parsed into intents; "where
+are my X?" is answered by the configured answerer: `world-model` (the default: the
+energy-minimizing belief of `worldmodel/belief.py`) or `baseline` (the last confident sighting in
+memory, kept for comparison). "Take me to my X" adds a route to that answer (device/route.py): a
+paired companion's plan, else the place graph of memory's keyframe poses.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from device.perception.encoder import Encoding, EncoderRuntime
+from device.speech.asr import COMMON_ITEMS
+from device.speech.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
+from device.perception.keyframes import KeyframeConfig, KeyframeGate
+from device.answering.baseline import BaselineConfig, LastSightingAnswerer, age_text
+from device.perception.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
+                               glance_prototypes, sighting_position)
+from device.responses import Evidence, Response
+from device.navigation.route import RouteGuide
+from device.answering.place_names import PlaceNames, PlaceNamesConfig
+from device.answering.wm_answerer import WorldModelAnswerer, WorldModelConfig
+from device.session import FrameRecord, Pose, SessionInfo, Utterance
+from memory.store import MemoryStore
+from memory.types import ItemRecord, KeyframeRecord, PatchHit
+
+if TYPE_CHECKING:
+    from device.navigation.companion_client import CompanionClient
+
+log = logging.getLogger(__name__)
+
+ENROLL_BACKGROUND_GAP_S = 3.0  # background statistics skip the keyframes just before enrollment
+ENROLL_LEAD_S = 0.5  # the glance at an item starts this long before "this is my X"
+RECENT_KEYFRAMES_S = 10.0  # recent keyframes kept decoded for enrollment
+ANSWERERS = ("baseline", "world-model")
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    keyframes: KeyframeConfig = field(default_factory=KeyframeConfig)
+    perception: PerceptionConfig = field(default_factory=PerceptionConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    intents: IntentConfig = field(default_factory=IntentConfig)
+    item_synonym_min_sim: float = 0.6  # "mobile" (0.70), "purse" (0.61) find "phone", "wallet"
+    answerer: str = "world-model"  # one of ANSWERERS: who answers "where is my X?" and raises alerts
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    place_names: PlaceNamesConfig = field(default_factory=PlaceNamesConfig)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.item_synonym_min_sim <= 1.0:
+            raise ValueError(f"AssistantConfig.item_synonym_min_sim must be in (0, 1], got {self.item_synonym_min_sim}")
+        if self.answerer not in ANSWERERS:
+            raise ValueError(f"AssistantConfig.answerer must be one of {ANSWERERS}, got {self.answerer!r}")
+
+
+class Assistant:
+    def __init__(self, store: MemoryStore, encoder: EncoderRuntime, info: SessionInfo, session_id: str,
+                 config: AssistantConfig = AssistantConfig(), companion: CompanionClient | None = None,
+                 clock_origin_unix: float | None = None) -> None:
+        """companion: a paired companion for route plans (None: routes from the place graph, offline).
+        clock_origin_unix: the wearer's wall clock (Unix s) at session time t = 0; memory records
+        every keyframe, item and place name at origin + t, so a forget by time covers every session
+        (default: the session's start_time, else now)."""
+        self.store = store
+        origin = info.start_unix if clock_origin_unix is None else clock_origin_unix
+        self.clock_origin_unix = time.time() if origin is None else origin
+        self.encoder = encoder
+        self.info = info
+        self.session_id = session_id
+        self.config = config
+        self._gate = KeyframeGate(config.keyframes)
+        self._last: tuple[FrameRecord, np.ndarray, Encoding | None] | None = None
+        self._recent: deque[tuple[FrameRecord, Encoding]] = deque()
+        self.place_names = PlaceNames(config.place_names)  # the wearer's names for places, kept in memory
+        self.place_names.load(store.place_names())
+        self.answerer: LastSightingAnswerer | WorldModelAnswerer = (
+            WorldModelAnswerer(config.world_model, self.place_names) if config.answerer == "world-model"
+            else LastSightingAnswerer(config.baseline))
+        self.intents = IntentParser(config.intents)  # loads its embedding model on first need
+        self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
+        self.router = RouteGuide(store, companion)
+        self.keyframes = 0
+
+    # -- frames ----------------------------------------------------------------------------
+    def on_frame(self, fr: FrameRecord, rgb: np.ndarray) -> list[Response]:
+        enc = None
+        if self._gate.admit(fr.t, rgb, fr.pose):
+            enc = self._store_keyframe(fr, rgb)
+            self._look_for_items(fr, enc)
+        self._last = (fr, rgb, enc)
+        return self.answerer.alerts(fr.t, fr.pose)
+
+    def _store_keyframe(self, fr: FrameRecord, rgb: np.ndarray) -> Encoding:
+        enc = self.encoder.encode(rgb)
+        pose = None if fr.pose is None else (fr.pose.x, fr.pose.y, fr.pose.z, fr.pose.yaw_deg, fr.pose.pitch_deg)
+        self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches, enc.grid,
+                                recorded_at=self.wall(fr.t))
+        self.keyframes += 1
+        self._recent.append((fr, enc))
+        while self._recent and fr.t - self._recent[0][0].t > RECENT_KEYFRAMES_S:
+            self._recent.popleft()
+        return enc
+
+    def wall(self, t: float) -> float:
+        """Session time t on the wearer's wall clock (Unix s)."""
+        return self.clock_origin_unix + t
+
+    def _position(self, pose: Pose | None, grid: tuple[int, int], cell: int) -> tuple[float, float] | None:
+        if pose is None:
+            return None
+        return sighting_position(pose, self.info.hfov_deg, self.info.height / self.info.width, grid, cell,
+                                 self.config.perception)
+
+    def _enrolled(self) -> list[ItemRecord]:
+        """The enrolled items; this assistant is memory's only writer, so enroll and forget refresh it."""
+        if self._items is None:
+            self._items = self.store.items()
+        return self._items
+
+    def _look_for_items(self, fr: FrameRecord, enc: Encoding) -> None:
+        for item in self._enrolled():
+            cell, score = best_match(enc, item.prototypes)
+            if score >= item.threshold:
+                self.answerer.on_sighting(Sighting(item.name, fr.t, fr.i, cell, score, item.threshold,
+                                                   self._position(fr.pose, enc.grid, cell)))
+
+    # -- utterances ------------------------------------------------------------------------
+    def on_utterance(self, utt: Utterance, heard_t: float | None = None) -> Response:
+        """Handle an utterance once it has been heard in full, at heard_t (default: its onset).
+
+        Frames up to heard_t have been seen; the response comes after heard_t plus compute time.
+        """
+        started = time.perf_counter()
+        heard = utt.t if heard_t is None else max(utt.t, heard_t)
+        intent = self.intents.parse(utt.text)
+        log.info("utterance %r at t=%.1f: %s %s (confidence %.2f, %s)", utt.text, utt.t, intent.kind,
+                 intent.item, intent.confidence, intent.source)
+        r = self._dispatch(utt, intent)
+        # The answer is ready after the assistant's own compute time (wall clock, this machine).
+        elapsed = time.perf_counter() - started
+        return Response(**{**r.__dict__, "t": heard + elapsed})
+
+    def _enroll(self, utt: Utterance, item: str) -> Response:
+        if self._last is None:
+            return Response(t=utt.t, kind="ack", utterance_t=utt.t, item=item,
+                            text=f"I can't see anything yet, so I can't learn your {item}.",
+                            abstain=True, confidence=0.0, evidence=None, position=None)
+        fr, rgb, enc = self._last
+        if enc is None:  # the frame the wearer looks at must be in memory as evidence
+            enc = self._store_keyframe(fr, rgb)
+        p = self.config.perception
+        glance = [e for f, e in self._recent if f.t >= utt.t - ENROLL_LEAD_S]
+        protos = glance_prototypes(glance or [enc], p)
+        before = utt.t - ENROLL_BACKGROUND_GAP_S
+        hits = self.store.search_patches(protos, min_score=p.threshold_floor, t_before=before)
+        n_bg = self.store.count_before(before) * enc.grid[0] * enc.grid[1]
+        threshold = calibrate_threshold(np.array([h.score for h in hits], dtype=np.float32), n_bg, p)
+        self.store.enroll_item(item, utt.t, protos, threshold, recorded_at=self.wall(utt.t))
+        self._items = None
+        cell, _ = best_match(enc, protos)
+        pos = self._position(fr.pose, enc.grid, cell)
+        self.answerer.on_enroll(Sighting(item, fr.t, fr.i, cell, 1.0, threshold, pos))
+        log.info("enrolled %r at t=%.1f with threshold %.3f", item, utt.t, threshold)
+        return Response(t=utt.t, kind="ack", utterance_t=utt.t, item=item,
+                        text=f"Got it, I'll remember your {item}.", abstain=False, confidence=1.0,
+                        evidence=Evidence(fr.t, fr.i), position=pos)
+
+    @staticmethod
+    def _pose_of(kf: KeyframeRecord) -> Pose | None:
+        return None if kf.x is None else Pose(kf.x, kf.y, kf.z, kf.yaw_deg, kf.pitch_deg)
+
+    def _locate(self, utt: Utterance, item: str) -> Response:
+        rec = self.store.item(item)
+        if rec is None:
+            return Response(t=utt.t, kind="answer", utterance_t=utt.t, item=item,
+                            text=f"I haven't seen your {item}. Say \"this is my {item}\" while looking at it.",
+                            abstain=True, confidence=0.0, evidence=None, position=None)
+        sightings, poses = self._sightings(rec, utt.t)
+        return self.answerer.locate(item, utt.t, sightings, poses)
+
+    # -- intents beyond enroll and locate (issue 5) ------------------------------------------
+    def _dispatch(self, utt: Utterance, intent: Intent) -> Response:
+        if intent.kind == "name_place" and intent.item:  # a place's name, not one of the items
+            return self._name_place(utt, intent.item)
+        item = None if intent.item is None else self.resolve_item(intent.item, enrolling=intent.kind == "enroll")
+        if intent.kind == "enroll" and item:
+            return self._enroll(utt, item)
+        if intent.kind == "locate" and item:
+            return self._locate(utt, item)
+        if intent.kind == "route" and item:
+            return self._route(utt, item)
+        if intent.kind == "left_items":
+            return self._left_items(utt)
+        if intent.kind == "forget" and (item or intent.duration_s):
+            if intent.source != "rule":  # a paraphrase guess ("leave out my phone" misheard): ask, never erase
+                what = f"your {item}" if item else f"the last {age_text(intent.duration_s or 0).removesuffix(' ago')}"
+                say = f"forget my {item}" if item else f"forget {what}"
+                return self._ack(utt, item, f"Do you want me to forget {what}? Forgetting cannot be undone, "
+                                            f"so say \"{say}\" to do it.", abstain=True)
+            return self._forget(utt, item, intent.duration_s)
+        return self._ack(utt, None, "Sorry, I didn't catch that.", abstain=True)
+
+    @staticmethod
+    def _ack(utt: Utterance, item: str | None, text: str, abstain: bool = False, kind: str = "ack") -> Response:
+        return Response(t=utt.t, kind=kind, utterance_t=utt.t, item=item, text=text,  # type: ignore[arg-type]
+                        abstain=abstain, confidence=0.0 if abstain else 1.0, evidence=None, position=None)
+
+    def resolve_item(self, name: str, enrolling: bool = False) -> str:
+        """The enrolled item `name` means: the same words up to plural and spacing ("key", "car
+        keys" -> "keys"; "med kit" -> "medkit"), else the one it sounds like (Whisper heard
+        "toolbox" as "tool locks"), else the nearest name by sentence embedding."""
+        known = [i.name for i in self._enrolled()]
+        if name in known:
+            return name
+        key = item_key
+        for k in known:
+            if key(k) in (key(name), key(name.split()[0]), key(name.split()[-1])):  # "keys med", "car keys"
+                return k
+        if enrolling:  # a new item: the usual spelling of a common thing ("key" -> "keys"), no guess
+            return next((c for c in COMMON_ITEMS if key(c) == key(name)), name)
+        if not known:
+            return name
+        alike = [k for k in known if sounds_like(name, k)]
+        if len(alike) == 1:
+            return alike[0]
+        vecs = self.intents.embedder.encode([name] + known)  # (1 + K, 384)
+        sims = vecs[1:] @ vecs[0]
+        best = int(np.argmax(sims))
+        return known[best] if sims[best] >= self.config.item_synonym_min_sim else name
+
+    def _sightings(self, rec: ItemRecord, t: float) -> tuple[list[Sighting], dict[int, Pose | None]]:
+        """Every keyframe's best patch over the item's threshold before t, as sightings, and the
+        camera pose of each sighting's frame."""
+        best: dict[int, PatchHit] = {}
+        for h in self.store.search_patches(rec.prototypes, min_score=rec.threshold, t_before=t):
+            if h.keyframe_id not in best or h.score > best[h.keyframe_id].score:
+                best[h.keyframe_id] = h
+        sightings, poses = [], {}
+        for h in best.values():
+            poses[h.frame] = self._pose_of(self.store.keyframe(h.keyframe_id))
+            sightings.append(Sighting(rec.name, h.t, h.frame, h.cell, h.score, rec.threshold,
+                                      self._position(poses[h.frame], self.store.grid(h.keyframe_id), h.cell)))
+        return sightings, poses
+
+    def _route(self, utt: Utterance, item: str) -> Response:
+        r = self._locate(utt, item)
+        if r.abstain:
+            return r
+        here, patches = None, None
+        if self._last is not None:
+            fr, rgb, enc = self._last
+            here = fr.pose
+            if self.router.companion is not None:  # the latent of what the wearer sees now
+                patches = (enc or self.encoder.encode(rgb)).patches
+        kf = self.store.last_keyframe() if here is None or patches is None else None
+        if kf is not None:  # no live frame (ask, listen): the last thing the glasses saw
+            here = here or self._pose_of(kf)
+            if self.router.companion is not None and patches is None:
+                patches = self.store.patches(kf.id)
+        return self.router.answer(r, here, patches)
+
+    def _name_place(self, utt: Utterance, name: str) -> Response:
+        """"This is the kitchen": the place under the wearer gets the name; answers use it."""
+        here = self._wearer_position()
+        if here is None:
+            return self._ack(utt, None, f"I can't tell where we are, so I can't call this the {name}.", abstain=True)
+        self.store.name_place(name, here[0], here[1], utt.t, self.session_id,
+                              replace_radius_m=self.place_names.replace_radius_m, recorded_at=self.wall(utt.t))
+        self.place_names.load(self.store.place_names())
+        return Response(t=utt.t, kind="ack", utterance_t=utt.t, item=None, text=f"Got it: this is the {name}.",
+                        abstain=False, confidence=1.0, evidence=None, position=here)
+
+    def _wearer_position(self) -> tuple[float, float] | None:
+        pose = self._last[0].pose if self._last is not None else None
+        if pose is None:
+            kf = self.store.last_keyframe()
+            pose = None if kf is None else self._pose_of(kf)
+        return None if pose is None else (pose.x, pose.z)
+
+    def _left_items(self, utt: Utterance) -> Response:
+        """Carryable items that the answerer (the world model by default, as for the alerts) places
+        at least leave_distance_m from where the wearer is now."""
+        c = self.config.baseline
+        carry = [i for i in self._enrolled() if i.name in c.carryable]
+        if not carry:
+            return self._ack(utt, None, "I'm not watching any of your things yet: show me your keys, phone "
+                                        "or wallet and say \"this is my keys\".", abstain=True, kind="answer")
+        here = self._wearer_position()
+        left: list[Response] = []
+        parts = []
+        for rec in carry:
+            r = self._locate(utt, rec.name)
+            if r.abstain or r.position is None or r.evidence is None or here is None:
+                continue
+            away = math.dist(r.position, here)
+            if away >= c.leave_distance_m:
+                left.append(r)
+                parts.append(f"your {rec.name} ({age_text(utt.t - r.evidence.t)}, about {away:.0f} m from here)")
+        if not left:
+            watched = ", ".join(i.name for i in carry)
+            return self._ack(utt, None, f"I don't think so: nothing I watch ({watched}) was last seen away from you.",
+                             kind="answer")
+        last = max(left, key=lambda r: r.evidence.t if r.evidence else 0.0)
+        return Response(t=utt.t, kind="answer", utterance_t=utt.t, item=left[0].item if len(left) == 1 else None,
+                        text="You may have left " + " and ".join(parts) + ".", abstain=False,
+                        confidence=min(r.confidence for r in left), evidence=last.evidence, position=last.position)
+
+    def _forget(self, utt: Utterance, item: str | None, span_s: float | None) -> Response:
+        if item is not None:
+            if self.store.item(item) is None:
+                return self._ack(utt, item, f"I don't know your {item}, so there is nothing to forget.",
+                                 abstain=True)
+            res = self.store.forget_item(item)
+            self._drop_sightings(lambda s: s.item == item)
+            return self._ack(utt, item, f"Done: I forgot your {item} and {res.keyframes} views of it.")
+        assert span_s is not None, "forget needs an item or a span"
+        t0 = utt.t - span_s
+        span = age_text(span_s).removesuffix(" ago")
+        # By the wearer's wall clock, over every session in memory: "the last 10 min" is what the
+        # wearer lived through, whichever session (replay, ask, listen) stored it.
+        res = self.store.forget_recorded_since(self.wall(t0))
+        self._drop_sightings(lambda s: s.t >= t0)
+        if res.keyframes == 0 and not res.items and not res.place_names:
+            return self._ack(utt, None, f"I kept nothing from the last {span}, so there was nothing to forget.")
+        parts = [f"{res.keyframes} views"] + [f"your {name}" for name in res.items]
+        if res.place_names:
+            parts.append(f"{res.place_names} place names")
+        return self._ack(utt, None, f"Done: I forgot the last {span} ({', '.join(parts)}).")
+
+    def _drop_sightings(self, gone: Callable[[Sighting], bool]) -> None:
+        # Answerers keep their own copies of sightings: forgotten ones must not come back in alerts.
+        self.answerer.forget(gone)
+        self._items = None  # a forget may have removed enrolled items
+        self.place_names.load(self.store.place_names())  # ... and place names
+

@@ -1,0 +1,412 @@
+"""The world-model answerer: "where is my X?" and left-item alerts from the energy-based belief.
+
+Same interface as `LastSightingAnswerer` (`on_enroll`, `on_sighting`, `alerts`, `locate`,
+`forget`). Every sighting joins the online place map and the item's observation chain, and so
+does every look at the believed place that did not see the item (a miss);
+`worldmodel.chain.ItemChain` minimizes the chain's energy exactly, one step at a time: a
+frame's sightings extend each item's chain, and a query only adds the query-time terms.
+
+- locate: the argmin place's position (where the final stay's sightings agree; see
+  `worldmodel.belief`), or, when the item was last seen in hand, where it was last seen; the
+  latest supporting sighting as evidence, the confidence from the energy margin; it abstains when
+  the belief does (no sightings, or the best energy is still high). The words place it among the
+  wearer's place names (`device.place_names`); the response carries the answer's energy, and
+  `hypotheses` / `asked_evidence` give `ami explain` what it rested on.
+- alerts: a carryable item whose best hypothesis is a place it was put down at (not where it was
+  enrolled), where "it stays there" beats "it is carried" and every other place by `alert_margin`,
+  and the wearer has gone `leave_distance_m` away: one alert per put-down, no repeats. A stay
+  within `min_move_m` of where the item was shown to the glasses, or of where any of its alerts
+  left it, is the same rest, not a new put-down: the estimated position of an item that did not move
+  drifts between views, and the chain can read that drift as a pick-up and a put-down. And the
+  item must have been seen in the wearer's hand `min_in_hand` times since its last alert, in the
+  `in_hand_window_s` before the rest began, while the wearer went `min_carry_m`: a put-down
+  follows a carry, and false matches elsewhere come without one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from device.answering.baseline import CARRYABLE_ITEMS, age_text, distance_from_viewer, pronouns
+from device.navigation.guidance import where_from_here
+from device.perception.perception import Sighting
+from device.answering.place_names import PlaceNames
+from device.responses import Evidence, Response
+from device.session import Pose
+from worldmodel.belief import CARRIED, Belief, BeliefConfig, Observation, PlaceMap
+from worldmodel.carry import CarryEvidence, View
+from worldmodel.chain import Hypothesis, ItemChain, WearerPath, places_apart
+
+log = logging.getLogger(__name__)
+
+PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has moved this far ...
+# ... or has stood this long: a wearer who stands still by a spot came near it in every step's window,
+# so an item put down right in front of a still wearer can be (1 s chosen from 1, 2 and 3 on dev seeds
+# 0-69 and 1040-1059; docs/BENCHMARKS.md, Seeds)
+PATH_DWELL_S = 1.0
+ALERT_CHECK_S = 0.5  # an item's left-behind test runs at most this often
+IN_HAND_FOLLOWS = 0.5  # a sighting that moved with the wearer at least this clearly (carry.follows) was in hand
+ITEM_HEIGHT_M = 0.45  # where an item's centre is assumed to be, for "in view" (as perception's plane)
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    belief: BeliefConfig = field(default_factory=BeliefConfig)
+    carryable: tuple[str, ...] = CARRYABLE_ITEMS
+    alert_margin: float = 1.0  # energy by which "it stays there" must beat "it is carried"
+    # the wearer is this far from where the item rests ... (3.0 chosen on dev seeds 0-9 from 3.0, 3.5 and
+    # 4.0, checked on 20-49: recall 88% -> 100%, a median alert ~1 s sooner, near the door; BENCHMARKS.md)
+    leave_distance_m: float = 3.0
+    min_away_s: float = 3.0  # ... and the item has not been seen for this long
+    min_move_m: float = 2.0  # a stay this close to the item's enrollment or last alert is not a new put-down
+    min_in_hand: int = 5  # an alert needs this many sightings of the item in hand since its last alert ...
+    in_hand_window_s: float = 120.0  # ... and in this long before the rest began (the carry that led there) ...
+    # ... seen while the wearer went this far (a box's diagonal): a put-down is min_move_m from the last rest, so
+    # its carry went about that far (2.0 chosen from 1 and 2 on dev seeds 0-69 and 1040-1059; BENCHMARKS.md)
+    min_carry_m: float = 2.0
+    fov_deg: float = 60.0  # the camera's field of view (square frames), for "looked at a place"
+    look_range_m: float = 3.0  # a place this close and in view, with the item unseen for ...
+    miss_every_s: float = 2.0  # ... this long, is a miss (negative evidence); at most one per this long
+    # An answer less confident than this also names the next place, when that place's energy is
+    # within alternative_max_gap of the answer's: "If it isn't there, try the kitchen."
+    alternative_below_confidence: float = 0.5
+    alternative_max_gap: float = 2.0
+    # A replay sets belief.margin_scale to its encoder runtime's device.encoder.SIGHTING_MARGIN (a
+    # score margin means something else for each encoder); False keeps belief.margin_scale as given.
+    margin_scale_from_encoder: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("alert_margin", "leave_distance_m", "min_away_s", "min_move_m", "min_in_hand",
+                     "in_hand_window_s", "min_carry_m", "alternative_below_confidence", "alternative_max_gap"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"WorldModelConfig.{name} must be a finite number >= 0, got {value!r}")
+
+
+def _stayed(item: str) -> str:
+    return "they stayed" if pronouns(item)[0] == "they" else "it stayed"
+
+
+class WorldModelAnswerer:
+    def __init__(self, config: WorldModelConfig = WorldModelConfig(), place_names: PlaceNames | None = None) -> None:
+        self.config = config
+        self.place_names = place_names or PlaceNames()  # the wearer's names for places, for the answers
+        self.places = PlaceMap(config.belief.place_radius_m, config.belief.place_freeze_count)
+        self._seen: dict[str, list[tuple[Observation, Sighting]]] = {}  # per item, in time order
+        self._wearer: dict[float, tuple[float, float]] = {}  # sighting time -> wearer (x, z)
+        self._pending: list[str] = []  # items sighted in the current frame, waiting for its pose
+        self._belief: dict[str, Belief] = {}  # per item, as of its last sighting
+        self._alerted_t: dict[str, float] = {}  # per item, when its last alert was given
+        self._alerted_at: dict[str, list[tuple[float, float]]] = {}  # per item, where its alerts placed it
+        self._checked_t: dict[str, float] = {}  # per item, when its left-behind test last ran
+        self._missed_t: dict[str, float] = {}  # per item, when its last miss was recorded
+        self._last_seen_t: dict[str, float] = {}  # per item, its latest sighting
+        self._chains: dict[str, ItemChain] = {}  # per item, over its live observations (`_seen`)
+        self._asked: dict[str, ItemChain] = {}  # per item, over the evidence of its last question
+        self._answered: dict[str, int] = {}  # per item, the state (place id or CARRIED) its last answer gave
+        self._placed: set[tuple[float, float]] = set()  # positions the place map has taken in
+        self._path = WearerPath(config.belief.reach_m)  # where the wearer went, indexed by place
+        self._pose: Pose | None = None  # the wearer's latest pose
+        self._places_version = self.places.version  # the place map the live chains were last brought up to
+        self._carry = CarryEvidence(config.belief.sigma_m, config.belief.range_sigma_per_m)  # live sightings
+
+    def _walked(self, t: float, pose: Pose) -> None:
+        """Keep a path point each time the wearer has moved PATH_STEP_M or stood PATH_DWELL_S."""
+        self._pose = pose
+        p = self._path
+        if not p.n or math.dist(p.points[-1], (pose.x, pose.z)) >= PATH_STEP_M or t - p.times[-1] >= PATH_DWELL_S:
+            p.add(t, (pose.x, pose.z))
+
+    def _live(self, item: str, t: float, places_only: bool = False) -> Belief:
+        """The belief in `item` at t from everything seen live, by extending its chain."""
+        seen = self._seen[item]
+        chain = self._chains.get(item)
+        if chain is None or len(chain.obs) > len(seen):
+            chain = self._chains[item] = ItemChain(self.config.belief)
+        chain.extend([o for o, _ in seen[len(chain.obs):]], self.places, self._path)
+        return chain.query(t, places_only)
+
+    def _asked_chain(self, item: str, obs: list[Observation]) -> ItemChain:
+        """The chain over a question's evidence: the last question's chain, extended, when that
+        evidence is a prefix of this one (the usual case: memory only grows); else a new one."""
+        chain = self._asked.get(item)
+        n = 0 if chain is None else len(chain.obs)
+        if chain is None or len(obs) < n or obs[:n] != chain.obs:
+            chain, n = ItemChain(self.config.belief), 0
+            self._asked[item] = chain
+        return chain.extend(obs[n:], self.places, self._path)
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _add(self, s: Sighting, enroll: bool) -> None:
+        if s.position is not None:
+            self.places.assign(s.position)
+            self._placed.add(s.position)
+        o = Observation(s.t, s.position, max(0.0, s.score - s.threshold), None, enroll)
+        self._seen.setdefault(s.item, []).append((o, s))
+        self._last_seen_t[s.item] = s.t
+        self._pending.append(s.item)
+
+    def on_enroll(self, s: Sighting) -> None:
+        self._add(s, enroll=True)
+
+    def on_sighting(self, s: Sighting) -> None:
+        self._add(s, enroll=False)
+
+    def forget(self, gone: Callable[[Sighting], bool]) -> None:
+        """Drop the sightings that `gone` selects (the wearer asked to forget them)."""
+        kept = {k: [(o, s) for o, s in v if not gone(s)] for k, v in self._seen.items()}
+        # an alert rested on sightings: where it placed an item goes with any of them
+        self._alerted_at = {k: p for k, p in self._alerted_at.items() if len(kept.get(k, ())) == len(self._seen[k])}
+        self._seen = kept
+        self._belief = {k: b for k, b in self._belief.items() if self._seen.get(k)}
+        self._chains.clear()
+        self._asked.clear()
+
+    def _settle(self, t: float, pose: Pose | None) -> None:
+        """The frame's pose arrived: attach the wearer's position to its sightings, update beliefs."""
+        wearer = None if pose is None else (pose.x, pose.z)
+        for item in dict.fromkeys(self._pending):
+            seen = self._seen[item]
+            if pose is not None and wearer is not None:
+                self._wearer[round(t, 3)] = wearer
+                for k in range(len(seen) - 1, -1, -1):
+                    o, s = seen[k]
+                    if o.t != t or o.wearer is not None:
+                        break
+                    seen[k] = (Observation(o.t, o.position, o.margin, wearer, o.enroll,
+                                           follows=self._follows(item, o, pose)), s)
+            b = self._live(item, t)
+            if b.state == CARRIED and not b.support and not b.abstain:
+                # Looked for where it was and not seen since: keep looking there (a miss each time),
+                # so that "gone" does not fade back into "it is there" as time passes.
+                b = self._live(item, t, places_only=True)
+            self._belief[item] = b
+        self._pending.clear()
+        if self.places.version != self._places_version:
+            # A place appeared or moved: restart the chains it touches now, in the frame loop, so that
+            # a question does not pay for it. Their beliefs are unchanged until their next sighting.
+            for chain in self._chains.values():
+                chain.extend([], self.places, self._path)
+            self._places_version = self.places.version
+
+    def _follows(self, item: str, o: Observation, pose: Pose) -> float | None:
+        """Whether this sighting moved with the wearer since the item's previous one (carry.follows)."""
+        if o.position is None or o.miss:
+            return None
+        f = self._carry.follows(item, View(o.t, o.position, (pose.x, pose.z), pose.yaw_deg))
+        return None if o.enroll else f
+
+    def _look(self, t: float, pose: Pose) -> None:
+        """Negative evidence: the believed place is in view and near, and the item went unseen."""
+        c = self.config
+        half = math.radians(c.fov_deg) / 2 - math.radians(5.0)
+        for item, b in self._belief.items():
+            seen = self._seen[item]
+            if b.state == CARRIED or b.position is None or t - self._last_seen_t[item] < c.miss_every_s:
+                continue
+            if t - self._missed_t.get(item, -math.inf) < c.miss_every_s:
+                continue
+            dx, dz = b.position[0] - pose.x, b.position[1] - pose.z
+            d = math.hypot(dx, dz)
+            if not 0.5 <= d <= c.look_range_m:
+                continue
+            bearing = math.atan2(-dz, dx) - math.radians(pose.yaw_deg)  # forward = (cos yaw, -sin yaw)
+            bearing = (bearing + math.pi) % (2 * math.pi) - math.pi
+            depression = math.atan2(pose.y - ITEM_HEIGHT_M, d)
+            if abs(bearing) > half or abs(-depression - math.radians(pose.pitch_deg)) > half:
+                continue
+            self._missed_t[item] = t
+            seen.append((Observation(t, b.position, 0.0, (pose.x, pose.z), miss=True), seen[-1][1]))
+            self._pending.append(item)
+
+    # -- alerts ----------------------------------------------------------------------------
+    def alerts(self, t: float, pose: Pose | None) -> list[Response]:
+        c = self.config
+        if pose is not None:
+            self._walked(t, pose)
+            self._look(t, pose)
+        if self._pending:
+            self._settle(t, pose)
+        out: list[Response] = []
+        if pose is None:
+            return out
+        for item, cached in self._belief.items():
+            seen = self._seen[item]
+            if (item not in c.carryable or not seen or t - self._last_seen_t[item] < c.min_away_s
+                    or t - self._checked_t.get(item, -math.inf) < ALERT_CHECK_S):
+                continue
+            # Cheap test first: the wearer must be far from where the item was last seen.
+            last_pos = cached.position if cached.position is not None else seen[-1][0].position
+            if last_pos is None or math.dist((pose.x, pose.z), last_pos) < c.leave_distance_m:
+                continue
+            self._checked_t[item] = t
+            b = self._live(item, t)  # "carried" pays for the time since it was seen
+            if (b.state == CARRIED or not b.moved or b.abstain or b.position is None or not b.support
+                    or b.segment_start_t is None or min(b.carried_margin, b.margin) < c.alert_margin
+                    or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
+                continue
+            away = math.dist((pose.x, pose.z), b.position)
+            carry_from = max(self._alerted_t.get(item, -math.inf), b.segment_start_t - c.in_hand_window_s)
+            if (away < c.leave_distance_m or self._same_rest(item, b.position)
+                    or self._in_hand(item, carry_from, b.segment_start_t) < c.min_in_hand):
+                continue
+            last = seen[b.support[-1]][1]
+            self._alerted_t[item] = t
+            self._alerted_at.setdefault(item, []).append(b.position)
+            place = self.place_names.describe(b.position, b.surface, self._others(item))
+            out.append(Response(
+                t=t, kind="alert", utterance_t=None, item=item,
+                text=f"You left your {item} behind: {_stayed(item)} {place + ', ' if place else ''}where you put "
+                     f"{pronouns(item)[1]} {age_text(t - b.segment_start_t)}, about {away:.0f} m back.",
+                abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
+                position=b.position, energy=b.energy))
+        return out
+
+    def _in_hand(self, item: str, after_t: float, until_t: float) -> int:
+        """How many times the item was seen in the wearer's hand in (after_t, until_t]: sightings that
+        kept their place in the wearer's view while the wearer moved (`worldmodel.carry`), wherever
+        in the view and at whatever range the hand holds it. A put-down follows a pick-up. A carry
+        also goes somewhere: none are counted unless the wearer's positions at them span
+        min_carry_m (look-alikes in front of a wearer standing still are not a carry)."""
+        seen = self._seen[item]  # in time order (the live chain is extended from it)
+        window = seen[bisect.bisect_right(seen, after_t, key=lambda p: p[0].t):
+                      bisect.bisect_right(seen, until_t, key=lambda p: p[0].t)]  # not the whole day, each frame
+        held = [o.wearer for o, _ in window if o.wearer and o.follows is not None and o.follows >= IN_HAND_FOLLOWS]
+        span = float(np.hypot(*np.ptp(np.array(held), axis=0))) if held else 0.0  # the wearer's box diagonal
+        return len(held) if span >= self.config.min_carry_m else 0
+
+    def _same_rest(self, item: str, position: tuple[float, float]) -> bool:
+        """Whether `position` is within min_move_m of where the item was enrolled or alerted."""
+        rests = [o.position for o, _ in self._seen[item] if o.enroll and o.position is not None]
+        rests += self._alerted_at.get(item, [])
+        return any(math.dist(position, r) < self.config.min_move_m for r in rests)
+
+    # -- locate ----------------------------------------------------------------------------
+    def locate(self, item: str, t: float, sightings: list[Sighting],
+               poses: Mapping[int, Pose | None] | None) -> Response:
+        """Answer "where is my <item>?" at time t from the sightings in memory before t.
+
+        poses: the camera pose of each sighting's frame, to say how far the item was from the wearer.
+        """
+        enrolled = [(o, s) for o, s in self._seen.get(item, []) if (o.enroll or o.miss) and o.t <= t]
+        pairs = list(enrolled)
+        known = {s.frame for o, s in enrolled if o.enroll}
+        carry = CarryEvidence(self.config.belief.sigma_m, self.config.belief.range_sigma_per_m)  # over memory's
+        for s in sorted(sightings, key=lambda s: s.t):
+            if s.frame in known or s.t > t:
+                continue
+            if (s.position is not None and s.position not in self._placed
+                    and self.places.nearest(s.position)[1] > self.places.radius_m):
+                self.places.assign(s.position)
+                self._placed.add(s.position)
+            pose = None if poses is None else poses.get(s.frame)
+            fol = None if pose is None or s.position is None else carry.follows(
+                item, View(s.t, s.position, (pose.x, pose.z), pose.yaw_deg))
+            pairs.append((Observation(s.t, s.position, max(0.0, s.score - s.threshold),
+                                      self._wearer.get(round(s.t, 3)), follows=fol), s))
+        pairs.sort(key=lambda p: p[0].t)
+        obs = [o for o, _ in pairs]
+        chain = self._asked_chain(item, obs)
+        b = chain.query(t)
+        carried_best = b.state == CARRIED and not b.abstain and bool(b.support)
+        gone = b.state == CARRIED and not b.abstain and not b.support
+        if carried_best:  # last seen in hand: it was put down where it was last seen
+            last = pairs[b.support[-1]][1]
+            b = dataclasses.replace(b, position=last.position, confidence=min(b.confidence, 0.5))
+        elif gone:  # looked at where it was and not seen since: the best place, with the doubt said
+            b = chain.query(t, places_only=True)
+            if not b.support and b.position is not None:  # the evidence: when it was last seen there
+                b = dataclasses.replace(b, support=self._last_seen_at(obs, b.position))
+        self._answered[item] = b.state
+        if b.abstain or b.position is None or not b.support:
+            return Response(t=t, kind="answer", utterance_t=t, item=item,
+                            text=f"I haven't seen your {item} clearly since you showed {pronouns(item)[1]} to me.",
+                            abstain=True, confidence=0.0, evidence=None, position=None)
+        last = pairs[b.support[-1]][1]
+        where = distance_from_viewer(b.position, last.frame, poses)
+        they, them = pronouns(item)
+        doubt = (f" {they.capitalize()} {'were' if they == 'they' else 'was'} in your hand then: {they} should be "
+                 f"where you put {them} down." if carried_best else
+                 f" But I looked there since and did not see {them}." if gone else "")
+        place = self.place_names.describe(b.position, None if carried_best else b.surface, self._others(item))
+        return Response(t=t, kind="answer", utterance_t=t, item=item,
+                        text=f"Your {item} should be {place + ', ' if place else ''}where I saw {them} "
+                             f"{age_text(t - last.t)}{where} "
+                             f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}"
+                             f"{self._alternative(item, t, b.position, b.confidence)}",
+                        abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
+                        position=b.position, energy=b.energy)
+
+    # -- place names -----------------------------------------------------------------------
+    def _others(self, item: str) -> dict[str, tuple[tuple[float, float], float]]:
+        """Landmarks: where each other item was shown to the glasses -> (position, 1.0). Fixed
+        points, unlike the other items' beliefs, which change as they are seen (the words would
+        then flip between two replays a few frames apart)."""
+        out = {}
+        for k, seen in self._seen.items():
+            first = next((o for o, _ in seen if o.enroll and o.position is not None), None)
+            if k != item and first is not None and first.position is not None:
+                out[k] = (first.position, 1.0)
+        return out
+
+    def place_name(self, place: int) -> str | None:
+        """The wearer's name for a place of the map (by its centre), if any."""
+        c = self.places.centres()
+        return None if not 0 <= place < len(c) else self.place_names.room_of((float(c[place, 0]), float(c[place, 1])))
+
+    # -- explanations ----------------------------------------------------------------------
+    def hypotheses(self, item: str, t: float) -> list[Hypothesis]:
+        """The competing hypotheses behind the last answer about `item` (`locate`), at t, lowest
+        energy first; empty when it was never asked about."""
+        chain = self._asked.get(item)
+        return [] if chain is None else chain.hypotheses(t)
+
+    def elsewhere(self, item: str, t: float, answer: tuple[float, float], count: int = 2,
+                  apart_m: float = 2.0, max_gap: float = math.inf) -> list[tuple[float, float]]:
+        """Where else to look when `item` is not at `answer` (the last `locate` answer about it):
+        the centres of the next lowest-energy places, each at least apart_m from the answer and
+        from each other, and at most max_gap above the lowest energy, at most `count` of them."""
+        return places_apart(self.hypotheses(item, t), answer, count, apart_m, max_gap)
+
+    def _alternative(self, item: str, t: float, answer: tuple[float, float], confidence: float) -> str:
+        """" If it isn't there, try <the next place>." for an unsure answer whose next place comes
+        close in energy (`alternative_*` in the config); "" otherwise."""
+        c = self.config
+        if confidence >= c.alternative_below_confidence:
+            return ""
+        nxt = self.elsewhere(item, t, answer, count=1, apart_m=c.min_move_m, max_gap=c.alternative_max_gap)
+        if not nxt:
+            return ""
+        name = self.place_names.describe(nxt[0], None, self._others(item))
+        if not name and self._pose is not None:
+            name = where_from_here(self._pose.x, self._pose.z, self._pose.yaw_deg, *nxt[0])
+        they = pronouns(item)[0]
+        return f" If {they} {'aren' if they == 'they' else 'isn'}'t there, try {name}." if name else ""
+
+    def answered_state(self, item: str) -> int | None:
+        """The state (a place id, or CARRIED) the last answer about `item` gave; None if never asked."""
+        return self._answered.get(item)
+
+    def asked_evidence(self, item: str) -> list[Observation]:
+        """The observations the last answer about `item` rested on, in time order."""
+        chain = self._asked.get(item)
+        return [] if chain is None else list(chain.obs)
+
+    def path(self) -> np.ndarray:
+        """(M, 2) the wearer's path so far, (x, z) metres."""
+        return self._path.points.copy()
+
+    def _last_seen_at(self, obs: list[Observation], position: tuple[float, float]) -> tuple[int, ...]:
+        """The latest sighting (not a miss) within a place radius of `position`, as a support."""
+        for n in range(len(obs) - 1, -1, -1):
+            o = obs[n]
+            if not o.miss and o.position is not None and math.dist(o.position, position) <= self.places.radius_m:
+                return (n,)
+        return ()

@@ -1,0 +1,161 @@
+"""Replay a recorded session through the assistant, causally, and write responses.jsonl.
+
+At time t the assistant knows only what came before t. An utterance is handled once it has been
+heard in full (the end of its audio span, or its onset when there is none): after every frame up
+to that time and before any later frame. Its response's t is that time plus compute time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from tqdm import tqdm
+
+from device.answering.assistant import Assistant, AssistantConfig
+from device.perception.encoder import SIGHTING_MARGIN, EncoderConfig, EncoderRuntime, make_encoder
+from device.errors import OutputError, SessionError
+from device.responses import Response
+from device.session import Session, Utterance, jsonl, write_text_atomic
+
+if TYPE_CHECKING:
+    from device.app.spoken import SpeechConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    assistant: AssistantConfig = field(default_factory=AssistantConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    progress: bool = True
+    speech: SpeechConfig | None = None  # --speech: utterances from audio.wav through Whisper
+
+
+def _with_encoder_margin(assistant: AssistantConfig, encoder: EncoderConfig) -> AssistantConfig:
+    """The world model counts a sighting fully from the encoder runtime's true-sighting margin
+    (device.encoder.SIGHTING_MARGIN), unless its config says to keep its own."""
+    wm = assistant.world_model
+    if not wm.margin_scale_from_encoder:
+        return assistant
+    belief = dataclasses.replace(wm.belief, margin_scale=SIGHTING_MARGIN[encoder.runtime])
+    return dataclasses.replace(assistant, world_model=dataclasses.replace(wm, belief=belief))
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    responses: list[Response]
+    frames: int
+    keyframes: int
+    wall_s: float
+    memory_dir: Path | None  # None when a temporary memory was used and removed
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.wall_s if self.wall_s > 0 else float("inf")
+
+
+def check_writable(out: Path) -> None:
+    """Fail before the work starts if `out` cannot be written."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder; --out names the responses.jsonl file to write")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{out.name}.", suffix=".probe"):
+            pass
+    except OSError as e:
+        raise OutputError(f"{parent}: cannot write {out.name} here ({e.strerror}); choose another --out") from e
+
+
+def heard_times(utterances: list[Utterance]) -> list[float]:
+    """When each utterance has been heard in full: the end of its audio span, else its onset.
+
+    Kept non-decreasing, so utterances are handled in the order they were spoken.
+    """
+    out: list[float] = []
+    for utt in utterances:
+        end = utt.audio[1] if utt.audio is not None else utt.t
+        out.append(max(end, utt.t, out[-1] if out else -float("inf")))
+    return out
+
+
+def spoken_utterances(session: Session, config: SpeechConfig) -> list[Utterance]:
+    """The session's utterances as Whisper hears them in audio.wav (onset detected, not given)."""
+    from device.speech.asr import Transcriber, load_wav
+    from device.app.spoken import speech_utterances
+
+    if session.audio_path is None:
+        raise SessionError(f"{session.path}: --speech needs audio.wav, and this session has none")
+    return speech_utterances(load_wav(session.audio_path), list(session.utterances), Transcriber(config.asr), config)
+
+
+def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
+           config: ReplayConfig = ReplayConfig(), encoder: EncoderRuntime | None = None,
+           until_t: float | None = None, inspect: Callable[[Assistant], None] | None = None) -> ReplayResult:
+    """Run the session through a fresh assistant; write responses atomically to `out`.
+
+    until_t: stop there (frames and utterances heard after it are not fed); inspect: called with
+    the assistant at the end, while its memory is still open (`ami explain` reads its belief).
+    """
+    from memory.store import MemoryStore
+
+    if out is not None:
+        check_writable(out)
+    encoder = encoder or make_encoder(config.encoder)
+    tmp = None
+    if memory_dir is None:
+        tmp = Path(tempfile.mkdtemp(prefix="ami-memory-"))
+    folder = memory_dir or tmp
+    assert folder is not None, "either a memory folder or a temporary one"
+    responses: list[Response] = []
+    started = time.perf_counter()
+    try:
+        with MemoryStore.open(folder, embedding_dim=encoder.dim, patch_dim=encoder.dim,
+                              embedding_space=encoder.space) as store:
+            origin = session.info.start_unix
+            if origin is None:
+                origin = time.time()
+                log.info("%s: session.json has no start_time; its frames are stored on this replay's clock "
+                         "(it started at %s)", session.path.name, time.strftime("%Y-%m-%d %H:%M:%S%z"))
+            assistant = Assistant(store, encoder, session.info, session_id=session.path.name,
+                                  config=_with_encoder_margin(config.assistant, config.encoder),
+                                  clock_origin_unix=origin)
+            if config.speech is None:
+                utterances = list(session.utterances)
+            else:
+                utterances = spoken_utterances(session, config.speech)
+            heard = heard_times(utterances)
+            if until_t is not None:
+                utterances = [u for u, h in zip(utterances, heard) if h <= until_t]
+                heard = heard[:len(utterances)]
+            frames = [fr for fr in session.frames if until_t is None or fr.t <= until_t]
+            u = 0
+            for fr in tqdm(frames, desc=f"replay {session.path.name}", unit="frame",
+                           disable=not config.progress):
+                while u < len(utterances) and heard[u] < fr.t:
+                    responses.append(assistant.on_utterance(utterances[u], heard[u]))
+                    u += 1
+                responses.extend(assistant.on_frame(fr, session.load_frame(fr.i)))
+            for k in range(u, len(utterances)):
+                responses.append(assistant.on_utterance(utterances[k], heard[k]))
+            keyframes = assistant.keyframes
+            if inspect is not None:
+                inspect(assistant)
+        wall = time.perf_counter() - started
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if out is not None:
+        try:
+            write_text_atomic(out, jsonl([r.to_json() for r in responses]))
+        except OSError as e:
+            raise OutputError(f"{out}: could not write responses ({e.strerror})") from e
+    log.info("replayed %d frames (%d keyframes) in %.1f s", len(session.frames), keyframes, wall)
+    return ReplayResult(responses, len(frames), keyframes, wall, memory_dir)

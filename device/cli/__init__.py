@@ -1,0 +1,1 @@
+"""`ami`: the one command line; each module registers one group of subcommands."""

@@ -1,0 +1,202 @@
+"""`ami memory ...`: inspect, verify, rebuild, forget, compact, export and import a memory folder.
+
+Each subcommand takes `--memory DIR`, the folder that `ami replay --memory DIR` writes, opens it
+with the dims it was created with, calls one library function and prints one summary. Domain
+errors become a one-line message and exit 2 (device/cli/main.py); `verify` exits 1 when an invariant
+fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from memory.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from memory.store import MemoryStore
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+
+
+def parse_duration_s(text: str) -> float:
+    """'90', '90s', '10m', '2h', '7d' -> seconds."""
+    match = _DURATION.match(text.strip())
+    if match is None or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 30s, 10m, 2h or 7d")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def _open(args: argparse.Namespace, *, repair: bool = True) -> MemoryStore:
+    from memory.config import RetentionPolicy, StoreConfig
+    from memory.store import MemoryStore
+
+    config = StoreConfig()
+    if getattr(args, "full_detail_days", None) is not None:
+        config = StoreConfig(retention=RetentionPolicy(args.full_detail_days, args.keep_days))
+    return MemoryStore.open_existing(args.memory, config=config, repair=repair)
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        stats = {**store.stats(), "embedding_dim": store.embedding_dim, "patch_dim": store.patch_dim,
+                 "embedding_space": store.embedding_space}
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    per = stats["total_bytes"] / stats["keyframes"] if stats["keyframes"] else 0.0
+    print(f"{args.memory}: {stats['keyframes']} keyframes ({stats['longterm']} long-term), "
+          f"{stats['patches']} patches, {stats['items']} items, {stats['place_names']} place names")
+    print(f"  dims: embedding {stats['embedding_dim']}, patch {stats['patch_dim']}; "
+          f"encoder: {stats['embedding_space'] or 'not recorded'}")
+    print(f"  bytes: database {stats['db_bytes']}, index {stats['index_bytes']}, total {stats['total_bytes']}"
+          f" ({per:.0f} per keyframe)")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    with _open(args, repair=False) as store:
+        failed = store.verify()
+        count = store.count()
+    for line in failed:
+        print(f"FAIL {line}")
+    if failed:
+        print(f"{args.memory}: {len(failed)} invariant(s) failed")
+        return 1
+    print(f"{args.memory}: OK, {count} keyframes; index ids match rows, generations and checksums agree")
+    return 0
+
+
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        store.rebuild_index()
+        stats = store.stats()
+    print(f"Rebuilt the index of {args.memory}: {stats['keyframes']} keyframes, {stats['patches']} patches")
+    return 0
+
+
+def _cmd_forget(args: argparse.Namespace) -> int:
+    if args.all and not args.yes:
+        raise InvalidInputError("--all forgets everything in the memory; add --yes to confirm")
+    if (args.near is None) != (args.radius is None):
+        raise InvalidInputError("--near X Z and --radius M go together; give both")
+    with _open(args) as store:
+        if args.last is not None:
+            result = store.forget_recorded_since(time.time() - args.last)
+        elif args.between is not None:
+            result = store.forget_between(args.between[0], args.between[1], session=args.session)
+        elif args.item is not None:
+            result = store.forget_item(args.item)
+        elif args.near is not None:
+            result = store.forget_near(args.near[0], args.near[1], args.radius)
+        else:
+            result = store.forget_all()
+    items = f", items {', '.join(result.items)}" if result.items else ""
+    print(f"Forgot {result.keyframes} keyframes{items} and {result.place_names} place names from {args.memory}")
+    return 0
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        result = store.compact()
+    note = f" ({result.skipped})" if result.skipped else ""
+    print(f"Compacted {args.memory}: {result.compressed} keyframes to the long-term tier{note}, "
+          f"{result.dropped} dropped by retention")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from memory.archive import export_archive
+
+    with _open(args) as store:
+        manifest = export_archive(store, args.out)
+    print(f"Exported {manifest['keyframes']} keyframes and {manifest['items']} items to {args.out}")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from memory.archive import import_archive
+
+    manifest = import_archive(args.archive, args.memory)
+    print(f"Imported {manifest['keyframes']} keyframes and {manifest['items']} items into {args.memory}")
+    return 0
+
+
+def _memory_flag(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--memory", type=Path, required=True, metavar="DIR",
+                    help="memory folder (the one `ami replay --memory DIR` writes)")
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add the `memory` command and its subcommands to the `ami` parser."""
+    p = sub.add_parser("memory", help="inspect, verify, rebuild, forget, export or import a memory folder",
+                       description="Manage the episodic memory folder written by `ami replay --memory DIR`.")
+    msub = p.add_subparsers(dest="memory_command", required=True, metavar="SUBCOMMAND")
+
+    sp = msub.add_parser("stats", help="counts, dims and bytes per keyframe",
+                         description="Print the keyframe, patch and item counts and the bytes on disk.")
+    _memory_flag(sp)
+    sp.add_argument("--json", action="store_true", help="print the figures as JSON")
+    sp.set_defaults(func=_cmd_stats)
+
+    sp = msub.add_parser("verify", help="check every invariant; exit 1 naming each that fails",
+                         description="Check the database, index ids against row ids, generations and "
+                                     "checksums; change nothing. Exit 1 if any invariant fails.")
+    _memory_flag(sp)
+    sp.set_defaults(func=_cmd_verify)
+
+    sp = msub.add_parser("rebuild", help="rebuild the search index from memory.db",
+                         description="Rebuild the FAISS index files from memory.db (the truth) and save them.")
+    _memory_flag(sp)
+    sp.set_defaults(func=_cmd_rebuild)
+
+    sp = msub.add_parser("forget", help="forget by time, item or place, or everything",
+                         description="Erase keyframes (rows, index entries and their bytes on disk). "
+                                     "Give exactly one of --last, --between, --item, --near or --all.")
+    _memory_flag(sp)
+    which = sp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--last", type=parse_duration_s, metavar="DURATION",
+                       help="what was recorded in the last DURATION of wall-clock time (30s, 10m, 2h, 7d)")
+    which.add_argument("--between", type=float, nargs=2, metavar=("T0", "T1"),
+                       help="keyframes with T0 <= t <= T1 on the session clock (seconds), and items "
+                            "enrolled then")
+    which.add_argument("--item", metavar="NAME",
+                       help="the item NAME and every keyframe where it was seen")
+    which.add_argument("--near", type=float, nargs=2, metavar=("X", "Z"),
+                       help="keyframes taken within --radius metres of (X, Z); needs --radius")
+    which.add_argument("--all", action="store_true", help="everything (needs --yes)")
+    sp.add_argument("--radius", type=float, default=None, metavar="M", help="radius in metres for --near")
+    sp.add_argument("--session", default=None,
+                    help="with --between: only this session's keyframes (default: every session)")
+    sp.add_argument("--yes", action="store_true", help="confirm --all")
+    sp.set_defaults(func=_cmd_forget)
+
+    sp = msub.add_parser("compact", help="apply the retention policy now",
+                         description="Move keyframes older than --full-detail-days to the compressed "
+                                     "long-term tier and forget those older than --keep-days.")
+    _memory_flag(sp)
+    sp.add_argument("--full-detail-days", type=float, default=7.0,
+                    help="keep full detail (patches, exact search) this long (default: 7)")
+    sp.add_argument("--keep-days", type=float, default=365.0,
+                    help="forget keyframes older than this (default: 365)")
+    sp.set_defaults(func=_cmd_compact)
+
+    sp = msub.add_parser("export", help="write a portable archive (.tar.gz, owner-only)",
+                         description="Write a compact snapshot of the memory to a .tar.gz, atomically, "
+                                     "with mode 0600. The index is rebuilt on import.")
+    _memory_flag(sp)
+    sp.add_argument("--out", type=Path, required=True, help="archive to write, e.g. memory.tar.gz")
+    sp.set_defaults(func=_cmd_export)
+
+    sp = msub.add_parser("import", help="read an archive back into a new memory folder",
+                         description="Unpack an archive written by `ami memory export` into a new or "
+                                     "empty --memory folder, rebuild its index and verify it.")
+    sp.add_argument("archive", type=Path, help="archive written by `ami memory export`")
+    _memory_flag(sp)
+    sp.set_defaults(func=_cmd_import)

@@ -1,0 +1,1 @@
+"""Evaluation: score responses against a session's truth/ (never imported by the runtime)."""

@@ -1,0 +1,1 @@
+"""Perception: the encoder runtimes (.pte, eager), the keyframe gate, enrollment and sightings."""

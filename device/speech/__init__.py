@@ -1,0 +1,1 @@
+"""Speech: Whisper ASR, the microphone and voice activity, intents, spoken answers (TTS)."""
