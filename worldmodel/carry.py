@@ -43,6 +43,15 @@ class View:
         return dx * fx + dz * fz, dx * rx + dz * rz
 
 
+@dataclass(frozen=True)
+class Told:
+    """What a pair of sightings told: `value` in [-1, 1] (+1 moved with the wearer), and the earlier
+    sighting of the pair, which shares its state."""
+
+    value: float
+    anchor: View
+
+
 def _norm(d: tuple[float, float], ray: tuple[float, float], sigma_m: float, sigma_along_m: float) -> float:
     """|d| in noise units: sigma_along_m along `ray` (a unit vector), sigma_m across it."""
     along = d[0] * ray[0] + d[1] * ray[1]
@@ -60,9 +69,10 @@ class CarryEvidence:
         self.range_sigma_per_m = range_sigma_per_m
         self._recent: dict[str, list[View]] = {}
 
-    def follows(self, item: str, view: View, remember: bool = True) -> float | None:
-        """In [-1, 1] (module docstring), or None when no recent sighting of `item` tells; `view`
-        then joins the recent ones (unless remember is False)."""
+    def follows(self, item: str, view: View, remember: bool = True) -> Told | None:
+        """How far `view` moved with the wearer, against the recent sighting of `item` that tells best
+        (module docstring), or None when none tells; `view` then joins the recent ones (unless
+        remember is False)."""
         recent = [v for v in self._recent.get(item, []) if 0.0 < view.t - v.t <= PAIR_WINDOW_S]
         if remember:
             self._recent[item] = recent + [view]
@@ -73,15 +83,16 @@ class CarryEvidence:
         sigma_along = math.hypot(self.sigma_m, self.range_sigma_per_m * r)
         ray_world = ((view.position[0] - view.wearer[0]) / r, (view.position[1] - view.wearer[1]) / r)
         ray_view = (ahead / r, right / r)
-        best = None
+        best: tuple[float, float, View] | None = None
         for v in recent:
             a, b = v.in_view()
             in_world = _norm((view.position[0] - v.position[0], view.position[1] - v.position[1]), ray_world,
                              self.sigma_m, sigma_along)
             in_view = _norm((ahead - a, right - b), ray_view, self.sigma_m, sigma_along)
             if best is None or in_world + in_view > best[0] + best[1]:
-                best = (in_world, in_view)
+                best = (in_world, in_view, v)
         assert best is not None, "recent is not empty"
-        if best[0] + best[1] < MIN_PARALLAX_SIGMAS:
+        in_world, in_view, anchor = best
+        if in_world + in_view < MIN_PARALLAX_SIGMAS:
             return None
-        return (best[0] - best[1]) / (best[0] + best[1])
+        return Told((in_world - in_view) / (in_world + in_view), anchor)

@@ -115,6 +115,7 @@ class WorldModelAnswerer:
         self._path = WearerPath(config.belief.reach_m)  # where the wearer went, indexed by place
         self._pose: Pose | None = None  # the wearer's latest pose
         self._places_version = self.places.version  # the place map the live chains were last brought up to
+        self._held: dict[str, list[tuple[float, tuple[float, float]]]] = {}  # per item: (t, wearer) seen in hand
         self._carry = CarryEvidence(config.belief.sigma_m, config.belief.range_sigma_per_m)  # live sightings
 
     def _walked(self, t: float, pose: Pose) -> None:
@@ -165,6 +166,8 @@ class WorldModelAnswerer:
         # an alert rested on sightings: where it placed an item goes with any of them
         self._alerted_at = {k: p for k, p in self._alerted_at.items() if len(kept.get(k, ())) == len(self._seen[k])}
         self._seen = kept
+        times = {k: {o.t for o, _ in v} for k, v in kept.items()}
+        self._held = {k: [h for h in v if h[0] in times.get(k, ())] for k, v in self._held.items()}
         self._belief = {k: b for k, b in self._belief.items() if self._seen.get(k)}
         self._chains.clear()
         self._asked.clear()
@@ -200,8 +203,14 @@ class WorldModelAnswerer:
         """Whether this sighting moved with the wearer since the item's previous one (carry.follows)."""
         if o.position is None or o.miss:
             return None
-        f = self._carry.follows(item, View(o.t, o.position, (pose.x, pose.z), pose.yaw_deg))
-        return None if o.enroll else f
+        told = self._carry.follows(item, View(o.t, o.position, (pose.x, pose.z), pose.yaw_deg))
+        if told is None or o.enroll:
+            return None
+        if told.value >= IN_HAND_FOLLOWS:  # both sightings of the pair were in hand
+            held = self._held.setdefault(item, [])
+            held += [(v.t, v.wearer) for v in (told.anchor, View(o.t, o.position, (pose.x, pose.z), pose.yaw_deg))
+                     if not held or v.t > held[-1][0]]
+        return told.value
 
     def _look(self, t: float, pose: Pose) -> None:
         """Negative evidence: the believed place is in view and near, and the item went unseen."""
@@ -275,10 +284,9 @@ class WorldModelAnswerer:
         in the view and at whatever range the hand holds it. A put-down follows a pick-up. A carry
         also goes somewhere: none are counted unless the wearer's positions at them span
         min_carry_m (look-alikes in front of a wearer standing still are not a carry)."""
-        seen = self._seen[item]  # in time order (the live chain is extended from it)
-        window = seen[bisect.bisect_right(seen, after_t, key=lambda p: p[0].t):
-                      bisect.bisect_right(seen, until_t, key=lambda p: p[0].t)]  # not the whole day, each frame
-        held = [o.wearer for o, _ in window if o.wearer and o.follows is not None and o.follows >= IN_HAND_FOLLOWS]
+        seen = self._held.get(item, [])  # in time order
+        held = [w for _, w in seen[bisect.bisect_right(seen, after_t, key=lambda p: p[0]):
+                                   bisect.bisect_right(seen, until_t, key=lambda p: p[0])]]  # not the whole day
         span = float(np.hypot(*np.ptp(np.array(held), axis=0))) if held else 0.0  # the wearer's box diagonal
         return len(held) if span >= self.config.min_carry_m else 0
 
@@ -307,8 +315,9 @@ class WorldModelAnswerer:
                 self.places.assign(s.position)
                 self._placed.add(s.position)
             pose = None if poses is None else poses.get(s.frame)
-            fol = None if pose is None or s.position is None else carry.follows(
+            told = None if pose is None or s.position is None else carry.follows(
                 item, View(s.t, s.position, (pose.x, pose.z), pose.yaw_deg))
+            fol = None if told is None else told.value
             pairs.append((Observation(s.t, s.position, max(0.0, s.score - s.threshold),
                                       self._wearer.get(round(s.t, 3)), follows=fol), s))
         pairs.sort(key=lambda p: p[0].t)

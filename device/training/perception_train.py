@@ -106,7 +106,8 @@ def run_training(config: PerceptionTrainConfig, progress: bool = True) -> Path:
     threshold = threshold_at_fp(scores, config.fp_rate)
     stamp = dt.date.today().isoformat()
     path = config.out / f"instance_head-v1-{stamp}.pt"
-    meta = {"seeds": list(config.seeds), "shifted_seeds": list(config.shifted_seeds), "frame_step": config.frame_step, "fp_rate": config.fp_rate,
+    meta = {"seeds": list(config.seeds), "shifted_seeds": list(config.shifted_seeds),
+            "frame_step": config.frame_step, "fp_rate": config.fp_rate,
             "train": {k: v for k, v in asdict(config.train).items() if k != "head"},
             "final_loss": float(np.mean(result.losses[-50:])), "wall_s": round(result.wall_s, 1), "date": stamp}
     space = save_checkpoint(path, result.head, threshold, meta)

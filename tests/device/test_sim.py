@@ -247,3 +247,60 @@ def test_same_seed_records_the_same_session(sim_short_session: Path, sim_short_c
     names += [f"truth/{p.name}" for p in (sim_short_session / "truth").iterdir()]
     for name in names:
         assert (again / name).read_bytes() == (sim_short_session / name).read_bytes(), name
+
+
+# -- domain shifts (issue 21) ---------------------------------------------------------------------
+@pytest.mark.parametrize("specs, looks, carry", [
+    ((), False, "default"), (("looks",), True, "default"), (("carry=hidden",), False, "hidden"),
+    (("looks", "carry=low"), True, "low"),
+])
+def test_shift_axes_parse_alone_and_together(specs: tuple[str, ...], looks: bool, carry: str) -> None:
+    from device.sim.shift import parse_shift
+
+    s = parse_shift(specs, seed=5)
+    assert (s.looks, s.carry) == (looks, carry) and parse_shift(specs, seed=5) == s
+    assert parse_shift(s.names(), seed=5) == s  # what truth/shift.json says reads back
+
+
+@pytest.mark.parametrize("bad", ["colour", "carry=pocket", "looks=7"])
+def test_a_bad_shift_names_itself(bad: str) -> None:
+    from device.sim.record import RecordConfig
+
+    with pytest.raises(ValueError, match=f"--shift {bad}"):
+        RecordConfig(seed=1, shift=(bad,))
+
+
+def test_random_shift_is_deterministic_per_seed_and_varies_across_seeds() -> None:
+    from device.sim.shift import parse_shift
+
+    draws = {parse_shift(("random",), seed) for seed in range(40)}
+    assert all(parse_shift(("random",), seed) == parse_shift(("random",), seed) for seed in range(5))
+    assert {d.carry for d in draws} == {"ahead", "low", "hidden"} and all(d.looks for d in draws)
+
+
+def test_looks_change_the_items_not_the_house() -> None:
+    from device.sim.layout import HouseConfig, generate_house
+
+    plain = generate_house(HouseConfig(seed=12))
+    varied = generate_house(HouseConfig(seed=12, varied_looks=True))
+    assert plain.rooms == varied.rooms and plain.start_spots == varied.start_spots
+    assert [i.name for i in plain.items] == [i.name for i in varied.items]
+    assert [i.look for i in plain.items] != [i.look for i in varied.items]
+
+
+@pytest.mark.slow
+def test_a_hidden_carry_is_never_in_view(tmp_path: Path) -> None:
+    """carry=hidden: between pick-up and put-down the carried item is in no frame's view, but for the
+    hand taking it out to put it down (the last HAND_MOVE_S of the carry)."""
+    from device.sim.record import RecordConfig, record_session
+
+    out = record_session(tmp_path / "hidden", RecordConfig(seed=3, width=64, height=64, short=True,
+                                                           shift=("carry=hidden",)), progress=False)
+    frames = [json.loads(line) for line in (out / "truth" / "frames.jsonl").read_text().splitlines()]
+    from device.sim.wearer import HAND_MOVE_S
+
+    taking_out = round(HAND_MOVE_S * 10)  # frames at 10 fps
+    carried = [f for k, f in enumerate(frames) if f["carrying"]
+               and all(g["carrying"] == f["carrying"] for g in frames[k:k + taking_out + 1])]
+    assert carried and not any(f["carrying"] in f["visible"] for f in carried)
+    assert json.loads((out / "truth" / "shift.json").read_text()) == {"shift": ["carry=hidden"]}
