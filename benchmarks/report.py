@@ -57,6 +57,7 @@ def metric_rows(columns: list[dict[str, Any]]) -> list[str]:
             lambda x: fmt(x["locate"]["room_accuracy"], True)),
         row("false abstention on seen items", lambda x: fmt(x["locate"]["false_abstention_rate"], True)),
         row("median position error (m)", lambda x: fmt(x["locate"]["median_position_error_m"])),
+        row("answers within 1 m of the item", lambda x: fmt(x["locate"].get("within_1m"), True)),
         row(f"abstention on never-seen items ({first['locate']['queries_never_seen']} queries)",
             lambda x: fmt(x["locate"]["abstention_on_never_seen"], True)),
         row("left-item alerts: true events / alerts / matched",

@@ -5,25 +5,25 @@ that writes the response format can be scored:
 - locate: the room that contains the answer's position (or, without one, the wearer's position
   at the evidence frame) against the item's true room; position error in metres; abstention on
   items that were never seen;
-- left-item alerts: precision, recall, F1 and delay against truth/left_behind.jsonl;
+- left-item alerts: precision, recall, F1 and delay after leaving, each truth format with its own
+  window (device/evaluation/truth.py);
 - latency: response t minus utterance t.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from device.errors import SessionError
+from device.evaluation.truth import Room, Truth, load_truth
 from device.responses import Response
 from device.session import Session
 
 UTTERANCE_MATCH_S = 1.5  # an answer belongs to the query whose t is this close to its utterance_t
-ALERT_WINDOW_S = 60.0  # an alert counts if it comes between put-down and 60 s after leaving
+WITHIN_M = 1.0  # "within 1 m": an answer this close to the item
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class QueryResult:
     t: float
     item: str
     seen: bool
-    true_room: int | None
-    answered_room: int | None
+    true_room: int | str | None
+    answered_room: int | str | None
     abstain: bool
     position_error_m: float | None
     latency_s: float | None
@@ -46,31 +46,17 @@ class AlertResult:
     delays_s: tuple[float, ...]
 
 
-def _load_truth(session: Session, name: str) -> Any:
-    path = session.truth_dir / name
-    if not path.is_file():
-        raise SessionError(f"{path}: missing; `ami eval` needs the truth/ files that `ami record-sim` writes")
-    try:
-        if name.endswith(".jsonl"):
-            return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise SessionError(f"{path}: malformed JSON ({e.msg} at line {e.lineno})") from e
-
-
-def room_of(x: float, z: float, rooms: list[dict[str, Any]]) -> int | None:
+def room_of(x: float, z: float, rooms: tuple[Room, ...]) -> int | str | None:
     """The room containing (x, z); on a wall or outside, the nearest room."""
     best, best_d = None, math.inf
     for r in rooms:
-        dx = max(r["min_x"] - x, 0.0, x - r["max_x"])
-        dz = max(r["min_z"] - z, 0.0, z - r["max_z"])
-        d = math.hypot(dx, dz)
+        d = math.hypot(max(r.min_x - x, 0.0, x - r.max_x), max(r.min_z - z, 0.0, z - r.max_z))
         if d < best_d:
-            best, best_d = r["id"], d
+            best, best_d = r.id, d
     return best
 
 
-def _answer_room(r: Response, session: Session, rooms: list[dict[str, Any]]) -> int | None:
+def _answer_room(r: Response, session: Session, rooms: tuple[Room, ...]) -> int | str | None:
     if r.abstain:
         return None
     if r.position is not None:
@@ -82,41 +68,40 @@ def _answer_room(r: Response, session: Session, rooms: list[dict[str, Any]]) -> 
     return None
 
 
-def score_queries(session: Session, responses: list[Response]) -> list[QueryResult]:
-    rooms = _load_truth(session, "rooms.json")["rooms"]
+def score_queries(session: Session, responses: list[Response], truth: Truth | None = None) -> list[QueryResult]:
+    truth = truth or load_truth(session)
     answers = [r for r in responses if r.kind == "answer" and r.utterance_t is not None]
     out = []
-    for q in _load_truth(session, "queries.jsonl"):
-        if q.get("carried"):
+    for q in truth.queries:
+        if q.carried:
             continue  # "where are my keys?" while holding them is not scored in v1
-        near = [r for r in answers if abs(r.utterance_t - q["t"]) <= UTTERANCE_MATCH_S]
-        r = min(near, key=lambda r: abs(r.utterance_t - q["t"])) if near else None
-        seen = bool(q.get("seen")) and bool(q.get("exists", True))
+        near = [r for r in answers if abs(r.utterance_t - q.t) <= UTTERANCE_MATCH_S]
+        r = min(near, key=lambda r: abs(r.utterance_t - q.t)) if near else None
         err = None
-        if r is not None and seen and not r.abstain and r.position is not None and q.get("position"):
-            err = math.dist(r.position, (q["position"]["x"], q["position"]["z"]))
+        if r is not None and q.seen and not r.abstain and r.position is not None and q.position is not None:
+            err = math.dist(r.position, q.position)
         out.append(QueryResult(
-            t=q["t"], item=q["item"], seen=seen, true_room=q.get("room"),
-            answered_room=None if r is None else _answer_room(r, session, rooms),
+            t=q.t, item=q.item, seen=q.seen, true_room=q.room,
+            answered_room=None if r is None else _answer_room(r, session, truth.rooms),
             abstain=True if r is None else r.abstain, position_error_m=err,
             latency_s=None if r is None else r.t - r.utterance_t))
     return out
 
 
-def score_alerts(session: Session, responses: list[Response]) -> AlertResult:
-    truth = sorted(_load_truth(session, "left_behind.jsonl"), key=lambda e: e["t"])
+def score_alerts(session: Session, responses: list[Response], truth: Truth | None = None) -> AlertResult:
+    events = sorted((truth or load_truth(session)).left, key=lambda e: e.t_leave)
     alerts = sorted((r for r in responses if r.kind == "alert"), key=lambda r: r.t)
     used: set[int] = set()
     delays = []
-    for ev in truth:
+    for ev in events:
         for k, a in enumerate(alerts):
-            if k in used or a.item != ev["item"]:
+            if k in used or a.item != ev.item:
                 continue
-            if ev.get("put_t", ev["t"]) <= a.t <= ev["t"] + ALERT_WINDOW_S:
+            if ev.window[0] <= a.t <= ev.window[1]:
                 used.add(k)
-                delays.append(a.t - ev["t"])
+                delays.append(a.t - ev.t_leave)
                 break
-    return AlertResult(true_events=len(truth), alerts=len(alerts), matched=len(used), delays_s=tuple(delays))
+    return AlertResult(true_events=len(events), alerts=len(alerts), matched=len(used), delays_s=tuple(delays))
 
 
 def _median(xs: list[float]) -> float | None:
@@ -147,6 +132,7 @@ def summarize(queries: list[QueryResult], alerts: list[AlertResult]) -> dict[str
             "room_accuracy": sum(q.answered_room == q.true_room for q in seen) / len(seen) if seen else None,
             "false_abstention_rate": sum(q.abstain for q in seen) / len(seen) if seen else None,
             "median_position_error_m": _median(errs),
+            "within_1m": sum(e <= WITHIN_M for e in errs) / len(seen) if seen else None,
             "queries_never_seen": len(unseen),
             "abstention_on_never_seen": sum(q.abstain for q in unseen) / len(unseen) if unseen else None,
         },
@@ -159,7 +145,8 @@ def summarize(queries: list[QueryResult], alerts: list[AlertResult]) -> dict[str
 
 
 def evaluate(session: Session, responses: list[Response]) -> dict[str, Any]:
-    return summarize(score_queries(session, responses), [score_alerts(session, responses)])
+    truth = load_truth(session)
+    return summarize(score_queries(session, responses, truth), [score_alerts(session, responses, truth)])
 
 
 def format_table(metrics: dict[str, Any]) -> str:
@@ -174,6 +161,7 @@ def format_table(metrics: dict[str, Any]) -> str:
         ("locate: room accuracy", f(loc["room_accuracy"], pct=True)),
         ("locate: false abstention", f(loc["false_abstention_rate"], pct=True)),
         ("locate: median position error (m)", f(loc["median_position_error_m"])),
+        ("locate: answers within 1 m", f(loc["within_1m"], pct=True)),
         ("locate: queries about never-seen items", f(loc["queries_never_seen"])),
         ("locate: abstention on never-seen", f(loc["abstention_on_never_seen"], pct=True)),
         ("alerts: true events / alerts / matched", f"{al['true_events']} / {al['alerts']} / {al['matched']}"),

@@ -71,3 +71,36 @@ def test_bad_responses_file_is_named(tmp_path: Path) -> None:
     p.write_text(jsonl([_r(1.0, "answer", 1.0, "keys").to_json()]) + '{"t": 2, "kind": "shout"}\n')
     with pytest.raises(ResponsesError, match=r"responses.jsonl:2: field 'kind'"):
         read_responses(p)
+
+
+def test_the_independent_generators_truth_is_scored_by_its_own_rules(tmp_path: Path) -> None:
+    """truth/ as ../shared/foreign writes it (rooms by name, `pos`, `never_seen`, left_items.jsonl):
+    one command scores it, and an alert counts only from leaving to 30 s after (its scorer's rule)."""
+    out = tmp_path / "foreign"
+    box = {"polygon": [], "bounds": {"min_x": 0, "max_x": 5, "min_z": 0, "max_z": 5}}
+    with SessionWriter(out, SessionInfo(fps=1, width=8, height=8)) as w:
+        for i in range(60):
+            w.add_frame(float(i), np.zeros((8, 8, 3), np.uint8), Pose(7.0, 1.5, 2.0, 0.0, 0.0))
+        w.write_truth("rooms.json", {"kitchen": box, "hall": {**box, "bounds": {**box["bounds"], "min_x": 5,
+                                                                                  "max_x": 10}}})
+        w.write_truth("queries.jsonl", [
+            {"t": 5.0, "item": "keys", "never_seen": False, "room": "kitchen", "pos": {"x": 1.0, "y": 0.9, "z": 1.0}},
+            {"t": 9.0, "item": "duck", "never_seen": True, "room": None, "pos": None}])
+        w.write_truth("left_items.jsonl", [{"item": "phone", "t_put_down": 10.0, "t_leave": 20.0, "room": "hall",
+                                            "pos": {"x": 8.0, "y": 0.0, "z": 1.0}}])
+        w.write_truth("events.jsonl", [])
+    s = read_session(out)
+
+    def answer(t: float, item: str, pos: tuple[float, float] | None) -> Response:
+        return Response(t=t + 1, kind="answer", utterance_t=t, item=item, text="", abstain=pos is None,
+                        confidence=0.9, evidence=None, position=pos)
+
+    def alert(t: float) -> Response:
+        return Response(t=t, kind="alert", utterance_t=None, item="phone", text="", abstain=False,
+                        confidence=0.9, evidence=Evidence(t, int(t)), position=(8.0, 1.0))
+
+    m = evaluate(s, [answer(5.0, "keys", (1.5, 1.0)), answer(9.0, "duck", None), alert(15.0), alert(25.0)])
+    assert m["locate"]["room_accuracy"] == 1.0 and m["locate"]["within_1m"] == 1.0
+    assert m["locate"]["abstention_on_never_seen"] == 1.0
+    # the alert before leaving is a false one here (the recorder's rule would take it)
+    assert (m["alerts"]["alerts"], m["alerts"]["matched"], m["alerts"]["median_delay_s"]) == (2, 1, 5.0)

@@ -10,6 +10,7 @@ import pytest
 
 from device.cli.main import main
 from device.evaluation.evaluate import room_of
+from device.evaluation.truth import load_truth
 from device.session import read_session
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,7 @@ def test_answer_names_the_room_the_item_was_put_in(recorded: Path, tmp_path: Pat
     assert main(["replay", str(recorded), "--out", str(responses), "--memory", str(memory), "--quiet"]) == 0
     assert (memory / "memory.db").is_file() and any(memory.glob("*.faiss"))
 
-    truth_rooms = json.loads((recorded / "truth" / "rooms.json").read_text())["rooms"]
+    truth_rooms = load_truth(read_session(recorded)).rooms
     queries = [json.loads(line) for line in (recorded / "truth" / "queries.jsonl").read_text().splitlines()]
     answers = {r["utterance_t"]: r for r in map(json.loads, responses.read_text().splitlines())
                if r["kind"] == "answer"}
