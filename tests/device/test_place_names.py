@@ -60,12 +60,12 @@ def test_answers_use_the_place_name() -> None:
     assert answerer.place_name(answerer.places.assign(HALL)) == "kitchen"
 
 
-def walk_session(folder: Path, seed: int, utterances: list[tuple[float, str]]) -> Path:
+def walk_session(folder: Path, seed: int, utterances: list[tuple[float, str]], start_time: str) -> Path:
     """3 s of noise frames while the wearer walks along x, with the given utterances."""
     from device.session import Pose, SessionInfo, SessionWriter
 
     rng = np.random.default_rng(seed)
-    with SessionWriter(folder, SessionInfo(fps=10, width=32, height=32, source="test")) as w:
+    with SessionWriter(folder, SessionInfo(fps=10, width=32, height=32, source="test", start_time=start_time)) as w:
         for i in range(30):
             w.add_frame(i / 10, rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
                         Pose(0.05 * i, 1.5, 0.0, 90.0, -30.0), ext=".png")
@@ -85,7 +85,7 @@ def test_this_is_the_kitchen_names_the_place_under_the_wearer(tmp_path: Path) ->
 
     memory = tmp_path / "memory"
     first = walk_session(tmp_path / "s", 0, [(0.5, "this is the kitchen"), (1.0, "this is my keys"),
-                                             (2.5, "where are my keys?")])
+                                             (2.5, "where are my keys?")], "2026-12-07T08:00:00+01:00")
     result = replay(read_session(first), None, memory, config=ReplayConfig(progress=False))
     ack, _, answer = [r for r in result.responses if r.utterance_t is not None]
     assert ack.kind == "ack" and ack.text == "Got it: this is the kitchen." and ack.position is not None
@@ -93,11 +93,11 @@ def test_this_is_the_kitchen_names_the_place_under_the_wearer(tmp_path: Path) ->
     assert answer.kind == "answer" and "in the kitchen" in answer.text, answer.text
     # The name is kept in the memory folder: a later session on it says "kitchen" unprompted ...
     later = walk_session(tmp_path / "s2", 1, [(1.0, "this is my wallet"), (2.5, "where is my wallet?"),
-                                              (2.8, "forget the last ten minutes")])
+                                              (2.8, "forget the last ten minutes")], "2026-12-07T09:00:00+01:00")
     result = replay(read_session(later), None, memory, config=ReplayConfig(progress=False))
     answer = [r for r in result.responses if r.utterance_t == 2.5][0]
     assert "in the kitchen" in answer.text, answer.text
-    # ... "the last ten minutes" of that session's clock did not cover it; forgetting everything does.
+    # ... named an hour before, "the last ten minutes" did not cover it; forgetting everything does.
     with MemoryStore.open(memory) as store:
         assert [p.name for p in store.place_names()] == ["kitchen"]
         assert store.forget_all().place_names == 1 and store.place_names() == []

@@ -161,7 +161,7 @@ def test_short_session_reads_back_with_the_configured_frames(sim_short_session: 
     assert all(f.pose is not None and f.pose.y == pytest.approx(1.5) for f in session.frames)
     assert len(_lines(sim_short_session / "truth" / "frames.jsonl")) == len(session.frames)
     items = _lines(sim_short_session / "truth" / "items.jsonl")
-    assert len(items) == 3 and set(items[0]) == {"name", "mesh", "carryable", "height_m"}
+    assert len(items) == 3 and set(items[0]) == {"name", "mesh", "look", "carryable", "height_m"}
     rooms = json.loads((sim_short_session / "truth" / "rooms.json").read_text())["rooms"]
     assert [r["id"] for r in rooms] == [0, 1, 2]
 
