@@ -6,10 +6,24 @@ sub-packages cannot move its files.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import platformdirs
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (or the install's site folder)
 OUT = ROOT / "out"  # caches and training outputs; git ignores it
 DEMO_SESSION = ROOT / "demo" / "session"
 EXPORT_ARTIFACTS = ROOT / "export" / "artifacts"
 WORLDMODEL_ARTIFACTS = ROOT / "worldmodel" / "artifacts"
+
+MEMORY_ENV = "AMI_MEMORY"  # overrides the default memory folder
+
+
+def default_memory() -> Path:
+    """The wearer's memory folder when no --memory is given: $AMI_MEMORY, else the user data folder
+    (on Linux ~/.local/share/ami-glasses/memory)."""
+    chosen = os.environ.get(MEMORY_ENV, "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    return platformdirs.user_data_path("ami-glasses", appauthor=False) / "memory"

@@ -7,6 +7,8 @@
 
 "energy" is optional (added within v1, so older readers ignore it): the world model's energy of
 the hypothesis the answer gives, lower is better; absent when the answerer has none.
+"session" is optional too: the content id of the session replayed (`Session.content_id`), so
+`ami eval` can refuse responses written for another session.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ class Response:
     evidence: Evidence | None
     position: tuple[float, float] | None  # (x, z) metres
     energy: float | None = None  # of the answer's hypothesis (world model); None: not an energy answer
+    session: str | None = None  # the replayed session's content id; None: live, or an older file
 
     def to_json(self) -> dict[str, Any]:
-        extra = {} if self.energy is None else {"energy": round(self.energy, 3)}
+        extra: dict[str, Any] = {} if self.energy is None else {"energy": round(self.energy, 3)}
+        if self.session is not None:
+            extra["session"] = self.session
         return {
             "t": round(self.t, 3), "kind": self.kind,
             "utterance_t": None if self.utterance_t is None else round(self.utterance_t, 3),
@@ -89,6 +94,7 @@ def parse_response(obj: Any, where: str) -> Response:
                                                   frame=int(_num(ev, "frame", where + " evidence"))),
         position=None if pos is None else (_num(pos, "x", where + " position"), _num(pos, "z", where + " position")),
         energy=_num(obj, "energy", where, optional=True),
+        session=None if obj.get("session") is None else str(obj["session"]),
     )
 
 
@@ -96,3 +102,11 @@ def read_responses(path: Path) -> list[Response]:
     if not path.is_file():
         raise ResponsesError(f"{path}: no such responses file; write one with `ami replay SESSION --out {path}`")
     return [parse_response(obj, f"{path}:{lineno}") for lineno, obj in read_jsonl(path, ResponsesError)]
+
+
+def check_same_session(responses: list[Response], content_id: str, path: Path) -> None:
+    """Raise ResponsesError when `responses` (read from `path`) were written for another session."""
+    other = sorted({r.session for r in responses if r.session is not None and r.session != content_id})
+    if other:
+        raise ResponsesError(f"{path}: these responses were written for another session (id {other[0]}, this "
+                             f"session's is {content_id}); replay this session: `ami replay SESSION --out {path}`")

@@ -7,6 +7,8 @@ folder with session.json, frames/NNNNNN.{jpg,png}, frames.jsonl, utterances.json
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 import os
@@ -126,6 +128,16 @@ class Session:
     @property
     def duration_s(self) -> float:
         return self.frames[-1].t
+
+    @functools.cached_property
+    def content_id(self) -> str:
+        """The session's identity by content: a hash of session.json and the frames index, the same
+        for a copy of the folder under any name (memory refuses a session replayed twice by it, and
+        responses carry it so `ami eval` can refuse another session's)."""
+        h = hashlib.sha256()
+        for name in ("session.json", "frames.jsonl"):
+            h.update((self.path / name).read_bytes())
+        return h.hexdigest()[:16]
 
     @property
     def audio_path(self) -> Path | None:

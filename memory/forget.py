@@ -32,6 +32,7 @@ from memory.errors import InvalidInputError, ItemNotFoundError, StorageError
 from memory.index import patch_ids
 from memory.keyframes import ids_near
 from memory.places import near as places_near
+from memory.replays import drop_emptied
 from memory.types import ForgetResult
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def delete_rows(db: Database, keyframe_ids: np.ndarray, item_names: list[str], p
     db.execute("DELETE FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
                (json.dumps([int(i) for i in keyframe_ids]),))
     db.execute("DELETE FROM items WHERE name IN (SELECT value FROM json_each(?))", (json.dumps(item_names),))
+    drop_emptied(db)
     return int(db.execute(f"DELETE FROM place_names WHERE {places[0]}", places[1]).rowcount)
 
 
@@ -117,7 +119,7 @@ class Forgetting:
         self._ctx = context
         self._reads = reads
 
-    def between(self, t0: float, t1: float, *, session: str | None = None) -> ForgetResult:
+    def between(self, t0: float, t1: float, *, session: str | None = None, dry_run: bool = False) -> ForgetResult:
         """Keyframes with t0 <= t <= t1, items enrolled and places named in that span."""
         t0, t1 = inputs.finite_float(t0, "t0"), inputs.finite_float(t1, "t1")
         if t1 < t0:
@@ -125,42 +127,47 @@ class Forgetting:
         db = self._ctx.live()
         named = ("t BETWEEN ? AND ?" + ("" if session is None else " AND session = ?"),
                  (t0, t1) + (() if session is None else (session,)))
-        return self.erase(ids_between(db, t0, t1, session), items_between(db, t0, t1), named)
+        return self.erase(ids_between(db, t0, t1, session), items_between(db, t0, t1), named, dry_run)
 
-    def recorded_since(self, since_unix: float) -> ForgetResult:
+    def recorded_since(self, since_unix: float, *, dry_run: bool = False) -> ForgetResult:
         """Keyframes, items and place names stored at or after `since_unix` (wall clock)."""
         since = inputs.finite_float(since_unix, "since_unix")
         db = self._ctx.live()
         return self.erase(ids_recorded_since(db, since), items_recorded_since(db, since),
-                          ("recorded_at >= ?", (since,)))
+                          ("recorded_at >= ?", (since,)), dry_run)
 
-    def near(self, x: float, z: float, radius_m: float) -> ForgetResult:
+    def near(self, x: float, z: float, radius_m: float, *, dry_run: bool = False) -> ForgetResult:
         """Keyframes taken within radius_m of (x, z), and the place names anchored there."""
         x, z = inputs.finite_float(x, "x"), inputs.finite_float(z, "z")
         radius_m = inputs.finite_float(radius_m, "radius_m")
         if radius_m <= 0:
             raise InvalidInputError(f"radius_m must be > 0, got {radius_m}")
-        return self.erase(ids_near(self._ctx.live(), x, z, radius_m), [], places_near(x, z, radius_m))
+        return self.erase(ids_near(self._ctx.live(), x, z, radius_m), [], places_near(x, z, radius_m), dry_run)
 
-    def item(self, name: str) -> ForgetResult:
+    def item(self, name: str, *, dry_run: bool = False) -> ForgetResult:
         """The item and every keyframe with a sighting of it."""
         item = self._reads.item(name)
         if item is None:
             raise ItemNotFoundError(name, [i.name for i in self._reads.items()])
         hits = self._reads.search_patches(item.prototypes, min_score=item.threshold)
-        return self.erase(np.unique(np.array([h.keyframe_id for h in hits], np.int64)), [item.name])
+        return self.erase(np.unique(np.array([h.keyframe_id for h in hits], np.int64)), [item.name], NO_PLACES, dry_run)
 
-    def everything(self) -> ForgetResult:
+    def everything(self, *, dry_run: bool = False) -> ForgetResult:
         """Every keyframe, item and place name."""
         db = self._ctx.live()
-        return self.erase(all_ids(db), all_items(db), ("1", ()))
+        return self.erase(all_ids(db), all_items(db), ("1", ()), dry_run)
 
-    def erase(self, keyframe_ids: np.ndarray, item_names: list[str], places: Places = NO_PLACES) -> ForgetResult:
+    def erase(self, keyframe_ids: np.ndarray, item_names: list[str], places: Places = NO_PLACES,
+              dry_run: bool = False) -> ForgetResult:
         """Delete the rows and index entries, save the index files and truncate the WAL, so no
-        copy of what was forgotten survives in the folder."""
+        copy of what was forgotten survives in the folder. dry_run: only count what would go."""
         ctx = self._ctx
         with ctx.write_lock:
             ids, cells = cells_of(ctx.live(), keyframe_ids)
+            if dry_run:
+                named = int(ctx.live().execute(f"SELECT COUNT(*) FROM place_names WHERE {places[0]}",
+                                               places[1]).fetchone()[0])
+                return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)), place_names=named)
             pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)]) if len(ids) else ids
             try:
                 with ctx.change("the forget") as db:

@@ -25,6 +25,11 @@ Schema v3 adds `tier INTEGER NOT NULL DEFAULT 0` to keyframes: 0 recent (patches
 search), 1 long-term (compressed index entry, patches dropped: the blob is empty), and the
 `codecs` table (name TEXT PRIMARY KEY, data BLOB, trained_on INTEGER): trained FAISS codecs
 (the long-term IVF-PQ, empty), so the index is rebuildable from the database alone.
+
+Schema v4 adds `place_names` (the wearer's names for places). Schema v5 adds `replays`
+(content_id TEXT PRIMARY KEY, session TEXT, first_id and last_id INTEGER: the keyframe ids the
+replay stored, recorded_at REAL): a session replayed into the memory, so the same one is not
+stored twice; a row goes when none of its keyframes are left (memory/replays.py).
 """
 
 from __future__ import annotations
@@ -126,6 +131,19 @@ MIGRATIONS: tuple[Migration, ...] = (
                 z REAL NOT NULL,
                 t REAL NOT NULL,
                 session TEXT NOT NULL,
+                recorded_at REAL NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        version=5,
+        description="replays: the sessions replayed into this memory, by content",
+        statements=(
+            """CREATE TABLE replays (
+                content_id TEXT PRIMARY KEY,
+                session TEXT NOT NULL,
+                first_id INTEGER NOT NULL,
+                last_id INTEGER NOT NULL,
                 recorded_at REAL NOT NULL
             )""",
         ),

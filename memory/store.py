@@ -42,6 +42,7 @@ from memory.errors import (
 )
 from memory.folder import DB_FILE, FolderLock, make_private_file, make_private_folder
 from memory.forget import Forgetting
+from memory.replays import Replays
 from memory.index import PATCH_ID_STRIDE, MemoryIndex, patch_ids
 from memory.reads import MemoryReader
 from memory.types import ForgetResult, ItemRecord, KeyframeHit, KeyframeRecord, PatchHit, PlaceName
@@ -70,6 +71,7 @@ class MemoryStore:
         self._queries = MemoryReader(context)  # the owner thread's queries, on their own connection
         self._forgetting = Forgetting(context, self._queries)
         self._compaction = Compaction(context, self._forgetting)
+        self.replays = Replays(context, self._forgetting)  # sessions replayed in, by content (replays.py)
 
     # ---- open and close -------------------------------------------------------------------
 
@@ -358,31 +360,32 @@ class MemoryStore:
         """Counts and sizes (see MemoryReader.stats)."""
         return self._queries.stats()
 
-    # ---- forget and compaction (forget.py, compact.py) ------------------------------------
+    # ---- forget and compaction (forget.py, compact.py); dry_run=True counts, erases nothing -
 
-    def forget_between(self, t0: float, t1: float, *, session: str | None = None) -> ForgetResult:
+    def forget_between(self, t0: float, t1: float, *, session: str | None = None,
+                       dry_run: bool = False) -> ForgetResult:
         """Forget keyframes with t0 <= t <= t1 (session clock; one session's only if given), and
         items enrolled and places named in that span."""
-        return self._forgetting.between(t0, t1, session=session)
+        return self._forgetting.between(t0, t1, session=session, dry_run=dry_run)
 
-    def forget_recorded_since(self, since_unix: float) -> ForgetResult:
+    def forget_recorded_since(self, since_unix: float, *, dry_run: bool = False) -> ForgetResult:
         """Forget keyframes, items and place names stored at or after `since_unix` (wall clock):
         "the last 10 minutes" is `forget_recorded_since(time.time() - 600)`."""
-        return self._forgetting.recorded_since(since_unix)
+        return self._forgetting.recorded_since(since_unix, dry_run=dry_run)
 
-    def forget_near(self, x: float, z: float, radius_m: float) -> ForgetResult:
+    def forget_near(self, x: float, z: float, radius_m: float, *, dry_run: bool = False) -> ForgetResult:
         """Forget keyframes whose camera was within radius_m of (x, z) (metres, floor plane), and
         the place names anchored there."""
-        return self._forgetting.near(x, z, radius_m)
+        return self._forgetting.near(x, z, radius_m, dry_run=dry_run)
 
-    def forget_item(self, name: str) -> ForgetResult:
+    def forget_item(self, name: str, *, dry_run: bool = False) -> ForgetResult:
         """Forget the item (name, prototypes, threshold) and every keyframe with a sighting of it:
         a patch scoring >= its threshold against any of its prototypes."""
-        return self._forgetting.item(name)
+        return self._forgetting.item(name, dry_run=dry_run)
 
-    def forget_all(self) -> ForgetResult:
+    def forget_all(self, *, dry_run: bool = False) -> ForgetResult:
         """Forget every keyframe, item and place name; the memory's identity and dims stay."""
-        return self._forgetting.everything()
+        return self._forgetting.everything(dry_run=dry_run)
 
     def compact(self, now: float | None = None) -> CompactResult:
         """Apply the retention policy as of `now` (Unix s, default: the wall clock)."""

@@ -20,12 +20,13 @@ from tqdm import tqdm
 
 from device.answering.assistant import Assistant, AssistantConfig
 from device.perception.encoder import SIGHTING_MARGIN, EncoderConfig, EncoderRuntime, make_encoder
-from device.errors import OutputError, SessionError
+from device.errors import AmiError, OutputError, SessionError
 from device.responses import Response
 from device.session import Session, Utterance, jsonl, write_text_atomic
 
 if TYPE_CHECKING:
     from device.app.spoken import SpeechConfig
+    from memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,28 @@ def spoken_utterances(session: Session, config: SpeechConfig) -> list[Utterance]
     return speech_utterances(load_wav(session.audio_path), list(session.utterances), Transcriber(config.asr), config)
 
 
+def _make_room(store: MemoryStore, session: Session, folder: Path, replace: bool) -> None:
+    """Refuse a session this memory already holds, or (replace) erase the earlier replay of it."""
+    earlier = store.replays.find(session.content_id)
+    if earlier is None:
+        return
+    if not replace:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(earlier.recorded_at))
+        raise AmiError(f"{session.path}: this session is already in the memory {folder} (replayed as "
+                       f"'{earlier.session}' on {when}); add --replace to replay it again, or use another --memory")
+    gone = store.replays.forget(earlier)
+    log.info("%s: erased the earlier replay's %d keyframes", session.path.name, gone.keyframes)
+
+
 def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
            config: ReplayConfig = ReplayConfig(), encoder: EncoderRuntime | None = None,
-           until_t: float | None = None, inspect: Callable[[Assistant], None] | None = None) -> ReplayResult:
-    """Run the session through a fresh assistant; write responses atomically to `out`.
+           until_t: float | None = None, inspect: Callable[[Assistant], None] | None = None,
+           replace: bool = False) -> ReplayResult:
+    """Run the session through a fresh assistant; write responses atomically to `out`, each
+    carrying the session's content id.
 
+    A session already replayed into `memory_dir` is refused (it would store every keyframe twice)
+    unless `replace`, which first erases what the earlier replay stored.
     until_t: stop there (frames and utterances heard after it are not fed); inspect: called with
     the assistant at the end, while its memory is still open (`ami explain` reads its belief).
     """
@@ -119,6 +137,8 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
     try:
         with MemoryStore.open(folder, embedding_dim=encoder.dim, patch_dim=encoder.dim,
                               embedding_space=encoder.space) as store:
+            _make_room(store, session, folder, replace)
+            after_id = store.replays.last_id()
             origin = session.info.start_unix
             if origin is None:
                 origin = time.time()
@@ -146,12 +166,15 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
             for k in range(u, len(utterances)):
                 responses.append(assistant.on_utterance(utterances[k], heard[k]))
             keyframes = assistant.keyframes
+            if until_t is None:
+                store.replays.note(session.content_id, session.path.name, after_id)
             if inspect is not None:
                 inspect(assistant)
         wall = time.perf_counter() - started
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    responses = [dataclasses.replace(r, session=session.content_id) for r in responses]
     if out is not None:
         try:
             write_text_atomic(out, jsonl([r.to_json() for r in responses]))

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from device.speech.microphone import MicrophoneConfig, VadConfig, VadSegmenter, 
 from device.responses import Response
 from device.session import SessionInfo, Utterance
 from device.speech.tts import Speaker
+
+if TYPE_CHECKING:
+    from memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -203,28 +206,40 @@ class Exchange:
     latency_s: float  # from the end of the audio handed over to the answer text
 
 
+def _new_memory(folder: Path) -> MemoryStore:
+    """An empty memory (owner-only) in the shipped encoder's dims."""
+    from device.perception.encoder_manifest import read_manifest
+    from device.perception.encoder_pte import DEFAULT_MANIFEST
+    from memory.store import MemoryStore
+
+    dim = read_manifest(DEFAULT_MANIFEST).dim
+    return MemoryStore.open(folder, embedding_dim=dim, patch_dim=dim)
+
+
 class SpokenAssistant:
     """An assistant over a memory folder, fed with audio; one per `ask` or `listen`."""
 
     def __init__(self, memory_dir: Path | None, config: SpeechConfig = SpeechConfig(),
-                 speaker: Speaker | None = None, warm: bool = False) -> None:
-        """warm: load the sentence-embedding model now, not at the first paraphrase (live use)."""
+                 speaker: Speaker | None = None, warm: bool = False, create: bool = False) -> None:
+        """memory_dir: the memory to answer from; None: an empty temporary one (tests, benchmarks).
+        create: start an empty memory in memory_dir when it holds none (the wearer's default folder);
+        otherwise a folder without a memory is an error (a mistyped --memory).
+        warm: load the sentence-embedding model now, not at the first paraphrase (live use)."""
         from memory.store import MemoryStore
 
         self.config = config
         self.speaker = speaker
         self._tmp = None
-        if memory_dir is None:  # an empty memory in the shipped encoder's dims
-            from device.perception.encoder_manifest import read_manifest
-            from device.perception.encoder_pte import DEFAULT_MANIFEST
-
-            dim = read_manifest(DEFAULT_MANIFEST).dim
+        if memory_dir is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="ami-ask-"))
-            self.store = MemoryStore.open(self._tmp, embedding_dim=dim, patch_dim=dim)
-        else:
-            if not (Path(memory_dir) / "memory.db").exists():
-                raise AmiError(f"{memory_dir}: no memory here; write one with `ami replay SESSION --memory DIR`")
+            self.store = _new_memory(self._tmp)
+        elif (Path(memory_dir) / "memory.db").exists():
             self.store = MemoryStore.open_existing(memory_dir)
+        elif create:
+            self.store = _new_memory(Path(memory_dir))
+        else:
+            raise AmiError(f"{memory_dir}: no memory here; write one with `ami replay SESSION --memory DIR`, "
+                           f"or leave out --memory to use the default one")
         last = self.store.last_keyframe()
         self.clock0 = 0.0 if last is None else last.t + 0.1  # "now" is just after the memory ends
         from device.navigation.companion_client import CompanionClient

@@ -11,16 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.errors import AmiError
 
 
 def _cmd_pair(args: argparse.Namespace) -> int:
     from device.navigation.companion_client import CompanionClient, CompanionConfig, pair, state_path
 
-    folder = args.state or args.memory
-    if folder is None:
-        raise AmiError("give --memory DIR (the memory folder `ami ask`/`ami listen` use) or --state DIR: "
-                       "where to keep the pairing")
+    from core.paths import default_memory
+
+    folder = args.state or args.memory or default_memory()
     pairing = pair(args.url, args.code, folder, device_name=args.device_name)
     with CompanionClient(pairing, CompanionConfig()) as client:
         health = client.health()
@@ -43,7 +41,8 @@ def register(sub: Any) -> Any:
     p.add_argument("--url", required=True, help="the companion's address, e.g. http://127.0.0.1:8765")
     p.add_argument("--code", required=True, help="the one-time pairing code `ami companion serve` printed")
     p.add_argument("--memory", type=Path, default=None,
-                   help="memory folder whose assistant will use the companion (the pairing is kept there)")
+                   help="memory folder whose assistant will use the companion (the pairing is kept there; "
+                        "default: the wearer's memory, the one `ami ask` and `ami listen` use)")
     p.add_argument("--state", type=Path, default=None, help="folder to keep the pairing in (default: --memory)")
     p.add_argument("--device-name", default="ami-glasses", help="name the companion shows for this device "
                                                                 "(default: ami-glasses)")

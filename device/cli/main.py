@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         import dataclasses
 
         config = dataclasses.replace(config, speech=_speech_config(args))
-    result = replay(session, args.out, memory_dir=args.memory, config=config)
+    result = replay(session, args.out, memory_dir=args.memory, config=config, replace=args.replace)
     print(f"Wrote {len(result.responses)} responses to {args.out} "
           f"({result.frames} frames, {result.keyframes} keyframes, {result.frames_per_s:.1f} frames/s)")
     return 0
@@ -71,7 +72,14 @@ def _speech_config(args: argparse.Namespace) -> SpeechConfig:  # noqa: F821 (laz
         raise AmiError(str(e)) from e
 
 
-def _print_exchange(ex: Exchange) -> None:  # noqa: F821 (lazy import)
+def _print_exchange(ex: Exchange, as_json: bool = False) -> None:  # noqa: F821 (lazy import)
+    if as_json:  # one JSON object per exchange (a line each), for scripts
+        intent = None if ex.intent is None else {"kind": ex.intent.kind, "item": ex.intent.item,
+                                                 "confidence": ex.intent.confidence, "source": ex.intent.source}
+        print(json.dumps({"heard": ex.heard.kind, "transcript": ex.heard.text, "intent": intent,
+                          "response": None if ex.response is None else ex.response.to_json(),
+                          "latency_s": ex.latency_s}), flush=True)
+        return
     if ex.heard.kind == "silence":
         print("(no speech heard)")
         return
@@ -83,6 +91,13 @@ def _print_exchange(ex: Exchange) -> None:  # noqa: F821 (lazy import)
     sys.stdout.flush()
 
 
+def _memory(args: argparse.Namespace) -> Path:
+    """--memory, else the wearer's default memory folder."""
+    from core.paths import default_memory
+
+    return args.memory if args.memory is not None else default_memory()
+
+
 def _cmd_ask(args: argparse.Namespace) -> int:
     from device.speech.asr import load_wav
     from device.app.spoken import SpokenAssistant
@@ -90,8 +105,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
     samples = load_wav(args.audio)
     speaker = Speaker(SpeakerConfig(enabled=not args.no_speak))
-    with SpokenAssistant(args.memory, _speech_config(args), speaker) as spoken:
-        _print_exchange(spoken.handle(samples, spoken.clock0))
+    with SpokenAssistant(_memory(args), _speech_config(args), speaker, create=args.memory is None) as spoken:
+        _print_exchange(spoken.handle(samples, spoken.clock0), as_json=args.json)
     return 0
 
 
@@ -103,7 +118,8 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     mic = MicrophoneConfig(device=device)
     speaker = Speaker(SpeakerConfig(enabled=not args.no_speak))
-    with SpokenAssistant(args.memory, _speech_config(args), speaker, warm=True) as spoken, \
+    with SpokenAssistant(_memory(args), _speech_config(args), speaker, warm=True, create=args.memory is None) \
+            as spoken, \
             contextlib.closing(listen(spoken, mic, max_s=args.seconds)) as exchanges:  # Ctrl-C: the mic closes
         print("Listening; ask \"where are my keys?\" (Ctrl-C to stop)")
         sys.stdout.flush()
@@ -126,11 +142,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from device.evaluation.evaluate import evaluate, format_table, write_metrics
-    from device.responses import read_responses
+    from device.responses import check_same_session, read_responses
     from device.session import read_session
 
     session = read_session(args.session)
-    metrics = evaluate(session, read_responses(args.responses))
+    responses = read_responses(args.responses)
+    check_same_session(responses, session.content_id, args.responses)
+    metrics = evaluate(session, responses)
     out = args.metrics or args.responses.with_suffix(".metrics.json")
     write_metrics(out, metrics)
     print(format_table(metrics))
@@ -248,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, required=True, help="responses.jsonl to write (atomically)")
     sp.add_argument("--memory", type=Path, default=None,
                     help="memory folder: created if new, continued if it exists (default: a temporary one)")
+    sp.add_argument("--replace", action="store_true",
+                    help="replay a session the memory already holds: erase what its earlier replay stored first "
+                         "(without it, such a session is refused)")
     sp.add_argument("--speech", action="store_true",
                     help="hear the utterances in audio.wav through Whisper instead of reading their texts")
     sp.add_argument("--asr-model", default="tiny.en",
@@ -257,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def speech_flags(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--memory", type=Path, default=None,
-                        help="memory folder written by `ami replay --memory` (default: an empty one)")
+                        help="memory folder written by `ami replay --memory` (default: the wearer's memory, "
+                             "$AMI_MEMORY or the user data folder; started empty the first time)")
         sp.add_argument("--no-speak", action="store_true", help="print answers only; do not speak them")
         sp.add_argument("--asr-model", default="tiny.en",
                         help="Whisper model: tiny.en, base, or a CTranslate2 folder (default: tiny.en)")
@@ -267,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Transcribe FILE.wav (any rate; resampled to 16 kHz mono), print the "
                                     "transcript, the intent and the answer from the memory, and speak it.")
     sp.add_argument("--audio", type=Path, required=True, help="the question as a wav file")
+    sp.add_argument("--json", action="store_true",
+                    help="print one JSON object (transcript, intent, response, latency) instead of text")
     speech_flags(sp)
     sp.set_defaults(func=_cmd_ask)
 

@@ -1,6 +1,7 @@
 """`ami memory ...`: inspect, verify, rebuild, forget, compact, export and import a memory folder.
 
-Each subcommand takes `--memory DIR`, the folder that `ami replay --memory DIR` writes, opens it
+Each subcommand takes `--memory DIR` (default: the wearer's memory folder, core.paths.default_memory),
+the folder that `ami replay --memory DIR` writes, opens it
 with the dims it was created with, calls one library function and prints one summary. Domain
 errors become a one-line message and exit 2 (device/cli/main.py); `verify` exits 1 when an invariant
 fails.
@@ -44,19 +45,26 @@ def _open(args: argparse.Namespace, *, repair: bool = True) -> MemoryStore:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     with _open(args) as store:
         stats = {**store.stats(), "embedding_dim": store.embedding_dim, "patch_dim": store.patch_dim,
-                 "embedding_space": store.embedding_space}
+                 "embedding_space": store.embedding_space, "item_names": sorted(i.name for i in store.items())}
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
+
+    def size(n: float) -> str:
+        return tqdm.format_sizeof(n, "B", 1000)
+
     per = stats["total_bytes"] / stats["keyframes"] if stats["keyframes"] else 0.0
+    names = f" ({', '.join(stats['item_names'])})" if stats["item_names"] else ""
     print(f"{args.memory}: {stats['keyframes']} keyframes ({stats['longterm']} long-term), "
-          f"{stats['patches']} patches, {stats['items']} items, {stats['place_names']} place names")
+          f"{stats['patches']} patches, {stats['items']} items{names}, {stats['place_names']} place names")
     print(f"  dims: embedding {stats['embedding_dim']}, patch {stats['patch_dim']}; "
           f"encoder: {stats['embedding_space'] or 'not recorded'}")
-    print(f"  bytes: database {stats['db_bytes']}, index {stats['index_bytes']}, total {stats['total_bytes']}"
-          f" ({per:.0f} per keyframe)")
+    print(f"  on disk: database {size(stats['db_bytes'])}, index {size(stats['index_bytes'])}, "
+          f"total {size(stats['total_bytes'])} ({size(per)} per keyframe)")
     return 0
 
 
@@ -82,23 +90,29 @@ def _cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    if args.all and not args.yes:
+    if args.all and not args.yes and not args.dry_run:
         raise InvalidInputError("--all forgets everything in the memory; add --yes to confirm")
     if (args.near is None) != (args.radius is None):
         raise InvalidInputError("--near X Z and --radius M go together; give both")
+    if args.session is not None and args.between is None:
+        raise InvalidInputError("--session only narrows --between T0 T1 (a session's own clock); "
+                                "leave it out, or use --between")
+    dry = args.dry_run
     with _open(args) as store:
         if args.last is not None:
-            result = store.forget_recorded_since(time.time() - args.last)
+            result = store.forget_recorded_since(time.time() - args.last, dry_run=dry)
         elif args.between is not None:
-            result = store.forget_between(args.between[0], args.between[1], session=args.session)
+            result = store.forget_between(args.between[0], args.between[1], session=args.session, dry_run=dry)
         elif args.item is not None:
-            result = store.forget_item(args.item)
+            result = store.forget_item(args.item, dry_run=dry)
         elif args.near is not None:
-            result = store.forget_near(args.near[0], args.near[1], args.radius)
+            result = store.forget_near(args.near[0], args.near[1], args.radius, dry_run=dry)
         else:
-            result = store.forget_all()
+            result = store.forget_all(dry_run=dry)
     items = f", items {', '.join(result.items)}" if result.items else ""
-    print(f"Forgot {result.keyframes} keyframes{items} and {result.place_names} place names from {args.memory}")
+    what = f"{result.keyframes} keyframes{items} and {result.place_names} place names"
+    print(f"Would forget {what} from {args.memory} (--dry-run: nothing erased)" if dry
+          else f"Forgot {what} from {args.memory}")
     return 0
 
 
@@ -129,8 +143,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _memory_flag(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--memory", type=Path, required=True, metavar="DIR",
-                    help="memory folder (the one `ami replay --memory DIR` writes)")
+    from core.paths import default_memory
+
+    sp.add_argument("--memory", type=Path, default=default_memory(), metavar="DIR",
+                    help="memory folder (default: the wearer's, the one `ami ask` and `ami listen` use; "
+                         "$AMI_MEMORY overrides it: %(default)s)")
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -175,6 +192,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     sp.add_argument("--session", default=None,
                     help="with --between: only this session's keyframes (default: every session)")
     sp.add_argument("--yes", action="store_true", help="confirm --all")
+    sp.add_argument("--dry-run", action="store_true", help="say what would be forgotten; erase nothing")
     sp.set_defaults(func=_cmd_forget)
 
     sp = msub.add_parser("compact", help="apply the retention policy now",

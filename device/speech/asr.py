@@ -202,7 +202,8 @@ def _read_wav_pcm(path: Path) -> tuple[np.ndarray, int, int]:
     except FileNotFoundError as e:
         raise AudioError(f"{path}: no such file; record a query to a wav first") from e
     except (wave.Error, EOFError) as e:
-        raise AudioError(f"{path}: not a PCM wav file ({e}); convert it: sox IN -r 16000 -c 1 -b 16 OUT.wav") from e
+        why = str(e) or ("it ends early" if isinstance(e, EOFError) else type(e).__name__)
+        raise AudioError(f"{path}: not a PCM wav file ({why}); convert it: sox IN -r 16000 -c 1 -b 16 OUT.wav") from e
     if width == 2:
         x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
     elif width == 4:

@@ -27,22 +27,44 @@ def test_replay_writes_the_response_format(tmp_path: Path) -> None:
     assert enroll["t"] >= 0.9
     assert locate["kind"] == "answer" and locate["utterance_t"] == 0.3
     assert set(locate) == {"t", "kind", "utterance_t", "item", "text", "abstain", "confidence", "evidence", "position",
-                           "energy"}  # energy: the world model's (optional in v1)
+                           "energy", "session"}  # energy and session: optional in v1
+    from device.session import read_session
+    assert {r["session"] for r in (enroll, locate)} == {read_session(root).content_id}
     assert locate["t"] >= locate["utterance_t"]
 
 
-def test_memory_folder_is_created_then_continued(tmp_path: Path) -> None:
+def test_memory_folder_is_created_then_continued_and_a_session_is_stored_once(tmp_path: Path, capsys) -> None:
+    """A second replay of the same session (by content, under any folder name) is refused, as it
+    would store every keyframe twice; --replace redoes it; once forgotten, it is welcome again."""
+    import shutil
+
+    from memory.store import MemoryStore
+
     root = make_session(tmp_path, n=6)
     mem = tmp_path / "mem"
-    assert main(["replay", str(root), "--out", str(tmp_path / "a.jsonl"), "--memory", str(mem), "--quiet"]) == 0
+    replay = ["replay", "--memory", str(mem), "--quiet", "--out"]
+    assert main([*replay, str(tmp_path / "a.jsonl"), str(root)]) == 0
     assert (mem / "memory.db").stat().st_mode & 0o077 == 0
-    from memory.store import MemoryStore
     with MemoryStore.open(mem, embedding_dim=64, patch_dim=64) as store:
         first = store.count()
         assert first >= 1 and store.item("keys") is not None
-    assert main(["replay", str(root), "--out", str(tmp_path / "b.jsonl"), "--memory", str(mem), "--quiet"]) == 0
+    copy = shutil.copytree(root, tmp_path / "copy-of-it")
+    assert main([*replay, str(tmp_path / "b.jsonl"), str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "already in the memory" in err and "--replace" in err and not (tmp_path / "b.jsonl").exists()
+    assert main([*replay, str(tmp_path / "b.jsonl"), str(copy), "--replace"]) == 0
     with MemoryStore.open(mem, embedding_dim=64, patch_dim=64) as store:
-        assert store.count() == 2 * first
+        assert store.count() == first
+        store.forget_all()
+    assert main([*replay, str(tmp_path / "c.jsonl"), str(root)]) == 0
+
+
+def test_eval_refuses_another_sessions_responses(tmp_path: Path, capsys) -> None:
+    first, second = make_session(tmp_path / "a", n=6), make_session(tmp_path / "b", n=7)
+    out = tmp_path / "a.jsonl"
+    assert main(["replay", str(first), "--out", str(out), "--quiet"]) == 0
+    assert main(["eval", str(second), str(out)]) == 2
+    assert "written for another session" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("out, message", [("afile/r.jsonl", "cannot write r.jsonl here"), ("adir", "is a folder")])

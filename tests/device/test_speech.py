@@ -4,6 +4,8 @@ catch that", a 2-minute monologue bounded (slow: loads the real models)."""
 
 from __future__ import annotations
 
+import json
+
 import math
 import time
 import wave
@@ -54,8 +56,9 @@ def test_load_wav_resamples_and_mixes_down(tmp_path: Path) -> None:
 @pytest.mark.parametrize("content, match", [(b"", "not a PCM wav"), (b"RIFF0000WAVEjunk", "not a PCM wav")])
 def test_load_wav_bad_input(tmp_path: Path, content: bytes, match: str) -> None:
     (tmp_path / "bad.wav").write_bytes(content)
-    with pytest.raises(AudioError, match=match):
+    with pytest.raises(AudioError, match=match) as raised:
         load_wav(tmp_path / "bad.wav")
+    assert "()" not in str(raised.value), raised.value  # the reason is named, never empty
     with pytest.raises(AudioError, match="no such file"):
         load_wav(tmp_path / "missing.wav")
 
@@ -298,7 +301,11 @@ def test_a_two_minute_monologue_is_bounded(asr: Transcriber, tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_ami_ask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """One shot from a 44.1 kHz stereo wav (resampled); a missing wav is a clear error."""
+    """One shot from a 44.1 kHz stereo wav (resampled), answered from the wearer's default memory
+    (started empty, owner-only, the first time); a missing wav or memory folder is a clear error."""
+    import os
+
+    from core.paths import default_memory
     from device.cli.main import main
 
     q = speak("where are my keys", tmp_path)
@@ -307,8 +314,15 @@ def test_ami_ask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "--audio", str(wav), "--no-speak"]) == 0
     out = capsys.readouterr().out
     assert "intent: locate item=keys" in out and "I haven't seen your keys" in out
+    home = default_memory()  # tests/conftest.py gives each test its own
+    assert (home / "memory.db").exists() and os.stat(home).st_mode & 0o777 == 0o700
     assert main(["ask", "--audio", str(tmp_path / "none.wav"), "--no-speak"]) == 2
     assert "no such file" in capsys.readouterr().err
+    assert main(["ask", "--audio", str(wav), "--no-speak", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["intent"]["kind"] == "locate" and said["response"]["kind"] == "answer", said
+    assert main(["ask", "--audio", str(wav), "--memory", str(tmp_path / "typo"), "--no-speak"]) == 2
+    assert "no memory here" in capsys.readouterr().err and not (tmp_path / "typo").exists()
 
 
 @pytest.mark.slow

@@ -43,6 +43,9 @@ def test_stats_reads_dims_from_the_database(memory, capsys) -> None:
     code, out, _ = run(capsys, "stats", "--memory", str(memory), "--json")
     stats = json.loads(out)
     assert code == 0 and (stats["keyframes"], stats["items"], stats["embedding_dim"]) == (20, 1, D)
+    assert stats["item_names"] == ["keys"]
+    code, out, _ = run(capsys, "stats", "--memory", str(memory))
+    assert code == 0 and "1 items (keys)" in out and "kB per keyframe" in out, out  # names and human units
 
 
 def test_verify_passes_then_names_the_failed_invariant(memory, capsys) -> None:
@@ -111,3 +114,19 @@ def test_compact_applies_retention(memory, capsys) -> None:
     code, out, _ = run(capsys, "compact", "--memory", str(memory), "--keep-days", "365")
     assert code == 0 and "20 dropped by retention" in out  # recorded in 2001
     assert count(memory) == 0
+
+
+@pytest.mark.parametrize("flags, n", [(["--between", "0", "4.5"], 5), (["--all"], 20), (["--item", "keys"], None)])
+def test_forget_dry_run_says_what_would_go_and_erases_nothing(memory, capsys, flags, n) -> None:
+    before = (memory / "memory.db").read_bytes()
+    code, out, _ = run(capsys, "forget", "--memory", str(memory), "--dry-run", *flags)
+    assert code == 0 and out.startswith("Would forget") and "nothing erased" in out, out
+    if n is not None:
+        assert f"Would forget {n} keyframes" in out
+    assert count(memory) == 20 and (memory / "memory.db").read_bytes() == before
+
+
+def test_session_without_between_is_an_error(memory, capsys) -> None:
+    code, _, err = run(capsys, "forget", "--memory", str(memory), "--last", "10m", "--session", "s")
+    assert code == 2 and "--session only narrows --between" in err
+    assert count(memory) == 20

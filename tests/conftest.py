@@ -1,0 +1,15 @@
+"""Every test runs with its own default memory folder ($AMI_MEMORY in a temporary folder), so no
+test reads or writes the wearer's real memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_default_memory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path_factory.mktemp("default-home") / "memory"
+    monkeypatch.setenv("AMI_MEMORY", str(folder))
+    return folder
