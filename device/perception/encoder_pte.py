@@ -6,8 +6,8 @@ by, the program's size and sha256, and the loaded method's input and output shap
 check is a `ModelError` that says how to fix it; nothing falls back silently. Pre- and
 post-processing are device/perception/encoder.py's, shared with the eager reference.
 
-The ExecuTorch runtime is imported here lazily (it pulls in the exporter: seconds). Its
-threadpool is set once, before the first program is loaded: resetting it later crashed or
+The ExecuTorch runtime's compiled extension is imported here lazily, alone: its Python wrappers
+import the exporter (seconds). Its threadpool is set once, before the first program is loaded: resetting it later crashed or
 deadlocked, so one process should use one thread count.
 """
 
@@ -101,32 +101,30 @@ class PteEncoder:
             raise ModelError(f"{self.path}: cannot read the program ({e.strerror}); "
                              "re-export with `ami export`") from e
         check_program_bytes(data, self.entry, self.path)
+        self._data = data  # the loaded program may refer into these bytes: they live as long as it
         self._program, self._method = self._load(data)
         self._check_method()
         log.info("encoder: %s (%s, %d bytes, %d thread(s))", self.path.name, self.entry.quantization,
                  self.entry.bytes, config.threads)
 
     def _load(self, data: bytes) -> tuple[Any, Any]:
-        import torch
+        import torch  # before the extension: it loads libtorch, which the extension links against
 
-        # torchao (imported by the runtime) warns that its CUDA-only kernels are missing: harmless
-        # on a CPU, alarming on a user's screen. Quiet its logger during the import only.
-        torchao_log = logging.getLogger("torchao")
-        level = torchao_log.level
-        torchao_log.setLevel(logging.ERROR)
+        # The runtime's compiled extension alone. `portable_lib` and `executorch.runtime` wrap this
+        # same module, but importing them imports the exporter (`executorch.exir`, torchao): 4 to 5 s
+        # of every command's start, for nothing the glasses run.
         try:
-            from executorch.extension.pybindings import portable_lib
-            from executorch.runtime import Runtime
+            from executorch.extension.pybindings import _C
         except ImportError as e:
             raise RuntimeMissingError(f"the ExecuTorch runtime cannot be imported ({e})") from e
-        finally:
-            torchao_log.setLevel(level)
         torch.set_num_threads(self.config.threads)  # the resize in to_input
-        if portable_lib._threadpool_get_thread_count() != self.config.threads:
-            portable_lib._unsafe_reset_threadpool(self.config.threads)
+        if _C._threadpool_get_thread_count() != self.config.threads:
+            _C._unsafe_reset_threadpool(self.config.threads)
         try:
             # The Program must outlive its Method (dropping it while the method runs segfaulted).
-            program = Runtime.get().load_program(data)
+            program = _C._load_program_from_buffer(data, enable_etdump=False, debug_buffer_size=0,
+                                                   program_verification=_C.Verification.InternalConsistency,
+                                                   data_path=None)
             method = program.load_method("forward")
         except (RuntimeError, KeyError) as e:
             raise ModelError(f"{self.path}: the ExecuTorch runtime cannot load it ({e}): the file is corrupt or "
@@ -134,7 +132,7 @@ class PteEncoder:
         return program, method
 
     def _check_method(self) -> None:
-        meta = self._method.metadata
+        meta = self._method.method_meta()
         m = self.manifest
         if meta.num_inputs() != 1 or meta.num_outputs() != 1:
             raise ModelError(f"{self.path}: forward has {meta.num_inputs()} inputs and {meta.num_outputs()} "
@@ -156,7 +154,7 @@ class PteEncoder:
             got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
             raise ModelError(f"{self.path.name}: input must be a float32 tensor of shape {shape}, got {got}")
         try:
-            out = self._method.execute((x.contiguous(),))
+            out = self._method((x.contiguous(),))
         except RuntimeError as e:
             raise ModelError(f"{self.path.name}: the program failed to run ({e})") from e
         y = out[0]
