@@ -7,8 +7,8 @@ check is a `ModelError` that says how to fix it; nothing falls back silently. Pr
 post-processing are device/perception/encoder.py's, shared with the eager reference.
 
 The ExecuTorch runtime's compiled extension is imported here lazily, alone: its Python wrappers
-import the exporter (seconds). Its threadpool is set once, before the first program is loaded: resetting it later crashed or
-deadlocked, so one process should use one thread count.
+import the exporter (seconds). Its threadpool is set once, before the first program is loaded:
+resetting it later crashed or deadlocked, so one process should use one thread count.
 """
 
 from __future__ import annotations
