@@ -363,8 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if not args.verbose:  # deprecation chatter from torch's exporter stack, not about the wearer's data
-        logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+    if not args.verbose:  # chatter from torch's exporter stack and torchao (CUDA kernels a CPU lacks)
+        for noisy in ("torch.utils._pytree", "torchao"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         return args.func(args)
     except (AmiError, MemoryStoreError) as e:

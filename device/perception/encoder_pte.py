@@ -13,11 +13,15 @@ resetting it later crashed or deadlocked, so one process should use one thread c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import logging
+import os
+import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -51,6 +55,24 @@ def installed_executorch() -> str:
         raise RuntimeMissingError(
             "the ExecuTorch runtime is not installed; `pip install executorch==1.5.1` "
             "(scripts/setup.sh does this) or use --encoder eager") from e
+
+
+@contextlib.contextmanager
+def _native_stderr_to_debug_log() -> Iterator[None]:
+    """What native code writes to stderr (file descriptor 2) meanwhile goes to the debug log
+    (`ami -v` shows it) instead of the wearer's terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode("utf-8", "replace").splitlines():
+                log.debug("executorch: %s", line)
 
 
 def check_program_bytes(data: bytes, entry: ProgramEntry, where: Path) -> None:
@@ -118,8 +140,9 @@ class PteEncoder:
         except ImportError as e:
             raise RuntimeMissingError(f"the ExecuTorch runtime cannot be imported ({e})") from e
         torch.set_num_threads(self.config.threads)  # the resize in to_input
-        if _C._threadpool_get_thread_count() != self.config.threads:
-            _C._unsafe_reset_threadpool(self.config.threads)
+        with _native_stderr_to_debug_log():  # the threadpool's first use prints cpuinfo chatter
+            if _C._threadpool_get_thread_count() != self.config.threads:
+                _C._unsafe_reset_threadpool(self.config.threads)
         try:
             # The Program must outlive its Method (dropping it while the method runs segfaulted).
             program = _C._load_program_from_buffer(data, enable_etdump=False, debug_buffer_size=0,

@@ -115,3 +115,28 @@ def test_the_world_model_weighs_sightings_by_the_encoders_own_margin() -> None:
     own = AssistantConfig(world_model=WorldModelConfig(belief=BeliefConfig(margin_scale=0.1),
                                                        margin_scale_from_encoder=False))
     assert scale(own, "frozen") == 0.1
+
+
+@pytest.mark.slow
+def test_a_normal_replay_prints_nothing_on_stderr(tmp_path: Path) -> None:
+    """A whole process: no runtime chatter (cpuinfo, threadpool), no torchao warnings."""
+    import subprocess
+    import sys
+
+    root = make_session(tmp_path, n=6)
+    argv = [sys.executable, "-m", "device", "replay", str(root), "--out", str(tmp_path / "r.jsonl"), "--quiet"]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "Wrote 2 responses" in done.stdout
+
+
+def test_native_stderr_goes_to_the_debug_log(capfd, caplog) -> None:
+    import logging
+    import os
+
+    from device.perception.encoder_pte import _native_stderr_to_debug_log
+
+    with caplog.at_level(logging.DEBUG, logger="device.perception.encoder_pte"), _native_stderr_to_debug_log():
+        os.write(2, b"[cpuinfo_utils.cpp:71] chatter\n")
+    assert capfd.readouterr().err == ""
+    assert "executorch: [cpuinfo_utils.cpp:71] chatter" in caplog.text
