@@ -27,3 +27,12 @@ def default_memory() -> Path:
     if chosen:
         return Path(chosen).expanduser()
     return platformdirs.user_data_path("ami-glasses", appauthor=False) / "memory"
+
+
+def cache_dir() -> Path:
+    """Rebuildable caches (the intents' trained head): $AMI_CACHE, else the user cache folder
+    (on Linux ~/.cache/ami-glasses). Created on first use."""
+    chosen = os.environ.get("AMI_CACHE", "").strip()
+    folder = Path(chosen).expanduser() if chosen else platformdirs.user_cache_path("ami-glasses", appauthor=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

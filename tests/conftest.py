@@ -13,3 +13,9 @@ def _private_default_memory(tmp_path_factory: pytest.TempPathFactory, monkeypatc
     folder = tmp_path_factory.mktemp("default-home") / "memory"
     monkeypatch.setenv("AMI_MEMORY", str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intents' head cache of the whole run in one temporary folder (trained once per run)."""
+    monkeypatch.setenv("AMI_CACHE", str(tmp_path_factory.getbasetemp() / "ami-cache"))

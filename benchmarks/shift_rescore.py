@@ -1,0 +1,54 @@
+"""Score another revision's replays of the shift matrix's houses: the "before" column.
+
+`ami bench shift` records its houses once under WORK/sessions/AXIS/seed-N. Replay each with any
+revision of the code (`ami replay SESSION --out RESPONSES/AXIS/seed-N.jsonl`, run in that
+revision's checkout), then this script scores them with today's scorer and prints the same table:
+
+    python benchmarks/shift_rescore.py --work out/shift --responses out/shift-before
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from device.app.shift_bench import AXES, Job, JobResult, pool, table
+from device.evaluation.evaluate import score_alerts, score_queries
+from device.evaluation.truth import load_truth
+from device.responses import check_same_session, read_responses
+from device.session import read_session
+
+
+def rescore(work: Path, responses: Path) -> list[JobResult]:
+    """A JobResult per recorded house that has responses, axes in `AXES` order."""
+    out = []
+    for axis in AXES:
+        for folder in sorted((work / "sessions" / axis.replace("=", "-")).glob("seed-*")):
+            replies = responses / axis.replace("=", "-") / f"{folder.name}.jsonl"
+            if not replies.exists():
+                raise SystemExit(f"{replies}: missing; replay {folder} into it first (see this script's docstring)")
+            session = read_session(folder)
+            truth, said = load_truth(session), read_responses(replies)
+            check_same_session(said, session.content_id, replies)
+            job = Job(axis, int(folder.name.removeprefix("seed-")))
+            out.append(JobResult(job, tuple(score_queries(session, said, truth)), score_alerts(session, said, truth)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", type=Path, default=Path("out/shift"), help="the bench's work folder")
+    p.add_argument("--responses", type=Path, required=True, help="RESPONSES/AXIS/seed-N.jsonl per house")
+    args = p.parse_args(argv)
+    results = rescore(args.work, args.responses)
+    if not results:
+        print(f"{args.work / 'sessions'}: no recorded houses; run `ami bench shift --out {args.work}` first",
+              file=sys.stderr)
+        return 2
+    print(table(pool(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
