@@ -12,7 +12,9 @@ from pathlib import Path
 import platformdirs
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (or the install's site folder)
-OUT = ROOT / "out"  # caches and training outputs; git ignores it
+# Caches, recordings and training outputs: out/ in a checkout (git ignores it); for an installed
+# package, the user cache folder (never inside site-packages).
+OUT = ROOT / "out" if (ROOT / ".git").exists() else platformdirs.user_cache_path("ami-glasses", appauthor=False)
 DEMO_SESSION = ROOT / "demo" / "session"
 EXPORT_ARTIFACTS = ROOT / "export" / "artifacts"
 WORLDMODEL_ARTIFACTS = ROOT / "worldmodel" / "artifacts"

