@@ -1,10 +1,10 @@
 """Score another revision's replays of the shift matrix's houses: the "before" column.
 
-`ami bench shift` records its houses once under WORK/sessions/AXIS/seed-N. Replay each with any
-revision of the code (`ami replay SESSION --out RESPONSES/AXIS/seed-N.jsonl`, run in that
+`ami bench shift --out OUT` records its houses once under OUT/work/sessions/AXIS/seed-N. Replay
+each with any revision of the code (`ami replay SESSION --out RESPONSES/AXIS/seed-N.jsonl`, run in that
 revision's checkout), then this script scores them with today's scorer and prints the same table:
 
-    python benchmarks/shift_rescore.py --work out/shift --responses out/shift-before
+    python benchmarks/shift_rescore.py --work out/shift/work --responses out/shift-before
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ def rescore(work: Path, responses: Path) -> list[JobResult]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--work", type=Path, default=Path("out/shift"), help="the bench's work folder")
+    p.add_argument("--work", type=Path, default=Path("out/shift/work"),
+                   help="the bench's work folder: OUT/work of `ami bench shift --out OUT` (default: out/shift/work)")
     p.add_argument("--responses", type=Path, required=True, help="RESPONSES/AXIS/seed-N.jsonl per house")
     args = p.parse_args(argv)
     results = rescore(args.work, args.responses)
     if not results:
-        print(f"{args.work / 'sessions'}: no recorded houses; run `ami bench shift --out {args.work}` first",
+        print(f"{args.work / 'sessions'}: no recorded houses; run `ami bench shift --out {args.work.parent}` first",
               file=sys.stderr)
         return 2
     print(table(pool(results)))

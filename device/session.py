@@ -41,8 +41,8 @@ class SessionInfo:
     start_time: str | None = None  # wall clock at t = 0: ISO 8601 with a UTC offset (optional)
 
     def __post_init__(self) -> None:
-        if not (self.fps > 0):
-            raise SessionError(f"session.json: field 'fps' must be > 0, got {self.fps!r}")
+        if isinstance(self.fps, bool) or not isinstance(self.fps, (int, float)) or not (0 < self.fps < math.inf):
+            raise SessionError(f"session.json: field 'fps' must be a finite number > 0, got {self.fps!r}")
         for name in ("width", "height"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -86,17 +86,28 @@ class Utterance:
 
 def read_jsonl(path: Path, error: type[Exception] = SessionError) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line; raise `error` naming file:line."""
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise error(f"{path}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start}); "
+                            "save the file as UTF-8") from e
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise error(f"{path}:{lineno}: malformed JSON ({e.msg}); fix or remove the line") from e
+                obj = json.loads(line, parse_constant=_no_constant)
+            except (json.JSONDecodeError, ValueError) as e:
+                why = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+                raise error(f"{path}:{lineno}: malformed JSON ({why}); fix or remove the line") from e
             if not isinstance(obj, dict):
                 raise error(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
             yield lineno, obj
+
+
+def _no_constant(name: str) -> float:
+    """json's NaN, Infinity and -Infinity are not JSON: refused (json.loads parse_constant)."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _number(obj: dict[str, Any], key: str, where: str) -> float:
@@ -163,6 +174,9 @@ class Session:
             raise SessionError(f"{path}: frame {i} is missing; re-record or restore the file") from e
         except (UnidentifiedImageError, OSError) as e:
             raise SessionError(f"{path}: frame {i} is corrupt or truncated ({e})") from e
+        except Image.DecompressionBombError as e:
+            raise SessionError(f"{path}: frame {i} is far larger than session.json's "
+                               f"{self.info.width}x{self.info.height} ({e}); resize the frame") from e
         want = (self.info.height, self.info.width)
         if rgb.shape[:2] != want:
             raise SessionError(
@@ -178,9 +192,13 @@ def read_session(path: str | os.PathLike[str]) -> Session:
     if not meta_path.is_file():
         raise SessionError(f"{root}: not a session folder (no session.json); record one with `ami record-sim`")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = json.loads(meta_path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as e:
+        raise SessionError(f"{meta_path}: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from e
     except json.JSONDecodeError as e:
         raise SessionError(f"{meta_path}: malformed JSON ({e.msg} at line {e.lineno})") from e
+    except ValueError as e:  # NaN or Infinity
+        raise SessionError(f"{meta_path}: malformed JSON ({e})") from e
     if not isinstance(meta, dict):
         raise SessionError(f"{meta_path}: expected a JSON object")
     if meta.get("format") != FORMAT:
@@ -198,7 +216,7 @@ def read_session(path: str | os.PathLike[str]) -> Session:
     for lineno, obj in read_jsonl(frames_path):
         where = f"{frames_path}:{lineno}"
         i, t = obj.get("i"), _number(obj, "t", where)
-        if i != len(frames):
+        if type(i) is not int or i != len(frames):
             raise SessionError(f"{where}: expected frame index {len(frames)}, got {i!r}; "
                                "indices start at 0 and count up by 1")
         if frames and t < frames[-1].t:
@@ -231,15 +249,17 @@ def read_session(path: str | os.PathLike[str]) -> Session:
             audio = None
             if span is not None:
                 if (not isinstance(span, list) or len(span) != 2
-                        or not all(isinstance(v, (int, float)) for v in span) or span[1] < span[0]):
-                    raise SessionError(f"{where}: field 'audio' must be [start_s, end_s] with end >= start")
+                        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                   for v in span) or span[1] < span[0]):
+                    raise SessionError(f"{where}: field 'audio' must be [start_s, end_s], finite numbers with "
+                                       f"end >= start, got {span!r}")
                 audio = (float(span[0]), float(span[1]))
             utterances.append(Utterance(t=t, text=text, audio=audio))
     return Session(root, info, frames, utterances, frame_files)
 
 
 def jsonl(objs: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(o) + "\n" for o in objs)
+    return "".join(json.dumps(o, allow_nan=False) + "\n" for o in objs)  # NaN/Infinity are not JSON
 
 
 class SessionWriter:

@@ -201,9 +201,16 @@ def _read_wav_pcm(path: Path) -> tuple[np.ndarray, int, int]:
             raw = w.readframes(n)
     except FileNotFoundError as e:
         raise AudioError(f"{path}: no such file; record a query to a wav first") from e
+    except IsADirectoryError as e:
+        raise AudioError(f"{path}: is a folder; give the wav file inside it") from e
+    except OSError as e:
+        raise AudioError(f"{path}: cannot be read ({e.strerror or e})") from e
     except (wave.Error, EOFError) as e:
         why = str(e) or ("it ends early" if isinstance(e, EOFError) else type(e).__name__)
         raise AudioError(f"{path}: not a PCM wav file ({why}); convert it: sox IN -r 16000 -c 1 -b 16 OUT.wav") from e
+    if len(raw) < n * width * ch or len(raw) % max(width * ch, 1):
+        raise AudioError(f"{path}: the wav ends early: its header says {n} frames, it holds "
+                         f"{len(raw) // max(width * ch, 1)}; record or copy it again")
     if width == 2:
         x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
     elif width == 4:
@@ -214,6 +221,8 @@ def _read_wav_pcm(path: Path) -> tuple[np.ndarray, int, int]:
         raise AudioError(f"{path}: {8 * width}-bit samples are not supported; convert: sox IN -b 16 OUT.wav")
     if ch < 1 or x.size % ch:
         raise AudioError(f"{path}: corrupt wav ({x.size} samples for {ch} channels)")
+    if x.size == 0:
+        raise AudioError(f"{path}: the wav holds no audio (0 samples); record the question again")
     return x.reshape(-1, ch), rate, ch
 
 

@@ -47,7 +47,24 @@ def _rewrite(path: Path, edit) -> None:
     (lambda p: (p / "frames" / "000002.png").unlink(), "frame 2 is missing"),
     (lambda p: (p / "frames.jsonl").write_text(""), "the session is empty"),
     (lambda p: (p / "session.json").unlink(), "not a session folder"),
-    (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": -1')), "field 'fps' must be > 0"),
+    (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": -1')),
+     "field 'fps' must be a finite number > 0"),
+    (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": 1e999')),
+     "field 'fps' must be a finite number > 0"),
+    (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": Infinity')),
+     "Infinity is not a JSON number"),
+    (lambda p: (p / "session.json").write_bytes(b'{"format": "ami-session/1", "source": "\xff"}'),
+     "session.json: not UTF-8"),
+    (lambda p: _rewrite(p / "frames.jsonl", lambda s: s.replace('"i": 1,', '"i": 1.0,')),
+     "frames.jsonl:2: expected frame index 1, got 1.0"),
+    (lambda p: _rewrite(p / "frames.jsonl", lambda s: s.replace('"i": 1,', '"i": true,')),
+     "frames.jsonl:2: expected frame index 1, got True"),
+    (lambda p: (p / "frames.jsonl").write_bytes((p / "frames.jsonl").read_bytes() + b'{"i": 4, "t": "\xfe"}\n'),
+     "frames.jsonl:5: not UTF-8"),
+    (lambda p: _rewrite(p / "utterances.jsonl", lambda s: s.replace("[0.1, 0.9]", "[1.0, Infinity]")),
+     "utterances.jsonl:1: malformed JSON \\(Infinity is not a JSON number"),
+    (lambda p: _rewrite(p / "utterances.jsonl", lambda s: s.replace("[0.1, 0.9]", "[1.0, 1e999]")),
+     "utterances.jsonl:1: field 'audio' must be \\[start_s, end_s\\], finite numbers"),
     (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": 10, "start_time": "9am"')),
      "field 'start_time' must be ISO 8601"),
     (lambda p: _rewrite(p / "session.json", lambda s: s.replace('"fps": 10', '"fps": 10, "start_time": '
@@ -70,6 +87,15 @@ def test_corrupt_and_wrong_size_frames_are_named(tmp_path: Path) -> None:
         s.load_frame(1)
     with pytest.raises(SessionError, match="frame 2 is 16x32, but session.json says 32x32"):
         s.load_frame(2)
+
+
+def test_a_decompression_bomb_is_a_named_error(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = make_session(tmp_path)
+    Image.new("1", (20_000, 20_000)).save(root / "frames" / "000001.png")  # 400 Mpixel, a few kB
+    with pytest.raises(SessionError, match="000001.png: frame 1 is far larger than"):
+        read_session(root).load_frame(1)
 
 
 def test_writer_is_atomic_and_refuses_empty(tmp_path: Path) -> None:
