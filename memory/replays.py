@@ -1,6 +1,7 @@
 """The sessions replayed into a memory, by content, so that replaying one twice cannot silently
 double the memory: `ami replay` asks `find` first, and `forget` (its --replace) erases the
-earlier replay's keyframes before storing them again.
+earlier replay's keyframes before storing them again; a replay that fails or is interrupted is
+undone (`undo`), so a replay is all or nothing.
 
 A replay's keyframes are one run of ids (first_id..last_id: ids are AUTOINCREMENT and one writer
 stores them). A replay's row goes once none of its keyframes are left (`drop_emptied`, run by
@@ -79,6 +80,13 @@ class Replays:
         except sqlite3.OperationalError as e:
             raise StorageError(self._ctx.db_path, f"the replay of {session!r}", e) from e
         return record
+
+    def undo(self, session: str, after_id: int, new_items: list[str]) -> ForgetResult:
+        """Erase what a replay that did not finish stored: its keyframes (ids after `after_id`) and
+        the items it enrolled first. A replay into a memory is all or nothing."""
+        ids = self._ctx.live().execute("SELECT id FROM keyframes WHERE id > ? AND session = ?",
+                                       (int(after_id), inputs.text(session, "session"))).fetchall()
+        return self._forgetting.erase(np.array([r[0] for r in ids], np.int64), new_items)
 
     def forget(self, record: ReplayRecord) -> ForgetResult:
         """Erase the keyframes that replay stored (and so its row)."""

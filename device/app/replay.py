@@ -97,6 +97,21 @@ def spoken_utterances(session: Session, config: SpeechConfig) -> list[Utterance]
     return speech_utterances(load_wav(session.audio_path), list(session.utterances), Transcriber(config.asr), config)
 
 
+def _feed(session: Session, assistant: Assistant, frames: list, utterances: list[Utterance], heard: list[float],
+          progress: bool) -> list[Response]:
+    """The frames and utterances in the order the wearer saw and said them; the responses."""
+    responses: list[Response] = []
+    u = 0
+    for fr in tqdm(frames, desc=f"replay {session.path.name}", unit="frame", disable=not progress):
+        while u < len(utterances) and heard[u] < fr.t:
+            responses.append(assistant.on_utterance(utterances[u], heard[u]))
+            u += 1
+        responses.extend(assistant.on_frame(fr, session.load_frame(fr.i)))
+    for k in range(u, len(utterances)):
+        responses.append(assistant.on_utterance(utterances[k], heard[k]))
+    return responses
+
+
 def _make_room(store: MemoryStore, session: Session, folder: Path, replace: bool) -> None:
     """Refuse a session this memory already holds, or (replace) erase the earlier replay of it."""
     earlier = store.replays.find(session.content_id)
@@ -156,15 +171,15 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
                 utterances = [u for u, h in zip(utterances, heard) if h <= until_t]
                 heard = heard[:len(utterances)]
             frames = [fr for fr in session.frames if until_t is None or fr.t <= until_t]
-            u = 0
-            for fr in tqdm(frames, desc=f"replay {session.path.name}", unit="frame",
-                           disable=not config.progress):
-                while u < len(utterances) and heard[u] < fr.t:
-                    responses.append(assistant.on_utterance(utterances[u], heard[u]))
-                    u += 1
-                responses.extend(assistant.on_frame(fr, session.load_frame(fr.i)))
-            for k in range(u, len(utterances)):
-                responses.append(assistant.on_utterance(utterances[k], heard[k]))
+            items_before = {i.name for i in store.items()}
+            try:
+                responses = _feed(session, assistant, frames, utterances, heard, config.progress)
+            except BaseException:  # a bad frame, Ctrl-C: what this replay stored goes
+                new_items = sorted({i.name for i in store.items()} - items_before)
+                undone = store.replays.undo(session.path.name, after_id, new_items)
+                log.warning("%s: the replay stopped; its %d keyframes were taken out of %s again",
+                            session.path.name, undone.keyframes, folder)
+                raise
             keyframes = assistant.keyframes
             if until_t is None:
                 store.replays.note(session.content_id, session.path.name, after_id)

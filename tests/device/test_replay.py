@@ -140,3 +140,29 @@ def test_native_stderr_goes_to_the_debug_log(capfd, caplog) -> None:
         os.write(2, b"[cpuinfo_utils.cpp:71] chatter\n")
     assert capfd.readouterr().err == ""
     assert "executorch: [cpuinfo_utils.cpp:71] chatter" in caplog.text
+
+
+def test_a_replay_that_fails_leaves_nothing_in_the_memory(tmp_path: Path, capsys) -> None:
+    """All or nothing: a replay stopped by a corrupt frame takes its keyframes and the items it
+    enrolled out again; the fixed session then replays as if the first try never happened."""
+    from device.session import read_session
+    from memory.store import MemoryStore
+
+    root = make_session(tmp_path, n=8)
+    good = (root / "frames" / "000006.png").read_bytes()
+    (root / "frames" / "000006.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    mem = tmp_path / "mem"
+    argv = ["replay", str(root), "--out", str(tmp_path / "r.jsonl"), "--memory", str(mem), "--quiet"]
+    assert main(argv) == 2 and "frame 6 is corrupt" in capsys.readouterr().err
+    with MemoryStore.open_existing(mem) as store:
+        assert store.count() == 0 and store.items() == [] and store.replays.find(read_session(root).content_id) is None
+    (root / "frames" / "000006.png").write_bytes(good)
+    assert main(argv) == 0
+    with MemoryStore.open_existing(mem) as store:
+        once = store.count()
+        keys = store.item("keys")
+        assert once >= 1 and keys is not None
+    fresh = tmp_path / "fresh"
+    assert main([*argv[:5], str(fresh), "--quiet"]) == 0
+    with MemoryStore.open_existing(fresh) as store:
+        assert store.count() == once and len(store.item("keys").prototypes) == len(keys.prototypes)
