@@ -126,18 +126,6 @@ def render(results: dict, cost: dict[str, float], train_thr: dict[str, float], t
         for name in by:
             lines.append(_row(f"{size} px, {name} (threshold {train_thr[name]:.3f})",
                               summarize(by[name], train_thr[name]), with_fp=True))
-    for size, by in results.items():
-        items = sorted({s.item for s in by["frozen"]})
-        lines += ["", f"Per item at {size} px, at the shared threshold of 1% false positives, frozen -> head: "
-                      "recall, localisation hit rate, median position error (m):", "",
-                  f"| item | {' | '.join(BIN_NAMES)} | hit rate | median error (m) |", "|---|---|---|---|---|---|---|"]
-        thr = {name: threshold_at_fp(by[name]) for name in by}
-        for item in items:
-            f, h = (summarize(by[name], thr[name], item) for name in ("frozen", "head"))
-            lines.append(f"| {item} | " + " | ".join(
-                [f"{fmt(f.recall[b], True)} -> {fmt(h.recall[b], True)}" for b in BIN_NAMES]
-                + [f"{fmt(f.hit_rate, True)} -> {fmt(h.hit_rate, True)}",
-                   f"{fmt(f.median_error_m)} -> {fmt(h.median_error_m)}"]) + " |")
     f, h = cost["frozen_eager_ms"], cost["head_eager_ms"]
     lines += ["", "Cost per keyframe on 1 thread (median over real frames, same run; `.pte`: XNNPACK fp32 lowered "
                   f"in this run, head output within {cost['pte_max_abs_diff']:.0e} of eager):", "",
