@@ -101,7 +101,7 @@ def main() -> int:
 
     torch.set_num_threads(1)
     from device.answering.assistant import AssistantConfig
-    from device.answering.wm_answerer import WorldModelConfig
+    from device.answering.wm_config import WorldModelConfig
     from worldmodel.belief import BeliefConfig
 
     known = [f.name for f in dataclasses.fields(BeliefConfig)]

@@ -29,7 +29,8 @@ from device.perception.perception import (PerceptionConfig, Sighting, best_match
 from device.responses import Evidence, Response
 from device.navigation.route import RouteGuide
 from device.answering.place_names import PlaceNames, PlaceNamesConfig
-from device.answering.wm_answerer import WorldModelAnswerer, WorldModelConfig
+from device.answering.wm_answerer import WorldModelAnswerer
+from device.answering.wm_config import WorldModelConfig
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
 from memory.types import ItemRecord, KeyframeRecord, PatchHit

@@ -104,7 +104,7 @@ def test_the_world_model_weighs_sightings_by_the_encoders_own_margin() -> None:
     from device.answering.assistant import AssistantConfig
     from device.perception.encoder import SIGHTING_MARGIN, EncoderConfig
     from device.app.replay import _with_encoder_margin
-    from device.answering.wm_answerer import WorldModelConfig
+    from device.answering.wm_config import WorldModelConfig
     from worldmodel.belief import BeliefConfig
 
     def scale(assistant: AssistantConfig, runtime: str) -> float:

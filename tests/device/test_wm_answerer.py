@@ -9,7 +9,8 @@ import pytest
 
 from device.perception.perception import Sighting
 from device.session import Pose
-from device.answering.wm_answerer import WorldModelAnswerer, WorldModelConfig
+from device.answering.wm_answerer import WorldModelAnswerer
+from device.answering.wm_config import WorldModelConfig
 
 A = (0.0, 0.0)
 B = (10.0, 0.0)
