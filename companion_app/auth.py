@@ -156,16 +156,16 @@ class PairingCode:
     def redeem(self, offered: str, now: float) -> None:
         """Accept the code once; raise RequestRejected(403) otherwise."""
         with self._lock:
-            if self._used:
-                raise RequestRejected(403, "the pairing code was already used; restart `ami companion serve` "
-                                           "for a new one")
             if now > self._expires_at:
                 raise RequestRejected(403, "the pairing code has expired; restart `ami companion serve` for a new one")
             if self._attempts_left <= 0:
                 raise RequestRejected(403, "too many wrong pairing codes; restart `ami companion serve` for a new one")
             if not hmac.compare_digest(offered.strip().encode(), self.code.encode()):
                 self._attempts_left -= 1
-                raise RequestRejected(403, "wrong pairing code; type the code `ami companion serve` printed")
+                raise RequestRejected(403, "wrong pairing code; type the newest code `ami companion serve` printed")
+            if self._used:
+                raise RequestRejected(403, "the pairing code was already used; `ami companion serve` printed a new "
+                                           "one when it was")
             self._used = True
 
 
@@ -190,20 +190,33 @@ class Authenticator:
     """Pairs devices and verifies signed requests. One per server."""
 
     def __init__(self, state_dir: Path, config: AuthConfig = AuthConfig(),
-                 clock: Callable[[], float] = time.time, code: str | None = None) -> None:
+                 clock: Callable[[], float] = time.time, code: str | None = None,
+                 on_new_code: Callable[[str], None] | None = None) -> None:
+        """on_new_code: told each new one-time code (a pairing uses one up and makes the next)."""
         self.config = config
         self.clock = clock
         self.registry = DeviceRegistry(state_dir)
         self.pairing = PairingCode(config, clock(), code)
+        self._used_codes: list[PairingCode] = []  # a used code still answers "already used"
+        self.on_new_code = on_new_code
         self.limiter = TokenBucket(config.rate_per_s, config.burst)
         self._nonces: OrderedDict[tuple[str, str], float] = OrderedDict()  # (device, nonce) -> seen at
         self._lock = threading.Lock()
 
     def pair(self, code: str, device_name: str) -> Device:
+        """Pair with the current one-time code, then make the next one (no restart for a second device)."""
         now = self.clock()
-        self.pairing.redeem(code, now)
+        for used in self._used_codes:
+            if hmac.compare_digest(code.strip().encode(), used.code.encode()):
+                used.redeem(code, now)  # raises: already used (or expired)
+        current = self.pairing
+        current.redeem(code, now)
+        self._used_codes = [*self._used_codes[-7:], current]
+        self.pairing = PairingCode(self.config, now)
         device = self.registry.add(device_name, self.config.secret_ttl_s, now)
-        log.warning("paired device %s (%r)", device.device_id, device_name)
+        log.info("paired device %s (%r)", device.device_id, device_name)
+        if self.on_new_code is not None:
+            self.on_new_code(self.pairing.code)
         return device
 
     def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Device:

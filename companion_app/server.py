@@ -24,7 +24,7 @@ import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ValidationError
 
 from companion_app.auth import AuthConfig, Authenticator
@@ -131,10 +131,18 @@ def _parse(model: type[BaseModel], body: bytes) -> Any:
 
 
 def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
-              clock: Callable[[], float] = time.time, code: str | None = None) -> FastAPI:
+              clock: Callable[[], float] = time.time, code: str | None = None,
+              announce: Callable[[str], None] | None = None) -> FastAPI:
     """The companion app: planner, batcher and authenticator around `predictor`."""
     planner = Planner(predictor, pick_device(config.device), config.planner)
-    auth = Authenticator(Path(config.state_dir).expanduser(), config.auth, clock=clock, code=code)
+    ttl_min = config.auth.code_ttl_s / 60
+
+    def next_code(code: str) -> None:
+        if announce is not None:
+            announce(f"paired; the next pairing code (valid once, {ttl_min:.0f} min): {code}")
+
+    auth = Authenticator(Path(config.state_dir).expanduser(), config.auth, clock=clock, code=code,
+                         on_new_code=next_code)
     batcher = Batcher(planner, config.batch_window_ms, config.max_batch, threads=config.threads)
 
     @contextlib.asynccontextmanager
@@ -157,6 +165,12 @@ def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": describe_errors(e)}, status_code=422)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> PlainTextResponse:
+        return PlainTextResponse("The companion serves no interactive docs page (it would load scripts from the "
+                                 "internet, and the companion works offline). Its API: /openapi.json, and "
+                                 "docs/companion.md in the ami-glasses repository.\n")
 
     @app.get("/v1/health", response_model=Health)
     async def health() -> Health:
@@ -234,7 +248,7 @@ def serve(config: ServeConfig, predictor: Any = None, announce: Callable[[str], 
 
         predictor = load_predictor(config.checkpoint, device=str(pick_device(config.device)))
     latent_dim = predictor.config.latent_dim
-    app = build_app(config, predictor, latent_dim)
+    app = build_app(config, predictor, latent_dim, announce=announce)
     warm_up(app.state.planner, latent_dim)
     if not is_loopback(config.host):
         log.warning("serving on %s: reachable from the network; only paired, signed requests are served",
