@@ -83,13 +83,16 @@ def test_forget_all_needs_yes_and_near_needs_radius(memory, capsys) -> None:
     assert count(memory) == 20
 
 
-def test_export_import_round_trip(memory, tmp_path, capsys) -> None:
+def test_export_import_round_trip(memory, tmp_path, capsys, caplog) -> None:
     archive = tmp_path / "out" / "memory.tar.gz"
     archive.parent.mkdir()
     assert run(capsys, "export", "--memory", str(memory), "--out", str(archive))[0] == 0
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     copy = tmp_path / "copy"
-    assert run(capsys, "import", str(archive), "--memory", str(copy))[0] == 0
+    caplog.clear()
+    code, out, _ = run(capsys, "import", str(archive), "--memory", str(copy))
+    assert code == 0 and out.startswith("Imported 20 keyframes")
+    assert not [r for r in caplog.records if r.levelno >= 30], caplog.text  # no warning for the expected rebuild
     with MemoryStore.open_existing(memory) as a, MemoryStore.open_existing(copy) as b:
         assert [a.keyframe(i) for i in range(1, 21)] == [b.keyframe(i) for i in range(1, 21)]
         np.testing.assert_array_equal(a.item("keys").prototypes, b.item("keys").prototypes)
