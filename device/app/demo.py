@@ -110,6 +110,21 @@ def contact_sheet(session: Session, responses: list[Response], out: Path, found:
     return out
 
 
+def transcript(session: Session, responses: list[Response]) -> list[str]:
+    """The replay as a person reads it: what the wearer said, what the glasses answered and on
+    which evidence, and each alert, in time order."""
+    utter = {round(u.t, 3): u.text for u in session.utterances}
+    lines = []
+    for r in responses:
+        if r.kind == "alert":
+            lines.append(f"[{r.t:6.1f}s] ALERT  {r.text}")
+        elif r.utterance_t is not None:
+            lines.append(f"[{r.utterance_t:6.1f}s] wearer: {utter.get(round(r.utterance_t, 3), '?')}")
+            ev = "" if r.evidence is None else f"  (evidence: frame {r.evidence.frame} at {r.evidence.t:.1f}s)"
+            lines.append(f"{'':9}glasses: {r.text}{ev}")
+    return lines
+
+
 def run_demo(out_dir: Path, session_dir: Path = DEMO_SESSION, config: ReplayConfig = ReplayConfig()) -> ReplayResult:
     session = read_session(session_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,16 +135,9 @@ def run_demo(out_dir: Path, session_dir: Path = DEMO_SESSION, config: ReplayConf
         seen["prototypes"] = {i.name: i.prototypes for i in assistant.store.items()}
 
     result = replay(session, out_dir / "responses.jsonl", memory_dir=None, config=config, inspect=keep)
-    utter = {round(u.t, 3): u.text for u in session.utterances}
     print(f"\nReplayed {result.frames} frames ({result.keyframes} keyframes) in {result.wall_s:.1f} s "
           f"({result.frames_per_s:.1f} frames/s).\n")
-    for r in result.responses:
-        if r.kind == "alert":
-            print(f"[{r.t:6.1f}s] ALERT  {r.text}")
-        elif r.utterance_t is not None:
-            print(f"[{r.utterance_t:6.1f}s] wearer: {utter.get(round(r.utterance_t, 3), '?')}")
-            ev = "" if r.evidence is None else f"  (evidence: frame {r.evidence.frame} at {r.evidence.t:.1f}s)"
-            print(f"{'':9}glasses: {r.text}{ev}")
+    print("\n".join(transcript(session, result.responses)))
     metrics = evaluate(session, result.responses)
     write_metrics(out_dir / "metrics.json", metrics)
     print("\n" + format_table(metrics))

@@ -55,6 +55,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
         config = dataclasses.replace(config, speech=_speech_config(args))
     result = replay(session, args.out, memory_dir=args.memory, config=config, replace=args.replace)
+    if args.print:
+        from device.app.demo import transcript
+
+        print("\n".join(transcript(session, result.responses)))
     print(f"Wrote {len(result.responses)} responses to {args.out} "
           f"({result.frames} frames, {result.keyframes} keyframes, {result.frames_per_s:.1f} frames/s)")
     return 0
@@ -266,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, required=True, help="responses.jsonl to write (atomically)")
     sp.add_argument("--memory", type=Path, default=None,
                     help="memory folder: created if new, continued if it exists (default: a temporary one)")
+    sp.add_argument("--print", action="store_true",
+                    help="print what the wearer said and the glasses answered, as `ami demo` does")
     sp.add_argument("--replace", action="store_true",
                     help="replay a session the memory already holds: erase what its earlier replay stored first "
                          "(without it, such a session is refused)")

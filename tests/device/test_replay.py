@@ -17,10 +17,12 @@ def _responses(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_replay_writes_the_response_format(tmp_path: Path) -> None:
+def test_replay_writes_the_response_format(tmp_path: Path, capsys) -> None:
     root = make_session(tmp_path, n=6)
     out = tmp_path / "r.jsonl"
-    assert main(["replay", str(root), "--out", str(out), "--quiet"]) == 0
+    assert main(["replay", str(root), "--out", str(out), "--quiet", "--print"]) == 0
+    said = capsys.readouterr().out  # --print: the transcript, as the demo prints it
+    assert "wearer: this is my keys" in said and "wearer: where are my keys?" in said and "glasses: " in said
     enroll, locate = _responses(out)
     # "this is my keys" spans 0.1-0.9 s: heard in full at 0.9 s, when frame 5 (t=0.5) is the latest
     assert enroll["kind"] == "ack" and enroll["item"] == "keys" and enroll["evidence"]["frame"] == 5
