@@ -121,6 +121,9 @@ def _cmd_listen(args: argparse.Namespace) -> int:
 
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     mic = MicrophoneConfig(device=device)
+    from device.speech.microphone import SoundDeviceMicrophone
+
+    SoundDeviceMicrophone(mic)  # no microphone: say so now, before seconds of loading models
     speaker = Speaker(SpeakerConfig(enabled=not args.no_speak))
     with SpokenAssistant(_memory(args), _speech_config(args), speaker, warm=True, create=args.memory is None) \
             as spoken, \

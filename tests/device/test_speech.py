@@ -117,6 +117,23 @@ def test_no_input_device_says_how_to_fix() -> None:
         resolve_device(FakeSounddevice([("speakers", 0)]), None)
 
 
+def test_listen_checks_the_microphone_before_loading_models(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    import device.app.spoken as spoken_module
+    from device.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "sounddevice", FakeSounddevice([("speakers", 0)]))
+
+    def no_models(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("models loaded before the microphone was checked")
+
+    monkeypatch.setattr(spoken_module, "SpokenAssistant", no_models)
+    assert main(["listen", "--no-speak", "--seconds", "1"]) == 2
+    assert "--device" in capsys.readouterr().err
+
+
 def test_device_by_name_or_index() -> None:
     sd = FakeSounddevice([("speakers", 0), ("pulse", 32), ("default", 32), ("USB mic", 1)], default_in=2)
     assert resolve_device(sd, None) == 2
