@@ -299,6 +299,9 @@ class WorldModelAnswerer:
             b = chain.query(t, places_only=True)
             if not b.support and b.position is not None:  # the evidence: when it was last seen there
                 b = dataclasses.replace(b, support=self._last_seen_at(obs, b.position))
+        before = None if carried_best or gone or b.abstain else self._unconfirmed_move(obs, b.position, b.support)
+        if before is not None:  # seen at a new place, never seen carried there nor gone from the old one
+            b = dataclasses.replace(b, confidence=min(b.confidence, 0.5))
         self._answered[item] = b.state
         if b.abstain or b.position is None or not b.support:
             return Response(t=t, kind="answer", utterance_t=t, item=item,
@@ -309,7 +312,9 @@ class WorldModelAnswerer:
         they, them = pronouns(item)
         doubt = (f" {they.capitalize()} {'were' if they == 'they' else 'was'} in your hand then: {they} should be "
                  f"where you put {them} down." if carried_best else
-                 f" But I looked there since and did not see {them}." if gone else "")
+                 f" But I looked there since and did not see {them}." if gone else
+                 f" I never saw {them} moved from where I saw {them} {age_text(t - before.t)}: if this is another "
+                 f"one like {them}, yours may still be there." if before is not None else "")
         place = self.place_names.describe(b.position, None if carried_best else b.surface, self._others(item))
         return Response(t=t, kind="answer", utterance_t=t, item=item,
                         text=f"Your {item} should be {place + ', ' if place else ''}where I saw {them} "
@@ -377,6 +382,29 @@ class WorldModelAnswerer:
     def path(self) -> np.ndarray:
         """(M, 2) the wearer's path so far, (x, z) metres."""
         return self._path.points.copy()
+
+    def _unconfirmed_move(self, obs: list[Observation], position: tuple[float, float] | None,
+                          support: tuple[int, ...]) -> Observation | None:
+        """The last sighting at the item's previous place, when the answer's place is new to the item
+        and nothing says it moved: no sighting in hand since, and no look at the old place without
+        it. Someone else may have moved it, or this is a look-alike: the answer is said with doubt."""
+        if position is None or not support:
+            return None
+        r = self.places.radius_m
+        first_here = obs[support[0]].t
+        elsewhere = [o for o in obs[:support[0]] if not o.miss and o.position is not None
+                     and math.dist(o.position, position) > r]
+        if not elsewhere or any(o.t <= elsewhere[-1].t and not o.miss and o.position is not None
+                                and math.dist(o.position, position) <= r for o in obs[:support[0]]):
+            return None  # always here, or back at a place it rested before
+        before = elsewhere[-1]
+        assert before.position is not None
+        for o in obs:
+            carried = before.t < o.t <= first_here and o.follows is not None and o.follows >= IN_HAND_FOLLOWS
+            left = before.t < o.t and o.miss and o.position is not None and math.dist(o.position, before.position) <= r
+            if carried or left:
+                return None  # seen carried there, or seen gone from the old place
+        return before
 
     def _last_seen_at(self, obs: list[Observation], position: tuple[float, float]) -> tuple[int, ...]:
         """The latest sighting (not a miss) within a place radius of `position`, as a support."""
