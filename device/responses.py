@@ -61,14 +61,15 @@ class Response:
         }
 
 
-def _num(obj: dict[str, Any], key: str, where: str, optional: bool = False) -> float | None:
+def _num(obj: dict[str, Any], key: str, where: str, or_null: str = "") -> float:
     v = obj.get(key)
-    if v is None and optional:
-        return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        or_null = " or null" if optional else ""
         raise ResponsesError(f"{where}: field '{key}' must be a finite number{or_null}, got {v!r}")
     return float(v)
+
+
+def _num_or_none(obj: dict[str, Any], key: str, where: str) -> float | None:
+    return None if obj.get(key) is None else _num(obj, key, where, " or null")
 
 
 def parse_response(obj: Any, where: str) -> Response:
@@ -87,13 +88,13 @@ def parse_response(obj: Any, where: str) -> Response:
     if item is not None and not isinstance(item, str):
         raise ResponsesError(f"{where}: field 'item' must be a string or null")
     return Response(
-        t=_num(obj, "t", where), kind=kind, utterance_t=_num(obj, "utterance_t", where, optional=True),
+        t=_num(obj, "t", where), kind=kind, utterance_t=_num_or_none(obj, "utterance_t", where),
         item=item, text=str(obj.get("text", "")), abstain=bool(obj.get("abstain", False)),
         confidence=_num(obj, "confidence", where),
         evidence=None if ev is None else Evidence(t=_num(ev, "t", where + " evidence"),
                                                   frame=int(_num(ev, "frame", where + " evidence"))),
         position=None if pos is None else (_num(pos, "x", where + " position"), _num(pos, "z", where + " position")),
-        energy=_num(obj, "energy", where, optional=True),
+        energy=_num_or_none(obj, "energy", where),
         session=None if obj.get("session") is None else str(obj["session"]),
     )
 

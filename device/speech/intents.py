@@ -23,7 +23,7 @@ import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -71,7 +71,7 @@ ROOM_WORDS = ("room", "kitchen", "bedroom", "bathroom", "office", "study", "hall
               "den", "loft", "porch", "landing", "workshop", "studio", "lobby", "entrance", "library")
 _ROOM = rf"{_DET}\s+(?P<item>(?:[a-z][a-z\-']*\s+){{0,2}}(?:{'|'.join(ROOM_WORDS)}))"
 
-_RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((k, re.compile(p)) for k, p in (
+_RULES: tuple[tuple[IntentKind, re.Pattern[str]], ...] = tuple((cast(IntentKind, k), re.compile(p)) for k, p in (
     # "did I leave anything", "have I forgotten to take anything", "did I leave any of my things around"
     ("left_items", r"\b(?:did|have|am|do|whether|if)\s+i\s+(?:leave|left|forget|forgot|forgotten|forgetting|"
                    r"leaving|miss|missed|missing)\s+(?:to\s+(?:take|bring|pack|grab)\s+)?(?:anything|something|stuff|things|"
