@@ -112,6 +112,20 @@ def _feed(session: Session, assistant: Assistant, frames: list, utterances: list
     return responses
 
 
+def _undo(store: MemoryStore, session: Session, after_id: int, items_before: set[str], folder: Path) -> None:
+    """Take what a replay that stopped stored out of the memory again; the replay's own error is
+    what the caller reports, so a failure here is logged with what to do, not raised over it."""
+    try:
+        new_items = sorted({i.name for i in store.items()} - items_before)
+        undone = store.replays.undo(session.path.name, after_id, new_items)
+    except Exception as e:  # noqa: BLE001 (reported, and the replay's error is raised next)
+        log.error("%s: could not take the stopped replay out of %s again (%s); its keyframes have ids above %d: "
+                  "`ami memory forget --all` or a fresh --memory", session.path.name, folder, e, after_id)
+        return
+    log.warning("%s: the replay stopped; its %d keyframes were taken out of %s again",
+                session.path.name, undone.keyframes, folder)
+
+
 def _make_room(store: MemoryStore, session: Session, folder: Path, replace: bool) -> None:
     """Refuse a session this memory already holds, or (replace) erase the earlier replay of it."""
     earlier = store.replays.find(session.content_id)
@@ -175,10 +189,8 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
             try:
                 responses = _feed(session, assistant, frames, utterances, heard, config.progress)
             except BaseException:  # a bad frame, Ctrl-C: what this replay stored goes
-                new_items = sorted({i.name for i in store.items()} - items_before)
-                undone = store.replays.undo(session.path.name, after_id, new_items)
-                log.warning("%s: the replay stopped; its %d keyframes were taken out of %s again",
-                            session.path.name, undone.keyframes, folder)
+                if memory_dir is not None:
+                    _undo(store, session, after_id, items_before, folder)
                 raise
             keyframes = assistant.keyframes
             if until_t is None:
