@@ -134,7 +134,8 @@ def _make_room(store: MemoryStore, session: Session, folder: Path, replace: bool
     if not replace:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(earlier.recorded_at))
         raise AmiError(f"{session.path}: this session is already in the memory {folder} (replayed as "
-                       f"'{earlier.session}' on {when}); add --replace to replay it again, or use another --memory")
+                       f"'{earlier.session}' on {when}); `ami replay --replace` replays it again, "
+                       "or use another --memory")
     gone = store.replays.forget(earlier)
     log.info("%s: erased the earlier replay's %d keyframes", session.path.name, gone.keyframes)
 

@@ -157,3 +157,16 @@ def test_bad_checkpoint_raises_model_error_naming_the_file(tmp_path: Path, model
         path.write_bytes(_corrupt(checkpoint_bytes(model, {}))[kind])
     with pytest.raises(ModelError, match=str(path)):
         load_predictor(path)
+
+
+def test_the_shipped_predictor_was_trained_on_the_shipped_encoder() -> None:
+    """The glasses feed the JEPA their encoder's cells: a predictor trained on another head's cells
+    would plan on noise. Retrain it (`ami train jepa --out worldmodel/artifacts`) after `ami export`
+    ships a new head."""
+    import json
+
+    from core.paths import EXPORT_ARTIFACTS, WORLDMODEL_ARTIFACTS
+
+    card = json.loads((WORLDMODEL_ARTIFACTS / "jepa-v1.json").read_text())
+    manifest = json.loads((EXPORT_ARTIFACTS / "manifest.json").read_text())
+    assert card["encoder"]["model"] == manifest["model"], (card["encoder"]["model"], manifest["model"])
