@@ -369,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-v", "--verbose") for a in argv):  # -v anywhere: before or after the subcommand
+        argv = ["-v", *(a for a in argv if a not in ("-v", "--verbose"))]
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -48,6 +48,12 @@ def test_stats_reads_dims_from_the_database(memory, capsys) -> None:
     assert code == 0 and "1 items (keys)" in out and "kB per keyframe" in out, out  # names and human units
 
 
+def test_verbose_goes_before_or_after_the_subcommand(memory, capsys) -> None:
+    for argv in (["-v", "memory", "stats"], ["memory", "stats", "-v"], ["memory", "-v", "stats"]):
+        assert main([*argv, "--memory", str(memory)]) == 0, argv
+        assert "20 keyframes" in capsys.readouterr().out
+
+
 def test_verify_passes_then_names_the_failed_invariant(memory, capsys) -> None:
     assert run(capsys, "verify", "--memory", str(memory))[0] == 0
     sidecar = json.loads((memory / "index.json").read_text())
