@@ -23,7 +23,7 @@ from device.perception.encoder import Encoding, EncoderRuntime
 from device.speech.asr import COMMON_ITEMS
 from device.speech.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
 from device.perception.keyframes import KeyframeConfig, KeyframeGate
-from device.answering.baseline import BaselineConfig, LastSightingAnswerer, age_text
+from device.answering.baseline import BaselineConfig, LastSightingAnswerer, age_text, pronouns, this_is
 from device.perception.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
@@ -184,7 +184,8 @@ class Assistant:
         rec = self.store.item(item)
         if rec is None:
             return Response(t=utt.t, kind="answer", utterance_t=utt.t, item=item,
-                            text=f"I haven't seen your {item}. Say \"this is my {item}\" while looking at it.",
+                            text=f"I haven't seen your {item}. Say \"{this_is(item)}\" while looking at "
+                                 f"{pronouns(item)[1]}.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
         sightings, poses = self._sightings(rec, utt.t)
         return self.answerer.locate(item, utt.t, sightings, poses)
@@ -295,7 +296,7 @@ class Assistant:
         carry = [i for i in self._enrolled() if i.name in c.carryable]
         if not carry:
             return self._ack(utt, None, "I'm not watching any of your things yet: show me your keys, phone "
-                                        "or wallet and say \"this is my keys\".", abstain=True, kind="answer")
+                                        "or wallet and say \"these are my keys\".", abstain=True, kind="answer")
         here = self._wearer_position()
         left: list[Response] = []
         parts = []

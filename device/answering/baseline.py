@@ -62,6 +62,16 @@ def pronouns(item: str) -> tuple[str, str]:
     return ("they", "them") if plural else ("it", "it")
 
 
+def this_is(item: str) -> str:
+    """How the wearer names it: "this is my wallet", "these are my keys"."""
+    return f"{'these are' if pronouns(item)[0] == 'they' else 'this is'} my {item}"
+
+
+def where_is(item: str) -> str:
+    """How the wearer asks for it: "where is my wallet", "where are my keys"."""
+    return f"where {'are' if pronouns(item)[0] == 'they' else 'is'} my {item}"
+
+
 def _close(a: Sighting, b: Sighting, config: BaselineConfig) -> bool:
     if a.frame == b.frame or abs(a.t - b.t) > config.confirm_window_s:
         return False

@@ -18,6 +18,7 @@ import numpy as np
 from core.files import replace_atomically
 from device.errors import AmiError, OutputError
 from device.app.replay import ReplayConfig, replay
+from device.answering.baseline import where_is
 from device.responses import Response
 from device.session import Session, Utterance
 from worldmodel.belief import CARRIED, Observation
@@ -76,7 +77,7 @@ def explain(session: Session, t: float, item: str, memory_dir: Path | None = Non
         wm = assistant.answerer
         assert isinstance(wm, WorldModelAnswerer), "checked above: the world model answers"
         name = assistant.resolve_item(item)
-        answer = assistant.on_utterance(Utterance(t=t, text=f"where is my {name}", audio=None), t)
+        answer = assistant.on_utterance(Utterance(t=t, text=where_is(name), audio=None), t)
         every = wm.hypotheses(name, t)
         carried = [h for h in every if h.state == CARRIED]  # always shown: the rival of every place
         top = [h for h in every if h.state != CARRIED][:config.hypotheses - len(carried)]
@@ -92,7 +93,7 @@ def explain(session: Session, t: float, item: str, memory_dir: Path | None = Non
 def format_table(ex: Explanation) -> str:
     """The answer, then one row per hypothesis: energy, how much worse than the best, since when."""
     a = ex.answer
-    lines = [f"{ex.session}, t={ex.t:.1f} s, \"where is my {ex.item}?\"",
+    lines = [f"{ex.session}, t={ex.t:.1f} s, \"{where_is(ex.item)}?\"",
              f"answer: {a.text}",
              f"confidence {a.confidence:.2f}" + ("" if a.energy is None else f", energy {a.energy:.2f}")
              + (" (abstained)" if a.abstain else "")]
@@ -186,7 +187,7 @@ def draw(ex: Explanation, session: Session, out: Path) -> Path:
         d.text((fx, FRAME_PX + pad + 26 + 17 * k), line, fill=(60, 60, 60), font=font)
     import textwrap
 
-    words = [f"{ex.session} t={ex.t:.1f} s: where is my {ex.item}?"] + textwrap.wrap(f"A: {a.text}", 110)
+    words = [f"{ex.session} t={ex.t:.1f} s: {where_is(ex.item)}?"] + textwrap.wrap(f"A: {a.text}", 110)
     words.append(f"confidence {a.confidence:.2f}" + ("" if a.energy is None else f", energy {a.energy:.2f}"))
     for k, line in enumerate(words[:7]):
         d.text((pad, MAP_PX + 6 + 18 * k), line, fill=(0, 0, 0), font=font)

@@ -254,3 +254,11 @@ def test_matches_in_front_of_a_still_wearer_are_not_a_carry() -> None:
     walking = [((1.0, 2.0, 3.0), A), (every(5.0, 10.0), HAND), ((18.0, 19.0, 20.0), (6.0, 2.2))]
     assert len(drive(WorldModelAnswerer(), path, walking, 45.0)) == 1, "a walk with the keys in view alerts"
     assert drive(WorldModelAnswerer(), path, standing, 45.0) == []
+
+
+def test_the_wearer_is_quoted_in_good_grammar() -> None:
+    from device.answering.baseline import this_is, where_is
+
+    assert (this_is("keys"), this_is("wallet"), this_is("glasses")) == (
+        "these are my keys", "this is my wallet", "these are my glasses")
+    assert (where_is("keys"), where_is("wallet")) == ("where are my keys", "where is my wallet")
