@@ -39,6 +39,7 @@ from device.perception.perception import Sighting
 from device.answering.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
+from device.answering.moves import IN_HAND_FOLLOWS, unconfirmed_move
 from device.answering.wm_config import WorldModelConfig
 from worldmodel.belief import CARRIED, Belief, Observation, PlaceMap
 from worldmodel.carry import CarryEvidence, View
@@ -52,7 +53,6 @@ PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has m
 # 0-69 and 1040-1059; docs/BENCHMARKS.md, Seeds)
 PATH_DWELL_S = 1.0
 ALERT_CHECK_S = 0.5  # an item's left-behind test runs at most this often
-IN_HAND_FOLLOWS = 0.5  # a sighting that moved with the wearer at least this clearly (carry.follows) was in hand
 ITEM_HEIGHT_M = 0.45  # where an item's centre is assumed to be, for "in view" (as perception's plane)
 
 
@@ -299,7 +299,8 @@ class WorldModelAnswerer:
             b = chain.query(t, places_only=True)
             if not b.support and b.position is not None:  # the evidence: when it was last seen there
                 b = dataclasses.replace(b, support=self._last_seen_at(obs, b.position))
-        before = None if carried_best or gone or b.abstain else self._unconfirmed_move(obs, b.position, b.support)
+        before = (None if carried_best or gone or b.abstain
+                  else unconfirmed_move(obs, b.position, b.support, self.places.radius_m))
         if before is not None:  # seen at a new place, never seen carried there nor gone from the old one
             b = dataclasses.replace(b, confidence=min(b.confidence, 0.5))
         self._answered[item] = b.state
@@ -382,29 +383,6 @@ class WorldModelAnswerer:
     def path(self) -> np.ndarray:
         """(M, 2) the wearer's path so far, (x, z) metres."""
         return self._path.points.copy()
-
-    def _unconfirmed_move(self, obs: list[Observation], position: tuple[float, float] | None,
-                          support: tuple[int, ...]) -> Observation | None:
-        """The last sighting at the item's previous place, when the answer's place is new to the item
-        and nothing says it moved: no sighting in hand since, and no look at the old place without
-        it. Someone else may have moved it, or this is a look-alike: the answer is said with doubt."""
-        if position is None or not support:
-            return None
-        r = self.places.radius_m
-        first_here = obs[support[0]].t
-        elsewhere = [o for o in obs[:support[0]] if not o.miss and o.position is not None
-                     and math.dist(o.position, position) > r]
-        if not elsewhere or any(o.t <= elsewhere[-1].t and not o.miss and o.position is not None
-                                and math.dist(o.position, position) <= r for o in obs[:support[0]]):
-            return None  # always here, or back at a place it rested before
-        before = elsewhere[-1]
-        assert before.position is not None
-        for o in obs:
-            carried = before.t < o.t <= first_here and o.follows is not None and o.follows >= IN_HAND_FOLLOWS
-            left = before.t < o.t and o.miss and o.position is not None and math.dist(o.position, before.position) <= r
-            if carried or left:
-                return None  # seen carried there, or seen gone from the old place
-        return before
 
     def _last_seen_at(self, obs: list[Observation], position: tuple[float, float]) -> tuple[int, ...]:
         """The latest sighting (not a miss) within a place radius of `position`, as a support."""
