@@ -13,9 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from device.app.shift_bench import AXES, Job, JobResult, pool, table
-from device.evaluation.evaluate import score_alerts, score_queries
-from device.evaluation.truth import load_truth
+from device.app.shift_bench import AXES, Job, JobResult, pool, scored, table
 from device.responses import check_same_session, read_responses
 from device.session import read_session
 
@@ -28,11 +26,9 @@ def rescore(work: Path, responses: Path) -> list[JobResult]:
             replies = responses / axis.replace("=", "-") / f"{folder.name}.jsonl"
             if not replies.exists():
                 raise SystemExit(f"{replies}: missing; replay {folder} into it first (see this script's docstring)")
-            session = read_session(folder)
-            truth, said = load_truth(session), read_responses(replies)
+            session, said = read_session(folder), read_responses(replies)
             check_same_session(said, session.content_id, replies)
-            job = Job(axis, int(folder.name.removeprefix("seed-")))
-            out.append(JobResult(job, tuple(score_queries(session, said, truth)), score_alerts(session, said, truth)))
+            out.append(scored(Job(axis, int(folder.name.removeprefix("seed-"))), session, said))
     return out
 
 

@@ -114,14 +114,7 @@ def import_archive(archive: Path, folder: Path) -> dict[str, object]:
     if _sha256_file(target) != manifest.get("db_sha256"):
         target.unlink()
         raise ArchiveError(f"{archive}: memory.db does not match its sha256 (damaged); re-export it")
-    store_log = logging.getLogger("memory.store")
-    level = store_log.level
-    store_log.setLevel(logging.ERROR)  # an archive holds no index by design: its rebuild is no news
-    try:
-        store = MemoryStore.open_existing(folder)
-    finally:
-        store_log.setLevel(level)
-    with store:
+    with MemoryStore.open_existing(folder) as store:  # rebuilds the index (an archive holds none)
         failed = store.verify()
         if failed:
             raise ArchiveError(f"{archive} imported into {folder}, but verify failed: {'; '.join(failed)}")

@@ -147,8 +147,9 @@ class MemoryStore:
             ctx.index = index
             indexfiles.remove_unreferenced(self.folder)
             return
-        # An empty memory (a new one) has nothing to rebuild, so it is not worth a warning.
-        log = logger.warning if state.keyframes else logger.debug
+        # A warning only when a saved index was lost; a memory that never saved one (new, or just
+        # imported from an archive, which holds none) has lost nothing.
+        log = logger.warning if state.keyframes and (self.folder / indexfiles.SIDECAR_FILE).is_file() else logger.info
         log("rebuilding the search index of %s from memory.db: %s", self.folder, why)
         if repair:
             self.rebuild_index()

@@ -13,11 +13,15 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from core.paths import OUT
 from device.evaluation.evaluate import AlertResult, QueryResult, score_alerts, score_queries, summarize
 from device.evaluation.truth import load_truth
+
+if TYPE_CHECKING:
+    from device.responses import Response
+    from device.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +81,11 @@ def run_job(job: Job, config: ShiftBenchConfig) -> JobResult:
     folder = config.work / "sessions" / job.axis.replace("=", "-") / f"seed-{job.seed}"
     session = read_session(recorded(folder, RecordConfig(seed=job.seed, width=config.size_px, height=config.size_px,
                                                          short=config.short, shift=shift)))
-    responses = replay(session, None, config=ReplayConfig(progress=False)).responses
+    return scored(job, session, replay(session, None, config=ReplayConfig(progress=False)).responses)
+
+
+def scored(job: Job, session: Session, responses: list[Response]) -> JobResult:
+    """One house's responses scored against its truth/."""
     truth = load_truth(session)
     return JobResult(job, tuple(score_queries(session, responses, truth)), score_alerts(session, responses, truth))
 
