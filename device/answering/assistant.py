@@ -85,7 +85,8 @@ class Assistant:
         self.place_names = PlaceNames(config.place_names)  # the wearer's names for places, kept in memory
         self.place_names.load(store.place_names())
         self.answerer: LastSightingAnswerer | WorldModelAnswerer = (
-            WorldModelAnswerer(config.world_model, self.place_names) if config.answerer == "world-model"
+            WorldModelAnswerer(config.world_model, self.place_names, (info.hfov_deg, info.height / info.width))
+            if config.answerer == "world-model"
             else LastSightingAnswerer(config.baseline))
         self.intents = IntentParser(config.intents)  # loads its embedding model on first need
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe

@@ -35,7 +35,7 @@ import numpy as np
 
 from device.answering.baseline import age_text, distance_from_viewer, pronouns
 from device.navigation.guidance import where_from_here
-from device.perception.perception import Sighting
+from device.perception.perception import Sighting, project_point
 from device.answering.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
@@ -54,6 +54,7 @@ PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has m
 PATH_DWELL_S = 1.0
 ALERT_CHECK_S = 0.5  # an item's left-behind test runs at most this often
 ITEM_HEIGHT_M = 0.45  # where an item's centre is assumed to be, for "in view" (as perception's plane)
+VIEW_EDGE = 0.1  # a place in this outer fraction of the frame (each side) is not "in view"
 
 
 def _stayed(item: str) -> str:
@@ -61,8 +62,12 @@ def _stayed(item: str) -> str:
 
 
 class WorldModelAnswerer:
-    def __init__(self, config: WorldModelConfig = WorldModelConfig(), place_names: PlaceNames | None = None) -> None:
+    def __init__(self, config: WorldModelConfig = WorldModelConfig(), place_names: PlaceNames | None = None,
+                 camera: tuple[float, float] = (60.0, 1.0)) -> None:
+        """camera: the session's (horizontal field of view in degrees, frame height / width), for
+        "looked at a place" (session.json's hfov_deg, width and height)."""
         self.config = config
+        self.hfov_deg, self.aspect_hw = camera
         self.place_names = place_names or PlaceNames()  # the wearer's names for places, for the answers
         self.places = PlaceMap(config.belief.place_radius_m, config.belief.place_freeze_count)
         self._seen: dict[str, list[tuple[Observation, Sighting]]] = {}  # per item, in time order
@@ -181,21 +186,16 @@ class WorldModelAnswerer:
     def _look(self, t: float, pose: Pose) -> None:
         """Negative evidence: the believed place is in view and near, and the item went unseen."""
         c = self.config
-        half = math.radians(c.fov_deg) / 2 - math.radians(5.0)
         for item, b in self._belief.items():
             seen = self._seen[item]
             if b.state == CARRIED or b.position is None or t - self._last_seen_t[item] < c.miss_every_s:
                 continue
             if t - self._missed_t.get(item, -math.inf) < c.miss_every_s:
                 continue
-            dx, dz = b.position[0] - pose.x, b.position[1] - pose.z
-            d = math.hypot(dx, dz)
-            if not 0.5 <= d <= c.look_range_m:
+            if not 0.5 <= math.hypot(b.position[0] - pose.x, b.position[1] - pose.z) <= c.look_range_m:
                 continue
-            bearing = math.atan2(-dz, dx) - math.radians(pose.yaw_deg)  # forward = (cos yaw, -sin yaw)
-            bearing = (bearing + math.pi) % (2 * math.pi) - math.pi
-            depression = math.atan2(pose.y - ITEM_HEIGHT_M, d)
-            if abs(bearing) > half or abs(-depression - math.radians(pose.pitch_deg)) > half:
+            uv = project_point(pose, self.hfov_deg, self.aspect_hw, (b.position[0], ITEM_HEIGHT_M, b.position[1]))
+            if uv is None or not all(VIEW_EDGE <= q <= 1.0 - VIEW_EDGE for q in uv):
                 continue
             self._missed_t[item] = t
             seen.append((Observation(t, b.position, 0.0, (pose.x, pose.z), miss=True), seen[-1][1]))

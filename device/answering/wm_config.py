@@ -25,7 +25,6 @@ class WorldModelConfig:
     # ... seen while the wearer went this far (a box's diagonal): a put-down is min_move_m from the last rest, so
     # its carry went about that far (2.0 chosen from 1 and 2 on dev seeds 0-69 and 1040-1059; BENCHMARKS.md)
     min_carry_m: float = 2.0
-    fov_deg: float = 60.0  # the camera's field of view (square frames), for "looked at a place"
     look_range_m: float = 3.0  # a place this close and in view, with the item unseen for ...
     miss_every_s: float = 2.0  # ... this long, is a miss (negative evidence); at most one per this long
     # An answer less confident than this also names the next place, when that place's energy is

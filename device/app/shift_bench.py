@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHIFT_SEEDS_FROM = 3000  # the shift matrix's houses: 3000 + 100 * (axis index) + k, never used in development
-AXES = ("none", "looks", "carry=ahead", "carry=low", "carry=hidden", "random")
+# every house starts at this wall-clock time, so a house records to the same bytes (and the same session
+# id) on any day: another revision's replays of it can be scored (benchmarks/shift_rescore.py)
+START_TIME = "2026-06-01T09:00:00+00:00"
+AXES = ("none", "looks", "carry=ahead", "carry=low", "carry=hidden", "random", "camera")  # new axes go last
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def run_job(job: Job, config: ShiftBenchConfig) -> JobResult:
     shift = () if job.axis == "none" else (job.axis,)
     folder = config.work / "sessions" / job.axis.replace("=", "-") / f"seed-{job.seed}"
     session = read_session(recorded(folder, RecordConfig(seed=job.seed, width=config.size_px, height=config.size_px,
-                                                         short=config.short, shift=shift)))
+                                                         short=config.short, shift=shift, start_time=START_TIME)))
     return scored(job, session, replay(session, None, config=ReplayConfig(progress=False)).responses)
 
 

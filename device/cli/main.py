@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--start-time", default=None,
                     help="wall clock at the session's start, ISO 8601 with offset (default: now)")
     sp.add_argument("--shift", action="append", default=[], metavar="AXIS[=LEVEL]",
-                    help="a domain shift, repeatable: looks, carry=ahead|low|hidden, or random "
+                    help="a domain shift, repeatable: looks, carry=ahead|low|hidden, camera[=VFOV@EYE], or random "
                          "(all axes drawn from the seed); see device/sim/shift.py (default: none)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=_cmd_record_sim)

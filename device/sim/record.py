@@ -82,7 +82,8 @@ def camera_axes(yaw: float, pitch_deg: float) -> tuple[np.ndarray, np.ndarray, n
 
 
 def visible_items(frame: FrameState, names: list[str], heights_m: list[float], radii_m: list[float],
-                  depth: np.ndarray, depth_without_items: np.ndarray, hfov_deg: float, vfov_deg: float) -> list[str]:
+                  depth: np.ndarray, depth_without_items: np.ndarray, hfov_deg: float, vfov_deg: float,
+                  eye_height_m: float = CAMERA_HEIGHT_M) -> list[str]:
     """Names of the items seen at their centre, sorted.
 
     depth and depth_without_items: (H, W) metres along the view axis, from the frame's render and
@@ -95,7 +96,7 @@ def visible_items(frame: FrameState, names: list[str], heights_m: list[float], r
     """
     h, w = depth.shape
     fwd, right, up = camera_axes(frame.yaw, frame.pitch_deg)
-    eye = np.array([frame.x, CAMERA_HEIGHT_M, frame.z])
+    eye = np.array([frame.x, eye_height_m, frame.z])
     tx, ty = math.tan(math.radians(hfov_deg) / 2), math.tan(math.radians(vfov_deg) / 2)
     out = []
     for name, pose, height, radius in zip(names, frame.items, heights_m, radii_m):
@@ -223,14 +224,14 @@ def record_session(out: Path, config: RecordConfig, progress: bool = True) -> Pa
     shift = parse_shift(config.shift, config.seed)
     layout = generate_house(HouseConfig(seed=config.seed, n_rooms=n, n_items=n, varied_looks=shift.looks))
     ahead_m, below_m = shift.carry_pose_m()
+    vfov, eye_m = shift.camera
     plan = plan_session(layout, WearerConfig(fps=config.fps, short=config.short, carry_ahead_m=ahead_m,
-                                             carry_below_eye_m=below_m, carry_hidden=shift.carry_hidden),
-                        config.seed)
+                                             carry_below_eye_m=below_m, carry_hidden=shift.carry_hidden,
+                                             eye_height_m=eye_m), config.seed)
     audio, utterances = _speech_track(plan)
     env = make_house_env(layout, config.width, config.height)
     try:
-        assert float(env.agent.cam_height) == CAMERA_HEIGHT_M, "MiniWorld's eye height changed; update layout.py"
-        vfov = float(env.agent.cam_fov_y)
+        env.agent.cam_height, env.agent.cam_fov_y = eye_m, vfov  # the headset's camera (device.sim.shift)
         hfov = horizontal_fov_deg(vfov, config.width, config.height)
         names = [it.name for it in layout.items]
         heights = [it.height_m for it in layout.items]
@@ -255,7 +256,7 @@ def record_session(out: Path, config: RecordConfig, progress: bool = True) -> Pa
                     env.items[nm].pos = np.array([pose.x, HIDDEN_Y_M, pose.z])
                 env.render_obs()
                 bare = env.obs_fb.get_depth_map(NEAR_CLIP_M, FAR_CLIP_M)[:, :, 0]
-                visible.append(visible_items(f, names, heights, radii, depth, bare, hfov, vfov))
+                visible.append(visible_items(f, names, heights, radii, depth, bare, hfov, vfov, eye_m))
                 writer.add_frame(i / config.fps, rgb, Pose(f.x, float(env.agent.cam_height), f.z,
                                                            yaw_deg, f.pitch_deg))
             for u in utterances:

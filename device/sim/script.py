@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from device.sim.plan import CAMERA_HEIGHT_M
+
 WALK_SPEED_MPS = 1.0
 TURN_SPEED_DPS = 90.0
 PITCH_SPEED_DPS = 60.0
@@ -36,6 +38,7 @@ class WearerConfig:
     carry_ahead_m: float = CARRY_AHEAD_M  # where a carried item is held (device.sim.shift varies it)
     carry_below_eye_m: float = CARRY_BELOW_EYE_M
     carry_hidden: bool = False  # a carried item is out of view (pocket, bag): drawn nowhere
+    eye_height_m: float = CAMERA_HEIGHT_M  # the camera's height (device.sim.shift varies it)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.fps, (int, float)) and 1.0 <= self.fps <= 60.0):
@@ -43,6 +46,8 @@ class WearerConfig:
         if not (0.2 <= self.carry_ahead_m <= 1.5 and 0.0 <= self.carry_below_eye_m <= 1.2):
             raise ValueError(f"WearerConfig carry pose must be 0.2-1.5 m ahead and 0-1.2 m below the eye, got "
                              f"{self.carry_ahead_m!r}, {self.carry_below_eye_m!r}")
+        if not 0.5 <= self.eye_height_m <= 2.5:
+            raise ValueError(f"WearerConfig.eye_height_m must be 0.5-2.5 m, got {self.eye_height_m!r}")
 
 
 @dataclass(frozen=True)

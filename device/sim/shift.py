@@ -10,6 +10,9 @@ the seed. The house (rooms, furniture, the wearer's script) stays the seed's; on
   the view (MiniWorld's own carry, as other generators do); `low`: low in the hand, at the bottom
   of the view; `hidden`: out of view (a pocket or a bag), never seen between pick-up and put-down.
   The default recorder holds it 0.6 m ahead, 0.3 m below the eye.
+- `camera[=VFOV@EYE]`: another headset's camera: a vertical field of view of 50 to 90 degrees and an eye height
+  of 1.4 to 1.8 m, drawn from the seed (the default recorder: MiniWorld's 60 degrees at 1.5 m). Both
+  reach the assistant only as a real headset gives them: `hfov_deg` in session.json, y in the poses.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 CARRY_LEVELS = ("ahead", "low", "hidden")
-AXES = ("looks", "carry")
+AXES = ("looks", "carry", "camera")
 # (metres ahead of the camera, metres from the eye down to the item's top) per carry level
 CARRY_POSES_M = {"default": (0.6, 0.3), "ahead": (1.0, 0.75), "low": (0.4, 0.85)}
 LOOK_SCALE = (0.7, 1.4)  # an item's height times this, under `looks`
+CAMERA_VFOV_DEG = (50.0, 90.0)  # under `camera`: the vertical field of view ...
+CAMERA_EYE_M = (1.4, 1.8)  # ... and the eye height, each drawn uniformly
+DEFAULT_CAMERA = (60.0, 1.5)  # MiniWorld's (vertical fov in degrees, eye height in metres)
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,14 @@ class Shift:
 
     looks: bool = False
     carry: str = "default"  # "default" or one of CARRY_LEVELS
+    camera: tuple[float, float] = DEFAULT_CAMERA  # (vertical fov degrees, eye height metres)
 
     def __post_init__(self) -> None:
         if self.carry not in ("default",) + CARRY_LEVELS:
             raise ValueError(f"Shift.carry must be one of {CARRY_LEVELS}, got {self.carry!r}")
+        vfov, eye = self.camera
+        if not (10.0 <= vfov <= 120.0 and 0.5 <= eye <= 2.5):
+            raise ValueError(f"Shift.camera must be (10-120 degrees, 0.5-2.5 m), got {self.camera!r}")
 
     @property
     def carry_hidden(self) -> bool:
@@ -47,26 +57,47 @@ class Shift:
     def names(self) -> list[str]:
         """The axes as `--shift` spells them, for session.json and the benchmark tables."""
         out = ["looks"] if self.looks else []
-        return out + ([f"carry={self.carry}"] if self.carry != "default" else [])
+        out += [f"carry={self.carry}"] if self.carry != "default" else []
+        return out + ([f"camera={self.camera[0]:g}@{self.camera[1]:g}"] if self.camera != DEFAULT_CAMERA else [])
 
 
 def parse_shift(specs: tuple[str, ...] | list[str], seed: int) -> Shift:
     """`--shift` values (AXIS, AXIS=LEVEL or random) -> a Shift; a bad one is a ValueError naming it."""
     rng = np.random.default_rng([seed, 3])  # only `random` and unlevelled axes draw from it
-    looks, carry = False, "default"
+    looks, carry, camera = False, "default", DEFAULT_CAMERA
     for spec in specs:
         axis, _, level = spec.partition("=")
         if axis == "random" and not level:
             looks, carry = True, CARRY_LEVELS[int(rng.integers(len(CARRY_LEVELS)))]
+            camera = _camera(rng)
         elif axis == "looks" and not level:
             looks = True
+        elif axis == "camera":
+            camera = _camera_level(spec, level) if level else _camera(rng)
         elif axis == "carry":
             carry = level or CARRY_LEVELS[int(rng.integers(len(CARRY_LEVELS)))]
             if carry not in CARRY_LEVELS:
                 raise ValueError(f"--shift {spec}: carry takes one of {', '.join(CARRY_LEVELS)}")
         else:
-            raise ValueError(f"--shift {spec}: unknown axis; use one of looks, carry=ahead|low|hidden, random")
-    return Shift(looks, carry)
+            raise ValueError(f"--shift {spec}: unknown axis; use one of looks, carry=ahead|low|hidden, "
+                             "camera[=VFOV@EYE], random")
+    return Shift(looks, carry, camera)
+
+
+def _camera_level(spec: str, level: str) -> tuple[float, float]:
+    """`camera=VFOV@EYE` (degrees, metres) -> (vfov, eye), checked."""
+    try:
+        vfov, eye = (float(v) for v in level.split("@"))
+        return Shift(camera=(vfov, eye)).camera
+    except ValueError:
+        raise ValueError(f"--shift {spec}: camera takes VFOV@EYE, a vertical field of view of 10-120 degrees "
+                         f"and an eye height of 0.5-2.5 m, e.g. camera=75@1.65") from None
+
+
+def _camera(rng: np.random.Generator) -> tuple[float, float]:
+    """A headset camera under `camera`: (vertical fov degrees, eye height metres), rounded as a spec
+    sheet would give them."""
+    return round(float(rng.uniform(*CAMERA_VFOV_DEG)), 1), round(float(rng.uniform(*CAMERA_EYE_M)), 2)
 
 
 def varied_look(rng: np.random.Generator, meshes: tuple[str, ...], colors: tuple[str, ...],

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from device.sim.layout import CAMERA_HEIGHT_M, WALK_MARGIN_M, HouseLayout, Spot, facing_dir
+from device.sim.layout import WALK_MARGIN_M, HouseLayout, Spot, facing_dir
 from device.sim.script import (  # noqa: F401 (the script's records, re-exported)
     WALK_SPEED_MPS, TURN_SPEED_DPS, PITCH_SPEED_DPS, WALK_PITCH_DEG, LOOK_AROUND_PITCH_DEG, STAND_DISTANCE_M,
     CARRY_AHEAD_M, CARRY_BELOW_EYE_M, HIDDEN_Y_M, HAND_MOVE_S, LOOK_HOLD_S, FULL_CHORES_UNTIL_S, FULL_MAX_S,
@@ -70,7 +70,7 @@ class _Script:
         h, c = self.items[name].height_m, self.config
         if c.carry_hidden:  # in a pocket: below the floor, where no view reaches
             return ItemPose(self.x, HIDDEN_Y_M, self.z, self.yaw)
-        y = max(CAMERA_HEIGHT_M - h - c.carry_below_eye_m, 0.0)
+        y = max(c.eye_height_m - h - c.carry_below_eye_m, 0.0)
         return ItemPose(self.x + c.carry_ahead_m * math.cos(self.yaw), y, self.z - c.carry_ahead_m * math.sin(self.yaw),
                         self.yaw)
 
@@ -112,7 +112,8 @@ class _Script:
     def face(self, x: float, z: float, y: float | None = None) -> None:
         """Turn the shortest way towards (x, z); with y, also tilt the head to look at that height."""
         yaw = self.yaw + _wrap(facing_dir(x - self.x, z - self.z) - self.yaw)
-        pitch = None if y is None else math.degrees(math.atan2(y - CAMERA_HEIGHT_M, math.hypot(x - self.x, z - self.z)))
+        eye = self.config.eye_height_m
+        pitch = None if y is None else math.degrees(math.atan2(y - eye, math.hypot(x - self.x, z - self.z)))
         self.rotate(yaw, pitch)
 
     def walk_to(self, x: float, z: float) -> None:

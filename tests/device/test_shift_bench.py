@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from device.app.shift_bench import SHIFT_SEEDS_FROM, ShiftBenchConfig, jobs, pool, run_matrix, write_outputs
+from device.app.shift_bench import AXES, SHIFT_SEEDS_FROM, ShiftBenchConfig, jobs, pool, run_matrix, write_outputs
 
 
 def test_each_axis_has_its_own_held_out_houses() -> None:
     seeds = [j.seed for j in jobs(ShiftBenchConfig(houses=3, random_houses=5))]
-    assert len(seeds) == len(set(seeds)) == 5 * 3 + 5 and min(seeds) >= SHIFT_SEEDS_FROM
+    assert len(seeds) == len(set(seeds)) == (len(AXES) - 1) * 3 + 5 and min(seeds) >= SHIFT_SEEDS_FROM
 
 
 def test_a_bad_axis_is_named() -> None:

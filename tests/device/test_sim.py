@@ -250,19 +250,21 @@ def test_same_seed_records_the_same_session(sim_short_session: Path, sim_short_c
 
 
 # -- domain shifts (issue 21) ---------------------------------------------------------------------
-@pytest.mark.parametrize("specs, looks, carry", [
-    ((), False, "default"), (("looks",), True, "default"), (("carry=hidden",), False, "hidden"),
-    (("looks", "carry=low"), True, "low"),
+@pytest.mark.parametrize("specs, looks, carry, camera", [
+    ((), False, "default", (60.0, 1.5)), (("looks",), True, "default", (60.0, 1.5)),
+    (("carry=hidden",), False, "hidden", (60.0, 1.5)), (("looks", "carry=low"), True, "low", (60.0, 1.5)),
+    (("camera=75@1.65",), False, "default", (75.0, 1.65)),
 ])
-def test_shift_axes_parse_alone_and_together(specs: tuple[str, ...], looks: bool, carry: str) -> None:
+def test_shift_axes_parse_alone_and_together(specs: tuple[str, ...], looks: bool, carry: str,
+                                             camera: tuple[float, float]) -> None:
     from device.sim.shift import parse_shift
 
     s = parse_shift(specs, seed=5)
-    assert (s.looks, s.carry) == (looks, carry) and parse_shift(specs, seed=5) == s
+    assert (s.looks, s.carry, s.camera) == (looks, carry, camera) and parse_shift(specs, seed=5) == s
     assert parse_shift(s.names(), seed=5) == s  # what truth/shift.json says reads back
 
 
-@pytest.mark.parametrize("bad", ["colour", "carry=pocket", "looks=7"])
+@pytest.mark.parametrize("bad", ["colour", "carry=pocket", "looks=7", "camera=wide", "camera=200@1.5"])
 def test_a_bad_shift_names_itself(bad: str) -> None:
     from device.sim.record import RecordConfig
 
@@ -276,6 +278,9 @@ def test_random_shift_is_deterministic_per_seed_and_varies_across_seeds() -> Non
     draws = {parse_shift(("random",), seed) for seed in range(40)}
     assert all(parse_shift(("random",), seed) == parse_shift(("random",), seed) for seed in range(5))
     assert {d.carry for d in draws} == {"ahead", "low", "hidden"} and all(d.looks for d in draws)
+    vfov, eye = np.array([d.camera for d in draws]).T
+    assert 50 <= vfov.min() < 60 < 80 < vfov.max() <= 90 and 1.4 <= eye.min() < 1.5 < 1.7 < eye.max() <= 1.8
+    assert parse_shift(("camera",), 7).camera == parse_shift(("camera",), 7).camera != (60.0, 1.5)
 
 
 def test_looks_change_the_items_not_the_house() -> None:
@@ -304,3 +309,16 @@ def test_a_hidden_carry_is_never_in_view(tmp_path: Path) -> None:
                and all(g["carrying"] == f["carrying"] for g in frames[k:k + taking_out + 1])]
     assert carried and not any(f["carrying"] in f["visible"] for f in carried)
     assert json.loads((out / "truth" / "shift.json").read_text()) == {"shift": ["carry=hidden"]}
+
+
+@pytest.mark.slow
+def test_another_camera_reaches_the_session_as_a_headset_gives_it(tmp_path: Path) -> None:
+    """camera=VFOV@EYE: session.json's hfov_deg and every pose's y are that camera's, and the items the
+    wearer looks at are still in view (the script aims the head from the new eye height)."""
+    out = record_session(tmp_path / "cam", RecordConfig(seed=3, width=64, height=48, short=True,
+                                                        shift=("camera=80@1.75",)), progress=False)
+    session = read_session(out)
+    assert session.info.hfov_deg == pytest.approx(horizontal_fov_deg(80.0, 64, 48), abs=1e-3)
+    assert all(fr.pose is not None and fr.pose.y == pytest.approx(1.75) for fr in session.frames)
+    frames = [json.loads(line) for line in (out / "truth" / "frames.jsonl").read_text().splitlines()]
+    assert sum(bool(f["visible"]) for f in frames) > len(frames) // 4

@@ -193,28 +193,39 @@ def test_forget_drops_sightings(forget_all: bool) -> None:
     assert r.abstain == forget_all
 
 
-def test_moved_while_the_wearer_was_not_looking_the_confidence_drops() -> None:
-    """Seen at A, then moved by someone else: the wearer stands looking at A for 25 s and does not
-    see it. The answer still points at A (nothing says where it went) but its confidence drops
-    well below that of the same wait spent looking the other way; it does not stay high."""
-    def wait(yaw_deg: float) -> float:
-        answerer = WorldModelAnswerer()
-        answerer.on_enroll(Sighting("mug", 0.0, 0, 0, 1.0, 0.65, A))
-        seen = [Sighting("mug", t, int(t * 10), 0, 0.9, 0.65, A) for t in (1.0, 2.0, 3.0)]
-        for i in range(300):
-            t = round(i * FRAME_S, 3)
-            for s in seen:
-                if s.t == t:
-                    answerer.on_sighting(s)
-            sway = 0.3 * (i // 10 % 2)  # the wearer shifts on their feet: the path keeps a point now and then
-            answerer.alerts(t, Pose(-2.0 - sway, 1.5, 0.0, 0.0 if t <= 3.0 else yaw_deg, -20.0))  # A is 2 m ahead
-        r = answerer.locate("mug", 30.0, seen, None)
-        assert not r.abstain and math.dist(r.position, A) < 1.0
-        return r.confidence
+def wait_unseen(yaw_deg: float, camera: tuple[float, float] = (60.0, 1.0)) -> float:
+    """Seen at A, then moved by someone else: the wearer stands 2 m from A, facing yaw_deg, for 25 s
+    and never sees it. The answer's confidence."""
+    answerer = WorldModelAnswerer(camera=camera)
+    answerer.on_enroll(Sighting("mug", 0.0, 0, 0, 1.0, 0.65, A))
+    seen = [Sighting("mug", t, int(t * 10), 0, 0.9, 0.65, A) for t in (1.0, 2.0, 3.0)]
+    for i in range(300):
+        t = round(i * FRAME_S, 3)
+        for s in seen:
+            if s.t == t:
+                answerer.on_sighting(s)
+        sway = 0.3 * (i // 10 % 2)  # the wearer shifts on their feet: the path keeps a point now and then
+        answerer.alerts(t, Pose(-2.0 - sway, 1.5, 0.0, 0.0 if t <= 3.0 else yaw_deg, -20.0))  # A is 2 m ahead
+    r = answerer.locate("mug", 30.0, seen, None)
+    assert not r.abstain and math.dist(r.position, A) < 1.0
+    return r.confidence
 
-    away, looked = wait(180.0), wait(0.0)
+
+def test_moved_while_the_wearer_was_not_looking_the_confidence_drops() -> None:
+    """The answer still points at A (nothing says where it went) but its confidence drops well below
+    that of the same wait spent looking the other way; it does not stay high."""
+    away, looked = wait_unseen(180.0), wait_unseen(0.0)
     assert away > 0.5
     assert looked < 0.5 * away, (looked, away)
+
+
+def test_looked_at_is_the_sessions_own_camera() -> None:
+    """A 26 degrees to the side is in view of a 90-degree camera and out of view of a 45-degree one:
+    only the wide camera's wait is evidence that the mug is gone (a fixed field of view would treat
+    both cameras alike)."""
+    narrow, wide = wait_unseen(26.0, (45.0, 1.0)), wait_unseen(26.0, (90.0, 1.0))
+    assert narrow > 0.5
+    assert wide < 0.5 * narrow, (wide, narrow)
 
 
 def test_every_answer_carries_its_evidence_energy_and_confidence() -> None:
