@@ -108,6 +108,12 @@ def counts(db: Database) -> tuple[int, int, int]:
     return int(n_keyframes), int(n_patches), int(n_long)
 
 
+def recorded_span(db: Database) -> tuple[float | None, float | None]:
+    """(earliest, latest) wall clock (Unix s) of the stored keyframes; (None, None) when none has one."""
+    lo, hi = db.execute("SELECT MIN(recorded_at), MAX(recorded_at) FROM keyframes").fetchone()
+    return (None if lo is None else float(lo)), (None if hi is None else float(hi))
+
+
 def grid(db: Database, keyframe_id: int) -> tuple[int, int]:
     """The row's (grid_h, grid_w); raises KeyframeNotFoundError."""
     row = db.execute("SELECT grid_h, grid_w FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
@@ -129,14 +135,14 @@ def ids_in_window(db: Database, window: tuple[float, float]) -> np.ndarray:
 
 def times(
     db: Database, layout: Layout, keyframe_ids: list[int], window: tuple[float, float]
-) -> dict[int, tuple[float, int]]:
-    """id -> (t, frame) for those of `keyframe_ids` that have a row with lo < t < hi.
+) -> dict[int, tuple[float, int, float | None]]:
+    """id -> (t, frame, recorded_at) for those of `keyframe_ids` that have a row with lo < t < hi.
 
     An id without a row means the index disagrees with the database; it is dropped and logged.
     """
     # One JSON parameter instead of a placeholder per id: no limit on the number of ids.
     rows = db.execute(
-        "SELECT id, t, frame FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
+        "SELECT id, t, frame, recorded_at FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps(keyframe_ids),),
     ).fetchall()
     if len(rows) != len(set(keyframe_ids)):
@@ -146,7 +152,7 @@ def times(
             len(set(keyframe_ids)) - len(rows), layout.db_path, layout.db_path.parent,
         )
     lo, hi = window
-    return {int(i): (float(t), int(f)) for i, t, f in rows if lo < t < hi}
+    return {int(i): (float(t), int(f), None if w is None else float(w)) for i, t, f, w in rows if lo < t < hi}
 
 
 def embeddings(db: sqlite3.Connection | Database, layout: Layout, keyframe_ids: list[int]) -> dict[int, np.ndarray]:

@@ -11,7 +11,7 @@ Time windows are open intervals: `t_after < t < t_before`.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from sqlite_utils import Database
@@ -104,7 +104,7 @@ class MemoryReader:
         keyframe_ids, cells = split_patch_ids(unique_ids)
         rows = keyframe_table.times(db, self._ctx.layout, np.unique(keyframe_ids).tolist(), window)
         hits = [
-            PatchHit(keyframe_id=k, cell=c, score=s, t=rows[k][0], frame=rows[k][1])
+            PatchHit(keyframe_id=k, cell=c, score=s, t=rows[k][0], frame=rows[k][1], recorded_at=rows[k][2])
             for k, c, s in zip(keyframe_ids.tolist(), cells.tolist(), best.tolist())
             if k in rows
         ]
@@ -196,10 +196,12 @@ class MemoryReader:
         """The wearer's names for places ("this is the kitchen"), oldest first."""
         return place_table.list_all(self._reading())
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         """Counts and sizes: keyframes (both tiers), longterm (keyframes in the long-term tier),
-        patches, items, place_names, db_bytes (with the WAL), index_bytes, total_bytes."""
+        patches, items, place_names, db_bytes (with the WAL), index_bytes, total_bytes; and the
+        wall clock (Unix s, None when empty) of the first and the last keyframe: first_seen, last_seen."""
         n_keyframes, n_patches, n_long = keyframe_table.counts(self._reading())
+        first, last = keyframe_table.recorded_span(self._reading())
         db_bytes = file_bytes(self.folder, (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm"))
         names = (*indexfiles.referenced_files(self.folder), indexfiles.SIDECAR_FILE)
         index_bytes = file_bytes(self.folder, names)
@@ -212,4 +214,6 @@ class MemoryReader:
             "db_bytes": db_bytes,
             "index_bytes": index_bytes,
             "total_bytes": db_bytes + index_bytes,
+            "first_seen": first,
+            "last_seen": last,
         }

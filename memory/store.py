@@ -22,6 +22,7 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 from sqlite_utils import Database
@@ -357,7 +358,7 @@ class MemoryStore:
         """The wearer's names for places, oldest first."""
         return self._queries.place_names()
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         """Counts and sizes (see MemoryReader.stats)."""
         return self._queries.stats()
 

@@ -59,6 +59,7 @@ class PatchHit:
     score: float
     t: float
     frame: int
+    recorded_at: float | None = None  # the keyframe's wall clock (Unix s); None in memories from before schema v2
 
 
 @dataclass(frozen=True)

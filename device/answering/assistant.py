@@ -23,7 +23,8 @@ from device.perception.encoder import Encoding, EncoderRuntime
 from device.speech.asr import COMMON_ITEMS
 from device.speech.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
 from device.perception.keyframes import KeyframeConfig, KeyframeGate
-from device.answering.baseline import BaselineConfig, LastSightingAnswerer, age_text, pronouns, this_is
+from device.answering.baseline import BaselineConfig, LastSightingAnswerer, pronouns, span_text, this_is
+from device.answering.when import when_text
 from device.perception.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
@@ -85,9 +86,10 @@ class Assistant:
         self.place_names = PlaceNames(config.place_names)  # the wearer's names for places, kept in memory
         self.place_names.load(store.place_names())
         self.answerer: LastSightingAnswerer | WorldModelAnswerer = (
-            WorldModelAnswerer(config.world_model, self.place_names, (info.hfov_deg, info.height / info.width))
-            if config.answerer == "world-model"
-            else LastSightingAnswerer(config.baseline))
+            WorldModelAnswerer(config.world_model, self.place_names, (info.hfov_deg, info.height / info.width),
+                               self.said_when) if config.answerer == "world-model"
+            else LastSightingAnswerer(config.baseline, self.said_when))
+        self._walls: dict[tuple[float, int], float] = {}  # (t, frame) of a stored sighting -> its wall clock
         self.intents = IntentParser(config.intents)  # loads its embedding model on first need
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
         self.router = RouteGuide(store, companion)
@@ -116,6 +118,12 @@ class Assistant:
     def wall(self, t: float) -> float:
         """Session time t on the wearer's wall clock (Unix s)."""
         return self.clock_origin_unix + t
+
+    def said_when(self, then_t: float, frame: int | None, now_t: float) -> str:
+        """When (then_t, frame) was, said from now_t on the wearer's wall clock: a keyframe from memory
+        by the wall clock it was stored at (another session's, yesterday's), else this session's."""
+        then = self._walls.get((then_t, frame)) if frame is not None else None
+        return when_text(self.wall(then_t) if then is None else then, self.wall(now_t))
 
     def _position(self, pose: Pose | None, grid: tuple[int, int], cell: int) -> tuple[float, float] | None:
         if pose is None:
@@ -206,7 +214,7 @@ class Assistant:
             return self._left_items(utt)
         if intent.kind == "forget" and (item or intent.duration_s):
             if intent.source != "rule":  # a paraphrase guess ("leave out my phone" misheard): ask, never erase
-                what = f"your {item}" if item else f"the last {age_text(intent.duration_s or 0).removesuffix(' ago')}"
+                what = f"your {item}" if item else f"the last {span_text(intent.duration_s or 0)}"
                 say = f"forget my {item}" if item else f"forget {what}"
                 return self._ack(utt, item, f"Do you want me to forget {what}? Forgetting cannot be undone, "
                                             f"so say \"{say}\" to do it.", abstain=True)
@@ -251,6 +259,8 @@ class Assistant:
         sightings, poses = [], {}
         for h in best.values():
             poses[h.frame] = self._pose_of(self.store.keyframe(h.keyframe_id))
+            if h.recorded_at is not None:
+                self._walls[(h.t, h.frame)] = h.recorded_at
             sightings.append(Sighting(rec.name, h.t, h.frame, h.cell, h.score, rec.threshold,
                                       self._position(poses[h.frame], self.store.grid(h.keyframe_id), h.cell)))
         return sightings, poses
@@ -308,7 +318,8 @@ class Assistant:
             away = math.dist(r.position, here)
             if away >= c.leave_distance_m:
                 left.append(r)
-                parts.append(f"your {rec.name} ({age_text(utt.t - r.evidence.t)}, about {away:.0f} m from here)")
+                seen = self.said_when(r.evidence.t, r.evidence.frame, utt.t)
+                parts.append(f"your {rec.name} ({seen}, about {away:.0f} m from here)")
         if not left:
             watched = ", ".join(i.name for i in carry)
             return self._ack(utt, None, f"I don't think so: nothing I watch ({watched}) was last seen away from you.",
@@ -328,7 +339,7 @@ class Assistant:
             return self._ack(utt, item, f"Done: I forgot your {item} and {res.keyframes} views of it.")
         assert span_s is not None, "forget needs an item or a span"
         t0 = utt.t - span_s
-        span = age_text(span_s).removesuffix(" ago")
+        span = span_text(span_s)
         # By the wearer's wall clock, over every session in memory: "the last 10 min" is what the
         # wearer lived through, whichever session (replay, ask, listen) stored it.
         res = self.store.forget_recorded_since(self.wall(t0))

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from device.answering.when import SaidWhen, ago_text, session_age
 from device.perception.perception import Sighting
 from device.responses import Evidence, Response
 from device.session import Pose
@@ -39,12 +40,13 @@ def confidence(score: float, threshold: float) -> float:
     return float(1.0 / (1.0 + math.exp(-(score - threshold) / 0.03)))
 
 
-def age_text(seconds: float) -> str:
+def span_text(seconds: float) -> str:
+    """A length of time: "30 s", "10 min", "1 min 30 s"."""
     seconds = max(0.0, seconds)
     if seconds < 60:
-        return f"{seconds:.0f} s ago"
+        return f"{seconds:.0f} s"
     m, s = divmod(int(round(seconds)), 60)
-    return f"{m} min {s} s ago" if s else f"{m} min ago"
+    return f"{m} min {s} s" if s else f"{m} min"
 
 
 def distance_from_viewer(position: tuple[float, float] | None, frame: int,
@@ -107,8 +109,10 @@ class _Rest:
 
 
 class LastSightingAnswerer:
-    def __init__(self, config: BaselineConfig = BaselineConfig()) -> None:
+    def __init__(self, config: BaselineConfig = BaselineConfig(), when: SaidWhen = session_age) -> None:
+        """when: how an answer says when the item was seen (device.answering.when)."""
         self.config = config
+        self.when = when
         self._recent: dict[str, list[Sighting]] = {}
         self._rest: dict[str, _Rest] = {}
 
@@ -152,7 +156,7 @@ class LastSightingAnswerer:
             rest.alerted = True
             out.append(Response(
                 t=t, kind="alert", utterance_t=None, item=name,
-                text=f"You left your {name} behind: last seen {age_text(t - s.t)}, about {away:.0f} m back.",
+                text=f"You left your {name} behind: last seen {ago_text(t - s.t)}, about {away:.0f} m back.",
                 abstain=False, confidence=confidence(s.score, s.threshold),
                 evidence=Evidence(s.t, s.frame), position=s.position))
         return out
@@ -171,6 +175,6 @@ class LastSightingAnswerer:
         last = good[-1]
         where = distance_from_viewer(last.position, last.frame, poses)
         return Response(t=t, kind="answer", utterance_t=t, item=item,
-                        text=f"I last saw your {item} {age_text(t - last.t)}{where} (frame {last.frame}).",
+                        text=f"I last saw your {item} {self.when(last.t, last.frame, t)}{where} (frame {last.frame}).",
                         abstain=False, confidence=confidence(last.score, last.threshold),
                         evidence=Evidence(last.t, last.frame), position=last.position)

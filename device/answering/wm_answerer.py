@@ -33,7 +33,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from device.answering.baseline import age_text, distance_from_viewer, pronouns
+from device.answering.baseline import distance_from_viewer, pronouns
+from device.answering.when import SaidWhen, ago_text, session_age
 from device.navigation.guidance import where_from_here
 from device.perception.perception import Sighting, project_point
 from device.answering.place_names import PlaceNames
@@ -63,10 +64,12 @@ def _stayed(item: str) -> str:
 
 class WorldModelAnswerer:
     def __init__(self, config: WorldModelConfig = WorldModelConfig(), place_names: PlaceNames | None = None,
-                 camera: tuple[float, float] = (60.0, 1.0)) -> None:
+                 camera: tuple[float, float] = (60.0, 1.0), when: SaidWhen = session_age) -> None:
         """camera: the session's (horizontal field of view in degrees, frame height / width), for
-        "looked at a place" (session.json's hfov_deg, width and height)."""
+        "looked at a place" (session.json's hfov_deg, width and height). when: how an answer says
+        when the item was seen (device.answering.when)."""
         self.config = config
+        self.when = when
         self.hfov_deg, self.aspect_hw = camera
         self.place_names = place_names or PlaceNames()  # the wearer's names for places, for the answers
         self.places = PlaceMap(config.belief.place_radius_m, config.belief.place_freeze_count)
@@ -239,7 +242,7 @@ class WorldModelAnswerer:
             out.append(Response(
                 t=t, kind="alert", utterance_t=None, item=item,
                 text=f"You left your {item} behind: {_stayed(item)} {place + ', ' if place else ''}where you put "
-                     f"{pronouns(item)[1]} {age_text(t - b.segment_start_t)}, about {away:.0f} m back.",
+                     f"{pronouns(item)[1]} {ago_text(t - b.segment_start_t)}, about {away:.0f} m back.",
                 abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
                 position=b.position, energy=b.energy))
         return out
@@ -314,12 +317,12 @@ class WorldModelAnswerer:
         doubt = (f" {they.capitalize()} {'were' if they == 'they' else 'was'} in your hand then: {they} should be "
                  f"where you put {them} down." if carried_best else
                  f" But I looked there since and did not see {them}." if gone else
-                 f" I never saw {them} moved from where I saw {them} {age_text(t - before.t)}: if this is another "
-                 f"one like {them}, yours may still be there." if before is not None else "")
+                 f" I never saw {them} moved from where I saw {them} {self.when(before.t, None, t)}: if this is "
+                 f"another one like {them}, yours may still be there." if before is not None else "")
         place = self.place_names.describe(b.position, None if carried_best else b.surface, self._others(item))
         return Response(t=t, kind="answer", utterance_t=t, item=item,
                         text=f"Your {item} should be {place + ', ' if place else ''}where I saw {them} "
-                             f"{age_text(t - last.t)}{where} "
+                             f"{self.when(last.t, last.frame, t)}{where} "
                              f"(frame {last.frame}, confidence {b.confidence:.2f}).{doubt}"
                              f"{self._alternative(item, t, b.position, b.confidence)}",
                         abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),

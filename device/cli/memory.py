@@ -65,6 +65,13 @@ def _cmd_stats(args: argparse.Namespace) -> int:
           f"encoder: {stats['embedding_space'] or 'not recorded'}")
     print(f"  on disk: database {size(stats['db_bytes'])}, index {size(stats['index_bytes'])}, "
           f"total {size(stats['total_bytes'])} ({size(per)} per keyframe)")
+    if stats["first_seen"] is not None:
+        from datetime import datetime
+
+        def clock(unix: float) -> str:
+            return datetime.fromtimestamp(unix).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+        print(f"  seen: from {clock(stats['first_seen'])} to {clock(stats['last_seen'])}")
     return 0
 
 

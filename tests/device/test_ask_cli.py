@@ -111,3 +111,37 @@ def test_left_items_synonyms_and_forget_against_a_memory(tmp_path: Path) -> None
         assert store.item("keys") is not None
         assert ask("forget my keys").startswith("Done: I forgot your keys")
         assert store.item("keys") is None and "keys" not in ask("did I leave anything behind?").split(":")[0]
+
+
+@pytest.mark.slow
+def test_an_answer_says_when_by_the_wearers_clock(tmp_path: Path) -> None:
+    """Keys replayed into memory yesterday at 9:14 (session clock t = 1-2 s): "where are my keys?"
+    today says yesterday at 9:14, not "seconds ago" on the session clock; seen five minutes ago, it
+    says so."""
+    from datetime import datetime, timedelta
+
+    from device.app.spoken import SpokenAssistant
+    from device.session import Utterance
+    from memory.store import MemoryStore
+
+    rng = np.random.default_rng(1)
+    dim = 16
+    keys = _unit(rng.standard_normal((1, dim)))
+    yesterday = (datetime.now().astimezone() - timedelta(days=1)).replace(hour=9, minute=14, second=0, microsecond=0)
+
+    def where_keys(seen_at: float) -> str:
+        mem = tmp_path / f"mem-{seen_at:.0f}"
+        with MemoryStore.open(mem, embedding_dim=dim, patch_dim=dim) as store:
+            store.enroll_item("keys", 0.0, keys, 0.9, recorded_at=seen_at)
+            for t in (1.0, 2.0):
+                patches = _unit(rng.standard_normal((4, dim)))
+                patches[1] = keys[0]
+                store.add_keyframe(t, int(t * 10), "replayed", (0.0, 1.5, 0.0, 0.0, -20.0),
+                                   _unit(rng.standard_normal(dim)), patches, (2, 2), recorded_at=seen_at + t)
+        with SpokenAssistant(mem, SpeechConfig()) as spoken:
+            answer = spoken.assistant.on_utterance(Utterance(t=spoken.clock0, text="where are my keys?"))
+        assert not answer.abstain, answer.text
+        return answer.text
+
+    assert "where I saw them at 9:14 yesterday" in where_keys(yesterday.timestamp()), "the wearer's clock"
+    assert "where I saw them 5 minutes ago" in where_keys(time.time() - 300), "within the hour, an age"

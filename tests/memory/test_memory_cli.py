@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 import stat
 from pathlib import Path
 
@@ -43,9 +44,11 @@ def test_stats_reads_dims_from_the_database(memory, capsys) -> None:
     code, out, _ = run(capsys, "stats", "--memory", str(memory), "--json")
     stats = json.loads(out)
     assert code == 0 and (stats["keyframes"], stats["items"], stats["embedding_dim"]) == (20, 1, D)
-    assert stats["item_names"] == ["keys"]
+    assert stats["item_names"] == ["keys"] and (stats["first_seen"], stats["last_seen"]) == (1e9, 1e9 + 19)
     code, out, _ = run(capsys, "stats", "--memory", str(memory))
     assert code == 0 and "1 items (keys)" in out and "kB per keyframe" in out, out  # names and human units
+    first = datetime.fromtimestamp(1e9).astimezone().strftime("%Y-%m-%d %H:%M")
+    assert f"seen: from {first}" in out, out  # when, on the wearer's clock
 
 
 def test_verbose_goes_before_or_after_the_subcommand(memory, capsys) -> None:
