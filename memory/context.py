@@ -34,6 +34,7 @@ from memory.errors import (
     IndexOutOfSyncError,
     IndexSaveError,
     InvalidInputError,
+    ReadOnlyMemoryError,
     StorageError,
     StoreClosedError,
 )
@@ -49,8 +50,9 @@ _REBUILD_BATCH = 512  # keyframes per FAISS add while rebuilding
 class StoreContext:
     """The shared state of one open memory; the attributes are read and written under the locks."""
 
-    def __init__(self, folder: Path, db: Database, config: StoreConfig) -> None:
+    def __init__(self, folder: Path, db: Database, config: StoreConfig, read_only: bool = False) -> None:
         self.folder = folder
+        self.read_only = read_only  # opened read-only: every write raises ReadOnlyMemoryError
         self.config = config
         self.db_path = folder / DB_FILE
         self.db: Database | None = db  # the writer's connection; None once closed
@@ -71,7 +73,7 @@ class StoreContext:
         if schema.META_EMBEDDING_DIM not in meta:
             if embedding_dim is None or patch_dim is None:
                 raise InvalidInputError(f"{folder} is a new memory: pass embedding_dim and patch_dim to create it")
-            with db.atomic():
+            with self.writer("the memory's identity").atomic():
                 schema.write_meta(db, schema.META_EMBEDDING_DIM, str(embedding_dim))
                 schema.write_meta(db, schema.META_PATCH_DIM, str(patch_dim))
                 schema.write_meta(db, schema.META_GENERATION, "0")
@@ -93,8 +95,9 @@ class StoreContext:
         space = meta.get(schema.META_EMBEDDING_SPACE)
         if embedding_space is not None:
             if space is None:
-                with db.atomic():
-                    schema.write_meta(db, schema.META_EMBEDDING_SPACE, embedding_space)
+                if not self.read_only:  # a read-only memory adopts it for this run only
+                    with db.atomic():
+                        schema.write_meta(db, schema.META_EMBEDDING_SPACE, embedding_space)
                 space = embedding_space
             elif space != embedding_space:
                 raise EmbeddingSpaceMismatchError(folder, space, embedding_space)
@@ -106,12 +109,50 @@ class StoreContext:
             raise StoreClosedError(self.folder)
         return self.db
 
+    def load_index(self, repair: bool) -> None:
+        """Load the saved index files, or rebuild the index from memory.db when they are missing,
+        damaged or stale: saved (repair), or in RAM only with the reason kept for verify()."""
+        state = self.db_state()
+        index, why = MemoryIndex.load(self.folder, state)
+        if index is not None:
+            self.index = index
+            if not self.read_only:
+                indexfiles.remove_unreferenced(self.folder)
+            return
+        # A warning only when a saved index was lost; a memory that never saved one (new, or just
+        # imported from an archive, which holds none) has lost nothing.
+        lost = state.keyframes and (self.folder / indexfiles.SIDECAR_FILE).is_file()
+        (logger.warning if lost else logger.info)("rebuilding the search index of %s from memory.db: %s",
+                                                  self.folder, why)
+        if repair:
+            self.rebuild_index()
+        else:  # rebuilt in RAM so that answers stay right; the files are left for verify()
+            self.index = self.index_from_rows()
+            self.index_problem = why
+
+    def rebuild_index(self) -> None:
+        """Rebuild the FAISS indexes from memory.db and save them."""
+        self.writer("a rebuilt search index")
+        self.index = self.index_from_rows()
+        self.dirty = True
+        self.save()
+        logger.info("rebuilt the index of %s: %d keyframes, %d patches", self.folder,
+                    self.index.n_keyframes, self.index.n_patches)
+
+    def writer(self, what: str) -> Database:
+        """The writer's connection for storing `what`; raises ReadOnlyMemoryError on a memory opened
+        read-only, before anything is tried."""
+        db = self.live()
+        if self.read_only:
+            raise ReadOnlyMemoryError(self.folder, what)
+        return db
+
     @contextmanager
     def change(self, what: str) -> Iterator[Database]:
         """One durable change to memory.db: the caller's statements and the next generation in one
         transaction. A full disk or an I/O error becomes StorageError naming `what`; after the
         commit the index files are stale. The caller holds `write_lock`."""
-        db = self.live()
+        db = self.writer(what)
         try:
             with db.atomic():
                 yield db
@@ -154,7 +195,7 @@ class StoreContext:
         with self.write_lock:
             db = self.live()
             db.commit()
-            if not self.dirty:
+            if not self.dirty or self.read_only:  # read-only: a rebuilt index stays in RAM
                 return
             # A checkpoint copies the WAL into memory.db, so the WAL stays short.
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")

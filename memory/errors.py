@@ -135,5 +135,16 @@ class StorageError(MemoryStoreError, OSError):
         )
 
 
+class ReadOnlyMemoryError(MemoryStoreError, PermissionError):
+    """A write to a memory opened read-only (its folder cannot be written); nothing was changed."""
+
+    def __init__(self, folder: Path, what: str) -> None:
+        super().__init__(
+            f"the memory folder {folder} is read-only, so {what} cannot be stored (nothing was changed); "
+            f"reading works (`ami memory stats`, `verify`, `ami ask`): to write, make the folder writable "
+            f"(chmod u+w {folder}) or copy the memory to one you can write"
+        )
+
+
 class ArchiveError(MemoryStoreError):
     """An export or import that cannot go ahead; the message says why and what to do."""

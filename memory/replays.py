@@ -72,7 +72,7 @@ class Replays:
                               self.last_id(), time.time())
         try:
             with self._ctx.write_lock:
-                db = self._ctx.live()
+                db = self._ctx.writer(f"the replay of {session!r}")
                 with db.atomic():
                     db.execute("INSERT OR REPLACE INTO replays VALUES (?, ?, ?, ?, ?)",
                                (record.content_id, record.session, record.first_id, record.last_id,

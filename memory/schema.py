@@ -35,16 +35,18 @@ stored twice; a row goes when none of its keyframes are left (memory/replays.py)
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from sqlite_utils import Database
 
 from memory.config import SYNCHRONOUS_MODES
-from memory.errors import CorruptDatabaseError, SchemaTooNewError
+from memory.errors import CorruptDatabaseError, ReadOnlyMemoryError, SchemaTooNewError
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +155,12 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
-def connect(db_path: Path, synchronous: str = "FULL") -> Database:
-    """Open memory.db through sqlite-utils with the store's connection settings."""
+def connect(db_path: Path, synchronous: str = "FULL", read_only: bool = False) -> Database:
+    """Open memory.db through sqlite-utils with the store's connection settings (read_only: see
+    connect_reader; nothing is written, not even the WAL mode)."""
     assert synchronous in SYNCHRONOUS_MODES, f"synchronous must be one of {SYNCHRONOUS_MODES}"
+    if read_only:
+        return Database(connect_reader(db_path), execute_plugins=False)
     # No sqlite-utils plugins: the memory holds private data and must not run foreign code.
     # check_same_thread=False: the background compaction commits through this connection, always
     # under the store's write lock, so two threads never use it at once.
@@ -175,8 +180,13 @@ def connect(db_path: Path, synchronous: str = "FULL") -> Database:
 
 
 def connect_reader(db_path: Path) -> sqlite3.Connection:
-    """A read-only connection of its own, for queries from another thread (WAL: never blocked)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+    """A read-only connection of its own, for queries from another thread (WAL: never blocked).
+
+    In a folder nobody can write (a read-only mount, or no write permission) SQLite cannot make the
+    WAL's shared-memory file, so the database is opened immutable: read as memory.db holds it (a
+    memory closed cleanly has everything there)."""
+    immutable = "" if os.access(db_path.parent, os.W_OK) else "&immutable=1"
+    conn = sqlite3.connect(f"file:{quote(str(db_path))}?mode=ro{immutable}", uri=True, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     return conn
 
@@ -186,11 +196,14 @@ def user_version(db: Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: Database, db_path: Path) -> int:
-    """Apply the pending migrations in order; returns the schema version now in force."""
+def migrate(db: Database, db_path: Path, read_only: bool = False) -> int:
+    """Apply the pending migrations in order; returns the schema version now in force. A memory
+    opened read-only must need none (ReadOnlyMemoryError)."""
     current = user_version(db)
     if current > LATEST_VERSION:
         raise SchemaTooNewError(db_path, current, LATEST_VERSION)
+    if read_only and current < LATEST_VERSION:
+        raise ReadOnlyMemoryError(db_path.parent, f"the upgrade of memory.db to schema v{LATEST_VERSION}")
     for migration in MIGRATIONS[current:]:
         assert migration.version == current + 1, "MIGRATIONS must be numbered 1, 2, 3, ..."
         with db.atomic():

@@ -17,6 +17,7 @@ background thread (compact.py). docs/memory.md has the whole design.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from concurrent.futures import Future
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
-from memory import indexfiles, inputs, schema, verify
+from memory import inputs, schema, verify
 from memory import keyframes as keyframe_table
 from memory import items as items_table
 from memory import places as place_table
@@ -44,7 +45,7 @@ from memory.errors import (
 from memory.folder import DB_FILE, FolderLock, make_private_file, make_private_folder
 from memory.forget import Forgetting
 from memory.replays import Replays
-from memory.index import PATCH_ID_STRIDE, MemoryIndex, patch_ids
+from memory.index import PATCH_ID_STRIDE, patch_ids
 from memory.reads import MemoryReader
 from memory.types import ForgetResult, ItemRecord, KeyframeHit, KeyframeRecord, PatchHit, PlaceName
 
@@ -60,7 +61,7 @@ class MemoryStore:
     so a query at time t sees only what came strictly before t.
     """
 
-    def __init__(self, context: StoreContext, lock: FolderLock, embedding_space: str | None) -> None:
+    def __init__(self, context: StoreContext, lock: FolderLock | None, embedding_space: str | None) -> None:
         """Private: use `MemoryStore.open`."""
         self.folder = context.folder
         self.config = context.config
@@ -87,6 +88,7 @@ class MemoryStore:
         config: StoreConfig | None = None,
         repair: bool = True,
         create: bool = True,
+        read_only: bool = False,
     ) -> MemoryStore:
         """Open the memory in `folder`, creating it (and the folder) when it does not exist yet.
 
@@ -94,7 +96,9 @@ class MemoryStore:
         given they must match. So must `embedding_space`, the encoder's name for its space, once
         the memory records one (a memory created without it adopts the first one given).
         `repair=False` rebuilds a stale or damaged index in RAM only and leaves the files for
-        `verify()` to report. `create=False` refuses a folder with no memory.
+        `verify()` to report. `create=False` refuses a folder with no memory. `read_only=True` opens
+        an existing memory and writes nothing (no lock, no migration, no index files): reads work,
+        every write raises ReadOnlyMemoryError.
         """
         dims = {"embedding_dim": embedding_dim, "patch_dim": patch_dim}
         for name, value in dims.items():
@@ -102,22 +106,24 @@ class MemoryStore:
                 inputs.whole_number(value, name, minimum=1)
         folder = Path(folder)
         db_path = folder / DB_FILE
-        if not create and not db_path.is_file():
+        if (read_only or not create) and not db_path.is_file():
             raise InvalidInputError(f"{folder} holds no memory ({DB_FILE} is missing); check --memory")
-        make_private_folder(folder)
-        lock = FolderLock(folder)
+        if not read_only:
+            make_private_folder(folder)
+        lock = None if read_only else FolderLock(folder)
         db: Database | None = None
         store: MemoryStore | None = None
         try:
-            make_private_file(db_path)
+            if not read_only:
+                make_private_file(db_path)
             try:
                 config = config or StoreConfig()
-                db = schema.connect(db_path, config.synchronous)
-                schema.migrate(db, db_path)
-                context = StoreContext(folder, db, config)
+                db = schema.connect(db_path, config.synchronous, read_only)
+                schema.migrate(db, db_path, read_only)
+                context = StoreContext(folder, db, config, read_only)
                 space = context.init_meta(embedding_dim, patch_dim, embedding_space)
                 store = cls(context, lock, space)
-                store._load_index(repair)
+                context.load_index(repair and not read_only)
             except sqlite3.OperationalError as e:
                 if "locked" in str(e):
                     raise MemoryInUseError(folder) from e
@@ -129,7 +135,8 @@ class MemoryStore:
                 store._queries.close()
             if db is not None:
                 db.close()
-            lock.close()
+            if lock is not None:
+                lock.close()
             raise
         logger.info("opened %s: %d keyframes, %d items", folder, store.count(), items_table.count(db))
         return store
@@ -137,35 +144,14 @@ class MemoryStore:
     @classmethod
     def open_existing(cls, folder: Path | str, *, config: StoreConfig | None = None,
                       repair: bool = True) -> MemoryStore:
-        """Open a memory that must exist, with the dims it was created with (for `ami memory`)."""
-        return cls.open(folder, config=config, repair=repair, create=False)
-
-    def _load_index(self, repair: bool) -> None:
-        ctx = self._ctx
-        state = ctx.db_state()
-        index, why = MemoryIndex.load(self.folder, state)
-        if index is not None:
-            ctx.index = index
-            indexfiles.remove_unreferenced(self.folder)
-            return
-        # A warning only when a saved index was lost; a memory that never saved one (new, or just
-        # imported from an archive, which holds none) has lost nothing.
-        log = logger.warning if state.keyframes and (self.folder / indexfiles.SIDECAR_FILE).is_file() else logger.info
-        log("rebuilding the search index of %s from memory.db: %s", self.folder, why)
-        if repair:
-            self.rebuild_index()
-        else:  # rebuilt in RAM so that answers stay right; the files are left for verify()
-            ctx.index = ctx.index_from_rows()
-            ctx.index_problem = why
+        """Open a memory that must exist, with the dims it was created with (for `ami memory`);
+        read-only when its folder cannot be written (a read-only mount, no write permission)."""
+        read_only = Path(folder).is_dir() and not os.access(folder, os.W_OK)
+        return cls.open(folder, config=config, repair=repair, create=False, read_only=read_only)
 
     def rebuild_index(self) -> None:
         """Rebuild the FAISS indexes from memory.db and save them (for `ami memory rebuild`)."""
-        ctx = self._ctx
-        ctx.index = ctx.index_from_rows()
-        ctx.dirty = True
-        ctx.save()
-        logger.info("rebuilt the index of %s: %d keyframes, %d patches", self.folder,
-                    ctx.index.n_keyframes, ctx.index.n_patches)
+        self._ctx.rebuild_index()
 
     def save(self) -> None:
         """Commit, and write the index files atomically if they changed (see indexfiles.py).
@@ -187,7 +173,8 @@ class MemoryStore:
             self._queries.close()
             ctx.db.close()
             ctx.db = None
-            self._folder_lock.close()
+            if self._folder_lock is not None:
+                self._folder_lock.close()
             logger.debug("closed %s", self.folder)
 
     def __enter__(self) -> MemoryStore:
@@ -257,7 +244,7 @@ class MemoryStore:
                     recorded_at: float | None = None) -> ItemRecord:
         """Enroll `name` with prototypes (K, Dp) float32. Re-enrolling the same name appends the
         prototypes, replaces the threshold and keeps the first enrollment time."""
-        db = self._live()
+        db = self._ctx.writer(f"item {name!r}")
         recorded = time.time() if recorded_at is None else inputs.finite_float(recorded_at, "recorded_at")
         try:
             return items_table.enroll(db, self._ctx.db_path, self.patch_dim, name, t, prototypes, threshold,
@@ -270,7 +257,8 @@ class MemoryStore:
         """The wearer called where they stand (x, z) `name`; names within replace_radius_m go."""
         recorded = time.time() if recorded_at is None else inputs.finite_float(recorded_at, "recorded_at")
         try:
-            return place_table.name_place(self._live(), name, x, z, t, session, recorded, replace_radius_m)
+            db = self._ctx.writer(f"place name {name!r}")
+            return place_table.name_place(db, name, x, z, t, session, recorded, replace_radius_m)
         except sqlite3.OperationalError as e:
             raise StorageError(self._ctx.db_path, f"place name {name!r}", e) from e
 
