@@ -77,13 +77,14 @@ def _read_only_mount(source: Path, target: Path) -> Iterator[Path]:
 @pytest.mark.skipif(shutil.which("mount") is None or os.geteuid() != 0, reason="needs root's mount")
 def test_a_read_only_folder_reads_and_refuses_writes_in_one_line(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """On a read-only bind mount (what root cannot override): stats and verify work; forget says
+    """On a read-only bind mount (what root cannot override): stats, verify and export work; forget says
     the folder is read-only, with no traceback, and exits 2."""
     folder = _written(tmp_path / "mem")
     with _read_only_mount(folder, tmp_path / "ro") as ro:
         assert main(["memory", "stats", "--memory", str(ro)]) == 0
         assert "6 keyframes" in capsys.readouterr().out
         assert main(["memory", "verify", "--memory", str(ro)]) == 0
+        assert main(["memory", "export", "--memory", str(ro), "--out", str(tmp_path / "copy.tar.gz")]) == 0
         capsys.readouterr()
         assert main(["memory", "forget", "--all", "--yes", "--memory", str(ro)]) == 2
         err = capsys.readouterr().err
