@@ -58,6 +58,9 @@ class StoreConfig:
     nprobe: int = 32  # long-term tier: IVF lists visited per query
     candidates_per_hit: int = 8  # long-term tier: candidates reranked exactly per hit asked for
     min_longterm_train: int = 10_000  # keyframes due for the long-term tier before it is trained
+    # Disk held back in FOLDER/memory.reserve while there is room, and given up on a full disk so that a
+    # forget (or a stopped replay's undo) can still run: deleting rows writes to the WAL first.
+    reserve_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         allowed = {"pq_bytes": (4, 8, 12, 16, 24, 32, 48, 64, 96), "nprobe": range(1, 4097),
@@ -67,6 +70,8 @@ class StoreConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value not in values:
                 shown = values if isinstance(values, tuple) else f"{values.start}..{values.stop - 1}"
                 raise ValueError(f"StoreConfig.{name} must be an integer in {shown}, got {value!r}")
+        if isinstance(self.reserve_bytes, bool) or not isinstance(self.reserve_bytes, int) or self.reserve_bytes < 0:
+            raise ValueError(f"StoreConfig.reserve_bytes must be an integer >= 0, got {self.reserve_bytes!r}")
         if self.synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(
                 f"StoreConfig.synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, got {self.synchronous!r}"

@@ -125,10 +125,15 @@ class StoreContext:
         (logger.warning if lost else logger.info)("rebuilding the search index of %s from memory.db: %s",
                                                   self.folder, why)
         if repair:
-            self.rebuild_index()
-        else:  # rebuilt in RAM so that answers stay right; the files are left for verify()
-            self.index = self.index_from_rows()
-            self.index_problem = why
+            try:
+                self.rebuild_index()
+                return
+            except IndexSaveError as e:  # a full disk: serve the rebuilt index from RAM, save it later
+                logger.warning("%s", e)
+                why = f"{why}; the rebuilt index could not be saved ({e.__cause__})"
+        # rebuilt in RAM so that answers stay right; the files are left for verify()
+        self.index = self.index if repair else self.index_from_rows()
+        self.index_problem = why
 
     def rebuild_index(self) -> None:
         """Rebuild the FAISS indexes from memory.db and save them."""
@@ -197,8 +202,12 @@ class StoreContext:
             db.commit()
             if not self.dirty or self.read_only:  # read-only: a rebuilt index stays in RAM
                 return
-            # A checkpoint copies the WAL into memory.db, so the WAL stays short.
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # A checkpoint copies the WAL into memory.db, so the WAL stays short; on a full disk the
+            # rows stay in the WAL, as durable, and the next save checkpoints.
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.OperationalError as e:
+                logger.info("%s: WAL not checkpointed (%s); the next save will", self.folder, e)
             state = self.db_state()
             index = self.index
             if (state.keyframes, state.patches, state.longterm) != (

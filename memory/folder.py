@@ -7,6 +7,7 @@
       index.json       sidecar: names the index files, their sha256, and the database state
                        (store id, generation, counts) they were built from
       memory.lock      flock'd while a MemoryStore has the folder open
+      memory.reserve   disk held back for a forget on a full disk (StoreConfig.reserve_bytes)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 DB_FILE = "memory.db"
 LOCK_FILE = "memory.lock"
+RESERVE_FILE = "memory.reserve"
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -47,6 +49,34 @@ def make_private_file(path: Path) -> None:
         if mode != FILE_MODE:
             logger.warning("%s had mode %o; setting it to %o", path, mode, FILE_MODE)
     os.chmod(path, FILE_MODE)  # O_CREAT's mode is masked by the umask
+
+
+def keep_reserve(folder: Path, nbytes: int) -> None:
+    """Hold nbytes of disk in FOLDER/memory.reserve (allocated, not sparse) when it is missing and
+    there is room; on a disk without room there is simply no reserve (logged)."""
+    path = folder / RESERVE_FILE
+    if nbytes <= 0 or (path.is_file() and path.stat().st_size >= nbytes):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+        try:
+            os.posix_fallocate(fd, 0, nbytes)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        path.unlink(missing_ok=True)
+        logger.info("no room for %s's %d-byte reserve (%s); a forget on a full disk may fail", folder, nbytes,
+                    e.strerror)
+
+
+def release_reserve(folder: Path) -> bool:
+    """Give the reserve back to the disk (a full disk, to forget); whether there was one."""
+    path = folder / RESERVE_FILE
+    if not path.is_file():
+        return False
+    path.unlink()
+    logger.warning("the disk holding %s is full: gave up its reserve so that the forget can run", folder)
+    return True
 
 
 def file_bytes(folder: Path, names: tuple[str, ...]) -> int:

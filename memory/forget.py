@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlite_utils import Database
 
-from memory import inputs
-from memory.errors import InvalidInputError, ItemNotFoundError, StorageError
+from memory import indexfiles, inputs
+from memory.errors import IndexSaveError, InvalidInputError, ItemNotFoundError, StorageError
+from memory.folder import release_reserve
 from memory.index import patch_ids
 from memory.keyframes import ids_near
 from memory.places import near as places_near
@@ -83,13 +84,13 @@ def all_items(db: Database) -> list[str]:
     return [row[0] for row in db.execute("SELECT name FROM items").fetchall()]
 
 
-def cells_of(db: Database, keyframe_ids: np.ndarray) -> tuple[np.ndarray, list[int]]:
+def cells_of(db: Database, keyframe_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ids that have a row, their cell counts), in id order."""
     rows = db.execute(
         "SELECT id, grid_h * grid_w FROM keyframes WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
         (json.dumps([int(i) for i in keyframe_ids]),),
     ).fetchall()
-    return np.array([r[0] for r in rows], np.int64), [int(r[1]) for r in rows]
+    return np.array([r[0] for r in rows], np.int64), np.array([int(r[1]) for r in rows], np.int64)
 
 
 # Which place names a forget removes: a condition on place_names rows, and its parameters.
@@ -160,7 +161,11 @@ class Forgetting:
     def erase(self, keyframe_ids: np.ndarray, item_names: list[str], places: Places = NO_PLACES,
               dry_run: bool = False) -> ForgetResult:
         """Delete the rows and index entries, save the index files and truncate the WAL, so no
-        copy of what was forgotten survives in the folder. dry_run: only count what would go."""
+        copy of what was forgotten survives in the folder. dry_run: only count what would go.
+
+        The keyframes go in batches of at most half the disk reserve (StoreConfig.reserve_bytes),
+        the WAL truncated after each: on a full disk, once the reserve is given up, a forget of any
+        size fits (each batch is one transaction; one that fails leaves the batches before it done)."""
         ctx = self._ctx
         with ctx.write_lock:
             ids, cells = cells_of(ctx.live(), keyframe_ids)
@@ -168,7 +173,29 @@ class Forgetting:
                 named = int(ctx.live().execute(f"SELECT COUNT(*) FROM place_names WHERE {places[0]}",
                                                places[1]).fetchone()[0])
                 return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)), place_names=named)
-            pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)]) if len(ids) else ids
+            batches = _batches(cells, 2 * ctx.layout.patch_dim, ctx.config.reserve_bytes // 2)
+            for k, batch in enumerate(batches):
+                if k:
+                    ctx.scrub_wal(strict=False)  # the next batch reuses the WAL's room
+                last = k == len(batches) - 1
+                named = self._erase_batch(ids[batch], cells[batch], item_names if last else [],
+                                          places if last else NO_PLACES)
+            try:
+                ctx.save()  # the old index files held the forgotten vectors: replace them now
+            except IndexSaveError as e:  # a full disk: remove them instead; the next open rebuilds
+                indexfiles.remove_all(ctx.folder)
+                ctx.index_problem = f"removed after a forget that could not save them ({e.__cause__})"
+            ctx.scrub_wal()
+        logger.info("forgot %d keyframes, %d items and %d place names in %s", len(ids), len(item_names), named,
+                    ctx.folder)
+        return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)), place_names=named)
+
+    def _erase_batch(self, ids: np.ndarray, cells: np.ndarray, item_names: list[str], places: Places) -> int:
+        """One transaction of erase (the caller holds the write lock); on a full disk, once more
+        after giving up the reserve. The number of place names deleted."""
+        ctx = self._ctx
+        pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)]) if len(ids) else ids
+        for last_try in (False, True):
             try:
                 with ctx.change("the forget") as db:
                     named = delete_rows(db, ids, item_names, places)
@@ -176,11 +203,18 @@ class Forgetting:
                     # id without its row.
                     with ctx.index_lock:
                         ctx.index.remove(ids, pids)
+                return named
             except StorageError:
                 ctx.index = ctx.index_from_rows()  # the rows stayed: put them back
-                raise
-            ctx.save()  # the old index files held the forgotten vectors: replace them now
-            ctx.scrub_wal()
-        logger.info("forgot %d keyframes, %d items and %d place names in %s", len(ids), len(item_names), named,
-                    ctx.folder)
-        return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)), place_names=named)
+                if last_try or not release_reserve(ctx.folder):  # a full disk: the reserve makes room
+                    raise
+        raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _batches(cells: np.ndarray, bytes_per_cell: int, max_bytes: int) -> list[np.ndarray]:
+    """Index arrays splitting keyframes (with `cells` patches each) into runs of at most max_bytes of
+    patches (at least one keyframe each); one run when max_bytes is 0 (no reserve)."""
+    if max_bytes <= 0 or len(cells) == 0:
+        return [np.arange(len(cells))]
+    run = np.cumsum(np.asarray(cells, np.int64) * bytes_per_cell) // max_bytes
+    return [np.flatnonzero(run == r) for r in np.unique(run)]

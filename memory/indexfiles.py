@@ -172,6 +172,13 @@ def referenced_files(folder: Path) -> set[str]:
     return {str(entry.get("file")) for entry in files.values() if isinstance(entry, dict)}
 
 
+def remove_all(folder: Path) -> None:
+    """Delete the sidecar (the commit point) and then every index file: the memory has no saved
+    index until the next save, and the next open rebuilds it from memory.db."""
+    (folder / SIDECAR_FILE).unlink(missing_ok=True)
+    remove_unreferenced(folder)
+
+
 def remove_unreferenced(folder: Path) -> None:
     """Delete our temp files and the index files the sidecar does not name (older saves)."""
     keep = referenced_files(folder)

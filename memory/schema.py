@@ -155,9 +155,10 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
-def connect(db_path: Path, synchronous: str = "FULL", read_only: bool = False) -> Database:
+def connect(db_path: Path, synchronous: str = "FULL", read_only: bool = False, wal_bytes: int = 0) -> Database:
     """Open memory.db through sqlite-utils with the store's connection settings (read_only: see
-    connect_reader; nothing is written, not even the WAL mode)."""
+    connect_reader; nothing is written, not even the WAL mode). wal_bytes: checkpoint the WAL into
+    memory.db whenever it holds this much (0: SQLite's default, about 4 MB)."""
     assert synchronous in SYNCHRONOUS_MODES, f"synchronous must be one of {SYNCHRONOUS_MODES}"
     if read_only:
         return Database(connect_reader(db_path), execute_plugins=False)
@@ -176,6 +177,9 @@ def connect(db_path: Path, synchronous: str = "FULL", read_only: bool = False) -
     # Deleted content is overwritten with zeros, so forgotten rows do not linger in free pages.
     db.execute("PRAGMA secure_delete = ON")
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if wal_bytes > 0:
+        page = int(db.execute("PRAGMA page_size").fetchone()[0])
+        db.execute(f"PRAGMA wal_autocheckpoint = {max(wal_bytes // page, 16)}")
     return db
 
 

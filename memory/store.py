@@ -35,14 +35,9 @@ from memory import places as place_table
 from memory.compact import CompactResult, Compaction
 from memory.config import StoreConfig
 from memory.context import StoreContext
-from memory.errors import (
-    CorruptDatabaseError,
-    IndexOutOfSyncError,
-    InvalidInputError,
-    MemoryInUseError,
-    StorageError,
-)
-from memory.folder import DB_FILE, FolderLock, make_private_file, make_private_folder
+from memory.errors import (CorruptDatabaseError, IndexOutOfSyncError, IndexSaveError, InvalidInputError,
+                           MemoryInUseError, MemoryStoreError, StorageError)
+from memory.folder import DB_FILE, FolderLock, keep_reserve, make_private_file, make_private_folder
 from memory.forget import Forgetting
 from memory.replays import Replays
 from memory.index import PATCH_ID_STRIDE, patch_ids
@@ -111,6 +106,8 @@ class MemoryStore:
         if not read_only:
             make_private_folder(folder)
         lock = None if read_only else FolderLock(folder)
+        if lock is not None:
+            keep_reserve(folder, (config or StoreConfig()).reserve_bytes)
         db: Database | None = None
         store: MemoryStore | None = None
         try:
@@ -118,7 +115,9 @@ class MemoryStore:
                 make_private_file(db_path)
             try:
                 config = config or StoreConfig()
-                db = schema.connect(db_path, config.synchronous, read_only)
+                # the WAL is checkpointed at a quarter of the disk reserve, so that on a full disk
+                # the reserve can take in what the WAL still holds (see Forgetting.erase)
+                db = schema.connect(db_path, config.synchronous, read_only, config.reserve_bytes // 4)
                 schema.migrate(db, db_path, read_only)
                 context = StoreContext(folder, db, config, read_only)
                 space = context.init_meta(embedding_dim, patch_dim, embedding_space)
@@ -162,13 +161,18 @@ class MemoryStore:
         self._ctx.save()
 
     def close(self) -> None:
-        """Save and release the folder. Closing twice is harmless."""
+        """Save and release the folder. Closing twice is harmless. Index files that cannot be
+        written (a full disk) are logged, not raised: memory.db holds everything, and the next
+        open rebuilds the index from it."""
         ctx = self._ctx
         if ctx.db is None:
             return
         try:
             self._compaction.stop()
-            ctx.save()
+            try:
+                ctx.save()
+            except IndexSaveError as e:
+                logger.warning("%s", e)
         finally:
             self._queries.close()
             ctx.db.close()
@@ -183,7 +187,13 @@ class MemoryStore:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+            return
+        try:  # the error that ended the block is the one to report: closing's own only joins it
+            self.close()
+        except (MemoryStoreError, sqlite3.Error) as e:
+            exc.add_note(f"closing the memory at {self.folder} then also failed: {e}")
 
     def __repr__(self) -> str:
         state = "closed" if self._ctx.db is None else f"{self._ctx.index.n_keyframes} keyframes"

@@ -115,6 +115,11 @@ class Assistant:
             self._recent.popleft()
         return enc
 
+    @property
+    def last_t(self) -> float:
+        """The session time of the last frame seen in full (0 before any)."""
+        return 0.0 if self._last is None else self._last[0].t
+
     def wall(self, t: float) -> float:
         """Session time t on the wearer's wall clock (Unix s)."""
         return self.clock_origin_unix + t

@@ -98,32 +98,58 @@ def spoken_utterances(session: Session, config: SpeechConfig) -> list[Utterance]
 
 
 def _feed(session: Session, assistant: Assistant, frames: list, utterances: list[Utterance], heard: list[float],
-          progress: bool) -> list[Response]:
-    """The frames and utterances in the order the wearer saw and said them; the responses."""
-    responses: list[Response] = []
-    u = 0
+          progress: bool, responses: list[Response]) -> float:
+    """The frames and utterances in the order the wearer saw and said them; each response joins
+    `responses` as it is given (so a replay that stops keeps what it said). The last frame's t."""
+    u, t = 0, 0.0
     for fr in tqdm(frames, desc=f"replay {session.path.name}", unit="frame", disable=not progress):
         while u < len(utterances) and heard[u] < fr.t:
             responses.append(assistant.on_utterance(utterances[u], heard[u]))
             u += 1
         responses.extend(assistant.on_frame(fr, session.load_frame(fr.i)))
+        t = fr.t
     for k in range(u, len(utterances)):
         responses.append(assistant.on_utterance(utterances[k], heard[k]))
-    return responses
+    return t
 
 
-def _undo(store: MemoryStore, session: Session, after_id: int, items_before: set[str], folder: Path) -> None:
-    """Take what a replay that stopped stored out of the memory again; the replay's own error is
-    what the caller reports, so a failure here is logged with what to do, not raised over it."""
+def _write_responses(out: Path, responses: list[Response], session: Session) -> Path:
+    """`responses`, each carrying the session's content id, written atomically to `out`."""
+    try:
+        write_text_atomic(out, jsonl([dataclasses.replace(r, session=session.content_id).to_json()
+                                      for r in responses]))
+    except OSError as e:
+        raise OutputError(f"{out}: could not write responses ({e.strerror})") from e
+    return out
+
+
+def _disk_full(session: Session, folder: Path, reached_t: float, used_bytes: int, written: Path | None,
+               undone: bool) -> AmiError:
+    """The one-line error of a replay that filled the disk: what is free now and about what the
+    whole session needs (what it wrote so far, scaled to its length)."""
+    free = shutil.disk_usage(folder).free
+    whole = used_bytes * session.duration_s / max(reached_t, 1e-3)
+    said = f"; the responses up to then are in {written}" if written else ""
+    memory = "the replay was taken back out of the memory" if undone else "what it stored is still in the memory"
+    return AmiError(f"{folder}: the disk filled up at t = {reached_t:.1f} s of {session.duration_s:.0f} s; "
+                    f"{memory}{said}. The whole session needs about {whole / 1e6:.0f} MB and {free / 1e6:.1f} MB "
+                    f"is free: make room and replay it again")
+
+
+def _undo(store: MemoryStore, session: Session, after_id: int, items_before: set[str], folder: Path) -> bool:
+    """Take what a replay that stopped stored out of the memory again, and say whether it could; the
+    replay's own error is what the caller reports, so a failure here is logged with what to do, not
+    raised over it."""
     try:
         new_items = sorted({i.name for i in store.items()} - items_before)
         undone = store.replays.undo(session.path.name, after_id, new_items)
     except Exception as e:  # noqa: BLE001 (reported, and the replay's error is raised next)
         log.error("%s: could not take the stopped replay out of %s again (%s); its keyframes have ids above %d: "
                   "`ami memory forget --all` or a fresh --memory", session.path.name, folder, e, after_id)
-        return
+        return False
     log.warning("%s: the replay stopped; its %d keyframes were taken out of %s again",
                 session.path.name, undone.keyframes, folder)
+    return True
 
 
 def _make_room(store: MemoryStore, session: Session, folder: Path, replace: bool) -> None:
@@ -152,6 +178,8 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
     until_t: stop there (frames and utterances heard after it are not fed); inspect: called with
     the assistant at the end, while its memory is still open (`ami explain` reads its belief).
     """
+    from memory.errors import StorageError
+    from memory.folder import DB_FILE, file_bytes
     from memory.store import MemoryStore
 
     if out is not None:
@@ -188,10 +216,13 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
             frames = [fr for fr in session.frames if until_t is None or fr.t <= until_t]
             items_before = {i.name for i in store.items()}
             try:
-                responses = _feed(session, assistant, frames, utterances, heard, config.progress)
-            except BaseException:  # a bad frame, Ctrl-C: what this replay stored goes
-                if memory_dir is not None:
-                    _undo(store, session, after_id, items_before, folder)
+                _feed(session, assistant, frames, utterances, heard, config.progress, responses)
+            except BaseException as e:  # a bad frame, a full disk, Ctrl-C: what this replay stored goes
+                used = file_bytes(folder, (DB_FILE, DB_FILE + "-wal"))
+                undone = memory_dir is not None and _undo(store, session, after_id, items_before, folder)
+                if isinstance(e, StorageError):  # a full disk: say so in one line, keep what was said
+                    written = _write_responses(out, responses, session) if out is not None else None
+                    raise _disk_full(session, folder, assistant.last_t, used, written, undone) from e
                 raise
             keyframes = assistant.keyframes
             if until_t is None:
@@ -204,9 +235,6 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
             shutil.rmtree(tmp, ignore_errors=True)
     responses = [dataclasses.replace(r, session=session.content_id) for r in responses]
     if out is not None:
-        try:
-            write_text_atomic(out, jsonl([r.to_json() for r in responses]))
-        except OSError as e:
-            raise OutputError(f"{out}: could not write responses ({e.strerror})") from e
+        _write_responses(out, responses, session)
     log.info("replayed %d frames (%d keyframes) in %.1f s", len(session.frames), keyframes, wall)
     return ReplayResult(responses, len(frames), keyframes, wall, memory_dir)

@@ -3,12 +3,7 @@ writing says the folder is read-only and changes nothing."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -16,6 +11,7 @@ import pytest
 from device.cli.main import main
 from memory import MemoryStore
 from memory.errors import ReadOnlyMemoryError
+from mounts import CAN_MOUNT, read_only_mount
 
 D, DP, GRID = 8, 4, (2, 2)
 
@@ -60,27 +56,13 @@ def test_opened_read_only_it_reads_and_writes_nothing(tmp_path: Path) -> None:
     assert after.get("memory.db-wal", b"") == b"", "a read-only open wrote to the WAL"
 
 
-@contextlib.contextmanager
-def _read_only_mount(source: Path, target: Path) -> Iterator[Path]:
-    """`source` bind-mounted read-only at `target` (root only); skips the test where mounting is not
-    allowed."""
-    target.mkdir()
-    done = subprocess.run(["mount", "--bind", "-o", "ro", str(source), str(target)], capture_output=True)
-    if done.returncode != 0 or os.access(target, os.W_OK):
-        pytest.skip(f"cannot bind-mount read-only here: {done.stderr.decode().strip()}")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", str(target)], check=True)
-
-
-@pytest.mark.skipif(shutil.which("mount") is None or os.geteuid() != 0, reason="needs root's mount")
+@pytest.mark.skipif(not CAN_MOUNT, reason="needs root's mount")
 def test_a_read_only_folder_reads_and_refuses_writes_in_one_line(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """On a read-only bind mount (what root cannot override): stats, verify and export work; forget says
     the folder is read-only, with no traceback, and exits 2."""
     folder = _written(tmp_path / "mem")
-    with _read_only_mount(folder, tmp_path / "ro") as ro:
+    with read_only_mount(folder, tmp_path / "ro") as ro:
         assert main(["memory", "stats", "--memory", str(ro)]) == 0
         assert "6 keyframes" in capsys.readouterr().out
         assert main(["memory", "verify", "--memory", str(ro)]) == 0
