@@ -150,14 +150,15 @@ class Assistant:
                                                    self._position(fr.pose, enc.grid, cell)))
 
     # -- utterances ------------------------------------------------------------------------
-    def on_utterance(self, utt: Utterance, heard_t: float | None = None) -> Response:
+    def on_utterance(self, utt: Utterance, heard_t: float | None = None, intent: Intent | None = None) -> Response:
         """Handle an utterance once it has been heard in full, at heard_t (default: its onset).
 
         Frames up to heard_t have been seen; the response comes after heard_t plus compute time.
+        intent: the utterance's intent when the caller has parsed it already (the spoken path).
         """
         started = time.perf_counter()
         heard = utt.t if heard_t is None else max(utt.t, heard_t)
-        intent = self.intents.parse(utt.text)
+        intent = intent or self.intents.parse(utt.text)
         log.info("utterance %r at t=%.1f: %s %s (confidence %.2f, %s)", utt.text, utt.t, intent.kind,
                  intent.item, intent.confidence, intent.source)
         r = self._dispatch(utt, intent)

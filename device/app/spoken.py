@@ -267,7 +267,7 @@ class SpokenAssistant:
         utt = Utterance(t=t + heard.onset_s, text=heard.text,
                         audio=(t + heard.onset_s, t + (heard.end_s or heard.onset_s)))
         intent = self.assistant.intents.parse(heard.text)
-        response = self.assistant.on_utterance(utt, heard_t=utt.audio[1] if utt.audio else None)
+        response = self.assistant.on_utterance(utt, heard_t=utt.audio[1] if utt.audio else None, intent=intent)
         latency = time.perf_counter() - started
         log.info("answer to %r: %s", heard.text, response.text)
         if speak and self.speaker is not None:
