@@ -25,7 +25,6 @@ frame's sightings extend each item's chain, and a query only adds the query-time
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import logging
 import math
@@ -40,7 +39,7 @@ from device.perception.perception import Sighting, project_point
 from device.answering.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
-from device.answering.moves import IN_HAND_FOLLOWS, unconfirmed_move
+from device.answering.moves import IN_HAND_FOLLOWS, in_hand, let_go_at, unconfirmed_move
 from device.answering.wm_config import WorldModelConfig
 from worldmodel.belief import CARRIED, Belief, Observation, PlaceMap
 from worldmodel.carry import CarryEvidence, View
@@ -226,14 +225,18 @@ class WorldModelAnswerer:
                 continue
             self._checked_t[item] = t
             b = self._live(item, t)  # "carried" pays for the time since it was seen
-            if (b.state == CARRIED or not b.moved or b.abstain or b.position is None or not b.support
+            let_go = self._let_go(item, t, b)
+            if let_go is not None:  # carried, and gone from the hand: put down where last seen
+                b = let_go
+            elif (b.state == CARRIED or not b.moved or b.abstain or b.position is None or not b.support
                     or b.segment_start_t is None or min(b.carried_margin, b.margin) < c.alert_margin
                     or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
                 continue
+            assert b.position is not None and b.segment_start_t is not None
             away = math.dist((pose.x, pose.z), b.position)
             carry_from = max(self._alerted_t.get(item, -math.inf), b.segment_start_t - c.in_hand_window_s)
-            if (away < c.leave_distance_m or self._same_rest(item, b.position)
-                    or self._in_hand(item, carry_from, b.segment_start_t) < c.min_in_hand):
+            held = in_hand(self._held.get(item, []), carry_from, b.segment_start_t, c.min_carry_m)
+            if away < c.leave_distance_m or self._same_rest(item, b.position) or held < c.min_in_hand:
                 continue
             last = seen[b.support[-1]][1]
             self._alerted_t[item] = t
@@ -247,17 +250,18 @@ class WorldModelAnswerer:
                 position=b.position, energy=b.energy))
         return out
 
-    def _in_hand(self, item: str, after_t: float, until_t: float) -> int:
-        """How many times the item was seen in the wearer's hand in (after_t, until_t]: sightings that
-        kept their place in the wearer's view while the wearer moved (`worldmodel.carry`), wherever
-        in the view and at whatever range the hand holds it. A put-down follows a pick-up. A carry
-        also goes somewhere: none are counted unless the wearer's positions at them span
-        min_carry_m (look-alikes in front of a wearer standing still are not a carry)."""
-        seen = self._held.get(item, [])  # in time order
-        held = [w for _, w in seen[bisect.bisect_right(seen, after_t, key=lambda p: p[0]):
-                                   bisect.bisect_right(seen, until_t, key=lambda p: p[0])]]  # not the whole day
-        span = float(np.hypot(*np.ptp(np.array(held), axis=0))) if held else 0.0  # the wearer's box diagonal
-        return len(held) if span >= self.config.min_carry_m else 0
+    def _let_go(self, item: str, t: float, b: Belief) -> Belief | None:
+        """The belief that the item rests where it was last seen in hand, when the belief says
+        carried but the hand has long stopped showing it (`moves.let_go_at`); else None."""
+        if b.state != CARRIED or b.abstain:
+            return None
+        at = let_go_at(self._held.get(item, []), self._alerted_t.get(item, -math.inf), self._last_seen_t[item], t)
+        seen = self._seen[item]
+        k = next((k for k in range(len(seen) - 1, -1, -1) if seen[k][0].t == at), None)
+        if at is None or k is None or seen[k][0].position is None:
+            return None
+        return dataclasses.replace(b, position=seen[k][0].position, support=(k,), segment_start_t=at,
+                                   surface=None, confidence=min(b.confidence, 0.5))
 
     def _same_rest(self, item: str, position: tuple[float, float]) -> bool:
         """Whether `position` is within min_move_m of where the item was enrolled or alerted."""

@@ -18,8 +18,10 @@ from typing import Any
 from device.errors import SessionError
 from device.session import Session
 
-RECORDER_ALERT_AFTER_S = 60.0  # ami record-sim: an alert counts from the put-down to this long after leaving
-FOREIGN_ALERT_AFTER_S = 30.0  # the other generator's scorer: from leaving to this long after
+# One rule for every generator, as the independent one scores it: an alert about a left item counts from
+# the moment the wearer leaves the item's room to this long after. "You left your keys" said while the
+# wearer is still in the room is premature: it counts as a false alert, and the event as missed.
+ALERT_AFTER_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def load_truth(session: Session) -> Truth:
     queries = tuple(Query(q["t"], q["item"], bool(q.get("seen")) and bool(q.get("exists", True)), q.get("room"),
                           _xz(q.get("position")), bool(q.get("carried")))
                     for q in _load(session, "queries.jsonl"))
-    left = tuple(LeftEvent(e["item"], e["t"], (e.get("put_t", e["t"]), e["t"] + RECORDER_ALERT_AFTER_S))
+    left = tuple(LeftEvent(e["item"], e["t"], (e["t"], e["t"] + ALERT_AFTER_S))
                  for e in _load(session, "left_behind.jsonl"))
     return Truth(rooms, queries, left, "ami record-sim")
 
@@ -92,6 +94,6 @@ def _foreign(session: Session) -> Truth:
                   for name, r in _load(session, "rooms.json").items())
     queries = tuple(Query(q["t"], q["item"], not q.get("never_seen", False), q.get("room"), _xz(q.get("pos")))
                     for q in _load(session, "queries.jsonl"))
-    left = tuple(LeftEvent(e["item"], e["t_leave"], (e["t_leave"], e["t_leave"] + FOREIGN_ALERT_AFTER_S))
+    left = tuple(LeftEvent(e["item"], e["t_leave"], (e["t_leave"], e["t_leave"] + ALERT_AFTER_S))
                  for e in _load(session, "left_items.jsonl"))
     return Truth(rooms, queries, left, "foreign")

@@ -45,6 +45,7 @@ def test_metrics_by_hand(session) -> None:
         _r(5.2, "answer", 5.0, "keys", pos=(1.0, 4.0)),  # room 0, right; error 3 m
         _r(8.1, "answer", 8.0, "mug", ev=Evidence(3.0, 3)),  # no position: the wearer was in room 1, wrong
         _r(12.1, "answer", 12.0, "passport", abstain=True),  # right to abstain
+        _r(9.0, "alert", None, "phone"),  # before the wearer left the room: premature, a false alarm
         _r(11.0, "alert", None, "phone"),  # 1 s after leaving: a hit
         _r(15.0, "alert", None, "keys"),  # no such event: a false alarm
     ]
@@ -53,8 +54,8 @@ def test_metrics_by_hand(session) -> None:
     assert m["locate"]["median_position_error_m"] == pytest.approx(3.0)
     assert m["locate"]["abstention_on_never_seen"] == 1.0
     assert m["locate"]["false_abstention_rate"] == 0.0
-    assert (m["alerts"]["precision"], m["alerts"]["recall"]) == (0.5, 1.0)
-    assert m["alerts"]["f1"] == pytest.approx(2 / 3)
+    assert (m["alerts"]["precision"], m["alerts"]["recall"]) == (pytest.approx(1 / 3), 1.0)
+    assert m["alerts"]["f1"] == pytest.approx(0.5)
     assert m["alerts"]["median_delay_s"] == pytest.approx(1.0)
     assert m["latency"]["median_s"] == pytest.approx(0.1)
     assert "room accuracy" in format_table(m)

@@ -26,9 +26,11 @@ def wearer_at(t: float) -> tuple[float, float]:
     return float(np.interp(t, path_t, path_x)), 0.0
 
 
-def walk(answerer: WorldModelAnswerer, items: tuple[str, ...], until_s: float = 40.0, in_hand: bool = True) -> list:
+def walk(answerer: WorldModelAnswerer, items: tuple[str, ...], until_s: float = 40.0, in_hand: bool = True,
+         seen_at_rest: bool = True) -> list:
     """Drive the answerer as the assistant does: sightings of a keyframe, then the frame's alerts.
-    in_hand: the item is seen in the wearer's hand on the way from A to B."""
+    in_hand: the item is seen in the wearer's hand on the way from A to B; seen_at_rest: and then
+    resting at B."""
     out = []
     for item in items:
         answerer.on_enroll(Sighting(item, 0.0, 0, 0, 1.0, 0.65, A))
@@ -39,7 +41,7 @@ def walk(answerer: WorldModelAnswerer, items: tuple[str, ...], until_s: float = 
                 answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.65, A))
             if in_hand and t in (6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0):
                 answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.65, (wearer_at(t)[0] + 1.3, 0.0)))
-            if t in (15.0, 16.0, 17.0):
+            if seen_at_rest and t in (15.0, 16.0, 17.0):
                 answerer.on_sighting(Sighting(item, t, i, 0, 0.9, 0.65, B))
         x, z = wearer_at(t)
         out += answerer.alerts(t, Pose(x, 1.5, z, 0.0, -20.0))
@@ -52,6 +54,26 @@ def test_one_alert_per_left_behind_event() -> None:
     a = alerts[0]
     assert a.kind == "alert" and a.item == "keys" and a.evidence is not None
     assert a.t > 17.0 and math.dist(a.position, B) < 1.0
+
+
+def test_put_down_unrecognised_where_it_rests_still_alerts() -> None:
+    """Seen in hand every second on the way, then never again (too small or side-on where it rests):
+    long after the hand stopped showing it, it was put down where last seen. One alert, there."""
+    alerts = walk(WorldModelAnswerer(), ("keys",), seen_at_rest=False)
+    last_in_hand = (wearer_at(12.0)[0] + 1.3, 0.0)
+    assert len(alerts) == 1 and math.dist(alerts[0].position, last_in_hand) < 0.5, alerts
+    assert alerts[0].confidence <= 0.5 and alerts[0].t >= 12.0 + math.log(100) / 1.0
+
+
+def test_let_go_only_after_a_gap_the_carry_itself_makes_unlikely() -> None:
+    """Seen in hand once a second: a 4 s gap is still a carry (a chance of e^-4), 5 s is not."""
+    from device.answering.moves import let_go_at
+
+    held = [(float(t), (float(t), 0.0)) for t in range(6, 13)]
+    assert let_go_at(held, -math.inf, 12.0, 16.0) is None
+    assert let_go_at(held, -math.inf, 12.0, 17.0) == 12.0
+    assert let_go_at(held, -math.inf, 14.0, 17.0) is None, "seen since, not in hand: not this case"
+    assert let_go_at(held, 12.0, 12.0, 60.0) is None, "nothing in hand since the last alert"
 
 
 def test_no_alert_without_the_item_seen_in_hand() -> None:
