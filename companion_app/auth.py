@@ -5,11 +5,7 @@ Why HMAC and not a bearer token: a token seen once (a log, a proxy) can be repla
 signature covers the method, path, body hash, a timestamp and a nonce, so a captured request can
 neither be altered nor sent again, and the secret itself never crosses the network after pairing.
 
-Signed message (the device client in device/navigation/companion_client.py builds the same bytes):
-
-    "{METHOD}\\n{PATH}\\n{X-Ami-Timestamp as sent}\\n{X-Ami-Nonce}\\n{sha256_hex(body)}"
-
-keyed with the 32 bytes of the device's urlsafe-base64 secret.
+The signed message and its headers are core/protocol.py's, shared with the device's client.
 
 The state folder holds devices.json (mode 0600, folder 0700, replaced atomically): each paired
 device's id, name, secret and expiry. Anyone who can read it can sign as that device, which is
@@ -19,7 +15,6 @@ why it is owner-only and why secrets expire.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import logging
@@ -35,6 +30,7 @@ from typing import Callable, Mapping
 
 from companion_app.errors import RequestRejected, StateError
 from core.files import write_bytes_atomic
+from core.protocol import HEADERS, secret_key, signature
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +38,6 @@ DEVICES_FILE = "devices.json"
 DEVICES_SCHEMA = "ami-companion-devices/1"
 SECRET_BYTES = 32
 NONCE_RE = re.compile(r"^[0-9a-fA-F]{16,128}$")
-HEADERS = ("X-Ami-Device", "X-Ami-Timestamp", "X-Ami-Nonce", "X-Ami-Signature")
 
 
 @dataclass(frozen=True)
@@ -68,16 +63,6 @@ def new_pairing_code() -> str:
     """Eight random digits shown as 1234-5678: easy to type on a phone, 10^8 to guess from."""
     n = f"{secrets.randbelow(10**8):08d}"
     return f"{n[:4]}-{n[4:]}"
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key: the 32 bytes behind a urlsafe-base64 secret."""
-    return base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
-
-
-def signature(key: bytes, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
-    message = f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{hashlib.sha256(body).hexdigest()}"
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-HEALTH_SCHEMA = "ami-companion/1"
-PLAN_REQUEST_SCHEMA = "ami-plan-request/1"
-PLAN_RESPONSE_SCHEMA = "ami-plan-response/1"
+from core.protocol import HEALTH_SCHEMA, PLAN_REQUEST_SCHEMA, PLAN_RESPONSE_SCHEMA  # noqa: F401 (re-exported)
 MAX_LATENT_DIM = 4096  # far above any predictor here; bounds the work one request can ask for
 MAX_HORIZON = 16
 

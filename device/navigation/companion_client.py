@@ -14,10 +14,6 @@ the wearer asked for a route.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -31,38 +27,28 @@ import numpy as np
 
 from device.errors import CompanionError, CompanionUnavailable
 from core.files import write_text_atomic
+from core.protocol import (DEVICE_HEADER, NONCE_HEADER, PLAN_REQUEST_SCHEMA, PLAN_RESPONSE_SCHEMA, SIGNATURE_HEADER,
+                           TIMESTAMP_HEADER, secret_key, signature)
 
 log = logging.getLogger(__name__)
 
 PAIRING_SCHEMA = "ami-companion-pairing/1"
-HEALTH_SCHEMA = "ami-companion/1"
-PLAN_REQUEST_SCHEMA = "ami-plan-request/1"
-PLAN_RESPONSE_SCHEMA = "ami-plan-response/1"
 STATE_FILE = "companion.json"  # in the state folder (default: the memory folder)
 PLANNERS = ("cem", "gradient")
 
 
-def sign(secret: str, method: str, path: str, timestamp: str | float, nonce: str, body: bytes) -> str:
-    """hex(HMAC-SHA256(key, "{METHOD}\\n{PATH}\\n{timestamp}\\n{nonce}\\n{sha256_hex(body)}")).
-
-    The key is the secret's 32 bytes (the secret travels as urlsafe base64). `timestamp` must be
-    the exact text of the X-Ami-Timestamp header; a float is written as Python's str(float).
-    """
-    key = secret_bytes(secret)
-    ts = timestamp if isinstance(timestamp, str) else str(float(timestamp))
-    message = f"{method.upper()}\n{path}\n{ts}\n{nonce}\n{hashlib.sha256(body).hexdigest()}"
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def secret_bytes(secret: str) -> bytes:
-    """The 32-byte key of a urlsafe-base64 secret (padding optional)."""
+def _key(secret: str) -> bytes:
     try:
-        key = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
-    except (binascii.Error, ValueError) as e:
-        raise CompanionError(f"the companion secret is not urlsafe base64 ({e}); pair again") from e
-    if len(key) != 32:
-        raise CompanionError(f"the companion secret decodes to {len(key)} bytes, expected 32; pair again")
-    return key
+        return secret_key(secret)
+    except ValueError as e:
+        raise CompanionError(f"the companion {e}; pair again") from e
+
+
+def sign(secret: str, method: str, path: str, timestamp: str | float, nonce: str, body: bytes) -> str:
+    """The request's signature (core/protocol.py). `timestamp` must be the exact text of the
+    timestamp header; a float is written as Python's str(float)."""
+    ts = timestamp if isinstance(timestamp, str) else str(float(timestamp))
+    return signature(_key(secret), method, path, ts, nonce, body)
 
 
 @dataclass(frozen=True)
@@ -178,7 +164,7 @@ def pair(url: str, code: str, state_dir: Path, device_name: str = "ami-glasses",
         pairing = Pairing(base, str(body["device_id"]), str(body["secret"]), float(body["expires_at"]), time.time())
     except (KeyError, TypeError, ValueError) as e:
         raise CompanionError(f"the companion's pairing answer lacks {e}; is it an ami companion?") from e
-    secret_bytes(pairing.secret)  # refuse to store a secret that cannot sign
+    _key(pairing.secret)  # refuse to store a secret that cannot sign
     save_pairing(state_dir, pairing)
     return pairing
 
@@ -303,8 +289,8 @@ class CompanionClient:
 
     def _headers(self, method: str, path: str, payload: bytes) -> dict[str, str]:
         ts, nonce = str(time.time()), secrets.token_hex(16)
-        return {"X-Ami-Device": self.pairing.device_id, "X-Ami-Timestamp": ts, "X-Ami-Nonce": nonce,
-                "X-Ami-Signature": sign(self.pairing.secret, method, path, ts, nonce, payload),
+        return {DEVICE_HEADER: self.pairing.device_id, TIMESTAMP_HEADER: ts, NONCE_HEADER: nonce,
+                SIGNATURE_HEADER: sign(self.pairing.secret, method, path, ts, nonce, payload),
                 "Content-Type": "application/json"}
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None, signed: bool) -> dict[str, Any]:
