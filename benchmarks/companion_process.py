@@ -31,11 +31,17 @@ def untrained_checkpoint(path: Path) -> Path:
     return path
 
 
+# A companion that lets a plan at the limits run its course (a minute on this CPU), far past the
+# glasses' patience (`--plan-budget`; the default answers within 1 s): tests of the client's fallback.
+SLOW_COMPANION = ("--plan-budget", "600")
+
 class CompanionProcess:
     """`python -m device companion serve` on a fixed port; start, kill and start again."""
 
-    def __init__(self, tmp: Path, checkpoint: Path) -> None:
+    def __init__(self, tmp: Path, checkpoint: Path, extra_args: tuple[str, ...] = ()) -> None:
+        """extra_args: more `ami companion serve` flags (e.g. a long --plan-budget: a slow companion)."""
         self.port, self.state, self.checkpoint = free_port(), tmp / "companion-state", checkpoint
+        self.extra_args = extra_args
         self.url = f"http://127.0.0.1:{self.port}"
         self.code = ""
         self.proc: subprocess.Popen[str] | None = None
@@ -43,7 +49,7 @@ class CompanionProcess:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "device", "companion", "serve", "--port", str(self.port), "--checkpoint",
-             str(self.checkpoint), "--state", str(self.state), "--threads", "1"],
+             str(self.checkpoint), "--state", str(self.state), "--threads", "1", *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert self.proc.stdout is not None
         deadline, seen = time.monotonic() + START_TIMEOUT_S, []

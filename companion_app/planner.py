@@ -102,6 +102,7 @@ class PlanResult:
     planner: str
     checkpoint: str
     batch_size: int  # how many requests shared the rollout batch
+    iterations: int  # search iterations run: fewer than asked when the time budget ran out
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,10 @@ class PlannerConfig:
     elite_frac: float = 0.1  # CEM: the best 10% of samples refit the sampling distribution
     min_std_frac: float = 0.05  # CEM: std floor as a fraction of the box width (keeps exploring)
     lr: float = 0.3  # gradient: Adam step on the unconstrained (pre-sigmoid) actions
+    # Wall time a batch may search: after it (and at least one iteration) the best plan found so far is
+    # returned. A request at the limits (2000 samples x 200 iterations) would hold the planner for a
+    # minute on a CPU while every other device waited; the glasses give up after 1.5 s.
+    budget_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.elite_frac <= 1.0:
@@ -117,6 +122,8 @@ class PlannerConfig:
             raise ValueError(f"PlannerConfig.min_std_frac={self.min_std_frac}: must be in [0, 1)")
         if not self.lr > 0.0:
             raise ValueError(f"PlannerConfig.lr={self.lr}: must be > 0")
+        if not self.budget_s > 0.0:
+            raise ValueError(f"PlannerConfig.budget_s={self.budget_s}: must be > 0")
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -205,7 +212,8 @@ class Planner:
                                for j in jobs], device=self.device)  # (B, 4); weight 0: no waypoint
         gens = [torch.Generator().manual_seed(j.seed) for j in jobs]  # CPU generators: same draws on any device
         search = self._cem if first.planner == "cem" else self._gradient
-        actions = search(s0, goal, target, low[:, 0], high[:, 0], gens, first)  # (B, H, 3)
+        deadline = t0 + self.config.budget_s
+        actions, done = search(s0, goal, target, low[:, 0], high[:, 0], gens, first, deadline)  # (B, H, 3)
         with torch.no_grad():
             energies = self._energies(s0, goal, target, actions)  # (B, H)
         actions_l, energies_l = actions.cpu().tolist(), energies.cpu().tolist()
@@ -213,7 +221,7 @@ class Planner:
             torch.cuda.synchronize(self.device)
         ms = 1000.0 * (time.perf_counter() - t0)
         return [PlanResult(actions=a, energies=e, compute_ms=ms, device=self.device_label, planner=first.planner,
-                           checkpoint=self.predictor.version, batch_size=len(jobs))
+                           checkpoint=self.predictor.version, batch_size=len(jobs), iterations=done)
                 for a, e in zip(actions_l, energies_l)]
 
     def _noise(self, gens: list[torch.Generator], shape: tuple[int, ...]) -> Tensor:
@@ -233,7 +241,7 @@ class Planner:
 
     @torch.no_grad()
     def _cem(self, s0: Tensor, goal: Tensor, target: Tensor, low: Tensor, high: Tensor,
-             gens: list[torch.Generator], job: PlanJob) -> Tensor:
+             gens: list[torch.Generator], job: PlanJob, deadline: float) -> tuple[Tensor, int]:
         # low/high: (B, 1, 3), broadcast over the horizon
         b, h, n = s0.shape[0], job.horizon, job.samples
         n_elite = max(1, round(self.config.elite_frac * n))
@@ -246,7 +254,9 @@ class Planner:
         floor = self.config.min_std_frac * width
         best_cost = torch.full((b,), float("inf"), device=self.device)
         best = mean.clone()
-        for _ in range(job.iterations):
+        done = 0
+        while done < job.iterations and (done == 0 or time.perf_counter() < deadline):
+            done += 1
             samples = mean[:, None] + std[:, None] * self._noise(gens, (n, h, ACTION_DIM))  # (B, N, H, 3)
             samples = samples.clamp(low[:, None], high[:, None])
             samples[:, 0] = mean  # the current mean competes too, so the best never gets worse
@@ -259,18 +269,20 @@ class Planner:
             best_cost = torch.minimum(best_cost, top)
             mean = elites.mean(dim=1)
             std = torch.maximum(elites.std(dim=1, unbiased=False), floor)
-        return best
+        return best, done
 
     def _gradient(self, s0: Tensor, goal: Tensor, target: Tensor, low: Tensor, high: Tensor,
-                  gens: list[torch.Generator], job: PlanJob) -> Tensor:
+                  gens: list[torch.Generator], job: PlanJob, deadline: float) -> tuple[Tensor, int]:
         # `samples` parallel restarts per request, each an unconstrained (H, 3) sequence u;
         # actions = low + (high - low) * sigmoid(u) always lie in the box.
         b, h, n = s0.shape[0], job.horizon, job.samples
         lo, wd = low[:, None], (high - low)[:, None]  # (B, 1, 1, 3)
         u = self._noise(gens, (n, h, ACTION_DIM)).requires_grad_(True)  # (B, N, H, 3)
         opt = torch.optim.Adam([u], lr=self.config.lr)
+        done = 0
         with torch.enable_grad():
-            for _ in range(job.iterations):
+            while done < job.iterations and (done == 0 or time.perf_counter() < deadline):
+                done += 1
                 cost = self._cost(s0, goal, target, lo + wd * torch.sigmoid(u))  # (B, N)
                 (grad,) = torch.autograd.grad(cost.sum(), u)  # rows are independent: the sum's gradient is each row's
                 u.grad = grad
@@ -279,4 +291,4 @@ class Planner:
             actions = lo + wd * torch.sigmoid(u)
             cost = self._cost(s0, goal, target, actions)
             pick = cost.argmin(dim=1)  # (B,)
-            return actions[torch.arange(b, device=self.device), pick]  # (B, H, 3)
+            return actions[torch.arange(b, device=self.device), pick], done  # (B, H, 3)

@@ -42,9 +42,14 @@ class PairResponse(_Strict):
     expires_at: float = Field(description="unix seconds after which the secret is refused; pair again then")
 
 
+# A latent is a normalised embedding's projection: values far beyond this are not a keyframe's, and
+# their squares overflow (1e308 would plan to energies of inf and answer null).
+LatentValue = Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]
+
+
 class LatentState(_Strict):
-    latent: list[Finite] = Field(min_length=1, max_length=MAX_LATENT_DIM,
-                                 description="the predictor's latent of a keyframe (worldmodel.jepa encode)")
+    latent: list[LatentValue] = Field(min_length=1, max_length=MAX_LATENT_DIM,
+                                      description="the predictor's latent of a keyframe (worldmodel.jepa encode)")
 
 
 class Constraints(_Strict):
@@ -109,5 +114,7 @@ class PlanResponse(_Strict):
     planner: str
     checkpoint: str
     batch_size: int = Field(description="how many requests shared this plan's rollout batch")
+    iterations: int = Field(description="search iterations run: fewer than asked when the time budget ended the "
+                            "search, which then returns the best plan found")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)

@@ -11,6 +11,7 @@ is parsed for an unauthenticated sender), rate (429), then the schema (422 namin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import json
@@ -36,6 +37,7 @@ from companion_app.schemas import Health, PairRequest, PairResponse, PlanRequest
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+READ_TIMEOUT_S = 10.0  # a request body that sends nothing for this long is dropped (408)
 API_VERSION = "1"
 
 
@@ -49,6 +51,7 @@ class ServeConfig:
     device: str | None = None  # None: cuda when torch sees a GPU, else cpu
     threads: int = 1  # torch CPU threads for planning
     max_body_bytes: int = MAX_BODY_BYTES
+    read_timeout_s: float = READ_TIMEOUT_S
     batch_window_ms: float = 3.0
     max_batch: int = 64
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -86,10 +89,12 @@ def describe_errors(e: ValidationError | RequestValidationError, limit: int = 5)
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over `max_bytes` gets 413 before any route sees it."""
+    """ASGI middleware: a request body over `max_bytes` gets 413 before any route sees it, and one
+    that stalls (a Content-Length of 1e10, then nothing) gets 408 after `read_timeout_s` without a
+    byte, instead of holding the connection."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, read_timeout_s: float = READ_TIMEOUT_S) -> None:
+        self.app, self.max_bytes, self.read_timeout_s = app, max_bytes, read_timeout_s
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         if scope["type"] != "http":
@@ -98,7 +103,12 @@ class BodyLimit:
         chunks: list[bytes] = []
         size, more = 0, True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout_s)
+            except asyncio.TimeoutError:
+                detail = f"the request body stalled: no byte for {self.read_timeout_s:g} s"
+                await JSONResponse({"detail": detail}, status_code=408)(scope, receive, send)
+                return
             if message["type"] != "http.request":  # the client went away
                 return
             size += len(message.get("body", b""))
@@ -144,6 +154,7 @@ def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
     auth = Authenticator(Path(config.state_dir).expanduser(), config.auth, clock=clock, code=code,
                          on_new_code=next_code)
     batcher = Batcher(planner, config.batch_window_ms, config.max_batch, threads=config.threads)
+    planning: set[str] = set()  # devices with a plan queued or being planned
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -155,7 +166,7 @@ def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
     app = FastAPI(title="ami companion", version=API_VERSION, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Plans routes in the world model's latent space for paired ami glasses.")
     app.state.auth, app.state.batcher, app.state.planner = auth, batcher, planner
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, read_timeout_s=config.read_timeout_s)
 
     @app.exception_handler(RequestRejected)
     async def _rejected(request: Request, e: RequestRejected) -> JSONResponse:
@@ -185,10 +196,18 @@ def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
     @app.post("/v1/plan", response_model=PlanResponse,
               responses={401: {"description": "unsigned, forged, expired or replayed"},
                          413: {"description": "body over 256 KiB"}, 422: {"description": "bad field (named)"},
-                         429: {"description": "over this device's rate"}})
+                         415: {"description": "not application/json"},
+                         429: {"description": "over this device's rate, or its previous plan not answered yet"}})
     async def plan(request: Request) -> PlanResponse:
         body = await request.body()
-        auth.verify(request.method, request.url.path, request.headers, body)
+        if request.url.query:  # the signature covers the path, not a query string: nothing may ride on one
+            raise RequestRejected(400, "a plan request takes no query string; send everything in the JSON body")
+        device = auth.verify(request.method, request.url.path, request.headers, body)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            raise RequestRejected(415, f"Content-Type is {kind or 'missing'!r}; send application/json")
+        if device.device_id in planning:  # one plan per device at a time: no device can starve the others
+            raise RequestRejected(429, "this device already has a plan in progress; wait for its answer")
         req: PlanRequest = _parse(PlanRequest, body)
         if len(req.start.latent) != latent_dim:
             raise RequestRejected(422, f"start.latent has {len(req.start.latent)} values; this companion's predictor "
@@ -200,9 +219,14 @@ def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
                       horizon=req.horizon, planner=req.planner, samples=req.samples, iterations=req.iterations,
                       seed=req.seed, waypoint=None if (w := req.waypoint) is None else
                       Waypoint(w.forward_m, w.right_m, w.radius_m, w.weight))
-        r = await batcher.submit(job)
+        planning.add(device.device_id)
+        try:
+            r = await batcher.submit(job)
+        finally:
+            planning.discard(device.device_id)
         return PlanResponse(actions=r.actions, energies=r.energies, compute_ms=r.compute_ms, device=r.device,
-                            planner=r.planner, checkpoint=r.checkpoint, batch_size=r.batch_size)
+                            planner=r.planner, checkpoint=r.checkpoint, batch_size=r.batch_size,
+                            iterations=r.iterations)
 
     def openapi() -> dict[str, Any]:
         # /v1/pair and /v1/plan read their bodies themselves (auth needs the raw bytes first), so

@@ -194,11 +194,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_companion_serve(args: argparse.Namespace) -> int:
     from companion_app.errors import CompanionServerError
+    from companion_app.planner import PlannerConfig
     from companion_app.server import ServeConfig, serve
 
     try:
         config = ServeConfig(host=args.host, port=args.port, allow_remote=args.allow_remote, checkpoint=args.checkpoint,
-                             state_dir=args.state.expanduser(), device=args.device, threads=args.threads)
+                             state_dir=args.state.expanduser(), device=args.device, threads=args.threads,
+                             planner=PlannerConfig(budget_s=args.plan_budget))
     except ValueError as e:
         raise AmiError(str(e)) from e
     try:
@@ -206,6 +208,9 @@ def _cmd_companion_serve(args: argparse.Namespace) -> int:
     except CompanionServerError as e:
         raise AmiError(str(e)) from e
     return 0
+
+
+PLAN_BUDGET_S = 1.0  # companion_app.planner.PlannerConfig.budget_s (imported there only when serving)
 
 
 def _register_companion_serve(csub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -223,6 +228,9 @@ def _register_companion_serve(csub: argparse._SubParsersAction) -> None:  # type
                     help="folder for the paired devices, owner-only (default: ~/.ami/companion)")
     sp.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cuda if available)")
     sp.add_argument("--threads", type=int, default=1, help="torch CPU threads for planning (default: 1)")
+    sp.add_argument("--plan-budget", type=float, default=PLAN_BUDGET_S, metavar="S",
+                    help="seconds a plan may search before it answers with the best found, so that no device "
+                         f"holds the planner for long (default: {PLAN_BUDGET_S:g})")
     sp.set_defaults(func=_cmd_companion_serve)
 
 

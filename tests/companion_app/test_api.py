@@ -16,7 +16,7 @@ import torch
 from companion_fixtures import LiveServer, live, pose_latent
 
 from companion_app.auth import AuthConfig
-from companion_app.planner import Bounds, PlanJob
+from companion_app.planner import Bounds, PlanJob, PlannerConfig
 from companion_app.server import openapi_json
 from device.navigation.companion_client import sign  # the device's own signing: proves both sides agree
 
@@ -149,6 +149,7 @@ BAD = [
     ("not finite", b'{"schema": "ami-plan-request/1", "start": {"latent": [Infinity, 0, 1, 0, 0, 0, 0, 0]}, '
                    b'"goal": {"latent": [0, 0, 1, 0, 0, 0, 0, 0]}}', 422, "start.latent.0"),
     ("oversized body", plan_body(start={"latent": [0.123456789] * 30000}), 413, "at most 262144 bytes"),
+    ("latent far out of range", plan_body(start={"latent": [1e308] + [0.0] * 7}), 422, "start.latent.0"),
 ]
 
 
@@ -172,12 +173,12 @@ def test_rate_limit_answers_429(tmp_path: Path) -> None:
 
 
 def test_concurrent_requests_are_batched_with_the_answers_of_one_by_one(server: LiveServer) -> None:
-    dev = pair(server)
+    devs = [pair(server, f"glasses {i}") for i in range(8)]  # one plan at a time per device
     goals = [pose_latent(1.0, 0.1 * i, 10.0 * i) for i in range(8)]
     results: dict[int, dict[str, Any]] = {}
 
     def one(i: int) -> None:
-        r = post_signed(server, dev, json.dumps(plan_body(goal={"latent": goals[i]}, seed=i)).encode())
+        r = post_signed(server, devs[i], json.dumps(plan_body(goal={"latent": goals[i]}, seed=i)).encode())
         assert r.status_code == 200, r.text
         results[i] = r.json()
 
@@ -218,3 +219,54 @@ def test_paired_devices_survive_a_restart(tmp_path: Path) -> None:
         dev = pair(first)
     with live(tmp_path) as second:  # the same state folder, read again at start
         assert post_signed(second, dev, json.dumps(plan_body()).encode()).status_code == 200
+
+
+def test_a_greedy_device_gets_its_budget_and_no_more(tmp_path: Path) -> None:
+    """A request at the limits stops at the time budget with the best plan found (fewer iterations
+    than asked); while it plans, the same device's next request is refused (429) and another
+    device's ordinary one is answered."""
+    with live(tmp_path, planner=PlannerConfig(budget_s=0.5)) as server:
+        greedy, normal = pair(server, "greedy"), pair(server, "normal")
+        out: dict[str, httpx.Response] = {}
+        big = json.dumps(plan_body(samples=2000, iterations=200, horizon=16)).encode()
+        t = threading.Thread(target=lambda: out.update(big=post_signed(server, greedy, big)))
+        started = time.perf_counter()
+        t.start()
+        time.sleep(0.15)
+        again = post_signed(server, greedy, json.dumps(plan_body()).encode())
+        ordinary = post_signed(server, normal, json.dumps(plan_body()).encode())
+        t.join()
+        assert again.status_code == 429 and "already has a plan in progress" in again.json()["detail"]
+        assert ordinary.status_code == 200, ordinary.text
+        assert out["big"].status_code == 200 and out["big"].json()["iterations"] < 200
+        assert time.perf_counter() - started < 5.0
+        assert post_signed(server, greedy, json.dumps(plan_body()).encode()).status_code == 200  # its turn again
+
+
+def test_what_the_signature_does_not_cover_is_refused(tmp_path: Path) -> None:
+    """A query string (unsigned), another content type, and a body that stalls."""
+    with live(tmp_path, read_timeout_s=1.0) as server:
+        _refuse_unsigned_parts(server)
+
+
+def _refuse_unsigned_parts(server: LiveServer) -> None:
+    import socket
+
+    dev = pair(server)
+    payload = json.dumps(plan_body()).encode()
+    ts, nonce = str(time.time()), secrets.token_hex(16)
+    headers = {"X-Ami-Device": dev["device_id"], "X-Ami-Timestamp": ts, "X-Ami-Nonce": nonce,
+               "X-Ami-Signature": sign(dev["secret"], "POST", "/v1/plan", ts, nonce, payload)}
+    r = httpx.post(f"{server.url}/v1/plan?samples=2000", content=payload,
+                   headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 400 and "query string" in r.json()["detail"]
+    r = httpx.post(f"{server.url}/v1/plan", content=payload, headers={**headers, "Content-Type": "text/plain"})
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /v1/plan HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 10000000000\r\n\r\n{")
+        started = time.perf_counter()
+        answer = sock.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 408") and time.perf_counter() - started < 5
+    assert served(server) == 0

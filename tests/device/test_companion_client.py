@@ -21,7 +21,7 @@ import pytest
 from device.navigation.companion_client import (CompanionClient, CompanionConfig, load_pairing, pair, sign,
                                      state_path)
 from device.errors import CompanionError, CompanionUnavailable
-from companion_process import CompanionProcess, untrained_checkpoint
+from companion_process import SLOW_COMPANION, CompanionProcess, untrained_checkpoint
 
 TIMEOUT_S = 1.5
 FAST = CompanionConfig(timeout_s=TIMEOUT_S, retry_after_s=5.0, horizon=4, samples=32, iterations=3)
@@ -32,7 +32,7 @@ SLOW = dataclasses.replace(FAST, horizon=16, samples=2000, iterations=200)
 @pytest.fixture(scope="module")
 def companion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CompanionProcess]:
     tmp = tmp_path_factory.mktemp("companion")
-    c = CompanionProcess(tmp, untrained_checkpoint(tmp / "jepa.pt"))
+    c = CompanionProcess(tmp, untrained_checkpoint(tmp / "jepa.pt"), SLOW_COMPANION)
     c.start()
     yield c
     c.stop()

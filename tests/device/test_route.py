@@ -19,7 +19,7 @@ from device.app.replay import ReplayConfig, replay
 from device.navigation.route import AWAY, LOCAL, OTHER_ENCODER, PLANNED, RouteGuide
 from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_session
 from device.app.spoken import NoCamera
-from companion_process import CompanionProcess, untrained_checkpoint
+from companion_process import SLOW_COMPANION, CompanionProcess, untrained_checkpoint
 
 pytestmark = pytest.mark.slow  # a whole replay, and two companion processes
 
@@ -72,7 +72,7 @@ def _ask_route(mem: Path, companion: CompanionClient | None, checkpoint: Path) -
 
 def test_companion_plans_then_falls_back_when_killed(walked: tuple[Path, list], tmp_path: Path) -> None:
     mem, _ = walked
-    companion = CompanionProcess(tmp_path, untrained_checkpoint(tmp_path / "jepa.pt"))
+    companion = CompanionProcess(tmp_path, untrained_checkpoint(tmp_path / "jepa.pt"), SLOW_COMPANION)
     companion.start()
     try:
         pairing = pair(companion.url, companion.code, tmp_path / "state")
