@@ -22,6 +22,7 @@ import numpy as np
 from device.perception.encoder import Encoding, EncoderRuntime
 from device.speech.asr import COMMON_ITEMS
 from device.speech.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
+from device.speech.privacy import privacy_command
 from device.perception.keyframes import KeyframeConfig, KeyframeGate
 from device.answering.baseline import BaselineConfig, LastSightingAnswerer, pronouns, span_text, this_is
 from device.answering.when import when_text
@@ -94,9 +95,12 @@ class Assistant:
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
         self.router = RouteGuide(store, companion)
         self.keyframes = 0
+        self.paused = False  # "pause" ... "resume": frames seen meanwhile are not kept (privacy)
 
     # -- frames ----------------------------------------------------------------------------
     def on_frame(self, fr: FrameRecord, rgb: np.ndarray) -> list[Response]:
+        if self.paused:  # the wearer said "pause": nothing seen now is kept, looked at or remembered
+            return self.answerer.alerts(fr.t, fr.pose)
         enc = None
         if self._gate.admit(fr.t, rgb, fr.pose):
             enc = self._store_keyframe(fr, rgb)
@@ -158,13 +162,24 @@ class Assistant:
         """
         started = time.perf_counter()
         heard = utt.t if heard_t is None else max(utt.t, heard_t)
-        intent = intent or self.intents.parse(utt.text)
-        log.info("utterance %r at t=%.1f: %s %s (confidence %.2f, %s)", utt.text, utt.t, intent.kind,
-                 intent.item, intent.confidence, intent.source)
-        r = self._dispatch(utt, intent)
+        command = privacy_command(utt.text)
+        if command is not None:  # "pause" / "resume": exact commands, before any guessing
+            r = self._privacy(utt, command)
+        else:
+            intent = intent or self.intents.parse(utt.text)
+            log.info("utterance %r at t=%.1f: %s %s (confidence %.2f, %s)", utt.text, utt.t, intent.kind,
+                     intent.item, intent.confidence, intent.source)
+            r = self._dispatch(utt, intent)
         # The answer is ready after the assistant's own compute time (wall clock, this machine).
         elapsed = time.perf_counter() - started
         return Response(**{**r.__dict__, "t": heard + elapsed})
+
+    def _privacy(self, utt: Utterance, command: str) -> Response:
+        self.paused = command == "pause"
+        if self.paused:
+            self._last = None  # nothing seen before the pause is enrolled during it
+        return self._ack(utt, None, "Paused: I won't keep anything I see until you say \"resume\"." if self.paused
+                         else "Resumed: I'm remembering what I see again.")
 
     def _enroll(self, utt: Utterance, item: str) -> Response:
         if self._last is None:
