@@ -116,8 +116,11 @@ class StoreContext:
         index, why = MemoryIndex.load(self.folder, state)
         if index is not None:
             self.index = index
-            if not self.read_only:
-                indexfiles.remove_unreferenced(self.folder)
+            if repair and not self.read_only:  # without repair they stay for verify() to report
+                freed = indexfiles.remove_unreferenced(self.folder)
+                if freed:
+                    logger.info("removed %d bytes of leftover index files (an interrupted save) from %s",
+                                freed, self.folder)
             return
         # A warning only when a saved index was lost; a memory that never saved one (new, or just
         # imported from an archive, which holds none) has lost nothing.

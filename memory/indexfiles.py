@@ -179,13 +179,22 @@ def remove_all(folder: Path) -> None:
     remove_unreferenced(folder)
 
 
-def remove_unreferenced(folder: Path) -> None:
-    """Delete our temp files and the index files the sidecar does not name (older saves)."""
+def unreferenced(folder: Path) -> list[Path]:
+    """Our temp files (a save that was killed) and the index files the sidecar does not name (older
+    saves): what remove_unreferenced deletes."""
     keep = referenced_files(folder)
-    for path in folder.iterdir():
-        ours = bool(_INDEX_FILE.match(path.name) or _TEMP_FILE.match(path.name)) or path.name in _LEGACY_FILES
-        if ours and path.name not in keep:
-            path.unlink(missing_ok=True)
+    return [path for path in folder.iterdir()
+            if (bool(_INDEX_FILE.match(path.name) or _TEMP_FILE.match(path.name)) or path.name in _LEGACY_FILES)
+            and path.name not in keep]
+
+
+def remove_unreferenced(folder: Path) -> int:
+    """Delete the unreferenced files; the bytes freed."""
+    freed = 0
+    for path in unreferenced(folder):
+        freed += path.stat().st_size if path.is_file() else 0
+        path.unlink(missing_ok=True)
+    return freed
 
 
 def load(folder: Path, expected: IndexState,

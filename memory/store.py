@@ -301,7 +301,7 @@ class MemoryStore:
             failed.append(f"saved index: {ctx.index_problem}; run `ami memory rebuild --memory {self.folder}`")
         elif not ctx.dirty:
             failed += verify.check_saved(self.folder, ctx.db_state(), expected)
-        return failed
+        return failed + verify.check_leftovers(self.folder)
 
     # ---- queries: the store's own MemoryReader --------------------------------------------
 

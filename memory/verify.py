@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
-from memory import schema
+from memory import indexfiles, schema
 from memory.index import MemoryIndex, patch_ids
 from memory.indexfiles import IndexState
 
@@ -65,6 +65,16 @@ def check_index(index: MemoryIndex, expected: tuple[np.ndarray, np.ndarray, np.n
                 f"{extra[:5].tolist()}, {len(missing)} rows not indexed {missing[:5].tolist()}"
             )
     return failed
+
+
+def check_leftovers(folder: Path) -> list[str]:
+    """Files an interrupted save left behind (a killed replay's temp files, older index files)."""
+    left = indexfiles.unreferenced(folder)
+    if not left:
+        return []
+    size = sum(p.stat().st_size for p in left if p.is_file())
+    return [f"leftover files: {len(left)} ({size} bytes) from an interrupted index save, e.g. {left[0].name}; "
+            f"the next write or `ami memory rebuild --memory {folder}` removes them"]
 
 
 def check_saved(folder: Path, state: IndexState, expected: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[str]:

@@ -142,3 +142,14 @@ def test_session_without_between_is_an_error(memory, capsys) -> None:
     code, _, err = run(capsys, "forget", "--memory", str(memory), "--last", "10m", "--session", "s")
     assert code == 2 and "--session only narrows --between" in err
     assert count(memory) == 20
+
+
+def test_verify_reports_what_a_killed_save_left_and_the_next_open_removes_it(memory, capsys) -> None:
+    """A SIGKILL mid-save leaves a temp file: verify names it (it used to be removed unseen by the
+    open), and a writing open clears it."""
+    leftover = memory / ".patches-g7-0123abcd.faiss.4f2a.tmp"
+    leftover.write_bytes(b"\0" * 4096)
+    code, out, _ = run(capsys, "verify", "--memory", str(memory))
+    assert code == 1 and "leftover files: 1 (4096 bytes)" in out and leftover.exists(), out
+    assert run(capsys, "stats", "--memory", str(memory))[0] == 0 and not leftover.exists()
+    assert run(capsys, "verify", "--memory", str(memory))[0] == 0
