@@ -196,8 +196,8 @@ def main() -> int:
         "Latency is the client's round trip (queueing included). On one CPU thread a batch costs about the sum "
         "of its plans (see the batch ratio in the plan-time section), so with every client waiting, latency grows "
         "with the number of clients, up to the companion's time budget per batch (1 s): a batch of 32 default "
-        "plans is cut there, with fewer iterations each. Batching is there for the GPU, where the rows of a batch run in parallel; "
-        "no GPU was available to measure that here.",
+        "plans is cut there, with fewer iterations each. Batching is there for the GPU, where the rows of a batch "
+        "run in parallel; no GPU was available to measure that here.",
     ])
     print(body)
     if not args.no_write:
