@@ -15,10 +15,8 @@ class WorldModelConfig:
     belief: BeliefConfig = field(default_factory=BeliefConfig)
     carryable: tuple[str, ...] = CARRYABLE_ITEMS
     alert_margin: float = 1.0  # energy by which "it stays there" must beat "it is carried"
-    # the wearer is this far from where the item rests ... An alert counts only once the wearer has left
-    # the item's room (evaluation/truth.py), and at 3 m many came while the wearer was still in it. 5.0
-    # chosen from 3, 4, 5 and 6 by pooled left-item F1 on dev seeds 10-21 and 30-39 (random shifts):
-    # 0.35, 0.40, 0.42, 0.31 (docs/BENCHMARKS.md, Seeds)
+    # the wearer is this far from where the item rests (nearer, the wearer is often still in its room,
+    # and "you left it" comes too soon; chosen on development seeds, docs/history/BENCHMARKS-2026-11.md) ...
     leave_distance_m: float = 5.0
     min_away_s: float = 3.0  # ... and the item has not been seen for this long
     min_move_m: float = 2.0  # a stay this close to the item's enrollment or last alert is not a new put-down
