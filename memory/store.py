@@ -103,11 +103,11 @@ class MemoryStore:
         db_path = folder / DB_FILE
         if (read_only or not create) and not db_path.is_file():
             raise InvalidInputError(f"{folder} holds no memory ({DB_FILE} is missing); check --memory")
+        if db_path.is_file() and db_path.stat().st_size == 0:  # damage (a lost write), not a new memory
+            raise CorruptDatabaseError(db_path, "it is empty: 0 bytes")
         if not read_only:
             make_private_folder(folder)
         lock = None if read_only else FolderLock(folder)
-        if lock is not None:
-            keep_reserve(folder, (config or StoreConfig()).reserve_bytes)
         db: Database | None = None
         store: MemoryStore | None = None
         try:
@@ -137,6 +137,8 @@ class MemoryStore:
             if lock is not None:
                 lock.close()
             raise
+        if not read_only:
+            keep_reserve(folder, store.config.reserve_bytes)
         logger.info("opened %s: %d keyframes, %d items", folder, store.count(), items_table.count(db))
         return store
 

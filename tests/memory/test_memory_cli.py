@@ -153,3 +153,15 @@ def test_verify_reports_what_a_killed_save_left_and_the_next_open_removes_it(mem
     assert code == 1 and "leftover files: 1 (4096 bytes)" in out and leftover.exists(), out
     assert run(capsys, "stats", "--memory", str(memory))[0] == 0 and not leftover.exists()
     assert run(capsys, "verify", "--memory", str(memory))[0] == 0
+
+
+def test_a_zero_byte_database_is_damage_not_a_new_memory(tmp_path, capsys) -> None:
+    """An empty memory.db (a lost write) is reported as damage; nothing is written over it."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "memory.db").write_bytes(b"")
+    code, _, err = run(capsys, "stats", "--memory", str(folder))
+    assert code == 2 and "is damaged (it is empty: 0 bytes)" in err, err
+    assert [p.name for p in folder.iterdir()] == ["memory.db"] and (folder / "memory.db").stat().st_size == 0
+    with pytest.raises(Exception, match="empty: 0 bytes"):
+        MemoryStore.open(folder, embedding_dim=D, patch_dim=DP)  # not even when asked to create one
