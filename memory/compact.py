@@ -162,7 +162,7 @@ class Compaction:
                 if blob is not None:
                     db.execute("INSERT OR REPLACE INTO codecs (name, data, trained_on) VALUES (?, ?, ?)",
                                (CODEC, blob, trained_on))
-                db.execute("UPDATE keyframes SET tier = 1, patches = X'' WHERE tier = 0 AND id IN "
+                db.execute("UPDATE keyframes SET tier = 1, patches = X'', patches_crc = 0 WHERE tier = 0 AND id IN "
                            "(SELECT value FROM json_each(?))", (json.dumps(ids.tolist()),))
             present = np.array([r[0] for r in db.execute("SELECT id FROM keyframes WHERE tier = 1")], np.int64)
             gone = np.setdiff1d(longterm_ids(new), present)  # forgotten while we encoded

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
-from memory import inputs, schema
+from memory import checksums, inputs, schema
 from memory.errors import InvalidInputError
 from memory.types import ItemRecord
 
@@ -46,24 +46,40 @@ def enroll(
         else:
             old = _record(row, db_path, patch_dim)
             enrolled_t, merged = old.enrolled_t, np.concatenate([old.prototypes, new])
+        blob = schema.encode_f32(merged)
+        crc = checksums.item_crc((name, enrolled_t, len(merged), threshold, recorded_at), blob)
         db.execute(
-            f"INSERT OR REPLACE INTO items ({_COLUMNS}, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (name, enrolled_t, schema.encode_f32(merged), len(merged), threshold, recorded_at),
+            f"INSERT OR REPLACE INTO items ({_COLUMNS}, recorded_at, row_crc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (name, enrolled_t, blob, len(merged), threshold, recorded_at, crc),
         )
     logger.info("enrolled %r: %d prototypes, threshold %.3f", name, len(merged), threshold)
     return _frozen(name, enrolled_t, merged, threshold)
 
 
 def get(db: Database, db_path: Path, patch_dim: int, name: str) -> ItemRecord | None:
-    """The item called exactly `name`, or None."""
-    row = db.execute(f"SELECT {_COLUMNS} FROM items WHERE name = ?", (name,)).fetchone()
-    return None if row is None else _record(row, db_path, patch_dim)
+    """The item called exactly `name`, or None (also when its row is damaged: logged)."""
+    rows = _sound(db.execute(f"SELECT {_COLUMNS}, recorded_at, row_crc FROM items WHERE name = ?", (name,)).fetchall(),
+                  db_path)
+    return _record(rows[0], db_path, patch_dim) if rows else None
 
 
 def list_all(db: Database, db_path: Path, patch_dim: int) -> list[ItemRecord]:
-    """All items, oldest enrollment first (then by name)."""
-    rows = db.execute(f"SELECT {_COLUMNS} FROM items ORDER BY enrolled_t, name").fetchall()
-    return [_record(row, db_path, patch_dim) for row in rows]
+    """All items with sound rows, oldest enrollment first (then by name)."""
+    rows = db.execute(f"SELECT {_COLUMNS}, recorded_at, row_crc FROM items ORDER BY enrolled_t, name").fetchall()
+    return [_record(row, db_path, patch_dim) for row in _sound(rows, db_path)]
+
+
+def _sound(rows: list[tuple], db_path: Path) -> list[tuple]:
+    """The rows (with recorded_at and row_crc last) that match their checksum, as _COLUMNS rows; the
+    others are left out with a warning (quarantined: no answer rests on a changed threshold)."""
+    out = []
+    for name, enrolled_t, blob, k, threshold, recorded_at, crc in rows:
+        if crc is not None and checksums.item_crc((name, enrolled_t, k, threshold, recorded_at), blob) != crc:
+            logger.warning("item %r in %s changed after it was written (checksum): left out; enroll it again "
+                           "(\"this is my %s\") or run `ami memory verify`", name, db_path, name)
+            continue
+        out.append((name, enrolled_t, blob, k, threshold))
+    return out
 
 
 def count(db: Database) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
-from memory import schema
+from memory import checksums, schema
 from memory.errors import KeyframeNotFoundError
 from memory.types import KeyframeRecord
 
@@ -55,12 +55,14 @@ def insert(
     patches16: np.ndarray,  # (grid_h * grid_w, Dp) float16
     recorded_at: float,
 ) -> int:
-    """Insert one row (in the caller's transaction); returns its id."""
+    """Insert one row with its checksums (in the caller's transaction); returns its id."""
+    emb, pat = schema.encode_f32(embedding), schema.encode_f16(patches16)
+    meta = (t, frame, session, *pose, *grid, recorded_at)
     cursor = db.execute(
-        "INSERT INTO keyframes (t, frame, session, x, y, z, yaw_deg, pitch_deg, grid_h, grid_w,"
-        " embedding, patches, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (t, frame, session, *pose, *grid, schema.encode_f32(embedding), schema.encode_f16(patches16),
-         recorded_at),
+        "INSERT INTO keyframes (t, frame, session, x, y, z, yaw_deg, pitch_deg, grid_h, grid_w, recorded_at,"
+        " embedding, patches, meta_crc, embedding_crc, patches_crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?)",
+        (*meta, emb, pat, checksums.meta_crc(meta), checksums.blob_crc(emb), checksums.blob_crc(pat)),
     )
     assert cursor.lastrowid is not None, "INSERT INTO keyframes gave no rowid"
     return int(cursor.lastrowid)
@@ -138,13 +140,21 @@ def times(
 ) -> dict[int, tuple[float, int, float | None]]:
     """id -> (t, frame, recorded_at) for those of `keyframe_ids` that have a row with lo < t < hi.
 
-    An id without a row means the index disagrees with the database; it is dropped and logged.
+    An id without a row means the index disagrees with the database; it is dropped and logged. So
+    is a row whose metadata no longer matches its checksum: no answer rests on it (quarantined).
     """
     # One JSON parameter instead of a placeholder per id: no limit on the number of ids.
     rows = db.execute(
-        "SELECT id, t, frame, recorded_at FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
+        f"SELECT id, {checksums.KEYFRAME_META}, meta_crc FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps(keyframe_ids),),
     ).fetchall()
+    damaged = [r[0] for r in rows if r[12] is not None and checksums.meta_crc(r[1:12]) != r[12]]
+    if damaged:
+        logger.warning("keyframes %s of %s changed after they were written (checksum): left out of the answer; "
+                       "`ami memory verify --memory %s` lists every damaged row", damaged[:5], layout.db_path,
+                       layout.db_path.parent)
+        rows = [r for r in rows if r[0] not in damaged]
+    rows = [(r[0], r[1], r[2], r[11]) for r in rows]
     if len(rows) != len(set(keyframe_ids)):
         logger.warning(
             "%d search index ids have no keyframe row in %s; dropped them. "

@@ -45,6 +45,7 @@ from urllib.parse import quote
 import numpy as np
 from sqlite_utils import Database
 
+from memory import checksums
 from memory.config import SYNCHRONOUS_MODES
 from memory.errors import CorruptDatabaseError, ReadOnlyMemoryError, SchemaTooNewError
 
@@ -149,6 +150,17 @@ MIGRATIONS: tuple[Migration, ...] = (
                 recorded_at REAL NOT NULL
             )""",
         ),
+    ),
+    Migration(
+        version=6,
+        description="row checksums: keyframes (metadata, embedding, patches) and items (memory/checksums.py)",
+        statements=(
+            "ALTER TABLE keyframes ADD COLUMN meta_crc INTEGER",
+            "ALTER TABLE keyframes ADD COLUMN embedding_crc INTEGER",
+            "ALTER TABLE keyframes ADD COLUMN patches_crc INTEGER",
+            "ALTER TABLE items ADD COLUMN row_crc INTEGER",
+        ),
+        apply=lambda db: checksums.fill(db),
     ),
 )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
-from memory import indexfiles, schema
+from memory import checksums, indexfiles, schema
 from memory.index import MemoryIndex, patch_ids
 from memory.indexfiles import IndexState
 
@@ -35,6 +35,14 @@ def check_database(db: Database, embedding_dim: int, patch_dim: int, generation:
     if bad:
         failed.append(f"database: {bad} keyframe rows have blobs of the wrong size for D={embedding_dim}, "
                       f"Dp={patch_dim}")
+    damaged = checksums.damaged_keyframes(db, limit=1000)
+    if damaged:
+        shown = ", ".join(f"{i} ({what})" for i, what in damaged[:5])
+        failed.append(f"rows: {len(damaged)}{'+' if len(damaged) == 1000 else ''} keyframes changed after they "
+                      f"were written (checksums), e.g. {shown}; they are left out of answers")
+    if names := checksums.damaged_items(db):
+        failed.append(f"rows: items {', '.join(map(repr, names))} changed after they were written (checksum); "
+                      "they are left out: enroll them again")
     stored = schema.read_meta(db).get(schema.META_GENERATION)
     if stored != str(generation):
         failed.append(f"generation: memory.db has {stored!r}, the open store {generation}")
