@@ -29,7 +29,9 @@ search), 1 long-term (compressed index entry, patches dropped: the blob is empty
 Schema v4 adds `place_names` (the wearer's names for places). Schema v5 adds `replays`
 (content_id TEXT PRIMARY KEY, session TEXT, first_id and last_id INTEGER: the keyframe ids the
 replay stored, recorded_at REAL): a session replayed into the memory, so the same one is not
-stored twice; a row goes when none of its keyframes are left (memory/replays.py).
+stored twice; a row goes when none of its keyframes are left (memory/replays.py). Schema v6
+adds row checksums: `meta_crc`, `embedding_crc`, `patches_crc INTEGER` on keyframes and
+`row_crc INTEGER` on items (memory/checksums.py), filled for older rows by the migration.
 """
 
 from __future__ import annotations
