@@ -22,8 +22,8 @@ def _canonical(values: tuple[Any, ...], kinds: str) -> bytes:
     """The values as SQLite gives them back (r: REAL, i: INTEGER, t: TEXT; None stays None), as JSON:
     a pose written as the int 0 reads back as 0.0, and -0.0 as 0.0 (SQLite keeps a whole REAL as an
     integer), and must check the same."""
-    cast = {"r": lambda v: float(v) + 0.0, "i": int, "t": str}
-    return json.dumps([None if v is None else cast[k](v) for v, k in zip(values, kinds, strict=True)]).encode()
+    return json.dumps([None if v is None else float(v) + 0.0 if k == "r" else int(v) if k == "i" else str(v)
+                       for v, k in zip(values, kinds, strict=True)]).encode()
 
 
 def meta_crc(row: tuple[Any, ...]) -> int:
