@@ -163,9 +163,10 @@ class Forgetting:
         """Delete the rows and index entries, save the index files and truncate the WAL, so no
         copy of what was forgotten survives in the folder. dry_run: only count what would go.
 
-        The keyframes go in batches of at most half the disk reserve (StoreConfig.reserve_bytes),
-        the WAL truncated after each: on a full disk, once the reserve is given up, a forget of any
-        size fits (each batch is one transaction; one that fails leaves the batches before it done)."""
+        One transaction: a crash leaves all of it or none. Only on a full disk, once the reserve
+        (StoreConfig.reserve_bytes) is given up, do the keyframes go in batches of half of it, the
+        WAL truncated after each, so that a forget of any size fits (a crash then leaves the batches
+        before it done: forget again)."""
         ctx = self._ctx
         with ctx.write_lock:
             ids, cells = cells_of(ctx.live(), keyframe_ids)
@@ -173,13 +174,17 @@ class Forgetting:
                 named = int(ctx.live().execute(f"SELECT COUNT(*) FROM place_names WHERE {places[0]}",
                                                places[1]).fetchone()[0])
                 return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)), place_names=named)
-            batches = _batches(cells, 2 * ctx.layout.patch_dim, ctx.config.reserve_bytes // 2)
-            for k, batch in enumerate(batches):
-                if k:
-                    ctx.scrub_wal(strict=False)  # the next batch reuses the WAL's room
-                last = k == len(batches) - 1
-                named = self._erase_batch(ids[batch], cells[batch], item_names if last else [],
-                                          places if last else NO_PLACES)
+            try:
+                named = self._erase_batch(ids, cells, item_names, places)
+            except StorageError:
+                if not release_reserve(ctx.folder):  # a full disk: the reserve makes room
+                    raise
+                batches = _batches(cells, 2 * ctx.layout.patch_dim, ctx.config.reserve_bytes // 2)
+                for k, batch in enumerate(batches):
+                    ctx.scrub_wal(strict=False)  # each batch reuses the WAL's room
+                    last = k == len(batches) - 1
+                    named = self._erase_batch(ids[batch], cells[batch], item_names if last else [],
+                                              places if last else NO_PLACES)
             try:
                 ctx.save()  # the old index files held the forgotten vectors: replace them now
             except IndexSaveError as e:  # a full disk: remove them instead; the next open rebuilds
@@ -191,24 +196,21 @@ class Forgetting:
         return ForgetResult(keyframes=len(ids), items=tuple(sorted(item_names)), place_names=named)
 
     def _erase_batch(self, ids: np.ndarray, cells: np.ndarray, item_names: list[str], places: Places) -> int:
-        """One transaction of erase (the caller holds the write lock); on a full disk, once more
-        after giving up the reserve. The number of place names deleted."""
+        """One transaction of erase (the caller holds the write lock); the number of place names
+        deleted. A StorageError leaves the rows and the index as they were."""
         ctx = self._ctx
         pids = np.concatenate([patch_ids(int(i), n) for i, n in zip(ids, cells)]) if len(ids) else ids
-        for last_try in (False, True):
-            try:
-                with ctx.change("the forget") as db:
-                    named = delete_rows(db, ids, item_names, places)
-                    # Out of the index before the rows go, so a concurrent query never gets an
-                    # id without its row.
-                    with ctx.index_lock:
-                        ctx.index.remove(ids, pids)
-                return named
-            except StorageError:
-                ctx.index = ctx.index_from_rows()  # the rows stayed: put them back
-                if last_try or not release_reserve(ctx.folder):  # a full disk: the reserve makes room
-                    raise
-        raise AssertionError("unreachable: the last try returns or raises")
+        try:
+            with ctx.change("the forget") as db:
+                named = delete_rows(db, ids, item_names, places)
+                # Out of the index before the rows go, so a concurrent query never gets an id
+                # without its row.
+                with ctx.index_lock:
+                    ctx.index.remove(ids, pids)
+        except StorageError:
+            ctx.index = ctx.index_from_rows()  # the rows stayed: put them back
+            raise
+        return named
 
 
 def _batches(cells: np.ndarray, bytes_per_cell: int, max_bytes: int) -> list[np.ndarray]:
