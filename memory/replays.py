@@ -1,7 +1,8 @@
 """The sessions replayed into a memory, by content, so that replaying one twice cannot silently
 double the memory: `ami replay` asks `find` first, and `forget` (its --replace) erases the
 earlier replay's keyframes before storing them again; a replay that fails or is interrupted is
-undone (`undo`), so a replay is all or nothing.
+undone (`undo`), and one whose process was killed is undone at the next open (`begin` marks it
+under way, `recover`), so a replay is all or nothing.
 
 A replay's keyframes are one run of ids (first_id..last_id: ids are AUTOINCREMENT and one writer
 stores them). A replay's row goes once none of its keyframes are left (`drop_emptied`, run by
@@ -10,6 +11,8 @@ every forget), so a memory forgotten whole accepts the session again.
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -18,9 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlite_utils import Database
 
-from memory import inputs
+from memory import inputs, schema
 from memory.errors import StorageError
 from memory.types import ForgetResult
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from memory.context import StoreContext
@@ -61,12 +66,44 @@ class Replays:
         return None if row is None else ReplayRecord(str(row[0]), str(row[1]), int(row[2]), int(row[3]),
                                                      float(row[4]))
 
+    def begin(self, session: str, after_id: int, items_before: list[str]) -> None:
+        """Mark a replay under way (committed at once): if the process dies before `note` or `undo`,
+        the next open undoes it (`recover`), so even a SIGKILL leaves a replay all or nothing."""
+        marker = json.dumps({"session": inputs.text(session, "session"), "after_id": int(after_id),
+                             "items_before": sorted(items_before)})
+        with self._ctx.write_lock, self._ctx.change(f"the start of the replay of {session!r}") as db:
+            schema.write_meta(db, schema.META_REPLAY_UNDER_WAY, marker)
+
+    def recover(self) -> ForgetResult | None:
+        """Undo the replay a killed process left under way (the store's open calls this)."""
+        db = self._ctx.live()
+        marker = schema.read_meta(db).get(schema.META_REPLAY_UNDER_WAY)
+        if marker is None:
+            return None
+        left = json.loads(marker)
+        names = [str(r[0]) for r in db.execute("SELECT name FROM items").fetchall()]
+        new_items = [n for n in names if n not in set(left["items_before"])]
+        undone = self.undo(left["session"], int(left["after_id"]), new_items)
+        logger.warning("%s: the replay of %r did not finish (the process was killed); its %d keyframes were "
+                       "taken out again", self._ctx.folder, left["session"], undone.keyframes)
+        return undone
+
+    def end(self) -> None:
+        """The replay under way stopped where it was asked to (`ami explain --t`): keep what it
+        stored, without a record (it is not the whole session)."""
+        with self._ctx.write_lock, self._ctx.change("the end of a partial replay") as db:
+            self._clear(db)
+
+    def _clear(self, db: Database) -> None:
+        db.execute("DELETE FROM meta WHERE key = ?", (schema.META_REPLAY_UNDER_WAY,))
+
     def note(self, content_id: str, session: str, after_id: int) -> ReplayRecord | None:
         """Record the replay whose keyframes got the ids after `after_id` (from `last_id` before it
         began); None when it stored no keyframe."""
         first = int(self._ctx.live().execute("SELECT MIN(id) FROM keyframes WHERE id > ?",
                                              (after_id,)).fetchone()[0] or 0)
         if not first:
+            self.end()
             return None
         record = ReplayRecord(inputs.text(content_id, "content_id"), inputs.text(session, "session"), first,
                               self.last_id(), time.time())
@@ -77,6 +114,7 @@ class Replays:
                     db.execute("INSERT OR REPLACE INTO replays VALUES (?, ?, ?, ?, ?)",
                                (record.content_id, record.session, record.first_id, record.last_id,
                                 record.recorded_at))
+                    self._clear(db)
         except sqlite3.OperationalError as e:
             raise StorageError(self._ctx.db_path, f"the replay of {session!r}", e) from e
         return record
@@ -86,7 +124,10 @@ class Replays:
         the items it enrolled first. A replay into a memory is all or nothing."""
         ids = self._ctx.live().execute("SELECT id FROM keyframes WHERE id > ? AND session = ?",
                                        (int(after_id), inputs.text(session, "session"))).fetchall()
-        return self._forgetting.erase(np.array([r[0] for r in ids], np.int64), new_items)
+        undone = self._forgetting.erase(np.array([r[0] for r in ids], np.int64), new_items)
+        with self._ctx.write_lock, self._ctx.change("the end of an undone replay") as db:
+            self._clear(db)
+        return undone
 
     def forget(self, record: ReplayRecord) -> ForgetResult:
         """Erase the keyframes that replay stored (and so its row)."""

@@ -63,6 +63,9 @@ META_STORE_ID = "store_id"
 # The encoder's embedding space (device/perception/encoder.py embedding_space): another encoder's vectors
 # would search as noise, so an encoder from another space is refused.
 META_EMBEDDING_SPACE = "embedding_space"
+# A replay under way (memory/replays.py): JSON {session, after_id, items_before}; set when it begins,
+# cleared when it is noted or undone. Found at an open, the replay was killed: it is undone then.
+META_REPLAY_UNDER_WAY = "replay_under_way"
 
 BUSY_TIMEOUT_MS = 5_000
 

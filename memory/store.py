@@ -91,9 +91,8 @@ class MemoryStore:
         given they must match. So must `embedding_space`, the encoder's name for its space, once
         the memory records one (a memory created without it adopts the first one given).
         `repair=False` rebuilds a stale or damaged index in RAM only and leaves the files for
-        `verify()` to report. `create=False` refuses a folder with no memory. `read_only=True` opens
-        an existing memory and writes nothing (no lock, no migration, no index files): reads work,
-        every write raises ReadOnlyMemoryError.
+        `verify()` to report. `create=False` refuses a folder with no memory. `read_only=True` writes
+        nothing (no lock, no migration, no index files); every write raises ReadOnlyMemoryError.
         """
         dims = {"embedding_dim": embedding_dim, "patch_dim": patch_dim}
         for name, value in dims.items():
@@ -139,6 +138,7 @@ class MemoryStore:
             raise
         if not read_only:
             keep_reserve(folder, store.config.reserve_bytes)
+            store.replays.recover()  # a replay a killed process left under way is undone first
         logger.info("opened %s: %d keyframes, %d items", folder, store.count(), items_table.count(db))
         return store
 

@@ -215,6 +215,8 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
                 heard = heard[:len(utterances)]
             frames = [fr for fr in session.frames if until_t is None or fr.t <= until_t]
             items_before = {i.name for i in store.items()}
+            if memory_dir is not None:  # a SIGKILL from here on is undone at the next open
+                store.replays.begin(session.path.name, after_id, sorted(items_before))
             try:
                 _feed(session, assistant, frames, utterances, heard, config.progress, responses)
             except BaseException as e:  # a bad frame, a full disk, Ctrl-C: what this replay stored goes
@@ -227,6 +229,8 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
             keyframes = assistant.keyframes
             if until_t is None:
                 store.replays.note(session.content_id, session.path.name, after_id)
+            elif memory_dir is not None:
+                store.replays.end()
             if inspect is not None:
                 inspect(assistant)
         wall = time.perf_counter() - started
