@@ -291,14 +291,14 @@ class MemoryStore:
 
     # ---- integrity ------------------------------------------------------------------------
 
-    def verify(self) -> list[str]:
-        """Each failed invariant as one line; empty when the memory is sound (see verify.py)."""
+    def verify(self, full: bool = False) -> list[str]:
+        """Each failed invariant as one line, none when sound (verify.py); `full`: every vector."""
         ctx = self._ctx
         db = ctx.live()
         db.commit()
         failed = verify.check_database(db, self.embedding_dim, self.patch_dim, ctx.generation)
         expected = verify.expected_ids(db)
-        failed += verify.check_index(ctx.index, expected, "in RAM")
+        failed += verify.check_index(ctx.index, expected, "in RAM") + verify.check_vectors(ctx, expected[0], full)
         if ctx.index_problem is not None:
             failed.append(f"saved index: {ctx.index_problem}; run `ami memory rebuild --memory {self.folder}`")
         elif not ctx.dirty:

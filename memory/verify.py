@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlite_utils import Database
@@ -19,6 +20,9 @@ from sqlite_utils import Database
 from memory import checksums, indexfiles, schema
 from memory.index import MemoryIndex, patch_ids
 from memory.indexfiles import IndexState
+
+if TYPE_CHECKING:
+    from memory.context import StoreContext
 
 
 def check_database(db: Database, embedding_dim: int, patch_dim: int, generation: int) -> list[str]:
@@ -73,6 +77,35 @@ def check_index(index: MemoryIndex, expected: tuple[np.ndarray, np.ndarray, np.n
                 f"{extra[:5].tolist()}, {len(missing)} rows not indexed {missing[:5].tolist()}"
             )
     return failed
+
+
+VECTOR_SAMPLE = 200  # keyframes whose index vectors verify compares with their rows (all with --full)
+
+
+def check_vectors(ctx: StoreContext, recent_ids: np.ndarray, full: bool) -> list[str]:
+    """Recent keyframes whose embedding or patches in the in-RAM index differ from their row's."""
+    ids = recent_ids if full or len(recent_ids) <= VECTOR_SAMPLE else \
+        np.random.default_rng(0).choice(recent_ids, VECTOR_SAMPLE, replace=False)
+    db, layout, index = ctx.live(), ctx.layout, ctx.index
+    differ = []
+    for i in ids.tolist():
+        row = db.execute("SELECT grid_h, grid_w, embedding, patches FROM keyframes WHERE id = ?", (i,)).fetchone()
+        if row is None:
+            continue  # check_index names it
+        try:
+            with ctx.index_lock:
+                emb = index.keyframes.reconstruct(i)
+                pat = index.patches.reconstruct_batch(patch_ids(i, row[0] * row[1]))
+        except RuntimeError:
+            continue  # not indexed: check_index names it
+        if not (np.array_equal(emb, layout.embedding(i, row[2]))
+                and np.array_equal(pat, layout.patches(i, row[0], row[1], row[3]))):
+            differ.append(i)
+    if not differ:
+        return []
+    which = "all" if len(ids) == len(recent_ids) else "a sample of"
+    return [f"index vectors == rows ({which} {len(ids)} keyframes): {len(differ)} differ, "
+            f"e.g. {differ[:5]}; `ami memory rebuild` rebuilds the index from the rows"]
 
 
 def check_leftovers(folder: Path) -> list[str]:

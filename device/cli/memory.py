@@ -77,7 +77,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     with _open(args, repair=False) as store:
-        failed = store.verify()
+        failed = store.verify(full=args.full)
         count = store.count()
     for line in failed:
         print(f"FAIL {line}")
@@ -171,8 +171,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
     sp = msub.add_parser("verify", help="check every invariant; exit 1 naming each that fails",
                          description="Check the database, index ids against row ids, generations and "
-                                     "checksums; change nothing. Exit 1 if any invariant fails.")
+                                     "checksums, and the index's vectors against their rows (a sample of 200 "
+                                     "keyframes, or all with --full); change nothing. Exit 1 if any fails.")
     _memory_flag(sp)
+    sp.add_argument("--full", action="store_true", help="compare every indexed vector with its row, not a sample")
     sp.set_defaults(func=_cmd_verify)
 
     sp = msub.add_parser("rebuild", help="rebuild the search index from memory.db",

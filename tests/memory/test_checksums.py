@@ -47,6 +47,7 @@ def test_verify_names_each_damaged_row(damaged: tuple[Path, np.ndarray]) -> None
     text = "\n".join(failed)
     assert "2 keyframes changed" in text and "3 (metadata)" in text and "5 (patches)" in text, text
     assert "items 'phone' changed" in text, text
+    assert "index vectors == rows (all 6 keyframes): 1 differ, e.g. [5]" in text, text
 
 
 def test_no_answer_rests_on_a_damaged_row(damaged: tuple[Path, np.ndarray], caplog: pytest.LogCaptureFixture) -> None:
