@@ -42,10 +42,13 @@ def item_crc(fields: tuple[Any, ...], prototypes: bytes) -> int:
 
 def fill(db: Any) -> None:
     """Give every row that has none its checksums (the v6 migration; in its transaction)."""
-    rows = db.execute(f"SELECT id, {KEYFRAME_META}, embedding, patches FROM keyframes").fetchall()
-    for row in rows:
-        db.execute("UPDATE keyframes SET meta_crc = ?, embedding_crc = ?, patches_crc = ? WHERE id = ?",
-                   (meta_crc(row[1:12]), blob_crc(row[12]), blob_crc(row[13]), row[0]))
+    ids = [int(r[0]) for r in db.execute("SELECT id FROM keyframes ORDER BY id").fetchall()]
+    for k in range(0, len(ids), 256):  # a chunk of rows in RAM at a time, however large the memory
+        rows = db.execute(f"SELECT id, {KEYFRAME_META}, embedding, patches FROM keyframes "
+                          "WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids[k:k + 256]),)).fetchall()
+        for row in rows:
+            db.execute("UPDATE keyframes SET meta_crc = ?, embedding_crc = ?, patches_crc = ? WHERE id = ?",
+                       (meta_crc(row[1:12]), blob_crc(row[12]), blob_crc(row[13]), row[0]))
     for row in db.execute(f"SELECT {ITEM_FIELDS}, prototypes FROM items").fetchall():
         db.execute("UPDATE items SET row_crc = ? WHERE name = ?", (item_crc(row[:5], row[5]), row[0]))
 
