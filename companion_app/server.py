@@ -165,7 +165,7 @@ def build_app(config: ServeConfig, predictor: Predictor, latent_dim: int, *,
     # No /docs or /redoc: their pages load scripts from a CDN, and the companion works offline.
     app = FastAPI(title="ami companion", version=API_VERSION, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Plans routes in the world model's latent space for paired ami glasses.")
-    app.state.auth, app.state.batcher, app.state.planner = auth, batcher, planner
+    app.state.auth, app.state.batcher, app.state.planner, app.state.planning = auth, batcher, planner, planning
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, read_timeout_s=config.read_timeout_s)
 
     @app.exception_handler(RequestRejected)

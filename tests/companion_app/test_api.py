@@ -232,7 +232,9 @@ def test_a_greedy_device_gets_its_budget_and_no_more(tmp_path: Path) -> None:
         t = threading.Thread(target=lambda: out.update(big=post_signed(server, greedy, big)))
         started = time.perf_counter()
         t.start()
-        time.sleep(0.15)
+        while greedy["device_id"] not in server.app.state.planning:  # its plan has started
+            assert time.perf_counter() - started < 10 and t.is_alive(), "the greedy plan never started"
+            time.sleep(0.01)
         again = post_signed(server, greedy, json.dumps(plan_body()).encode())
         ordinary = post_signed(server, normal, json.dumps(plan_body()).encode())
         t.join()
