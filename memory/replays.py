@@ -83,7 +83,12 @@ class Replays:
         left = json.loads(marker)
         names = [str(r[0]) for r in db.execute("SELECT name FROM items").fetchall()]
         new_items = [n for n in names if n not in set(left["items_before"])]
-        undone = self.undo(left["session"], int(left["after_id"]), new_items)
+        try:
+            undone = self.undo(left["session"], int(left["after_id"]), new_items)
+        except StorageError as e:  # a full disk even with the reserve: the mark stays, the next open retries
+            logger.warning("%s: the replay of %r did not finish and cannot be taken out yet (%s); the next open "
+                           "tries again", self._ctx.folder, left["session"], e)
+            return None
         logger.warning("%s: the replay of %r did not finish (the process was killed); its %d keyframes were "
                        "taken out again", self._ctx.folder, left["session"], undone.keyframes)
         return undone
