@@ -5,8 +5,8 @@ that writes the response format can be scored:
 - locate: the room that contains the answer's position (or, without one, the wearer's position
   at the evidence frame) against the item's true room; position error in metres; abstention on
   items that were never seen;
-- left-item alerts: precision, recall, F1 and delay after leaving, each truth format with its own
-  window (device/evaluation/truth.py);
+- left-item alerts: precision, recall, F1 and delay after leaving; an alert counts from the wearer
+  leaving the item's room to 30 s after, in both truth formats (device/evaluation/truth.py);
 - latency: response t minus utterance t.
 """
 
