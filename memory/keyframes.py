@@ -148,11 +148,11 @@ def times(
         f"SELECT id, {checksums.KEYFRAME_META}, meta_crc FROM keyframes WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps(keyframe_ids),),
     ).fetchall()
-    damaged = [r[0] for r in rows if r[12] is not None and checksums.meta_crc(r[1:12]) != r[12]]
+    damaged = {r[0] for r in rows if r[12] is not None and checksums.meta_crc(r[1:12]) != r[12]}
     if damaged:
         logger.warning("keyframes %s of %s changed after they were written (checksum): left out of the answer; "
-                       "`ami memory verify --memory %s` lists every damaged row", damaged[:5], layout.db_path,
-                       layout.db_path.parent)
+                       "`ami memory verify --memory %s` lists every damaged row", sorted(damaged)[:5],
+                       layout.db_path, layout.db_path.parent)
         rows = [r for r in rows if r[0] not in damaged]
     rows = [(r[0], r[1], r[2], r[11]) for r in rows]
     if len(rows) != len(set(keyframe_ids)):

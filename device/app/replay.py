@@ -98,26 +98,25 @@ def spoken_utterances(session: Session, config: SpeechConfig) -> list[Utterance]
 
 
 def _feed(session: Session, assistant: Assistant, frames: list, utterances: list[Utterance], heard: list[float],
-          progress: bool, responses: list[Response]) -> float:
-    """The frames and utterances in the order the wearer saw and said them; each response joins
-    `responses` as it is given (so a replay that stops keeps what it said). The last frame's t."""
-    u, t = 0, 0.0
+          progress: bool, responses: list[Response]) -> None:
+    """The frames and utterances in the order the wearer saw and said them; each response, carrying
+    the session's content id, joins `responses` as it is given (a replay that stops keeps them)."""
+    def said(given: list[Response]) -> None:
+        responses.extend(dataclasses.replace(r, session=session.content_id) for r in given)
+
+    u = 0
     for fr in tqdm(frames, desc=f"replay {session.path.name}", unit="frame", disable=not progress):
         while u < len(utterances) and heard[u] < fr.t:
-            responses.append(assistant.on_utterance(utterances[u], heard[u]))
+            said([assistant.on_utterance(utterances[u], heard[u])])
             u += 1
-        responses.extend(assistant.on_frame(fr, session.load_frame(fr.i)))
-        t = fr.t
-    for k in range(u, len(utterances)):
-        responses.append(assistant.on_utterance(utterances[k], heard[k]))
-    return t
+        said(assistant.on_frame(fr, session.load_frame(fr.i)))
+    said([assistant.on_utterance(utterances[k], heard[k]) for k in range(u, len(utterances))])
 
 
-def _write_responses(out: Path, responses: list[Response], session: Session) -> Path:
-    """`responses`, each carrying the session's content id, written atomically to `out`."""
+def _write_responses(out: Path, responses: list[Response]) -> Path:
+    """`responses` written atomically to `out`, one JSON line each."""
     try:
-        write_text_atomic(out, jsonl([dataclasses.replace(r, session=session.content_id).to_json()
-                                      for r in responses]))
+        write_text_atomic(out, jsonl([r.to_json() for r in responses]))
     except OSError as e:
         raise OutputError(f"{out}: could not write responses ({e.strerror})") from e
     return out
@@ -220,10 +219,10 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
             try:
                 _feed(session, assistant, frames, utterances, heard, config.progress, responses)
             except BaseException as e:  # a bad frame, a full disk, Ctrl-C: what this replay stored goes
-                used = file_bytes(folder, (DB_FILE, DB_FILE + "-wal"))
+                used = file_bytes(folder, (DB_FILE, DB_FILE + "-wal")) if isinstance(e, StorageError) else 0
                 undone = memory_dir is not None and _undo(store, session, after_id, items_before, folder)
                 if isinstance(e, StorageError):  # a full disk: say so in one line, keep what was said
-                    written = _write_responses(out, responses, session) if out is not None else None
+                    written = _write_responses(out, responses) if out is not None else None
                     raise _disk_full(session, folder, assistant.last_t, used, written, undone) from e
                 raise
             keyframes = assistant.keyframes
@@ -237,8 +236,7 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    responses = [dataclasses.replace(r, session=session.content_id) for r in responses]
     if out is not None:
-        _write_responses(out, responses, session)
+        _write_responses(out, responses)
     log.info("replayed %d frames (%d keyframes) in %.1f s", len(session.frames), keyframes, wall)
     return ReplayResult(responses, len(frames), keyframes, wall, memory_dir)
