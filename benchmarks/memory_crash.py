@@ -6,7 +6,8 @@ old time window now and then (`BEGIN-FORGET t0 t1`, then `ACK-FORGET t0 t1`). Th
 with SIGKILL at a random moment (also during open, rebuild, save or forget), then reopens the
 memory and checks, against a reference model built from the acknowledgements:
 - the store opens and verify() is clean (index ids == row ids, generations and checksums agree);
-- every acknowledged, not forgotten keyframe is there with its exact embedding, and search finds it;
+- every acknowledged, not forgotten keyframe is there with its exact embedding and its thumbnail
+  (written in the keyframe's transaction), and search finds it; verify finds no orphan thumbnail;
 - no keyframe of an acknowledged forget is there; nothing is there that was never written, except
   the one add (or forget) in flight at the kill.
 
@@ -16,6 +17,7 @@ memory and checks, against a reference model built from the acknowledgements:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -29,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 D, DP, GRID = 96, 96, (3, 3)
@@ -43,6 +46,13 @@ def vectors(t: int) -> tuple[np.ndarray, np.ndarray]:
     return e / np.linalg.norm(e), p / np.linalg.norm(p, axis=1, keepdims=True)
 
 
+def thumbnail(t: int) -> bytes:
+    """The keyframe's evidence JPEG at time t (deterministic), stored in its transaction."""
+    out = io.BytesIO()
+    Image.fromarray(np.random.default_rng(t).integers(0, 255, (8, 8, 3), np.uint8)).save(out, "JPEG")
+    return out.getvalue()
+
+
 def worker(folder: Path, seed: int) -> None:
     """Ingest until killed; print each acknowledgement as one flushed line."""
     from memory import MemoryStore
@@ -54,7 +64,8 @@ def worker(folder: Path, seed: int) -> None:
         print("READY", flush=True)
         while True:
             e, p = vectors(t)
-            kf = store.add_keyframe(float(t), t, "crash", (float(t % 10), 1.6, 0.0, 0.0, 0.0), e, p, GRID)
+            kf = store.add_keyframe(float(t), t, "crash", (float(t % 10), 1.6, 0.0, 0.0, 0.0), e, p, GRID,
+                                    thumbnail=(thumbnail(t), 0))
             print(f"ACK {t} {kf}", flush=True)
             if rng.random() < 0.05:
                 store.save()
@@ -99,6 +110,7 @@ class Figures:
     lost_after_ack: int = 0
     mismatched_ids: int = 0
     resurrected: int = 0
+    missing_thumbnails: int = 0  # a keyframe stored without the thumbnail written in its transaction
     verify_failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -147,6 +159,10 @@ def check(folder: Path, ref: Reference, in_flight: tuple[int, int] | None, figur
             if not np.array_equal(store.embedding(kf), e) or hit[0].keyframe_id != kf:
                 figures.mismatched_ids += 1
                 ok = False
+            with store.reader() as reader:
+                if reader.thumbnail(kf) != thumbnail(t):
+                    figures.missing_thumbnails += 1
+                    ok = False
         unknown = [t for t in rows if t not in ref.acked]
         if len(unknown) > 1:  # at most the one add in flight
             figures.mismatched_ids += len(unknown) - 1

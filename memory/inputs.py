@@ -74,3 +74,10 @@ def grid(value: object, max_cells: int) -> tuple[int, int]:
             f"grid {gh}x{gw} has {gh * gw} cells; at most {max_cells} are allowed (pool the patch grid)"
         )
     return gh, gw
+
+
+def jpeg(data: object, faces: object) -> tuple[bytes, int]:
+    """A thumbnail: (JPEG bytes, number of face regions blurred in it, >= 0)."""
+    if not isinstance(data, bytes) or not data.startswith(b"\xff\xd8\xff"):
+        raise InvalidInputError("thumbnail must be JPEG bytes (starting FF D8 FF)")
+    return data, whole_number(faces, "thumbnail faces", minimum=0)

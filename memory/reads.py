@@ -20,6 +20,7 @@ from memory import indexfiles, inputs, schema
 from memory import items as items_table
 from memory import keyframes as keyframe_table
 from memory import places as place_table
+from memory import thumbnails as thumbnail_table
 from memory.errors import InvalidInputError, ItemNotFoundError, StoreClosedError
 from memory.folder import DB_FILE, file_bytes
 from memory.index import split_patch_ids
@@ -192,6 +193,23 @@ class MemoryReader:
         """The keyframe with the latest t (the highest id among equal t), or None when empty."""
         return keyframe_table.last(self._reading())
 
+    def thumbnail(self, keyframe_id: int) -> bytes | None:
+        """The keyframe's evidence JPEG (faces blurred), or None when it has none (memory/thumbnails.py)."""
+        return thumbnail_table.get(self._reading(), int(keyframe_id))
+
+    def timeline(self, since_unix: float | None = None, until_unix: float | None = None,
+                 limit: int = 10_000) -> list[tuple[KeyframeRecord, float | None, bool]]:
+        """(keyframe, wall clock, has a thumbnail) of the keyframes stored since <= recorded_at <
+        until (wall clock; None: open), in time order, at most `limit` (the latest)."""
+        lo = -np.inf if since_unix is None else inputs.finite_float(since_unix, "since")
+        hi = np.inf if until_unix is None else inputs.finite_float(until_unix, "until")
+        rows = self._reading().execute(
+            "SELECT k.id, k.t, k.frame, k.session, k.x, k.y, k.z, k.yaw_deg, k.pitch_deg, k.recorded_at,"
+            " th.keyframe_id IS NOT NULL FROM keyframes k LEFT JOIN thumbnails th ON th.keyframe_id = k.id"
+            " WHERE COALESCE(k.recorded_at, 0) >= ? AND COALESCE(k.recorded_at, 0) < ?"
+            " ORDER BY k.recorded_at DESC, k.id DESC LIMIT ?", (lo, hi, int(limit))).fetchall()
+        return [(KeyframeRecord(*r[:9]), r[9], bool(r[10])) for r in reversed(rows)]
+
     def place_names(self) -> list[PlaceName]:
         """The wearer's names for places ("this is the kitchen"), oldest first."""
         return place_table.list_all(self._reading())
@@ -199,9 +217,11 @@ class MemoryReader:
     def stats(self) -> dict[str, Any]:
         """Counts and sizes: keyframes (both tiers), longterm (keyframes in the long-term tier),
         patches, items, place_names, db_bytes (with the WAL), index_bytes, total_bytes; and the
-        wall clock (Unix s, None when empty) of the first and the last keyframe: first_seen, last_seen."""
+        wall clock (Unix s, None when empty) of the first and the last keyframe: first_seen, last_seen;
+        thumbnails, thumbnail_bytes and faces_blurred (in the stored thumbnails)."""
         n_keyframes, n_patches, n_long = keyframe_table.counts(self._reading())
         first, last = keyframe_table.recorded_span(self._reading())
+        n_thumbs, thumb_bytes, faces = thumbnail_table.counts(self._reading())
         db_bytes = file_bytes(self.folder, (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm"))
         names = (*indexfiles.referenced_files(self.folder), indexfiles.SIDECAR_FILE)
         index_bytes = file_bytes(self.folder, names)
@@ -216,4 +236,7 @@ class MemoryReader:
             "total_bytes": db_bytes + index_bytes,
             "first_seen": first,
             "last_seen": last,
+            "thumbnails": n_thumbs,
+            "thumbnail_bytes": thumb_bytes,
+            "faces_blurred": faces,
         }

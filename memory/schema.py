@@ -32,6 +32,7 @@ replay stored, recorded_at REAL): a session replayed into the memory, so the sam
 stored twice; a row goes when none of its keyframes are left (memory/replays.py). Schema v6
 adds row checksums: `meta_crc`, `embedding_crc`, `patches_crc INTEGER` on keyframes and
 `row_crc INTEGER` on items (memory/checksums.py), filled for older rows by the migration.
+Schema v7 adds `thumbnails` (memory/thumbnails.py): a small face-blurred JPEG per keyframe.
 """
 
 from __future__ import annotations
@@ -166,6 +167,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE items ADD COLUMN row_crc INTEGER",
         ),
         apply=lambda db: checksums.fill(db),
+    ),
+    Migration(
+        version=7,
+        description="thumbnails: a small JPEG per keyframe, faces blurred (memory/thumbnails.py)",
+        statements=(
+            """CREATE TABLE thumbnails (
+                keyframe_id INTEGER PRIMARY KEY,
+                jpeg BLOB NOT NULL,
+                faces INTEGER NOT NULL,
+                crc INTEGER NOT NULL
+            )""",
+        ),
     ),
 )
 

@@ -5,10 +5,6 @@ and updates the in-RAM indexes; `save()` writes the index files. A crash loses a
 files' freshness, which the next open repairs by rebuilding. Forget methods erase rows, index
 entries and the bytes in the folder at once (forget.py); `verify()` lists failed invariants.
 
-The store is made of collaborators: a StoreContext (context.py: the writer's connection, the
-in-RAM index, the locks, save), its own MemoryReader for queries (reads.py), Forgetting
-(forget.py) and Compaction (compact.py). Its public methods delegate to them.
-
 One MemoryStore per folder at a time (enforced by the lock). One thread writes and may query
 through the store; other threads query through `reader()`; compaction runs on the store's own
 background thread (compact.py). docs/memory.md has the whole design.
@@ -30,6 +26,7 @@ from sqlite_utils import Database
 
 from memory import inputs, schema, verify
 from memory import keyframes as keyframe_table
+from memory import thumbnails as thumbnail_table
 from memory import items as items_table
 from memory import places as place_table
 from memory.compact import CompactResult, Compaction
@@ -50,10 +47,10 @@ logger = logging.getLogger(__name__)
 class MemoryStore:
     """The episodic store of one folder. Create it with `MemoryStore.open`; close it (or use `with`).
 
-    It owns the writer's connection, the index and the locks (its StoreContext), writes keyframes,
-    items and place names, and answers the rest through three collaborators: its MemoryReader
-    (queries), Forgetting and Compaction. Time windows are open intervals: `t_after < t < t_before`,
-    so a query at time t sees only what came strictly before t.
+    It owns the writer's connection, the index and the locks (its StoreContext: context.py), writes
+    keyframes, items and place names, and answers the rest through three collaborators: its
+    MemoryReader (queries: reads.py), Forgetting (forget.py) and Compaction (compact.py). Time
+    windows are open intervals, `t_after < t < t_before`: a query at t sees only what came before.
     """
 
     def __init__(self, context: StoreContext, lock: FolderLock | None, embedding_space: str | None) -> None:
@@ -218,12 +215,14 @@ class MemoryStore:
         grid: tuple[int, int],
         *,
         recorded_at: float | None = None,
+        thumbnail: tuple[bytes, int] | None = None,
     ) -> int:
         """Store one keyframe and index it; returns its id once it is durable (acknowledged).
 
         Vectors are stored as given; patches as float16, and searches score the stored values, as
         `patches(id)` returns. `recorded_at` is the wall clock (Unix s, default now), which
-        `forget_recorded_since` and retention go by.
+        `forget_recorded_since` and retention go by. `thumbnail`: (JPEG bytes, face regions blurred
+        in it), stored in the same transaction (memory/thumbnails.py).
         """
         ctx = self._ctx
         ctx.live()
@@ -238,11 +237,13 @@ class MemoryStore:
             raise InvalidInputError("patches overflow float16 (|value| > 65504); L2-normalise them first")
         patches16 = patches.astype(np.float16)
         recorded = time.time() if recorded_at is None else inputs.finite_float(recorded_at, "recorded_at")
+        jpeg = None if thumbnail is None else inputs.jpeg(*thumbnail)
         with ctx.write_lock:
             with ctx.change(f"keyframe t={t} of {session!r}") as db:
-                keyframe_id = keyframe_table.insert(
-                    db, t, frame, session, pose_, (grid_h, grid_w), embedding, patches16, recorded
-                )
+                keyframe_id = keyframe_table.insert(db, t, frame, session, pose_, (grid_h, grid_w), embedding,
+                                                    patches16, recorded)
+                if jpeg is not None:
+                    thumbnail_table.insert(db, keyframe_id, *jpeg)
             # Indexed after the commit, so a concurrent query never sees an id without its row.
             try:
                 with ctx.index_lock:

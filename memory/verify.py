@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlite_utils import Database
 
-from memory import checksums, indexfiles, schema
+from memory import checksums, indexfiles, schema, thumbnails
 from memory.index import MemoryIndex, patch_ids
 from memory.indexfiles import IndexState
 
@@ -47,6 +47,7 @@ def check_database(db: Database, embedding_dim: int, patch_dim: int, generation:
     if names := checksums.damaged_items(db):
         failed.append(f"rows: items {', '.join(map(repr, names))} changed after they were written (checksum); "
                       "they are left out: enroll them again")
+    failed += thumbnails.problems(db)
     stored = schema.read_meta(db).get(schema.META_GENERATION)
     if stored != str(generation):
         failed.append(f"generation: memory.db has {stored!r}, the open store {generation}")

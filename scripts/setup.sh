@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 VENV=.venv
+# chromium: the real browser of the viewer's test (tests/device/test_viewer_browser.py)
 APT_PACKAGES=(espeak-ng sox libportaudio2 pulseaudio libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
-              libglu1-mesa libopengl0 libgbm1)
+              libglu1-mesa libopengl0 libgbm1 chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

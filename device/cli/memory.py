@@ -65,6 +65,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
           f"encoder: {stats['embedding_space'] or 'not recorded'}")
     print(f"  on disk: database {size(stats['db_bytes'])}, index {size(stats['index_bytes'])}, "
           f"total {size(stats['total_bytes'])} ({size(per)} per keyframe)")
+    print(f"  thumbnails: {stats['thumbnails']} ({size(stats['thumbnail_bytes'])}, in the database), "
+          f"{stats['faces_blurred']} faces blurred in them")
     if stats["first_seen"] is not None:
         from datetime import datetime
 

@@ -183,4 +183,5 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path) -> None:
     assert r.returncode == 0, figures
     assert figures["restarts"] == figures["clean_restarts"] == 20
     assert figures["lost_after_ack"] == figures["mismatched_ids"] == figures["resurrected"] == 0
+    assert figures["missing_thumbnails"] == 0
     assert figures["acknowledged"] > 100

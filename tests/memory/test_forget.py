@@ -1,14 +1,16 @@
-"""Forget, each kind: afterwards search, the database bytes and the folder hold nothing forgotten,
-what was not forgotten is intact, and verify() is clean."""
+"""Forget, each kind: afterwards search, the database bytes and the folder hold nothing forgotten
+(the keyframes' thumbnails included), what was not forgotten is intact, and verify() is clean."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from memory import ItemNotFoundError, MemoryStore
 
@@ -17,6 +19,13 @@ GRID = (2, 3)
 MARKER = "FORGETME-7c1d"  # the session name of every keyframe to forget
 PLACE = "pantry-7c1d"  # the wearer's name for the place the forget-keyframes were taken
 NOW = time.time()
+
+
+def jpeg(rng: np.random.Generator, comment: str) -> bytes:
+    """A real 16x16 JPEG carrying `comment` (a COM segment), so its bytes can be looked for."""
+    out = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(out, "JPEG", comment=comment.encode())
+    return out.getvalue()
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -44,7 +53,9 @@ class Fixture:
                 else:
                     pose = (float(i % 5), 1.6, float(i % 7), 0.0, 0.0) if i % 4 else None
                     t, recorded, session = 200.0 + i, NOW - 3600.0, "keep"
-                kf = store.add_keyframe(t, i, session, pose, embedding, patches, GRID, recorded_at=recorded)
+                thumb = jpeg(rng, f"{MARKER}-thumb-{i}" if target else f"keep-{i}")
+                kf = store.add_keyframe(t, i, session, pose, embedding, patches, GRID, recorded_at=recorded,
+                                        thumbnail=(thumb, i % 2))
                 (self.forget if target else self.keep)[kf] = embedding
             store.enroll_item("keys", 101.0, self.item_patch[None, :], 0.99, recorded_at=NOW - 60)
             store.enroll_item("mug", 250.0, unit(rng.standard_normal((1, DP))), 0.9, recorded_at=NOW - 3600)
@@ -58,6 +69,7 @@ class Fixture:
         """Byte strings that only forgotten content contains."""
         out = [MARKER.encode()]
         out += [e.astype("<f4").tobytes()[:32] for e in self.forget.values()]  # db blob and index
+        out += [f"{MARKER}-thumb-{i}".encode() for i in range(0, 36, 6)]  # the thumbnails' JPEG bytes
         return out
 
 
@@ -87,6 +99,10 @@ def test_forget_leaves_nothing_behind(tmp_path: Path, kind: str) -> None:
         assert store.count() == len(kept)
         for kf, e in kept.items():
             assert store.search_keyframes(e, 1)[0].keyframe_id == kf
+        with store.reader() as reader:
+            assert all(reader.thumbnail(kf) is not None for kf in kept)
+            assert all(reader.thumbnail(kf) is None for kf in fx.forget)
+        assert store.stats()["thumbnails"] == len(kept)
         items = [i.name for i in store.items()]
         places = [p.name for p in store.place_names()]
         assert result.place_names == {"all": 2, "item": 0}.get(kind, 1)
