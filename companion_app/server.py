@@ -11,9 +11,7 @@ is parsed for an unauthenticated sender), rate (429), then the schema (422 namin
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import time
@@ -28,6 +26,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ValidationError
 
+from core.http import READ_TIMEOUT_S, BodyLimit, is_loopback
 from companion_app.auth import AuthConfig, Authenticator
 from companion_app.batcher import Batcher
 from companion_app.errors import RequestRejected
@@ -37,7 +36,6 @@ from companion_app.schemas import Health, PairRequest, PairResponse, PlanRequest
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-READ_TIMEOUT_S = 10.0  # a request body that sends nothing for this long is dropped (408)
 API_VERSION = "1"
 
 
@@ -69,15 +67,6 @@ class ServeConfig:
                              "the network; pass --allow-remote if that is what you want")
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost may resolve anywhere
-        return False
-
-
 def describe_errors(e: ValidationError | RequestValidationError, limit: int = 5) -> str:
     """'horizon: Input should be less than or equal to 16; ...': the fields and what is wrong."""
     parts = []
@@ -86,51 +75,6 @@ def describe_errors(e: ValidationError | RequestValidationError, limit: int = 5)
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
     more = len(e.errors()) - limit
     return "invalid request: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
-class BodyLimit:
-    """ASGI middleware: a request body over `max_bytes` gets 413 before any route sees it, and one
-    that stalls (a Content-Length of 1e10, then nothing) gets 408 after `read_timeout_s` without a
-    byte, instead of holding the connection."""
-
-    def __init__(self, app: Any, max_bytes: int, read_timeout_s: float = READ_TIMEOUT_S) -> None:
-        self.app, self.max_bytes, self.read_timeout_s = app, max_bytes, read_timeout_s
-
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            try:
-                message = await asyncio.wait_for(receive(), self.read_timeout_s)
-            except asyncio.TimeoutError:
-                detail = f"the request body stalled: no byte for {self.read_timeout_s:g} s"
-                await JSONResponse({"detail": detail}, status_code=408)(scope, receive, send)
-                return
-            if message["type"] != "http.request":  # the client went away
-                return
-            size += len(message.get("body", b""))
-            if size <= self.max_bytes:
-                chunks.append(message.get("body", b""))
-            elif size > 16 * self.max_bytes:  # stop reading a flood; the connection closes after the answer
-                break
-            more = message.get("more_body", False)
-        if size > self.max_bytes:
-            detail = f"request body is {size} bytes or more; at most {self.max_bytes} bytes are accepted"
-            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
-            return
-        body, replayed = b"".join(chunks), False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
 
 
 def _parse(model: type[BaseModel], body: bytes) -> Any:

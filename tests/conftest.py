@@ -3,9 +3,12 @@ test reads or writes the wearer's real memory."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # shared helpers: `from live_server import LiveServer`
 
 
 @pytest.fixture(autouse=True)

@@ -1,21 +1,18 @@
-"""Shared by the companion tests and benchmarks: a toy predictor whose optimum is known, and a
-real uvicorn server on a free loopback port in a background thread."""
+"""Shared by the companion tests and benchmarks: a toy predictor whose optimum is known, and the
+real companion served on a free loopback port in a background thread (tests/live_server.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-import uvicorn
 
 from companion_app.server import ServeConfig, build_app
+from live_server import LiveServer
 
 
 @dataclass(frozen=True)
@@ -53,38 +50,15 @@ def pose_latent(x: float, z: float, yaw_deg: float, dim: int = 8) -> list[float]
     return [x, z, math.cos(r), math.sin(r)] + [0.0] * (dim - 4)
 
 
-class LiveServer:
-    """uvicorn serving `app` on a socket bound to a free loopback port; stops on exit."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start within 20 s"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-        self.sock.close()
-
+class CompanionServer(LiveServer):
     @property
     def code(self) -> str:
         return self.app.state.auth.pairing.code
 
 
 @contextlib.contextmanager
-def live(tmp_path: Path, predictor: Any = None, **config: Any) -> Iterator[LiveServer]:
+def live(tmp_path: Path, predictor: Any = None, **config: Any) -> Iterator[CompanionServer]:
     predictor = predictor or PoseToy()
     cfg = ServeConfig(state_dir=tmp_path / "state", port=0, **config)
-    with LiveServer(build_app(cfg, predictor, predictor.config.latent_dim)) as server:
+    with CompanionServer(build_app(cfg, predictor, predictor.config.latent_dim)) as server:
         yield server

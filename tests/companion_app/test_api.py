@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import torch
-from companion_fixtures import LiveServer, live, pose_latent
+from companion_fixtures import live, pose_latent
+from live_server import LiveServer
 
 from companion_app.auth import AuthConfig
 from companion_app.planner import Bounds, PlanJob, PlannerConfig
