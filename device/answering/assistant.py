@@ -23,6 +23,7 @@ from device.perception.encoder import Encoding, EncoderRuntime
 from device.speech.asr import COMMON_ITEMS
 from device.speech.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
 from device.speech.privacy import privacy_command
+from device.perception.faces import FaceBlurError, ThumbnailConfig, Thumbnailer
 from device.perception.keyframes import KeyframeConfig, KeyframeGate
 from device.answering.baseline import BaselineConfig, LastSightingAnswerer, pronouns, span_text, this_is
 from device.answering.when import when_text
@@ -56,6 +57,7 @@ class AssistantConfig:
     intents: IntentConfig = field(default_factory=IntentConfig)
     item_synonym_min_sim: float = 0.6  # "mobile" (0.70), "purse" (0.61) find "phone", "wallet"
     answerer: str = "world-model"  # one of ANSWERERS: who answers "where is my X?" and raises alerts
+    thumbnails: ThumbnailConfig | None = field(default_factory=ThumbnailConfig)  # None: keep no pixels
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
     place_names: PlaceNamesConfig = field(default_factory=PlaceNamesConfig)
 
@@ -96,6 +98,8 @@ class Assistant:
         self.router = RouteGuide(store, companion)
         self.keyframes = 0
         self.paused = False  # "pause" ... "resume": frames seen meanwhile are not kept (privacy)
+        self._thumbnailer: Thumbnailer | None = None  # made at the first keyframe (its cascades load once)
+        self.thumbnails_skipped = 0  # keyframes kept without a thumbnail: the face blur could not vouch for it
 
     # -- frames ----------------------------------------------------------------------------
     def on_frame(self, fr: FrameRecord, rgb: np.ndarray) -> list[Response]:
@@ -112,12 +116,26 @@ class Assistant:
         enc = self.encoder.encode(rgb)
         pose = None if fr.pose is None else (fr.pose.x, fr.pose.y, fr.pose.z, fr.pose.yaw_deg, fr.pose.pitch_deg)
         self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches, enc.grid,
-                                recorded_at=self.wall(fr.t))
+                                recorded_at=self.wall(fr.t), thumbnail=self._thumbnail(fr, rgb))
         self.keyframes += 1
         self._recent.append((fr, enc))
         while self._recent and fr.t - self._recent[0][0].t > RECENT_KEYFRAMES_S:
             self._recent.popleft()
         return enc
+
+    def _thumbnail(self, fr: FrameRecord, rgb: np.ndarray) -> tuple[bytes, int] | None:
+        """The keyframe's evidence JPEG with faces blurred, or None: none are kept, or the blur could
+        not vouch for it (never stored unblurred; the reason is logged)."""
+        if self.config.thumbnails is None:
+            return None
+        self._thumbnailer = self._thumbnailer or Thumbnailer(self.config.thumbnails)
+        try:
+            thumb = self._thumbnailer.make(rgb)
+        except FaceBlurError as e:
+            self.thumbnails_skipped += 1
+            log.warning("frame %d (t=%.2f) kept without its thumbnail: %s", fr.i, fr.t, e)
+            return None
+        return thumb.jpeg, thumb.faces
 
     @property
     def last_t(self) -> float:

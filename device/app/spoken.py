@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Callable, Iterator, Literal, Sequence
 import numpy as np
 
 from device.speech.asr import SAMPLE_RATE_HZ, AsrConfig, Transcriber, Transcript
-from device.answering.assistant import Assistant, AssistantConfig
-from device.perception.encoder import Encoding
+from device.answering.assistant import AssistantConfig
+from device.answering.no_camera import memory_assistant
 from device.errors import AmiError
 from device.speech.intents import Intent, IntentConfig, clean_text, extract_item, item_key, parse_intent
 from device.speech.microphone import MicrophoneConfig, VadConfig, VadSegmenter, speech_spans
 from device.responses import Response
-from device.session import SessionInfo, Utterance
+from device.session import Utterance
 from device.speech.tts import Speaker
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HeardKind = Literal["silence", "speech", "unclear"]
-ASK_SESSION_INFO = SessionInfo(fps=10.0, width=128, height=128)  # `ami record-sim`'s camera
 
 
 @dataclass(frozen=True)
@@ -189,15 +188,6 @@ def speech_utterances(audio: np.ndarray, utterances: list[Utterance], asr: Trans
     return out
 
 
-class NoCamera:
-    """The encoder of an assistant without frames (`ask`, `listen`): enrolling needs a camera."""
-
-    dim = 0
-
-    def encode(self, rgb: np.ndarray) -> Encoding:
-        raise AmiError("no camera: enrolling an item needs frames; use `ami replay` on a session")
-
-
 @dataclass(frozen=True)
 class Exchange:
     heard: Heard
@@ -240,16 +230,12 @@ class SpokenAssistant:
         else:
             raise AmiError(f"{memory_dir}: no memory here; write one with `ami replay SESSION --memory DIR`, "
                            f"or leave out --memory to use the default one")
-        last = self.store.last_keyframe()
-        self.clock0 = 0.0 if last is None else last.t + 0.1  # "now" is just after the memory ends
         from device.navigation.companion_client import CompanionClient
 
         # a companion paired with `ami companion pair --memory DIR` plans routes; none: the place graph
         self.companion = None if memory_dir is None else CompanionClient.from_state(Path(memory_dir))
-        # session time clock0 is now on the wearer's wall clock
-        self.assistant = Assistant(self.store, NoCamera(), ASK_SESSION_INFO, session_id="listen",
-                                   config=AssistantConfig(intents=config.intents), companion=self.companion,
-                                   clock_origin_unix=time.time() - self.clock0)
+        self.assistant, self.clock0 = memory_assistant(self.store, AssistantConfig(intents=config.intents),
+                                                       self.companion)
         self.asr = Transcriber(config.asr)
         if warm and config.intents.use_embeddings:
             self.assistant.intents.parse("where might my thing be")  # no pattern fits: loads MiniLM

@@ -19,7 +19,7 @@ from device.navigation.guidance import path_steps, plan_path, spoken, wrap_deg
 from device.app.replay import ReplayConfig, replay
 from device.navigation.route import AWAY, LOCAL, OTHER_ENCODER, PLANNED, RouteGuide
 from device.session import Pose, SessionInfo, SessionWriter, Utterance, read_session
-from device.app.spoken import NoCamera
+from device.answering.no_camera import NoCamera
 from companion_process import SLOW_COMPANION, CompanionProcess, untrained_checkpoint
 
 pytestmark = pytest.mark.slow  # a whole replay, and two companion processes

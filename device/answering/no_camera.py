@@ -1,0 +1,41 @@
+"""An assistant over a memory alone, without a camera: what `ami ask`, `ami listen` and `ami view`
+answer with. It has seen no frame of its own, so every answer comes from the memory; "now" is the
+wearer's wall clock, which session time just after the memory's last keyframe stands for."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from device.answering.assistant import Assistant, AssistantConfig
+from device.errors import AmiError
+from device.perception.encoder import Encoding
+from device.session import SessionInfo
+
+if TYPE_CHECKING:
+    from device.navigation.companion_client import CompanionClient
+    from memory.store import MemoryStore
+
+ASK_SESSION_INFO = SessionInfo(fps=10.0, width=128, height=128)  # `ami record-sim`'s camera
+
+
+class NoCamera:
+    """The encoder of an assistant without frames: enrolling needs a camera."""
+
+    dim = 0
+
+    def encode(self, rgb: np.ndarray) -> Encoding:
+        raise AmiError("no camera: enrolling an item needs frames; use `ami replay` on a session")
+
+
+def memory_assistant(store: MemoryStore, config: AssistantConfig = AssistantConfig(),
+                     companion: CompanionClient | None = None) -> tuple[Assistant, float]:
+    """(the assistant, its session time "now": just after the memory's last keyframe), with that
+    session time on the wearer's wall clock now."""
+    last = store.last_keyframe()
+    now_t = 0.0 if last is None else last.t + 0.1
+    assistant = Assistant(store, NoCamera(), ASK_SESSION_INFO, session_id="listen", config=config,
+                          companion=companion, clock_origin_unix=time.time() - now_t)
+    return assistant, now_t
