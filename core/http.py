@@ -7,7 +7,7 @@ import asyncio
 import ipaddress
 from typing import Any, Callable
 
-from starlette.responses import JSONResponse
+from fastapi.responses import JSONResponse
 
 READ_TIMEOUT_S = 10.0  # a request body that sends nothing for this long is dropped (408)
 

@@ -21,7 +21,7 @@ from memory import items as items_table
 from memory import keyframes as keyframe_table
 from memory import places as place_table
 from memory import thumbnails as thumbnail_table
-from memory.errors import InvalidInputError, ItemNotFoundError, StoreClosedError
+from memory.errors import InvalidInputError, ItemNotFoundError, KeyframeNotFoundError, StoreClosedError
 from memory.folder import DB_FILE, file_bytes
 from memory.index import split_patch_ids
 from memory.keyframes import ids_near
@@ -192,6 +192,20 @@ class MemoryReader:
     def last_keyframe(self) -> KeyframeRecord | None:
         """The keyframe with the latest t (the highest id among equal t), or None when empty."""
         return keyframe_table.last(self._reading())
+
+    def keyframe_at(self, t: float, frame: int) -> KeyframeRecord | None:
+        """The keyframe of (t, frame), an answer's evidence; of several sessions, the latest stored."""
+        row = self._reading().execute(
+            "SELECT id, t, frame, session, x, y, z, yaw_deg, pitch_deg FROM keyframes WHERE t = ? AND frame = ?"
+            " ORDER BY recorded_at DESC, id DESC LIMIT 1", (float(t), int(frame))).fetchone()
+        return None if row is None else KeyframeRecord(*row)
+
+    def recorded_at(self, keyframe_id: int) -> float | None:
+        """The keyframe's wall clock (Unix s; None from before schema v2); KeyframeNotFoundError."""
+        row = self._reading().execute("SELECT recorded_at FROM keyframes WHERE id = ?", (int(keyframe_id),)).fetchone()
+        if row is None:
+            raise KeyframeNotFoundError(int(keyframe_id))
+        return None if row[0] is None else float(row[0])
 
     def thumbnail(self, keyframe_id: int) -> bytes | None:
         """The keyframe's evidence JPEG (faces blurred), or None when it has none (memory/thumbnails.py)."""

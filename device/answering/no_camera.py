@@ -11,7 +11,7 @@ import numpy as np
 
 from device.answering.assistant import Assistant, AssistantConfig
 from device.errors import AmiError
-from device.perception.encoder import Encoding
+from device.perception.encoder import EncoderConfig, Encoding
 from device.session import SessionInfo
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ class NoCamera:
     """The encoder of an assistant without frames: enrolling needs a camera."""
 
     dim = 0
+    config = EncoderConfig()
+    space = "none: no camera"
 
     def encode(self, rgb: np.ndarray) -> Encoding:
         raise AmiError("no camera: enrolling an item needs frames; use `ami replay` on a session")

@@ -364,15 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JSON metrics to write (default: RESPONSES with .metrics.json)")
     sp.set_defaults(func=_cmd_eval)
 
-    from device.cli.bench import register as register_bench
-    from device.cli.companion import register as register_companion
-    from device.cli.memory import register as register_memory
-    from device.cli.train import register as register_train
+    from device.cli import bench, companion, train, view
+    from device.cli import memory as memory_commands
 
-    register_memory(sub)
-    register_train(sub)
-    register_bench(sub)
-    _register_companion_serve(register_companion(sub))
+    memory_commands.register(sub)
+    train.register(sub)
+    bench.register(sub)
+    view.register(sub)
+    _register_companion_serve(companion.register(sub))
     return p
 
 
