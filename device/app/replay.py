@@ -201,9 +201,11 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
                 origin = time.time()
                 log.info("%s: session.json has no start_time; its frames are stored on this replay's clock "
                          "(it started at %s)", session.path.name, time.strftime("%Y-%m-%d %H:%M:%S%z"))
+            assistant_config = _with_encoder_margin(config.assistant, config.encoder)
+            if tmp is not None:  # a memory nobody keeps shows nobody a picture: no face blur to pay for
+                assistant_config = dataclasses.replace(assistant_config, thumbnails=None)
             assistant = Assistant(store, encoder, session.info, session_id=session.path.name,
-                                  config=_with_encoder_margin(config.assistant, config.encoder),
-                                  clock_origin_unix=origin)
+                                  config=assistant_config, clock_origin_unix=origin)
             if config.speech is None:
                 utterances = list(session.utterances)
             else:
