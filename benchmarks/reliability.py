@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/report.py
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "memory"))  # mounts.py
 
 from report import write_section  # noqa: E402
 
@@ -123,12 +122,13 @@ def replay_kills(trials: int, rng: random.Random, work: Path) -> dict[str, int]:
 
 
 def full_disks(trials: int, rng: random.Random, work: Path) -> dict[str, int]:
-    from mounts import CAN_MOUNT, grow
+    import os
 
     from memory import MemoryStore, StorageError
 
     out = {"trials": trials, "clean_error": 0, "usable_after": 0, "writes_resume": 0}
-    if not CAN_MOUNT:
+    if os.geteuid() != 0 or shutil.which("mount") is None:  # a tmpfs needs root
+        print("full disks: skipped, mounting a tmpfs needs root", file=sys.stderr)
         return {**out, "trials": 0}
     for k in range(trials):
         target = work / f"disk-{k}"
@@ -159,7 +159,7 @@ def full_disks(trials: int, rng: random.Random, work: Path) -> dict[str, int]:
                 if not ok:
                     print(f"full disk {k}: {n} keyframes, verify: {failed}", file=sys.stderr)
             out["usable_after"] += ok
-            grow(target, f"{size_kb + 20_000}k")
+            subprocess.run(["mount", "-o", f"remount,size={size_kb + 20_000}k", str(target)], check=True)  # room
             with MemoryStore.open_existing(folder) as store:
                 store.add_keyframe(1e6, 0, "s", None, unit(np.ones(D)), unit(np.ones((196, D))), GRID)
                 out["writes_resume"] += store.verify() == []

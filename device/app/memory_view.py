@@ -96,6 +96,21 @@ class MemoryView:
         with self._lock, self.store.reader() as reader:
             return reader.thumbnail(keyframe_id)
 
+    def hypotheses(self, item: str) -> list[dict[str, Any]]:
+        """The world model's competing places for `item` (and "carried": x None), lowest energy first,
+        as `ami explain` shows them; empty for an item it has no chain for."""
+        from device.answering.wm_answerer import WorldModelAnswerer
+
+        with self._lock:
+            wm = self.assistant.answerer
+            if not isinstance(wm, WorldModelAnswerer) or self.store.item(item) is None:
+                return []
+            self._ask(where_is(item))  # builds the item's chain from the memory
+            answered = wm.answered_state(item)
+            return [{"x": None if h.centre is None else h.centre[0], "z": None if h.centre is None else h.centre[1],
+                     "energy": h.energy, "answer": h.state == answered}
+                    for h in wm.hypotheses(item, self._now_t)[:8]]
+
     def places(self) -> list[dict[str, Any]]:
         return [{"name": p.name, "x": p.position[0], "z": p.position[1]} for p in self.store.place_names()]
 
@@ -107,6 +122,7 @@ class MemoryView:
         from matplotlib.figure import Figure
 
         believed = self.items()
+        rivals = self.hypotheses(item) if item else []
         with self._lock, self.store.reader() as reader:
             path = [(k.x, k.z) for k, _, _ in reader.timeline() if k.x is not None and k.z is not None]
         fig = Figure(figsize=(6.4, 6.4), dpi=100)
@@ -118,6 +134,12 @@ class MemoryView:
         for p in self.places():
             ax.annotate(p["name"], (p["x"], p["z"]), ha="center", fontsize=10, color="tab:green",
                         bbox={"boxstyle": "round", "fc": "white", "ec": "tab:green"})
+        for h in rivals:  # the picked item's competing places, as `ami explain` lists them
+            if h["x"] is not None:
+                ax.plot(h["x"], h["z"], "o", ms=22, mfc="none", mec="tab:red" if h["answer"] else "tab:blue", mew=2)
+                ax.annotate(f"E {h['energy']:.1f}", (h["x"], h["z"]), xytext=(0, -22), textcoords="offset points",
+                            ha="center", fontsize=8, color="tab:blue")
+        carried = next((h["energy"] for h in rivals if h["x"] is None), None)
         for answer in believed:
             if answer["position"] is None:
                 continue
@@ -130,7 +152,9 @@ class MemoryView:
         ax.invert_yaxis()  # +z is to the right of yaw 0: drawn as seen from above
         ax.set_xlabel("x (m)")
         ax.set_ylabel("z (m)")
-        ax.set_title("Where your things are believed to be" + (f": {item}" if item else ""))
+        ax.set_title("Where your things are believed to be" + (f": {item}" if item else "")
+                     + ("" if carried is None else f"\n(circles: its rival places and their energy, lower fits "
+                                                  f"better; carried: {carried:.1f})"), fontsize=10)
         if path:
             ax.legend(loc="best", fontsize=8)
         out = io.BytesIO()

@@ -96,6 +96,10 @@ def build_app(view: MemoryView, token: str) -> FastAPI:
     def items() -> list[dict[str, Any]]:
         return view.items()
 
+    @app.get("/api/items/{name}/hypotheses", summary="The world model's rival places for an item, with energies")
+    def hypotheses(name: str) -> list[dict[str, Any]]:
+        return view.hypotheses(name)
+
     @app.get("/api/places", summary="The wearer's names for places")
     def places() -> list[dict[str, Any]]:
         return view.places()
@@ -117,7 +121,8 @@ def build_app(view: MemoryView, token: str) -> FastAPI:
             return JSONResponse({"detail": f"keyframe {keyframe_id} has no thumbnail"}, 404)
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.get("/api/map.png", summary="Top-down map: your path, named places, where each item is believed",
+    @app.get("/api/map.png", summary="Top-down map: your path, named places, where each item is believed "
+             "(with ?item=, its rival places and their energies)",
              response_class=Response, responses={200: {"content": {"image/png": {}}}})
     def map_png(item: str | None = None) -> Response:
         return Response(view.map_png(item), media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -91,6 +91,11 @@ def test_items_timeline_keyframe_and_thumbnail(server: LiveServer) -> None:
     assert thumb.headers["content-type"] == "image/jpeg" and MARKER in thumb.content
     assert get(server, "/api/places").json() == [{"name": "hall", "x": 0.0, "z": 0.0}]
     assert get(server, "/api/map.png", item="keys").content.startswith(b"\x89PNG")
+    rivals = get(server, "/api/items/keys/hypotheses").json()  # `ami explain`'s hypotheses
+    assert [h["answer"] for h in rivals].count(True) == 1 and any(h["x"] is None for h in rivals)  # one is "carried"
+    answered = next(h for h in rivals if h["answer"])
+    assert abs(answered["x"] - keys["position"]["x"]) < 1.0 and abs(answered["z"] - keys["position"]["z"]) < 1.0
+    assert get(server, "/api/items/wallet/hypotheses").json() == []
 
 
 def test_ask_answers_as_ami_ask_does(server: LiveServer) -> None:
