@@ -59,8 +59,8 @@ def test_opened_read_only_it_reads_and_writes_nothing(tmp_path: Path) -> None:
 @pytest.mark.skipif(not CAN_MOUNT, reason="needs root's mount")
 def test_a_read_only_folder_reads_and_refuses_writes_in_one_line(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """On a read-only bind mount (what root cannot override): stats, verify and export work; forget says
-    the folder is read-only, with no traceback, and exits 2."""
+    """On a read-only bind mount (what root cannot override): stats, verify, export, ask and view work;
+    forget says the folder is read-only, with no traceback, and exits 2 (the viewer's: 409)."""
     folder = _written(tmp_path / "mem")
     with read_only_mount(folder, tmp_path / "ro") as ro:
         assert main(["memory", "stats", "--memory", str(ro)]) == 0
@@ -79,5 +79,18 @@ def test_a_read_only_folder_reads_and_refuses_writes_in_one_line(tmp_path: Path,
             assert said.kind == "answer" and "keys" in said.text, said.text
             with pytest.raises(ReadOnlyMemoryError):
                 spoken.assistant.on_utterance(Utterance(t=spoken.clock0, text="forget my keys"))
+        from fastapi.testclient import TestClient
+
+        from device.app.memory_view import MemoryView
+        from device.app.viewer import build_app
+
+        view = MemoryView(ro)  # `ami view` shows it, and refuses a forget with 409 and one line
+        try:
+            client = TestClient(build_app(view, "t"))
+            assert len(client.get("/api/timeline", params={"token": "t"}).json()) == 6
+            refused = client.post("/api/forget", params={"token": "t"}, json={"kind": "all", "confirm": True})
+            assert refused.status_code == 409 and "is read-only" in refused.json()["detail"]
+        finally:
+            view.close()
     with MemoryStore.open(folder) as store:
         assert store.count() == 6
