@@ -61,8 +61,9 @@ def test_every_page_in_a_real_browser(replayed: Path, tmp_path: Path) -> None:
             # the answer's words (its "ago" and confidence move with the clock, so up to the evidence)
             expect(card).to_contain_text(item["text"].split(" (")[0].split(" ago")[0])
             expect(card.locator("img")).to_have_attribute("alt", f"keyframe {item['keyframe']}")
-            assert card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
             expect(card.locator(".ring")).to_have_count(1 if item["ring"] else 0)
+        page.wait_for_function("[...document.querySelectorAll('.card img')]"  # every evidence picture loads
+                               ".every(i => i.complete && i.naturalWidth > 0)")
         page.screenshot(path=str(shots / "viewer-items.png"), full_page=True)
 
         # Timeline: every keyframe, its picture; one with a sighting opens with the item named
