@@ -88,9 +88,10 @@ class MemoryView:
             seen = self._sightings(reader)
             wall = reader.recorded_at(k.id)
             has = reader.thumbnail(k.id) is not None
+            place = self._place_of(k)
         return {**self._keyframe_json(k), "recorded_at": wall, "thumbnail": has,
                 "when": None if wall is None else when_text(wall, time.time()),
-                "place": self._place_of(k), "items": sorted(n for n, ids in seen.items() if k.id in ids)}
+                "place": place, "items": sorted(n for n, ids in seen.items() if k.id in ids)}
 
     def thumbnail(self, keyframe_id: int) -> bytes | None:
         with self._lock, self.store.reader() as reader:
@@ -105,14 +106,16 @@ class MemoryView:
             wm = self.assistant.answerer
             if not isinstance(wm, WorldModelAnswerer) or self.store.item(item) is None:
                 return []
-            self._ask(where_is(item))  # builds the item's chain from the memory
+            t = self._now()
+            self._ask(where_is(item), t)  # builds the item's chain from the memory
             answered = wm.answered_state(item)
             return [{"x": None if h.centre is None else h.centre[0], "z": None if h.centre is None else h.centre[1],
                      "energy": h.energy, "answer": h.state == answered}
-                    for h in wm.hypotheses(item, self._now_t)[:8]]
+                    for h in wm.hypotheses(item, t)[:8]]
 
     def places(self) -> list[dict[str, Any]]:
-        return [{"name": p.name, "x": p.position[0], "z": p.position[1]} for p in self.store.place_names()]
+        with self._lock:
+            return [{"name": p.name, "x": p.position[0], "z": p.position[1]} for p in self.store.place_names()]
 
     def map_png(self, item: str | None) -> bytes:
         """A top-down map: the wearer's path, the named places, each item's believed place."""
@@ -189,9 +192,12 @@ class MemoryView:
         return store.forget_all(dry_run=dry_run)
 
     # ---- helpers --------------------------------------------------------------------------
-    def _ask(self, text: str) -> Response:
-        """Asked now: the assistant's session clock runs on from when it was made (answers' "ago")."""
-        t = self._now_t + time.monotonic() - self._started
+    def _now(self) -> float:
+        """Now on the assistant's session clock, which runs on from when it was made (answers' "ago")."""
+        return self._now_t + time.monotonic() - self._started
+
+    def _ask(self, text: str, t: float | None = None) -> Response:
+        t = self._now() if t is None else t
         return self.assistant.on_utterance(Utterance(t=t, text=text), t, intent=self.assistant.intents.parse(text))
 
     def _answer_json(self, r: Response, item: ItemRecord | None) -> dict[str, Any]:
