@@ -76,6 +76,33 @@ def record(db: Database, keyframe_id: int) -> KeyframeRecord:
     return KeyframeRecord(*row)
 
 
+def at(db: Database, t: float, frame: int) -> KeyframeRecord | None:
+    """The row of (t, frame); of several sessions', the latest stored."""
+    row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM keyframes WHERE t = ? AND frame = ?"
+                     " ORDER BY recorded_at DESC, id DESC LIMIT 1", (t, frame)).fetchone()
+    return None if row is None else KeyframeRecord(*row)
+
+
+def recorded_at(db: Database, keyframe_id: int) -> float | None:
+    """The row's wall clock (None from before schema v2); raises KeyframeNotFoundError."""
+    row = db.execute("SELECT recorded_at FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
+    if row is None:
+        raise KeyframeNotFoundError(keyframe_id)
+    return None if row[0] is None else float(row[0])
+
+
+def timeline(db: Database, window: tuple[float, float], limit: int) -> list[tuple[KeyframeRecord, float | None, bool]]:
+    """(row, wall clock, has a thumbnail) with lo <= recorded_at < hi (NULL as 0), in time order,
+    the latest `limit`."""
+    columns = ", ".join(f"k.{c}" for c in _RECORD_COLUMNS.split(", "))
+    rows = db.execute(
+        f"SELECT {columns}, k.recorded_at, th.keyframe_id IS NOT NULL FROM keyframes k"
+        " LEFT JOIN thumbnails th ON th.keyframe_id = k.id WHERE COALESCE(k.recorded_at, 0) >= ?"
+        " AND COALESCE(k.recorded_at, 0) < ? ORDER BY k.recorded_at DESC, k.id DESC LIMIT ?",
+        (*window, limit)).fetchall()
+    return [(KeyframeRecord(*r[:9]), r[9], bool(r[10])) for r in reversed(rows)]
+
+
 def last(db: Database) -> KeyframeRecord | None:
     """The row with the latest t (the highest id among equal t), or None."""
     row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM keyframes ORDER BY t DESC, id DESC LIMIT 1").fetchone()

@@ -21,7 +21,7 @@ from memory import items as items_table
 from memory import keyframes as keyframe_table
 from memory import places as place_table
 from memory import thumbnails as thumbnail_table
-from memory.errors import InvalidInputError, ItemNotFoundError, KeyframeNotFoundError, StoreClosedError
+from memory.errors import InvalidInputError, ItemNotFoundError, StoreClosedError
 from memory.folder import DB_FILE, file_bytes
 from memory.index import split_patch_ids
 from memory.keyframes import ids_near
@@ -195,17 +195,11 @@ class MemoryReader:
 
     def keyframe_at(self, t: float, frame: int) -> KeyframeRecord | None:
         """The keyframe of (t, frame), an answer's evidence; of several sessions, the latest stored."""
-        row = self._reading().execute(
-            "SELECT id, t, frame, session, x, y, z, yaw_deg, pitch_deg FROM keyframes WHERE t = ? AND frame = ?"
-            " ORDER BY recorded_at DESC, id DESC LIMIT 1", (float(t), int(frame))).fetchone()
-        return None if row is None else KeyframeRecord(*row)
+        return keyframe_table.at(self._reading(), float(t), int(frame))
 
     def recorded_at(self, keyframe_id: int) -> float | None:
         """The keyframe's wall clock (Unix s; None from before schema v2); KeyframeNotFoundError."""
-        row = self._reading().execute("SELECT recorded_at FROM keyframes WHERE id = ?", (int(keyframe_id),)).fetchone()
-        if row is None:
-            raise KeyframeNotFoundError(int(keyframe_id))
-        return None if row[0] is None else float(row[0])
+        return keyframe_table.recorded_at(self._reading(), int(keyframe_id))
 
     def thumbnail(self, keyframe_id: int) -> bytes | None:
         """The keyframe's evidence JPEG (faces blurred), or None when it has none (memory/thumbnails.py)."""
@@ -217,12 +211,7 @@ class MemoryReader:
         until (wall clock; None: open), in time order, at most `limit` (the latest)."""
         lo = -np.inf if since_unix is None else inputs.finite_float(since_unix, "since")
         hi = np.inf if until_unix is None else inputs.finite_float(until_unix, "until")
-        rows = self._reading().execute(
-            "SELECT k.id, k.t, k.frame, k.session, k.x, k.y, k.z, k.yaw_deg, k.pitch_deg, k.recorded_at,"
-            " th.keyframe_id IS NOT NULL FROM keyframes k LEFT JOIN thumbnails th ON th.keyframe_id = k.id"
-            " WHERE COALESCE(k.recorded_at, 0) >= ? AND COALESCE(k.recorded_at, 0) < ?"
-            " ORDER BY k.recorded_at DESC, k.id DESC LIMIT ?", (lo, hi, int(limit))).fetchall()
-        return [(KeyframeRecord(*r[:9]), r[9], bool(r[10])) for r in reversed(rows)]
+        return keyframe_table.timeline(self._reading(), (lo, hi), int(limit))
 
     def place_names(self) -> list[PlaceName]:
         """The wearer's names for places ("this is the kitchen"), oldest first."""

@@ -99,7 +99,6 @@ class Assistant:
         self.keyframes = 0
         self.paused = False  # "pause" ... "resume": frames seen meanwhile are not kept (privacy)
         self._thumbnailer: Thumbnailer | None = None  # made at the first keyframe (its cascades load once)
-        self.thumbnails_skipped = 0  # keyframes kept without a thumbnail: the face blur could not vouch for it
 
     # -- frames ----------------------------------------------------------------------------
     def on_frame(self, fr: FrameRecord, rgb: np.ndarray) -> list[Response]:
@@ -132,7 +131,6 @@ class Assistant:
         try:
             thumb = self._thumbnailer.make(rgb)
         except FaceBlurError as e:
-            self.thumbnails_skipped += 1
             log.warning("frame %d (t=%.2f) kept without its thumbnail: %s", fr.i, fr.t, e)
             return None
         return thumb.jpeg, thumb.faces

@@ -22,6 +22,8 @@ from device.answering.baseline import where_is
 from device.answering.no_camera import memory_assistant
 from device.answering.when import when_text
 from device.errors import AmiError
+from device.perception.encoder import Encoding
+from device.perception.perception import best_match
 from device.responses import Response
 from device.session import Utterance
 from memory.store import MemoryStore
@@ -85,13 +87,13 @@ class MemoryView:
         """One keyframe: when, where (and the nearest place name), the items seen in it."""
         with self._lock, self.store.reader() as reader:
             k = reader.keyframe(keyframe_id)  # KeyframeNotFoundError: the server answers 404
-            seen = self._sightings(reader)
+            seen = sorted(i.name for i in reader.items() if (m := self._match(reader, k.id, i)) and m[1] >= i.threshold)
             wall = reader.recorded_at(k.id)
             has = reader.thumbnail(k.id) is not None
             place = self._place_of(k)
         return {**self._keyframe_json(k), "recorded_at": wall, "thumbnail": has,
                 "when": None if wall is None else when_text(wall, time.time()),
-                "place": place, "items": sorted(n for n, ids in seen.items() if k.id in ids)}
+                "place": place, "items": seen}
 
     def thumbnail(self, keyframe_id: int) -> bytes | None:
         with self._lock, self.store.reader() as reader:
@@ -213,9 +215,9 @@ class MemoryView:
                 return out
             out["keyframe"] = k.id
             out["since"] = reader.recorded_at(k.id)
-            if item is not None and len(patches := reader.patches(k.id)):
+            if item is not None and (found := self._match(reader, k.id, item)) is not None:
+                cell, _ = found
                 gh, gw = reader.grid(k.id)
-                cell = int(np.argmax((patches @ item.prototypes.T).max(axis=1)))
                 out["ring"] = {"x": (cell % gw + 0.5) / gw, "y": (cell // gw + 0.5) / gh}  # fractions of the frame
         return out
 
@@ -223,6 +225,15 @@ class MemoryView:
         """Item name -> the keyframes holding a sighting of it (the rule forget by item uses)."""
         return {item.name: {h.keyframe_id for h in reader.search_patches(item.prototypes, min_score=item.threshold)}
                 for item in reader.items()}
+
+    @staticmethod
+    def _match(reader: Any, keyframe_id: int, item: ItemRecord) -> tuple[int, float] | None:
+        """(cell, cosine) of the keyframe's patch most like the item, as sightings are found; None for a
+        long-term keyframe (its patches were compacted away)."""
+        patches = reader.patches(keyframe_id)
+        if not len(patches):
+            return None
+        return best_match(Encoding(patches, reader.grid(keyframe_id), reader.embedding(keyframe_id)), item.prototypes)
 
     def _place_names(self) -> list[str]:
         return [p.name for p in self.store.place_names()]
