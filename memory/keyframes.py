@@ -22,7 +22,7 @@ from memory.types import KeyframeRecord
 
 logger = logging.getLogger(__name__)
 
-_RECORD_COLUMNS = "id, t, frame, session, x, y, z, yaw_deg, pitch_deg"
+_RECORD_COLUMNS = "id, t, frame, session, x, y, z, yaw_deg, pitch_deg, recorded_at"
 
 
 @dataclass(frozen=True)
@@ -96,16 +96,20 @@ def timeline(db: Database, window: tuple[float, float], limit: int) -> list[tupl
     the latest `limit`."""
     columns = ", ".join(f"k.{c}" for c in _RECORD_COLUMNS.split(", "))
     rows = db.execute(
-        f"SELECT {columns}, k.recorded_at, th.keyframe_id IS NOT NULL FROM keyframes k"
+        f"SELECT {columns}, th.keyframe_id IS NOT NULL FROM keyframes k"
         " LEFT JOIN thumbnails th ON th.keyframe_id = k.id WHERE COALESCE(k.recorded_at, 0) >= ?"
         " AND COALESCE(k.recorded_at, 0) < ? ORDER BY k.recorded_at DESC, k.id DESC LIMIT ?",
         (*window, limit)).fetchall()
-    return [(KeyframeRecord(*r[:9]), r[9], bool(r[10])) for r in reversed(rows)]
+    return [(KeyframeRecord(*r[:10]), r[9], bool(r[10])) for r in reversed(rows)]
 
 
 def last(db: Database) -> KeyframeRecord | None:
-    """The row with the latest t (the highest id among equal t), or None."""
-    row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM keyframes ORDER BY t DESC, id DESC LIMIT 1").fetchone()
+    """The row last recorded by the wall clock, or None. Each session counts t from its own start, so
+    the latest t is not the latest keyframe once a memory holds several; rows from before schema v2
+    (no wall clock) only when no row has one; then the latest t, then the highest id."""
+    # SQLite sorts NULL last in DESC order, and the recorded_at index serves the sort
+    row = db.execute(f"SELECT {_RECORD_COLUMNS} FROM keyframes ORDER BY recorded_at DESC, t DESC, id DESC LIMIT 1"
+                     ).fetchone()
     return None if row is None else KeyframeRecord(*row)
 
 

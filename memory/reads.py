@@ -190,7 +190,7 @@ class MemoryReader:
         return keyframe_table.count_in_window(self._reading(), time_window(t_before, None))
 
     def last_keyframe(self) -> KeyframeRecord | None:
-        """The keyframe with the latest t (the highest id among equal t), or None when empty."""
+        """The keyframe last recorded by the wall clock (keyframes.last), or None when empty."""
         return keyframe_table.last(self._reading())
 
     def keyframe_at(self, t: float, frame: int) -> KeyframeRecord | None:

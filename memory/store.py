@@ -352,7 +352,7 @@ class MemoryStore:
         return self._queries.count_before(t_before)
 
     def last_keyframe(self) -> KeyframeRecord | None:
-        """The keyframe with the latest t, or None when empty."""
+        """The keyframe last recorded by the wall clock, or None when empty."""
         return self._queries.last_keyframe()
 
     def place_names(self) -> list[PlaceName]:

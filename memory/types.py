@@ -28,6 +28,7 @@ class KeyframeRecord:
     z: float | None
     yaw_deg: float | None
     pitch_deg: float | None
+    recorded_at: float | None = None  # the wearer's wall clock (Unix s); None in memories from before schema v2
 
 
 @dataclass(frozen=True, eq=False)

@@ -32,11 +32,12 @@ from device.perception.perception import (PerceptionConfig, Sighting, best_match
 from device.responses import Evidence, Response
 from device.navigation.route import RouteGuide
 from device.answering.place_names import PlaceNames, PlaceNamesConfig
+from device.answering.recall import Recall, pose_of
 from device.answering.wm_answerer import WorldModelAnswerer
 from device.answering.wm_config import WorldModelConfig
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
-from memory.types import ItemRecord, KeyframeRecord, PatchHit
+from memory.types import ItemRecord
 
 if TYPE_CHECKING:
     from device.navigation.companion_client import CompanionClient
@@ -92,7 +93,7 @@ class Assistant:
             WorldModelAnswerer(config.world_model, self.place_names, (info.hfov_deg, info.height / info.width),
                                self.said_when) if config.answerer == "world-model"
             else LastSightingAnswerer(config.baseline, self.said_when))
-        self._walls: dict[tuple[float, int], float] = {}  # (t, frame) of a stored sighting -> its wall clock
+        self.recall = Recall(store, self.clock_origin_unix, self._position)  # memory's sightings, on this clock
         self.intents = IntentParser(config.intents)  # loads its embedding model on first need
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
         self.router = RouteGuide(store, companion)
@@ -147,7 +148,7 @@ class Assistant:
     def said_when(self, then_t: float, frame: int | None, now_t: float) -> str:
         """When (then_t, frame) was, said from now_t on the wearer's wall clock: a keyframe from memory
         by the wall clock it was stored at (another session's, yesterday's), else this session's."""
-        then = self._walls.get((then_t, frame)) if frame is not None else None
+        then = self.recall.wall(then_t, frame) if frame is not None else None
         return when_text(self.wall(then_t) if then is None else then, self.wall(now_t))
 
     def _position(self, pose: Pose | None, grid: tuple[int, int], cell: int) -> tuple[float, float] | None:
@@ -222,10 +223,6 @@ class Assistant:
                         text=f"Got it, I'll remember your {item}.", abstain=False, confidence=1.0,
                         evidence=Evidence(fr.t, fr.i), position=pos)
 
-    @staticmethod
-    def _pose_of(kf: KeyframeRecord) -> Pose | None:
-        return None if kf.x is None else Pose(kf.x, kf.y, kf.z, kf.yaw_deg, kf.pitch_deg)
-
     def _locate(self, utt: Utterance, item: str) -> Response:
         rec = self.store.item(item)
         if rec is None:
@@ -233,8 +230,8 @@ class Assistant:
                             text=f"I haven't seen your {item}. Say \"{this_is(item)}\" while looking at "
                                  f"{pronouns(item)[1]}.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
-        sightings, poses = self._sightings(rec, utt.t)
-        return self.answerer.locate(item, utt.t, sightings, poses)
+        sightings, poses = self.recall.sightings(rec, utt.t)
+        return self.recall.as_stored(self.answerer.locate(item, utt.t, sightings, poses))
 
     # -- intents beyond enroll and locate (issue 5) ------------------------------------------
     def _dispatch(self, utt: Utterance, intent: Intent) -> Response:
@@ -286,22 +283,6 @@ class Assistant:
         best = int(np.argmax(sims))
         return known[best] if sims[best] >= self.config.item_synonym_min_sim else name
 
-    def _sightings(self, rec: ItemRecord, t: float) -> tuple[list[Sighting], dict[int, Pose | None]]:
-        """Every keyframe's best patch over the item's threshold before t, as sightings, and the
-        camera pose of each sighting's frame."""
-        best: dict[int, PatchHit] = {}
-        for h in self.store.search_patches(rec.prototypes, min_score=rec.threshold, t_before=t):
-            if h.keyframe_id not in best or h.score > best[h.keyframe_id].score:
-                best[h.keyframe_id] = h
-        sightings, poses = [], {}
-        for h in best.values():
-            poses[h.frame] = self._pose_of(self.store.keyframe(h.keyframe_id))
-            if h.recorded_at is not None:
-                self._walls[(h.t, h.frame)] = h.recorded_at
-            sightings.append(Sighting(rec.name, h.t, h.frame, h.cell, h.score, rec.threshold,
-                                      self._position(poses[h.frame], self.store.grid(h.keyframe_id), h.cell)))
-        return sightings, poses
-
     def _route(self, utt: Utterance, item: str) -> Response:
         r = self._locate(utt, item)
         if r.abstain:
@@ -314,7 +295,7 @@ class Assistant:
                 patches = (enc or self.encoder.encode(rgb)).patches
         kf = self.store.last_keyframe() if here is None or patches is None else None
         if kf is not None:  # no live frame (ask, listen): the last thing the glasses saw
-            here = here or self._pose_of(kf)
+            here = here or pose_of(kf)
             if self.router.companion is not None and patches is None:
                 patches = self.store.patches(kf.id)
         return self.router.answer(r, here, patches)
@@ -334,7 +315,7 @@ class Assistant:
         pose = self._last[0].pose if self._last is not None else None
         if pose is None:
             kf = self.store.last_keyframe()
-            pose = None if kf is None else self._pose_of(kf)
+            pose = None if kf is None else pose_of(kf)
         return None if pose is None else (pose.x, pose.z)
 
     def _left_items(self, utt: Utterance) -> Response:

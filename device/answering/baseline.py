@@ -49,10 +49,10 @@ def span_text(seconds: float) -> str:
     return f"{m} min {s} s" if s else f"{m} min"
 
 
-def distance_from_viewer(position: tuple[float, float] | None, frame: int,
-                         poses: Mapping[int, Pose | None] | None) -> str:
+def distance_from_viewer(position: tuple[float, float] | None, seen: Sighting,
+                         poses: Mapping[tuple[float, int], Pose | None] | None) -> str:
     """", about 2.3 m from where you stood then": how far the answer is from the camera that saw it."""
-    viewer = None if poses is None else poses.get(frame)
+    viewer = None if poses is None else poses.get((seen.t, seen.frame))
     if position is None or viewer is None:
         return ""
     return f", about {math.dist(position, (viewer.x, viewer.z)):.1f} m from where you stood then"
@@ -162,10 +162,10 @@ class LastSightingAnswerer:
         return out
 
     def locate(self, item: str, t: float, sightings: list[Sighting],
-               poses: Mapping[int, Pose | None] | None) -> Response:
+               poses: Mapping[tuple[float, int], Pose | None] | None) -> Response:
         """Answer "where is my <item>?" at time t from all sightings in memory before t.
 
-        poses: the camera pose of each sighting's frame, to say how far the item was from the wearer.
+        poses: the camera pose of each sighting, by its (t, frame), to say how far the item was from the wearer.
         """
         good = confirmed(sightings, self.config)
         if not good:
@@ -173,7 +173,7 @@ class LastSightingAnswerer:
                             text=f"I haven't seen your {item} clearly since you showed {pronouns(item)[1]} to me.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
         last = good[-1]
-        where = distance_from_viewer(last.position, last.frame, poses)
+        where = distance_from_viewer(last.position, last, poses)
         return Response(t=t, kind="answer", utterance_t=t, item=item,
                         text=f"I last saw your {item} {self.when(last.t, last.frame, t)}{where} (frame {last.frame}).",
                         abstain=False, confidence=confidence(last.score, last.threshold),

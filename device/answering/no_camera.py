@@ -34,10 +34,12 @@ class NoCamera:
 
 def memory_assistant(store: MemoryStore, config: AssistantConfig = AssistantConfig(),
                      companion: CompanionClient | None = None) -> tuple[Assistant, float]:
-    """(the assistant, its session time "now": just after the memory's last keyframe), with that
-    session time on the wearer's wall clock now."""
+    """(the assistant, its session time "now"), with "now" on the wearer's wall clock now, or just
+    after the memory's last keyframe when a replay stored that ahead of now (a replay runs faster
+    than its session, on a clock that starts when the replay does)."""
     last = store.last_keyframe()
     now_t = 0.0 if last is None else last.t + 0.1
+    now_unix = time.time() if last is None or last.recorded_at is None else max(time.time(), last.recorded_at + 0.1)
     assistant = Assistant(store, NoCamera(), ASK_SESSION_INFO, session_id="listen", config=config,
-                          companion=companion, clock_origin_unix=time.time() - now_t)
+                          companion=companion, clock_origin_unix=now_unix - now_t)
     return assistant, now_t

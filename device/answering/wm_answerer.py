@@ -271,10 +271,10 @@ class WorldModelAnswerer:
 
     # -- locate ----------------------------------------------------------------------------
     def locate(self, item: str, t: float, sightings: list[Sighting],
-               poses: Mapping[int, Pose | None] | None) -> Response:
+               poses: Mapping[tuple[float, int], Pose | None] | None) -> Response:
         """Answer "where is my <item>?" at time t from the sightings in memory before t.
 
-        poses: the camera pose of each sighting's frame, to say how far the item was from the wearer.
+        poses: the camera pose of each sighting, by its (t, frame), to say how far the item was from the wearer.
         """
         enrolled = [(o, s) for o, s in self._seen.get(item, []) if (o.enroll or o.miss) and o.t <= t]
         pairs = list(enrolled)
@@ -287,7 +287,7 @@ class WorldModelAnswerer:
                     and self.places.nearest(s.position)[1] > self.places.radius_m):
                 self.places.assign(s.position)
                 self._placed.add(s.position)
-            pose = None if poses is None else poses.get(s.frame)
+            pose = None if poses is None else poses.get((s.t, s.frame))
             told = None if pose is None or s.position is None else carry.follows(
                 item, View(s.t, s.position, (pose.x, pose.z), pose.yaw_deg))
             fol = None if told is None else told.value
@@ -316,7 +316,7 @@ class WorldModelAnswerer:
                             text=f"I haven't seen your {item} clearly since you showed {pronouns(item)[1]} to me.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
         last = pairs[b.support[-1]][1]
-        where = distance_from_viewer(b.position, last.frame, poses)
+        where = distance_from_viewer(b.position, last, poses)
         they, them = pronouns(item)
         doubt = (f" {they.capitalize()} {'were' if they == 'they' else 'was'} in your hand then: {they} should be "
                  f"where you put {them} down." if carried_best else

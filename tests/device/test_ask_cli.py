@@ -145,3 +145,36 @@ def test_an_answer_says_when_by_the_wearers_clock(tmp_path: Path) -> None:
 
     assert "where I saw them at 9:14 yesterday" in where_keys(yesterday.timestamp()), "the wearer's clock"
     assert "where I saw them 5 minutes ago" in where_keys(time.time() - 300), "within the hour, an age"
+
+
+@pytest.mark.slow
+def test_a_memory_of_two_sessions_answers_from_the_latest(tmp_path: Path) -> None:
+    """Two replays in one memory, each counting t from its own start: yesterday's saw the keys at
+    x = 0 late in its session (t = 50 s), today's saw them at x = 8 early in its own (t = 5 s), with
+    the same frame numbers. The answer is today's place, said as today's (by the wall clock, not the
+    larger t), measured from today's pose, with today's keyframe as its evidence."""
+    from device.app.spoken import SpokenAssistant
+    from device.session import Utterance
+    from memory.store import MemoryStore
+
+    rng = np.random.default_rng(2)
+    dim = 16
+    keys = _unit(rng.standard_normal((1, dim)))
+    today, yesterday = time.time() - 300.0, time.time() - 86_400.0
+    mem = tmp_path / "mem"
+    with MemoryStore.open(mem, embedding_dim=dim, patch_dim=dim) as store:
+        store.enroll_item("keys", 40.0, keys, 0.7, recorded_at=yesterday + 40.0)
+        for session, origin, x, t0 in (("today", today, 8.0, 5.0), ("yesterday", yesterday, 0.0, 50.0)):
+            for k, t in enumerate((t0, t0 + 0.5, t0 + 1.0)):
+                patches = _unit(rng.standard_normal((4, dim)))
+                patches[3] = keys[0]  # the lower right cell: ahead, a little right, on the floor
+                store.add_keyframe(t, 500 + 10 * k, session, (x, 1.5, 0.0, 0.0, -30.0), _unit(rng.standard_normal(dim)),
+                                   patches, (2, 2), recorded_at=origin + t)
+    with SpokenAssistant(mem, SpeechConfig()) as spoken:
+        answer = spoken.assistant.on_utterance(Utterance(t=spoken.clock0, text="where are my keys?"))
+    assert not answer.abstain and answer.position is not None, answer.text
+    assert answer.position[0] > 8.0, f"today's place (x > 8), not yesterday's: {answer.position}"
+    assert "5 minutes ago" in answer.text, answer.text
+    assert answer.evidence is not None and (answer.evidence.t, answer.evidence.frame) == (6.0, 520)
+    seen_from = math.dist(answer.position, (8.0, 0.0))
+    assert f"about {seen_from:.1f} m from where you stood then" in answer.text, answer.text

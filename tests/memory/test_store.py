@@ -175,7 +175,7 @@ def test_round_trip_across_close_and_reopen(folder, stored, queries, caplog) -> 
         assert search_all(store, queries, stored[0].embedding) == before
         assert [store.keyframe(s.id) for s in stored] == records
         assert store.count() == N_KEYFRAMES
-        assert store.last_keyframe() == store.keyframe(max(stored, key=lambda s: s.t).id)
+        assert store.last_keyframe() == max(records, key=lambda r: (r.recorded_at, r.t, r.id))  # by the wall clock
         for s in stored[:5]:
             np.testing.assert_array_equal(store.patches(s.id), s.patches16)
             np.testing.assert_array_equal(store.embedding(s.id), s.embedding)
