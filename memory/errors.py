@@ -84,6 +84,14 @@ class MemoryInUseError(MemoryStoreError):
         )
 
 
+class MemoryPausedError(MemoryStoreError):
+    """The wearer paused the memory: no keyframe is kept until they resume (memory/pause.py)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"the memory at {folder} is paused: nothing seen is kept until you say \"resume\" "
+                         f"(or run `ami memory resume --memory {folder}`)")
+
+
 class IndexOutOfSyncError(MemoryStoreError):
     """The in-memory FAISS index no longer matches memory.db (a write failed half-way)."""
 

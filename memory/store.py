@@ -33,9 +33,10 @@ from memory.compact import CompactResult, Compaction
 from memory.config import StoreConfig
 from memory.context import StoreContext
 from memory.errors import (CorruptDatabaseError, IndexOutOfSyncError, IndexSaveError, InvalidInputError,
-                           MemoryInUseError, MemoryStoreError, StorageError)
+                           MemoryInUseError, MemoryPausedError, MemoryStoreError, StorageError)
 from memory.folder import DB_FILE, FolderLock, keep_reserve, make_private_file, make_private_folder
 from memory.forget import Forgetting
+from memory.pause import Pause
 from memory.replays import Replays
 from memory.index import PATCH_ID_STRIDE, patch_ids
 from memory.reads import MemoryReader
@@ -66,6 +67,7 @@ class MemoryStore:
         self._forgetting = Forgetting(context, self._queries)
         self._compaction = Compaction(context, self._forgetting)
         self.replays = Replays(context, self._forgetting)  # sessions replayed in, by content (replays.py)
+        self.pause = Pause(context)  # the wearer's pause: add_keyframe refuses while it is on (pause.py)
 
     # ---- open and close -------------------------------------------------------------------
 
@@ -222,10 +224,11 @@ class MemoryStore:
         Vectors are stored as given; patches as float16, and searches score the stored values, as
         `patches(id)` returns. `recorded_at` is the wall clock (Unix s, default now), which
         `forget_recorded_since` and retention go by. `thumbnail`: (JPEG bytes, face regions blurred
-        in it), stored in the same transaction (memory/thumbnails.py).
+        in it), stored in the same transaction (memory/thumbnails.py). MemoryPausedError while paused.
         """
         ctx = self._ctx
-        ctx.live()
+        if self.pause.on:
+            raise MemoryPausedError(self.folder)
         t = inputs.finite_float(t, "t")
         frame = inputs.whole_number(frame, "frame", minimum=0)
         session = inputs.text(session, "session")
@@ -281,8 +284,7 @@ class MemoryStore:
         return MemoryReader(self._ctx)
 
     def snapshot(self, path: Path) -> None:
-        """Write a compact copy of memory.db to the new file `path` (VACUUM INTO: no WAL, no free
-        pages), consistent as of the last commit."""
+        """A compact copy of memory.db as of the last commit, in the new file `path` (VACUUM INTO)."""
         db = self._live()
         db.commit()
         try:
@@ -377,13 +379,11 @@ class MemoryStore:
         return self._forgetting.recorded_since(since_unix, dry_run=dry_run)
 
     def forget_near(self, x: float, z: float, radius_m: float, *, dry_run: bool = False) -> ForgetResult:
-        """Forget keyframes whose camera was within radius_m of (x, z) (metres, floor plane), and
-        the place names anchored there."""
+        """Forget keyframes whose camera was within radius_m of (x, z), and place names anchored there."""
         return self._forgetting.near(x, z, radius_m, dry_run=dry_run)
 
     def forget_item(self, name: str, *, dry_run: bool = False) -> ForgetResult:
-        """Forget the item (name, prototypes, threshold) and every keyframe with a sighting of it:
-        a patch scoring >= its threshold against any of its prototypes."""
+        """Forget the item and every keyframe with a patch scoring >= its threshold against it."""
         return self._forgetting.item(name, dry_run=dry_run)
 
     def forget_all(self, *, dry_run: bool = False) -> ForgetResult:

@@ -98,7 +98,7 @@ class Assistant:
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
         self.router = RouteGuide(store, companion)
         self.keyframes = 0
-        self.paused = False  # "pause" ... "resume": frames seen meanwhile are not kept (privacy)
+        self.paused = store.pause.on  # "pause" ... "resume": nothing seen meanwhile is kept (memory/pause.py)
         self._thumbnailer: Thumbnailer | None = None  # made at the first keyframe (its cascades load once)
 
     # -- frames ----------------------------------------------------------------------------
@@ -193,6 +193,7 @@ class Assistant:
 
     def _privacy(self, utt: Utterance, command: str) -> Response:
         self.paused = command == "pause"
+        self.store.pause.set(self.paused, at=self.wall(utt.t))  # kept in memory: every program honours it
         if self.paused:
             self._last = None  # nothing seen before the pause is enrolled during it
         return self._ack(utt, None, "Paused: I won't keep anything I see until you say \"resume\"." if self.paused

@@ -59,6 +59,14 @@ class MemoryView:
         with self._lock:
             self.store.close()
 
+    # ---- the pause (memory/pause.py) ----------------------------------------------------
+    def pause(self, on: bool | None = None) -> dict[str, Any]:
+        """Pause or resume keeping what the glasses see (None: only read), and the state now."""
+        with self._lock:
+            if on is not None:
+                self.store.pause.set(on)
+            return {"paused": self.store.pause.on, "since": self.store.pause.since}
+
     # ---- reads --------------------------------------------------------------------------
     def items(self) -> list[dict[str, Any]]:
         """Each enrolled item with the assistant's answer to "where is my X?" and its evidence."""

@@ -195,6 +195,9 @@ def replay(session: Session, out: Path | None, memory_dir: Path | None = None,
         with MemoryStore.open(folder, embedding_dim=encoder.dim, patch_dim=encoder.dim,
                               embedding_space=encoder.space) as store:
             _make_room(store, session, folder, replace)
+            if store.pause.on:
+                log.warning("%s is paused: this replay keeps nothing it sees until a \"resume\" in the session "
+                            "(or `ami memory resume --memory %s` first)", folder, folder)
             after_id = store.replays.last_id()
             origin = session.info.start_unix
             if origin is None:

@@ -55,6 +55,10 @@ class AskBody(BaseModel):
     text: str = Field(min_length=1, max_length=500, description="a question, as `ami ask` takes it spoken")
 
 
+class PauseBody(BaseModel):
+    paused: bool = Field(description="true: keep nothing the glasses see until resumed; false: resume")
+
+
 class ForgetBody(BaseModel):
     kind: Literal["item", "place", "last", "all"]
     item: str | None = Field(None, max_length=200, description="kind item: the item's name")
@@ -126,6 +130,15 @@ def build_app(view: MemoryView, token: str) -> FastAPI:
              response_class=Response, responses={200: {"content": {"image/png": {}}}})
     def map_png(item: str | None = None) -> Response:
         return Response(view.map_png(item), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/pause", summary="Whether the memory is paused (nothing seen is kept), and since when")
+    def paused() -> dict[str, Any]:
+        return view.pause()
+
+    @app.post("/api/pause", summary="Pause (paused true) or resume keeping what the glasses see",
+              description="Kept in the memory: the glasses, `ami listen` and `ami replay` honour it until resumed.")
+    def pause(body: PauseBody) -> dict[str, Any]:
+        return view.pause(body.paused)
 
     @app.post("/api/ask", summary="Ask a question as `ami ask` does; the answer and its evidence")
     def ask(body: AskBody) -> dict[str, Any]:

@@ -49,7 +49,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
     with _open(args) as store:
         stats = {**store.stats(), "embedding_dim": store.embedding_dim, "patch_dim": store.patch_dim,
-                 "embedding_space": store.embedding_space, "item_names": sorted(i.name for i in store.items())}
+                 "embedding_space": store.embedding_space, "item_names": sorted(i.name for i in store.items()),
+                 "paused_since": store.pause.since}
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
@@ -67,13 +68,26 @@ def _cmd_stats(args: argparse.Namespace) -> int:
           f"total {size(stats['total_bytes'])} ({size(per)} per keyframe)")
     print(f"  thumbnails: {stats['thumbnails']} ({size(stats['thumbnail_bytes'])}, in the database), "
           f"{stats['faces_blurred']} faces blurred in them")
+    from datetime import datetime
+
+    def clock(unix: float) -> str:
+        return datetime.fromtimestamp(unix).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
     if stats["first_seen"] is not None:
-        from datetime import datetime
-
-        def clock(unix: float) -> str:
-            return datetime.fromtimestamp(unix).astimezone().strftime("%Y-%m-%d %H:%M %Z")
-
         print(f"  seen: from {clock(stats['first_seen'])} to {clock(stats['last_seen'])}")
+    if stats["paused_since"] is not None:
+        print(f"  PAUSED since {clock(stats['paused_since'])}: nothing seen is kept (`ami memory resume`)")
+    return 0
+
+
+def _cmd_pause(args: argparse.Namespace) -> int:
+    on = args.memory_command == "pause"
+    with _open(args) as store:
+        was = store.pause.on
+        store.pause.set(on)
+    state = ("already paused" if was else "paused") if on else ("resumed" if was else "not paused")
+    print(f"{args.memory}: {state}: " + ("nothing the glasses see is kept until `ami memory resume`" if on
+                                         else "what the glasses see is kept"))
     return 0
 
 
@@ -161,7 +175,7 @@ def _memory_flag(sp: argparse.ArgumentParser) -> None:
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the `memory` command and its subcommands to the `ami` parser."""
-    p = sub.add_parser("memory", help="inspect, verify, rebuild, forget, export or import a memory folder",
+    p = sub.add_parser("memory", help="inspect, verify, rebuild, forget, pause, export or import a memory folder",
                        description="Manage the episodic memory folder written by `ami replay --memory DIR`.")
     msub = p.add_subparsers(dest="memory_command", required=True, metavar="SUBCOMMAND")
 
@@ -205,6 +219,13 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     sp.add_argument("--yes", action="store_true", help="confirm --all")
     sp.add_argument("--dry-run", action="store_true", help="say what would be forgotten; erase nothing")
     sp.set_defaults(func=_cmd_forget)
+
+    for name, what in (("pause", "keep nothing the glasses see until `ami memory resume` (as saying \"pause\")"),
+                       ("resume", "keep what the glasses see again (as saying \"resume\")")):
+        sp = msub.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}; every program that opens "
+                                                          "the memory honours it (the viewer has the same button).")
+        _memory_flag(sp)
+        sp.set_defaults(func=_cmd_pause)
 
     sp = msub.add_parser("compact", help="apply the retention policy now",
                          description="Move keyframes older than --full-detail-days to the compressed "

@@ -132,6 +132,33 @@ def test_refusals_change_nothing(server: LiveServer, memory: Path) -> None:
     assert (memory / "memory.db").read_bytes() == before
 
 
+def test_the_pause_button_keeps_nothing_until_resumed(memory: Path) -> None:
+    """Paused from the viewer, the memory refuses every keyframe (the store's guarantee, so every
+    program that writes to it), and says so after a reopen; resumed, it keeps them again."""
+    from memory.errors import MemoryPausedError
+
+    def keyframe(store: MemoryStore) -> int:
+        return store.add_keyframe(9.0, 90, "walk", None, unit(np.ones(D)), unit(np.ones((4, D))), GRID)
+
+    view = MemoryView(memory)
+    try:
+        with LiveServer(build_app(view, TOKEN)) as server:
+            assert get(server, "/api/pause").json() == {"paused": False, "since": None}
+            assert httpx.post(f"{server.url}/api/pause", json={"paused": True}).status_code == 401  # no token
+            assert post(server, "/api/pause", {"paused": True}).json()["paused"] is True
+            with pytest.raises(MemoryPausedError, match="paused"):
+                keyframe(view.store)
+    finally:
+        view.close()
+    with MemoryStore.open_existing(memory) as store:
+        assert store.pause.on and store.count() == 6
+        with pytest.raises(MemoryPausedError):
+            keyframe(store)
+        store.pause.set(False)
+        keyframe(store)
+        assert store.count() == 7
+
+
 def test_forget_an_item_counts_first_then_erases_everywhere(server: LiveServer, memory: Path) -> None:
     ask = post(server, "/api/forget", {"kind": "item", "item": "keys"}).json()
     assert ask == {"erased": False, "keyframes": 2, "items": ["keys"], "place_names": 0}

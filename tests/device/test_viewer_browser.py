@@ -90,6 +90,14 @@ def test_every_page_in_a_real_browser(replayed: Path, tmp_path: Path) -> None:
         expect(page.locator("#ask-answer .answer")).to_contain_text(target["item"])
         page.screenshot(path=str(shots / "viewer-ask.png"), full_page=True)
 
+        # Pause: the button pauses the memory (nothing seen is kept) and resumes it
+        page.click("#pause")
+        expect(page.locator("#pause-state")).to_contain_text("Paused since")
+        assert api.get("/api/pause").json()["paused"] is True and view.store.pause.on
+        page.click("#pause")
+        expect(page.locator("#pause")).to_have_text("Pause")
+        assert not view.store.pause.on
+
         # Forget: the confirmation counts, the forget erases, the item leaves every page and the folder
         forgotten = api.post("/api/forget", json={"kind": "item", "item": target["item"]}).json()
         gone = [k for k in timeline if target["item"] in k["items"]]
