@@ -93,10 +93,11 @@ def complete_reading(readings: Sequence[str], parse: Callable[[str], Intent], kn
 
 
 def hear(samples: np.ndarray, asr: Transcriber, config: SpeechConfig, vocabulary: tuple[str, ...] = (),
-         parse: Callable[[str], Intent] = parse_intent) -> Heard:
+         parse: Callable[[str], Intent] = parse_intent, segment: bool = False) -> Heard:
     """Find the speech in (N,) 16 kHz audio and transcribe it; `parse` (the assistant's intents)
-    picks among Whisper's likely readings."""
-    spans = speech_spans(samples, config.vad)
+    picks among Whisper's likely readings. segment: the audio is already one utterance cut by the
+    VAD (VadSegmenter: speech padded by vad.pad_s), so the VAD does not run on it again."""
+    spans = [(0.0, len(samples) / SAMPLE_RATE_HZ)] if segment else speech_spans(samples, config.vad)
     voiced = sum(b - a for a, b in spans) - 2 * config.vad.pad_s * len(spans)
     if not spans or voiced < config.min_speech_s:
         return Heard("silence", "", None, None, None)
@@ -243,11 +244,12 @@ class SpokenAssistant:
     def vocabulary(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.store.items())
 
-    def handle(self, samples: np.ndarray, t: float, speak: bool = True) -> Exchange:
+    def handle(self, samples: np.ndarray, t: float, speak: bool = True, segment: bool = False) -> Exchange:
         """Hear `samples` (which started at session time t) and answer; t of the answer = end.
-        speak: say the answer here (`ask`); the live loop says it itself, to mute its own voice."""
+        speak: say the answer here (`ask`); the live loop says it itself, to mute its own voice.
+        segment: the samples are one utterance the VAD already cut (see `hear`)."""
         started = time.perf_counter()
-        heard = hear(samples, self.asr, self.config, self.vocabulary(), self.assistant.intents.parse)
+        heard = hear(samples, self.asr, self.config, self.vocabulary(), self.assistant.intents.parse, segment)
         if heard.kind == "silence" or heard.onset_s is None:
             return Exchange(heard, None, None, time.perf_counter() - started)
         utt = Utterance(t=t + heard.onset_s, text=heard.text,
@@ -297,8 +299,8 @@ def listen(spoken: SpokenAssistant, mic_config: MicrophoneConfig, max_s: float |
             return
         heard_s += len(item) / SAMPLE_RATE_HZ
         for s in seg.flush() if flush else seg.feed(item):
-            # the segment is already cut to speech: hear() re-checks it, then Whisper runs
-            ex = spoken.handle(s.samples, spoken.clock0 + s.start_s, speak=False)
+            # the segment is already cut to speech by the VAD: Whisper runs on it as it is
+            ex = spoken.handle(s.samples, spoken.clock0 + s.start_s, speak=False, segment=True)
             if ex.heard.kind == "silence":  # noise the VAD let through: say nothing
                 continue
             if on_exchange is not None:

@@ -225,8 +225,8 @@ def test_listen_keeps_what_was_said_while_it_answered(tmp_path: Path, monkeypatc
     class Spoken:
         config, clock0, speaker = SpeechConfig(), 0.0, Voice()
 
-        def handle(self, samples: np.ndarray, t: float, speak: bool = True) -> Exchange:
-            assert not speak  # the loop says the answer itself
+        def handle(self, samples: np.ndarray, t: float, speak: bool = True, segment: bool = False) -> Exchange:
+            assert not speak and segment  # the loop says the answer itself; the VAD cut the segment
             heard.append(len(samples) / SR)
             mic.late(1.0)  # working out the answer took 1 s
             answer = Response(t=t, kind="answer", utterance_t=t, item=None, text="ok", abstain=False,
@@ -276,6 +276,22 @@ def test_spoken_query(asr: Transcriber, tmp_path: Path, text: str, voice: str, w
     assert heard.transcript is not None and heard.text in heard.transcript.readings
     intent = IntentParser().parse(heard.text)
     assert (intent.kind, intent.item) == (kind, item), heard.text
+
+
+@pytest.mark.slow
+def test_a_vad_segment_is_heard_without_a_second_vad_pass(asr: Transcriber, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ami listen`'s path: the segmenter's VAD cut the utterance, so hearing it runs Whisper on it
+    as it is (the VAD runs once per utterance, not twice), and hears the same words."""
+    import device.app.spoken
+
+    gap = np.zeros(SR, np.float32)
+    segments = VadSegmenter(VadConfig()).feed(np.concatenate([gap, speak("where are my keys", tmp_path), gap, gap]))
+    assert len(segments) == 1
+    twice = hear(segments[0].samples, asr, SpeechConfig())
+    monkeypatch.setattr(device.app.spoken, "speech_spans", lambda *a, **k: pytest.fail("the VAD ran again"))
+    once = hear(segments[0].samples, asr, SpeechConfig(), segment=True)
+    assert once.kind == "speech" and once.text == twice.text, (once.text, twice.text)
 
 
 @pytest.mark.slow
