@@ -1,7 +1,7 @@
 """Perception v0: enrollment prototypes, calibrated sightings, and where a sighting is.
 
-- Enrollment: when the wearer says "this is my X", the most distinctive centre patches of the
-  current keyframe become X's prototypes.
+- Enrollment: when the wearer says "this is my X", the most distinctive centre patch of the
+  current keyframe and its distinctive neighbours (the item's other cells) become X's prototypes.
 - Calibration: X's threshold sits above the similarity of its prototypes to the patches already in
   memory (background statistics), never below a floor.
 - Sightings: a patch whose cosine to a prototype clears the threshold. Its position comes from the
@@ -76,13 +76,23 @@ def border_cells(grid: tuple[int, int]) -> np.ndarray:
 
 
 def enrollment_prototypes(enc: Encoding, config: PerceptionConfig) -> np.ndarray:
-    """(K, D) prototypes: the centre patches least like the frame's border (the background)."""
+    """(K, D) prototypes of the item the wearer looks at: the centre patch least like the frame's
+    border (the background), and its most distinctive 8-neighbours. An item is one thing, so its
+    cells touch; a distinctive cell elsewhere in the view is something else, and as a prototype it
+    would match that thing all day. A neighbour must also stand out more than the median centre
+    cell does (the frame's own statistic), or it is the floor or wall beside a small item."""
+    gh, gw = enc.grid
     centre = centre_cells(enc.grid, config.centre_fraction)
     border = border_cells(enc.grid)
-    sims = enc.patches[centre] @ enc.patches[border].T  # (C, B)
-    distinct = 1.0 - sims.max(axis=1)  # (C,)
-    order = np.argsort(-distinct, kind="stable")[: config.prototypes_per_item]
-    return enc.patches[centre[order]].copy()
+    inner = np.setdiff1d(np.arange(gh * gw), border)
+    distinct = 1.0 - (enc.patches[inner] @ enc.patches[border].T).max(axis=1)  # (I,)
+    in_centre = np.isin(inner, centre)
+    seed = int(np.flatnonzero(in_centre)[np.argmax(distinct[in_centre])])
+    (sr, sc), (r, c) = divmod(int(inner[seed]), gw), np.divmod(inner, gw)
+    near = np.flatnonzero((np.maximum(np.abs(r - sr), np.abs(c - sc)) == 1)
+                          & (distinct > np.median(distinct[in_centre])))
+    order = near[np.argsort(-distinct[near], kind="stable")][: config.prototypes_per_item - 1]
+    return enc.patches[inner[np.concatenate([[seed], order])]].copy()
 
 
 def glance_prototypes(encodings: list[Encoding], config: PerceptionConfig) -> np.ndarray:

@@ -70,6 +70,25 @@ def test_enrollment_picks_the_distinct_centre_patch() -> None:
     assert float(protos[0] @ item) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_enrollment_keeps_the_items_own_cells_not_another_thing_in_view() -> None:
+    """A small item in the centre cell and the cell below it (the wearer looks at it), and another
+    thing three cells away: the prototypes are the item's touching cells; the thing apart is
+    something else, which as a prototype would be matched all day (in an independent generator's
+    house, a wallet's third prototype matched a green dresser)."""
+    rng = np.random.default_rng(1)
+    floor = _unit(rng, 1, 16)[0]
+    patches = np.tile(floor, (196, 1)) + 0.01 * rng.normal(size=(196, 16)).astype(np.float32)
+    item, other = _unit(rng, 2, 16)
+    at, below, apart = 7 * 14 + 7, 8 * 14 + 7, 4 * 14 + 9  # (7, 7), (8, 7) and (4, 9) of the 14x14 grid
+    patches[at], patches[below], patches[apart] = item, item + 0.5 * floor, other
+    patches /= np.linalg.norm(patches, axis=1, keepdims=True)
+    enc = Encoding(patches=patches, grid=(14, 14), embedding=patches.mean(0))
+    protos = enrollment_prototypes(enc, PerceptionConfig(prototypes_per_item=3))
+    assert float(protos[0] @ patches[at]) == pytest.approx(1.0, abs=1e-5)
+    assert float(protos[1] @ patches[below]) == pytest.approx(1.0, abs=1e-5)
+    assert max(float(p @ patches[apart]) for p in protos) < 0.9, "a thing apart from the item is no prototype"
+
+
 def test_threshold_calibration() -> None:
     cfg = PerceptionConfig(threshold_floor=0.7, background_quantile=0.99, threshold_margin=0.02)
     assert calibrate_threshold(np.array([]), 1000, cfg) == 0.7  # nothing above the floor
