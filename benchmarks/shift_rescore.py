@@ -4,7 +4,7 @@
 each with any revision of the code (`ami replay SESSION --out RESPONSES/AXIS/seed-N.jsonl`, run in that
 revision's checkout), then this script scores them with today's scorer and prints the same table:
 
-    python benchmarks/shift_rescore.py --work out/shift/work --responses out/shift-before
+    python benchmarks/shift_rescore.py --work out/shift/work --responses out/shift-before [--plot PNG]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from device.app.shift_bench import AXES, Job, JobResult, pool, scored, table
+from device.app.shift_bench import AXES, Job, JobResult, plot, pool, scored, table
 from device.responses import check_same_session, read_responses
 from device.session import read_session
 
@@ -37,13 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=Path("out/shift/work"),
                    help="the bench's work folder: OUT/work of `ami bench shift --out OUT` (default: out/shift/work)")
     p.add_argument("--responses", type=Path, required=True, help="RESPONSES/AXIS/seed-N.jsonl per house")
+    p.add_argument("--plot", type=Path, default=None, help="also draw the per-axis bars to this PNG")
     args = p.parse_args(argv)
     results = rescore(args.work, args.responses)
     if not results:
         print(f"{args.work / 'sessions'}: no recorded houses; run `ami bench shift --out {args.work.parent}` first",
               file=sys.stderr)
         return 2
-    print(table(pool(results)))
+    metrics = pool(results)
+    print(table(metrics))
+    if args.plot is not None:
+        plot(metrics, args.plot)
+        print(f"Wrote {args.plot}")
     return 0
 
 
