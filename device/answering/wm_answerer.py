@@ -13,14 +13,12 @@ frame's sightings extend each item's chain, and a query only adds the query-time
   wearer's place names (`device.place_names`); the response carries the answer's energy, and
   `hypotheses` / `asked_evidence` give `ami explain` what it rested on.
 - alerts: a carryable item whose best hypothesis is a place it was put down at (not where it was
-  enrolled), where "it stays there" beats "it is carried" and every other place by `alert_margin`,
-  and the wearer has gone `leave_distance_m` away: one alert per put-down, no repeats. A stay
-  within `min_move_m` of where the item was shown to the glasses, or of where any of its alerts
-  left it, is the same rest, not a new put-down: the estimated position of an item that did not move
-  drifts between views, and the chain can read that drift as a pick-up and a put-down. And the
-  item must have been seen in the wearer's hand `min_in_hand` times since its last alert, in the
-  `in_hand_window_s` before the rest began, while the wearer went `min_carry_m`: a put-down
-  follows a carry, and false matches elsewhere come without one.
+  enrolled), beating "carried" and every other place by `alert_margin`, once the wearer is a walk
+  of `leave_distance_m` away (`walk_back`: over the ground walked, not through walls): one alert
+  per put-down. A stay within `min_move_m` of where the item was shown, or of where an alert left
+  it, is the same rest (positions drift between views). And the item must have been seen in hand
+  `min_in_hand` times since its last alert, in the `in_hand_window_s` before the rest began,
+  while the wearer went `min_carry_m`: a put-down follows a carry; false matches come without one.
 """
 
 from __future__ import annotations
@@ -40,6 +38,7 @@ from device.answering.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
 from device.answering.moves import IN_HAND_FOLLOWS, in_hand, let_go_at, unconfirmed_move
+from device.answering.walk_back import away_m
 from device.answering.wm_config import WorldModelConfig
 from worldmodel.belief import CARRIED, Belief, Observation, PlaceMap
 from worldmodel.carry import CarryEvidence, View
@@ -47,26 +46,18 @@ from worldmodel.chain import Hypothesis, ItemChain, WearerPath, places_apart
 
 log = logging.getLogger(__name__)
 
-PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has moved this far ...
-# ... or has stood this long: a wearer who stands still by a spot came near it in every step's window,
-# so an item put down right in front of a still wearer can be (1 s chosen from 1, 2 and 3 on dev seeds
-# 0-69 and 1040-1059; docs/BENCHMARKS.md, Seeds)
-PATH_DWELL_S = 1.0
+PATH_STEP_M = 0.25  # the wearer's path keeps a point each time the wearer has moved this far, or has stood
+PATH_DWELL_S = 1.0  # this long: an item put down in front of a still wearer was near them in every step's window
 ALERT_CHECK_S = 0.5  # an item's left-behind test runs at most this often
 ITEM_HEIGHT_M = 0.45  # where an item's centre is assumed to be, for "in view" (as perception's plane)
 VIEW_EDGE = 0.1  # a place in this outer fraction of the frame (each side) is not "in view"
 
 
-def _stayed(item: str) -> str:
-    return "they stayed" if pronouns(item)[0] == "they" else "it stayed"
-
-
 class WorldModelAnswerer:
     def __init__(self, config: WorldModelConfig = WorldModelConfig(), place_names: PlaceNames | None = None,
                  camera: tuple[float, float] = (60.0, 1.0), when: SaidWhen = session_age) -> None:
-        """camera: the session's (horizontal field of view in degrees, frame height / width), for
-        "looked at a place" (session.json's hfov_deg, width and height). when: how an answer says
-        when the item was seen (device.answering.when)."""
+        """camera: the session's (hfov_deg, height / width), for "looked at a place"; when: how an
+        answer says when the item was seen (device.answering.when)."""
         self.config = config
         self.when = when
         self.hfov_deg, self.aspect_hw = camera
@@ -219,11 +210,14 @@ class WorldModelAnswerer:
             if (item not in c.carryable or not seen or t - self._last_seen_t[item] < c.min_away_s
                     or t - self._checked_t.get(item, -math.inf) < ALERT_CHECK_S):
                 continue
-            # Cheap test first: the wearer must be far from where the item was last seen.
+            # Cheap test first: the wearer must be out of sight of where the item was last seen, and
+            # a walk of leave_distance_m away from it (through a door, not through the wall)
             last_pos = cached.position if cached.position is not None else seen[-1][0].position
-            if last_pos is None or math.dist((pose.x, pose.z), last_pos) < c.leave_distance_m:
+            if last_pos is None or math.dist((pose.x, pose.z), last_pos) < c.look_range_m:
                 continue
             self._checked_t[item] = t
+            if self._away(item, last_pos, pose) < c.leave_distance_m:
+                continue
             b = self._live(item, t)  # "carried" pays for the time since it was seen
             let_go = self._let_go(item, t, b)
             if let_go is not None:  # carried, and gone from the hand: put down where last seen
@@ -233,7 +227,7 @@ class WorldModelAnswerer:
                     or b.segment_start_t <= self._alerted_t.get(item, -math.inf)):
                 continue
             assert b.position is not None and b.segment_start_t is not None
-            away = math.dist((pose.x, pose.z), b.position)
+            away = self._away(item, b.position, pose)
             carry_from = max(self._alerted_t.get(item, -math.inf), b.segment_start_t - c.in_hand_window_s)
             held = in_hand(self._held.get(item, []), carry_from, b.segment_start_t, c.min_carry_m)
             if away < c.leave_distance_m or self._same_rest(item, b.position) or held < c.min_in_hand:
@@ -241,14 +235,19 @@ class WorldModelAnswerer:
             last = seen[b.support[-1]][1]
             self._alerted_t[item] = t
             self._alerted_at.setdefault(item, []).append(b.position)
-            place = self.place_names.describe(b.position, b.surface, self._others(item))
+            place, (they, them) = self.place_names.describe(b.position, b.surface, self._others(item)), pronouns(item)
             out.append(Response(
                 t=t, kind="alert", utterance_t=None, item=item,
-                text=f"You left your {item} behind: {_stayed(item)} {place + ', ' if place else ''}where you put "
-                     f"{pronouns(item)[1]} {ago_text(t - b.segment_start_t)}, about {away:.0f} m back.",
+                text=f"You left your {item} behind: {they} stayed {place + ', ' if place else ''}where you put "
+                     f"{them} {ago_text(t - b.segment_start_t)}, about {away:.0f} m back.",
                 abstain=False, confidence=b.confidence, evidence=Evidence(last.t, last.frame),
                 position=b.position, energy=b.energy))
         return out
+
+    def _away(self, item: str, position: tuple[float, float], pose: Pose) -> float:
+        """How far the wearer is from `position` (walk_back.away_m), over the path since the item was last seen."""
+        return away_m(self._path.times, self._path.points, self._last_seen_t[item], position, (pose.x, pose.z),
+                      self.config.leave_distance_m, self.config.look_range_m)
 
     def _let_go(self, item: str, t: float, b: Belief) -> Belief | None:
         """The belief that the item rests where it was last seen in hand, when the belief says

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -295,3 +296,45 @@ def test_the_wearer_is_quoted_in_good_grammar() -> None:
     assert (this_is("keys"), this_is("wallet"), this_is("glasses")) == (
         "these are my keys", "this is my wallet", "these are my glasses")
     assert (where_is("keys"), where_is("wallet")) == ("where are my keys", "where is my wallet")
+
+
+def walk_2d(corners: list[tuple[float, float, float]], until_s: float) -> list:
+    """Keys shown at A, seen in hand while the wearer walks from x = -2 to x = 8 (5-14 s), seen
+    resting at B (15-17 s); then the wearer walks through `corners` ((t, x, z), straight lines
+    between them). Returns the alerts."""
+    answerer = WorldModelAnswerer()
+    answerer.on_enroll(Sighting("keys", 0.0, 0, 0, 1.0, 0.65, A))
+    ts, xs, zs = zip(*[(0.0, -2.0, 0.0), (4.0, -2.0, 0.0), (14.0, 8.0, 0.0), (18.0, 8.0, 0.0), *corners])
+    out = []
+    for i in range(int(until_s / FRAME_S)):
+        t = round(i * FRAME_S, 3)
+        x, z = float(np.interp(t, ts, xs)), float(np.interp(t, ts, zs))
+        if t in every(6.0, 12.0):
+            answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.65, (x + 1.3, z)))
+        if t in (15.0, 16.0, 17.0):
+            answerer.on_sighting(Sighting("keys", t, i, 0, 0.9, 0.65, B))
+        out += answerer.alerts(t, Pose(x, 1.5, z, 0.0, -20.0))
+    return out
+
+
+def test_left_behind_is_the_walk_back_not_the_straight_line() -> None:
+    """Keys put down at B = (10, 0); the wearer goes out through a door at (7, 0) and along the far
+    side of a wall to (10, 3.5): never 5 m from the keys as the crow flies (leave_distance_m), but a
+    walk back of up to 9.5 m over the ground they walked (through the wall is no way): one alert,
+    counting the walk. Stepping back in the keys' room to 4.5 m from them, the walk back is as
+    short as the line: no alert. (Over open floor the wearer did not walk, the walk back can come out
+    longer than it is: the graph knows only ground walked.)"""
+    out = walk_2d([(20.0, 7.0, 0.0), (24.0, 7.0, 3.5), (28.0, 10.0, 3.5)], 45.0)
+    assert len(out) == 1 and out[0].t > 20.0, [a.text for a in out]  # once out through the door
+    said = re.search(r"about (\d+) m back", out[0].text)
+    assert said is not None and int(said.group(1)) >= 5, out[0].text
+    assert walk_2d([(20.0, 7.0, 0.0), (23.0, 6.5, 2.0)], 45.0) == []
+
+
+def test_the_walk_back_joins_the_same_spot_on_another_pass() -> None:
+    from device.answering.walk_back import walk_back_m
+
+    out_and_back = np.array([[float(x), 0.0] for x in range(0, 11)] + [[float(x), 0.1] for x in range(10, -1, -1)])
+    # out and back is one corridor: from the end (0, 0.1), 9 m to within 3 m of (12, 0) and 3 more, not 20
+    assert walk_back_m(out_and_back, (12.0, 0.0), 0.5, 3.0) == pytest.approx(12.0, abs=0.1)
+    assert walk_back_m(out_and_back, (5.0, 20.0), 0.5, 3.0) is None  # never came within sight of it
