@@ -1,7 +1,7 @@
 """How far the wearer would walk back to an item: over the ground they walked, not through walls.
 
-Left behind is about the walk back, not the straight line: an item on a cabinet 4.8 m away
-through a wall is a 7 m walk through the door. The wearer's own path since the item was last
+Left behind is about the walk back, not the straight line: a wallet on a cabinet 4.8 m away
+through a wall was a 6 m walk through the door. The wearer's own path since the item was last
 seen is ground known to be walkable: consecutive path points are joined, and so are any two within
 `link_m` of each other (the same spot on another pass). The walk back is the shortest way over that
 graph to a point from which the item is within `sight_m` (close enough to see it), plus that last

@@ -210,8 +210,8 @@ class WorldModelAnswerer:
             if (item not in c.carryable or not seen or t - self._last_seen_t[item] < c.min_away_s
                     or t - self._checked_t.get(item, -math.inf) < ALERT_CHECK_S):
                 continue
-            # Cheap test first: the wearer must be out of sight of where the item was last seen, and
-            # a walk of leave_distance_m away from it (through a door, not through the wall)
+            # Cheap test first: the wearer must be beyond look range of where the item was last seen,
+            # then a walk of leave_distance_m away from it (through a door, not through the wall)
             last_pos = cached.position if cached.position is not None else seen[-1][0].position
             if last_pos is None or math.dist((pose.x, pose.z), last_pos) < c.look_range_m:
                 continue
