@@ -83,24 +83,15 @@ def at(db: Database, t: float, frame: int) -> KeyframeRecord | None:
     return None if row is None else KeyframeRecord(*row)
 
 
-def recorded_at(db: Database, keyframe_id: int) -> float | None:
-    """The row's wall clock (None from before schema v2); raises KeyframeNotFoundError."""
-    row = db.execute("SELECT recorded_at FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()
-    if row is None:
-        raise KeyframeNotFoundError(keyframe_id)
-    return None if row[0] is None else float(row[0])
-
-
-def timeline(db: Database, window: tuple[float, float], limit: int) -> list[tuple[KeyframeRecord, float | None, bool]]:
-    """(row, wall clock, has a thumbnail) with lo <= recorded_at < hi (NULL as 0), in time order,
-    the latest `limit`."""
+def timeline(db: Database, window: tuple[float, float], limit: int) -> list[tuple[KeyframeRecord, bool]]:
+    """(row, has a thumbnail) with lo <= recorded_at < hi (NULL as 0), in time order, the latest `limit`."""
     columns = ", ".join(f"k.{c}" for c in _RECORD_COLUMNS.split(", "))
     rows = db.execute(
         f"SELECT {columns}, th.keyframe_id IS NOT NULL FROM keyframes k"
         " LEFT JOIN thumbnails th ON th.keyframe_id = k.id WHERE COALESCE(k.recorded_at, 0) >= ?"
         " AND COALESCE(k.recorded_at, 0) < ? ORDER BY k.recorded_at DESC, k.id DESC LIMIT ?",
         (*window, limit)).fetchall()
-    return [(KeyframeRecord(*r[:10]), r[9], bool(r[10])) for r in reversed(rows)]
+    return [(KeyframeRecord(*r[:10]), bool(r[10])) for r in reversed(rows)]
 
 
 def last(db: Database) -> KeyframeRecord | None:

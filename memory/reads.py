@@ -197,17 +197,13 @@ class MemoryReader:
         """The keyframe of (t, frame), an answer's evidence; of several sessions, the latest stored."""
         return keyframe_table.at(self._reading(), float(t), int(frame))
 
-    def recorded_at(self, keyframe_id: int) -> float | None:
-        """The keyframe's wall clock (Unix s; None from before schema v2); KeyframeNotFoundError."""
-        return keyframe_table.recorded_at(self._reading(), int(keyframe_id))
-
     def thumbnail(self, keyframe_id: int) -> bytes | None:
         """The keyframe's evidence JPEG (faces blurred), or None when it has none (memory/thumbnails.py)."""
         return thumbnail_table.get(self._reading(), int(keyframe_id))
 
     def timeline(self, since_unix: float | None = None, until_unix: float | None = None,
-                 limit: int = 10_000) -> list[tuple[KeyframeRecord, float | None, bool]]:
-        """(keyframe, wall clock, has a thumbnail) of the keyframes stored since <= recorded_at <
+                 limit: int = 10_000) -> list[tuple[KeyframeRecord, bool]]:
+        """(keyframe, has a thumbnail) of the keyframes stored since <= recorded_at <
         until (wall clock; None: open), in time order, at most `limit` (the latest)."""
         lo = -np.inf if since_unix is None else inputs.finite_float(since_unix, "since")
         hi = np.inf if until_unix is None else inputs.finite_float(until_unix, "until")

@@ -98,7 +98,6 @@ class Assistant:
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
         self.router = RouteGuide(store, companion)
         self.keyframes = 0
-        self.paused = store.pause.on  # "pause" ... "resume": nothing seen meanwhile is kept (memory/pause.py)
         self._thumbnailer: Thumbnailer | None = None  # made at the first keyframe (its cascades load once)
 
     # -- frames ----------------------------------------------------------------------------
@@ -135,6 +134,11 @@ class Assistant:
             log.warning("frame %d (t=%.2f) kept without its thumbnail: %s", fr.i, fr.t, e)
             return None
         return thumb.jpeg, thumb.faces
+
+    @property
+    def paused(self) -> bool:
+        """"pause" ... "resume": nothing seen meanwhile is kept; the memory holds it (memory/pause.py)."""
+        return self.store.pause.on
 
     @property
     def last_t(self) -> float:
@@ -192,8 +196,7 @@ class Assistant:
         return Response(**{**r.__dict__, "t": heard + elapsed})
 
     def _privacy(self, utt: Utterance, command: str) -> Response:
-        self.paused = command == "pause"
-        self.store.pause.set(self.paused, at=self.wall(utt.t))  # kept in memory: every program honours it
+        self.store.pause.set(command == "pause", at=self.wall(utt.t))  # kept in memory: every program honours it
         if self.paused:
             self._last = None  # nothing seen before the pause is enrolled during it
         return self._ack(utt, None, "Paused: I won't keep anything I see until you say \"resume\"." if self.paused

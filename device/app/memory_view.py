@@ -88,19 +88,18 @@ class MemoryView:
         with self._lock, self.store.reader() as reader:
             rows = reader.timeline(since_unix, until_unix)
             seen = self._sightings(reader)
-        return [{**self._keyframe_json(k), "recorded_at": wall, "thumbnail": has,
-                 "items": sorted(name for name, ids in seen.items() if k.id in ids)} for k, wall, has in rows]
+        return [{**self._keyframe_json(k), "thumbnail": has,
+                 "items": sorted(name for name, ids in seen.items() if k.id in ids)} for k, has in rows]
 
     def keyframe(self, keyframe_id: int) -> dict[str, Any]:
         """One keyframe: when, where (and the nearest place name), the items seen in it."""
         with self._lock, self.store.reader() as reader:
             k = reader.keyframe(keyframe_id)  # KeyframeNotFoundError: the server answers 404
             seen = sorted(i.name for i in reader.items() if (m := self._match(reader, k.id, i)) and m[1] >= i.threshold)
-            wall = reader.recorded_at(k.id)
             has = reader.thumbnail(k.id) is not None
             place = self._place_of(k)
-        return {**self._keyframe_json(k), "recorded_at": wall, "thumbnail": has,
-                "when": None if wall is None else when_text(wall, time.time()),
+        return {**self._keyframe_json(k), "thumbnail": has,
+                "when": None if k.recorded_at is None else when_text(k.recorded_at, time.time()),
                 "place": place, "items": seen}
 
     def thumbnail(self, keyframe_id: int) -> bytes | None:
@@ -137,7 +136,7 @@ class MemoryView:
         believed = self.items()
         rivals = self.hypotheses(item) if item else []
         with self._lock, self.store.reader() as reader:
-            path = [(k.x, k.z) for k, _, _ in reader.timeline() if k.x is not None and k.z is not None]
+            path = [(k.x, k.z) for k, _ in reader.timeline() if k.x is not None and k.z is not None]
         fig = Figure(figsize=(6.4, 6.4), dpi=100)
         ax = fig.subplots()
         if path:
@@ -222,7 +221,7 @@ class MemoryView:
             if k is None:
                 return out
             out["keyframe"] = k.id
-            out["since"] = reader.recorded_at(k.id)
+            out["since"] = k.recorded_at
             if item is not None and (found := self._match(reader, k.id, item)) is not None:
                 cell, _ = found
                 gh, gw = reader.grid(k.id)
@@ -255,4 +254,4 @@ class MemoryView:
     @staticmethod
     def _keyframe_json(k: KeyframeRecord) -> dict[str, Any]:
         return {"id": k.id, "session": k.session, "t": k.t, "frame": k.frame,
-                "x": k.x, "z": k.z, "yaw_deg": k.yaw_deg}
+                "x": k.x, "z": k.z, "yaw_deg": k.yaw_deg, "recorded_at": k.recorded_at}

@@ -39,9 +39,9 @@ def memory(tmp_path: Path) -> Path:
 
 def test_thumbnails_are_read_back_and_counted(memory: Path) -> None:
     with MemoryStore.open(memory) as store, store.reader() as reader:
-        ids = [k.id for k, _, _ in reader.timeline()]
+        ids = [k.id for k, _ in reader.timeline()]
         assert [reader.thumbnail(i) for i in ids] == [jpeg(1), None, jpeg(3)]
-        assert [has for _, _, has in reader.timeline()] == [True, False, True]
+        assert [has for _, has in reader.timeline()] == [True, False, True]
         stats = store.stats()
         assert (stats["thumbnails"], stats["faces_blurred"]) == (2, 2)
         assert stats["thumbnail_bytes"] == len(jpeg(1)) + len(jpeg(3))
@@ -84,5 +84,5 @@ def test_export_and_import_carry_the_thumbnails(memory: Path, tmp_path: Path) ->
         export_archive(store, tmp_path / "m.tar.gz")
     import_archive(tmp_path / "m.tar.gz", tmp_path / "copy")
     with MemoryStore.open(tmp_path / "copy") as store, store.reader() as reader:
-        assert [reader.thumbnail(k.id) for k, _, _ in reader.timeline()] == [jpeg(1), None, jpeg(3)]
+        assert [reader.thumbnail(k.id) for k, _ in reader.timeline()] == [jpeg(1), None, jpeg(3)]
         assert store.verify() == []
