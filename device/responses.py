@@ -1,12 +1,14 @@
 """The response format (a contract): one JSON object per line in responses.jsonl.
 
-{"t": 57.0, "kind": "answer"|"alert"|"ack", "utterance_t": 56.8|null, "item": "keys",
+{"t": 57.0, "kind": "answer"|"alert"|"ack"|"guide", "utterance_t": 56.8|null, "item": "keys",
  "text": "...", "abstain": false, "confidence": 0.93,
  "evidence": {"t": 41.2, "frame": 412}|null, "position": {"x": 3.1, "z": 7.4}|null,
  "energy": 2.7}
 
 "energy" is optional (added within v1, so older readers ignore it): the world model's energy of
 the hypothesis the answer gives, lower is better; absent when the answerer has none.
+"guide" (added within v1) is a step of live guidance after "take me to my X" (its utterance_t is
+that question's); scorers read only answers and alerts.
 "session" is optional too: the content id of the session replayed (`Session.content_id`), so
 `ami eval` can refuse responses written for another session.
 """
@@ -21,8 +23,8 @@ from typing import Any, Literal
 from device.errors import ResponsesError
 from device.session import read_jsonl
 
-ResponseKind = Literal["answer", "alert", "ack"]
-KINDS = ("answer", "alert", "ack")
+ResponseKind = Literal["answer", "alert", "ack", "guide"]
+KINDS = ("answer", "alert", "ack", "guide")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ from device.answering.when import when_text
 from device.perception.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
+from device.navigation.live_guide import LiveGuide
+from device.navigation.place_graph import PlaceGraph, places_in
 from device.navigation.route import RouteGuide
 from device.answering.place_names import PlaceNames, PlaceNamesConfig
 from device.answering.recall import Recall, pose_of
@@ -97,6 +99,7 @@ class Assistant:
         self.intents = IntentParser(config.intents)  # loads its embedding model on first need
         self._items: list[ItemRecord] | None = None  # enrolled items, read once per change, not per keyframe
         self.router = RouteGuide(store, companion)
+        self.guide: LiveGuide | None = None  # step-by-step guidance after "take me to my X", while frames come
         self.keyframes = 0
         self._thumbnailer: Thumbnailer | None = None  # made at the first keyframe (its cascades load once)
 
@@ -109,7 +112,9 @@ class Assistant:
             enc = self._store_keyframe(fr, rgb)
             self._look_for_items(fr, enc)
         self._last = (fr, rgb, enc)
-        return self.answerer.alerts(fr.t, fr.pose)
+        out = self.answerer.alerts(fr.t, fr.pose)
+        step = None if self.guide is None or fr.pose is None else self.guide.step(fr.t, fr.pose, enc)
+        return out if step is None else [*out, step]
 
     def _store_keyframe(self, fr: FrameRecord, rgb: np.ndarray) -> Encoding:
         enc = self.encoder.encode(rgb)
@@ -184,6 +189,7 @@ class Assistant:
         started = time.perf_counter()
         heard = utt.t if heard_t is None else max(utt.t, heard_t)
         command = privacy_command(utt.text)
+        self.guide = None  # whatever the wearer says next ends the guidance
         if command is not None:  # "pause" / "resume": exact commands, before any guessing
             r = self._privacy(utt, command)
         else:
@@ -302,7 +308,15 @@ class Assistant:
             here = here or pose_of(kf)
             if self.router.companion is not None and patches is None:
                 patches = self.store.patches(kf.id)
-        return self.router.answer(r, here, patches)
+        answer = self.router.answer(r, here, patches)
+        if self._last is not None and here is not None and r.position is not None:  # frames go on: guide live
+            graph = PlaceGraph(places_in(self.store), self.router.graph_config)
+            record = next((i for i in self._enrolled() if i.name == item), None)
+            elsewhere = (self.answerer.elsewhere(item, utt.t, r.position)
+                         if isinstance(self.answerer, WorldModelAnswerer) else [])
+            self.guide = LiveGuide(answer, graph, here, record, self.info.hfov_deg, self.info.height / self.info.width,
+                                   elsewhere)
+        return answer
 
     def _name_place(self, utt: Utterance, name: str) -> Response:
         """"This is the kitchen": the place under the wearer gets the name; answers use it."""
