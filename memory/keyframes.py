@@ -146,9 +146,9 @@ def grid(db: Database, keyframe_id: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def count_in_window(db: Database, window: tuple[float, float]) -> int:
-    """Number of rows with lo < t < hi (uses the index on t)."""
-    return int(db.execute("SELECT COUNT(*) FROM keyframes WHERE t > ? AND t < ?", window).fetchone()[0])
+def count_recorded_before(db: Database, recorded_before: float) -> int:
+    """Number of rows stored before the wall clock `recorded_before` (uses the index on recorded_at)."""
+    return int(db.execute("SELECT COUNT(*) FROM keyframes WHERE recorded_at < ?", (recorded_before,)).fetchone()[0])
 
 
 def ids_in_window(db: Database, window: tuple[float, float]) -> np.ndarray:

@@ -185,9 +185,10 @@ class MemoryReader:
         """Number of stored keyframes."""
         return keyframe_table.counts(self._reading())[0]
 
-    def count_before(self, t_before: float) -> int:
-        """Number of keyframes with t < t_before."""
-        return keyframe_table.count_in_window(self._reading(), time_window(t_before, None))
+    def count_recorded_before(self, recorded_before: float) -> int:
+        """Number of keyframes stored before the wall clock `recorded_before` (Unix s), of any session."""
+        return keyframe_table.count_recorded_before(self._reading(), inputs.finite_float(recorded_before,
+                                                                                          "recorded_before"))
 
     def last_keyframe(self) -> KeyframeRecord | None:
         """The keyframe last recorded by the wall clock (keyframes.last), or None when empty."""

@@ -349,9 +349,9 @@ class MemoryStore:
         """Number of stored keyframes."""
         return self._queries.count()
 
-    def count_before(self, t_before: float) -> int:
-        """Number of keyframes with t < t_before."""
-        return self._queries.count_before(t_before)
+    def count_recorded_before(self, recorded_before: float) -> int:
+        """Number of keyframes stored before the wall clock `recorded_before`, of any session."""
+        return self._queries.count_recorded_before(recorded_before)
 
     def last_keyframe(self) -> KeyframeRecord | None:
         """The keyframe last recorded by the wall clock, or None when empty."""

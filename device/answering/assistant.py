@@ -219,9 +219,10 @@ class Assistant:
         p = self.config.perception
         glance = [e for f, e in self._recent if f.t >= utt.t - ENROLL_LEAD_S]
         protos = glance_prototypes(glance or [enc], p)
-        before = utt.t - ENROLL_BACKGROUND_GAP_S
-        hits = self.store.search_patches(protos, min_score=p.threshold_floor, t_before=before)
-        n_bg = self.store.count_before(before) * enc.grid[0] * enc.grid[1]
+        before = self.wall(utt.t - ENROLL_BACKGROUND_GAP_S)  # by the wall clock: this and earlier sessions
+        hits = [h for h in self.store.search_patches(protos, min_score=p.threshold_floor)
+                if h.recorded_at is not None and h.recorded_at < before]
+        n_bg = self.store.count_recorded_before(before) * enc.grid[0] * enc.grid[1]
         threshold = calibrate_threshold(np.array([h.score for h in hits], dtype=np.float32), n_bg, p)
         self.store.enroll_item(item, utt.t, protos, threshold, recorded_at=self.wall(utt.t))
         self._items = None

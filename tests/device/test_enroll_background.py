@@ -1,0 +1,58 @@
+"""An enrollment's threshold sits above what memory already held before it, by the wall clock: a
+memory of several sessions, each counting t from its own start, gives its background from every
+earlier session, not from those keyframes whose own t happens to be smaller."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from device.answering.assistant import Assistant, AssistantConfig
+from device.perception.encoder import Encoding
+from device.session import FrameRecord, Pose, SessionInfo, Utterance
+from memory.store import MemoryStore
+
+DIM, GRID = 8, (4, 4)
+KEYS = np.eye(DIM, dtype=np.float32)[1]
+WALL = np.eye(DIM, dtype=np.float32)[0]
+LOOK_ALIKE = (0.9 * KEYS + np.sqrt(1 - 0.81) * np.eye(DIM, dtype=np.float32)[2]).astype(np.float32)  # cosine 0.9
+
+
+def view(thing: np.ndarray) -> np.ndarray:
+    """(16, DIM) patches: a wall all round and `thing` in one centre cell."""
+    patches = np.tile(WALL, (GRID[0] * GRID[1], 1))
+    patches[5] = thing
+    return patches
+
+
+class Camera:
+    """Each frame's first pixel says what is in view: the keys (1) or nothing (0)."""
+
+    dim, space = DIM, "test: one cell per thing"
+
+    def encode(self, rgb: np.ndarray) -> Encoding:
+        patches = view(KEYS if rgb[0, 0, 0] else WALL)
+        return Encoding(patches, GRID, patches.mean(axis=0) / np.linalg.norm(patches.mean(axis=0)))
+
+
+def test_the_threshold_rises_above_a_look_alike_seen_yesterday_at_a_later_session_time(tmp_path: Path) -> None:
+    today = time.time() - 60.0
+    yesterday = today - 86_400.0
+    with MemoryStore.open(tmp_path / "mem", embedding_dim=DIM, patch_dim=DIM) as store:
+        for k, t in enumerate(np.arange(50.0, 60.0, 0.5)):  # yesterday, late in its session: a red box like the keys
+            store.add_keyframe(float(t), k, "yesterday", (float(k), 1.5, 0.0, 0.0, -20.0), WALL, view(LOOK_ALIKE),
+                               GRID, recorded_at=yesterday + float(t))
+        assistant = Assistant(store, Camera(), SessionInfo(fps=10, width=64, height=64), "today",  # type: ignore[arg-type]
+                              AssistantConfig(thumbnails=None), clock_origin_unix=today)
+        for i in range(20):  # today, early in its own session: the keys shown at t = 1.5
+            rgb = np.full((64, 64, 3), i % 2 * 40, np.uint8)
+            rgb[0, 0, 0] = 1 if i >= 10 else 0
+            assistant.on_frame(FrameRecord(i, i / 10, Pose(i * 0.6, 1.5, 0.0, 0.0, -20.0)), rgb)
+        ack = assistant.on_utterance(Utterance(1.95, "this is my keys"))
+        assert ack.kind == "ack" and not ack.abstain, ack.text
+        (keys,) = store.items()
+    # yesterday's look-alike (cosine 0.9) is background: the keys' threshold clears it. Counting only
+    # keyframes with t < 1.95 - 3 s, as the session clock would, left the threshold at the 0.72 floor.
+    assert keys.threshold > 0.9, keys.threshold
