@@ -5,9 +5,8 @@ and updates the in-RAM indexes; `save()` writes the index files. A crash loses a
 files' freshness, which the next open repairs by rebuilding. Forget methods erase rows, index
 entries and the bytes in the folder at once (forget.py); `verify()` lists failed invariants.
 
-One MemoryStore per folder at a time (enforced by the lock). One thread writes and may query
-through the store; other threads query through `reader()`; compaction runs on the store's own
-background thread (compact.py). docs/memory.md has the whole design.
+One MemoryStore per folder at a time (enforced by the lock). One thread writes and may query through
+the store; other threads query through `reader()`; compaction runs on its own thread (compact.py).
 """
 
 from __future__ import annotations
@@ -68,6 +67,7 @@ class MemoryStore:
         self._compaction = Compaction(context, self._forgetting)
         self.replays = Replays(context, self._forgetting)  # sessions replayed in, by content (replays.py)
         self.pause = Pause(context)  # the wearer's pause: add_keyframe refuses while it is on (pause.py)
+        self.thumbnails = thumbnail_table.Thumbnails(context)  # a picture for a keyframe stored without one
 
     # ---- open and close -------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Evidence thumbnails in memory.db's `thumbnails` table (schema v7): one small JPEG per keyframe.
+"""Evidence thumbnails in memory.db's `thumbnails` table (schema v7): one small JPEG per kept keyframe.
 
 A thumbnail is what a person can look at later ("frame 1413" once the session folder is gone):
 about 160 px on the long side, with faces already blurred by the glasses before it got here (the
@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from memory import inputs
 from memory.checksums import blob_crc
+from memory.errors import KeyframeNotFoundError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -25,6 +27,28 @@ def insert(db: Any, keyframe_id: int, jpeg: bytes, faces: int) -> None:
     """Store the keyframe's thumbnail (in the caller's transaction)."""
     db.execute("INSERT INTO thumbnails (keyframe_id, jpeg, faces, crc) VALUES (?, ?, ?, ?)",
                (keyframe_id, jpeg, faces, blob_crc(jpeg) ^ faces))
+
+
+class Thumbnails:
+    """A thumbnail given to a keyframe already stored (`MemoryStore.thumbnails`): the glasses keep
+    pictures of only some keyframes, and one they did not keep can become evidence later (the view
+    of "this is my keys"). One durable change of its own; a keyframe keeps its first picture."""
+
+    def __init__(self, context: Any) -> None:
+        self._ctx = context  # memory.context.StoreContext
+
+    def add(self, keyframe_id: int, jpeg: bytes, faces: int) -> bool:
+        """Store `jpeg` (faces already blurred: `faces` regions) for the keyframe; False when it has
+        one already. KeyframeNotFoundError when there is no such keyframe."""
+        keyframe_id = inputs.whole_number(keyframe_id, "keyframe_id", minimum=1)
+        jpeg, faces = inputs.jpeg(jpeg, faces)
+        with self._ctx.write_lock, self._ctx.change(f"the thumbnail of keyframe {keyframe_id}") as db:
+            if db.execute("SELECT 1 FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone() is None:
+                raise KeyframeNotFoundError(keyframe_id)
+            if db.execute("SELECT 1 FROM thumbnails WHERE keyframe_id = ?", (keyframe_id,)).fetchone():
+                return False
+            insert(db, keyframe_id, jpeg, faces)
+        return True
 
 
 def get(db: Any, keyframe_id: int) -> bytes | None:

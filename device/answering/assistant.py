@@ -23,7 +23,7 @@ from device.perception.encoder import Encoding, EncoderRuntime
 from device.speech.asr import COMMON_ITEMS
 from device.speech.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
 from device.speech.privacy import privacy_command
-from device.perception.faces import FaceBlurError, ThumbnailConfig, Thumbnailer
+from device.perception.faces import ThumbnailConfig, ThumbnailKeeper
 from device.perception.keyframes import KeyframeConfig, KeyframeGate
 from device.answering.baseline import BaselineConfig, LastSightingAnswerer, pronouns, span_text, this_is
 from device.answering.when import when_text
@@ -101,7 +101,8 @@ class Assistant:
         self.router = RouteGuide(store, companion)
         self.guide: LiveGuide | None = None  # step-by-step guidance after "take me to my X", while frames come
         self.keyframes = 0
-        self._thumbnailer: Thumbnailer | None = None  # made at the first keyframe (its cascades load once)
+        self._thumbs = None if config.thumbnails is None else ThumbnailKeeper(config.thumbnails)
+        self._last_id = 0  # memory's id of the last keyframe stored
 
     # -- frames ----------------------------------------------------------------------------
     def on_frame(self, fr: FrameRecord, rgb: np.ndarray) -> list[Response]:
@@ -109,36 +110,29 @@ class Assistant:
             return self.answerer.alerts(fr.t, fr.pose)
         enc = None
         if self._gate.admit(fr.t, rgb, fr.pose):
-            enc = self._store_keyframe(fr, rgb)
-            self._look_for_items(fr, enc)
+            enc = self.encoder.encode(rgb)
+            seen = self._look_for_items(fr, enc)
+            self._store_keyframe(fr, rgb, enc, evidence=bool(seen))
+            for s in seen:  # after the keyframe is in memory: a sighting's evidence is there
+                self.answerer.on_sighting(s)
         self._last = (fr, rgb, enc)
         out = self.answerer.alerts(fr.t, fr.pose)
         step = None if self.guide is None or fr.pose is None else self.guide.step(fr.t, fr.pose, enc)
         return out if step is None else [*out, step]
 
-    def _store_keyframe(self, fr: FrameRecord, rgb: np.ndarray) -> Encoding:
-        enc = self.encoder.encode(rgb)
+    def _store_keyframe(self, fr: FrameRecord, rgb: np.ndarray, enc: Encoding | None = None,
+                        evidence: bool = True) -> Encoding:
+        """Keep the keyframe; its thumbnail when it is evidence, else at most every ThumbnailConfig.every_s."""
+        enc = enc or self.encoder.encode(rgb)
         pose = None if fr.pose is None else (fr.pose.x, fr.pose.y, fr.pose.z, fr.pose.yaw_deg, fr.pose.pitch_deg)
-        self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches, enc.grid,
-                                recorded_at=self.wall(fr.t), thumbnail=self._thumbnail(fr, rgb))
+        thumb = None if self._thumbs is None else self._thumbs.keep(fr.t, fr.i, rgb, evidence)
+        self._last_id = self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches,
+                                                enc.grid, recorded_at=self.wall(fr.t), thumbnail=thumb)
         self.keyframes += 1
         self._recent.append((fr, enc))
         while self._recent and fr.t - self._recent[0][0].t > RECENT_KEYFRAMES_S:
             self._recent.popleft()
         return enc
-
-    def _thumbnail(self, fr: FrameRecord, rgb: np.ndarray) -> tuple[bytes, int] | None:
-        """The keyframe's evidence JPEG with faces blurred, or None: none are kept, or the blur could
-        not vouch for it (never stored unblurred; the reason is logged)."""
-        if self.config.thumbnails is None:
-            return None
-        self._thumbnailer = self._thumbnailer or Thumbnailer(self.config.thumbnails)
-        try:
-            thumb = self._thumbnailer.make(rgb)
-        except FaceBlurError as e:
-            log.warning("frame %d (t=%.2f) kept without its thumbnail: %s", fr.i, fr.t, e)
-            return None
-        return thumb.jpeg, thumb.faces
 
     @property
     def paused(self) -> bool:
@@ -172,12 +166,14 @@ class Assistant:
             self._items = self.store.items()
         return self._items
 
-    def _look_for_items(self, fr: FrameRecord, enc: Encoding) -> None:
+    def _look_for_items(self, fr: FrameRecord, enc: Encoding) -> list[Sighting]:
+        out = []
         for item in self._enrolled():
             cell, score = best_match(enc, item.prototypes)
             if score >= item.threshold:
-                self.answerer.on_sighting(Sighting(item.name, fr.t, fr.i, cell, score, item.threshold,
-                                                   self._position(fr.pose, enc.grid, cell)))
+                out.append(Sighting(item.name, fr.t, fr.i, cell, score, item.threshold,
+                                    self._position(fr.pose, enc.grid, cell)))
+        return out
 
     # -- utterances ------------------------------------------------------------------------
     def on_utterance(self, utt: Utterance, heard_t: float | None = None, intent: Intent | None = None) -> Response:
@@ -214,8 +210,10 @@ class Assistant:
                             text=f"I can't see anything yet, so I can't learn your {item}.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
         fr, rgb, enc = self._last
-        if enc is None:  # the frame the wearer looks at must be in memory as evidence
+        if enc is None:  # the frame the wearer looks at must be in memory as evidence, with its picture
             enc = self._store_keyframe(fr, rgb)
+        elif self._thumbs is not None and (thumb := self._thumbs.keep(fr.t, fr.i, rgb, evidence=True)):
+            self.store.thumbnails.add(self._last_id, *thumb)  # kept without one (not due): now it is evidence
         p = self.config.perception
         glance = [e for f, e in self._recent if f.t >= utt.t - ENROLL_LEAD_S]
         protos = glance_prototypes(glance or [enc], p)

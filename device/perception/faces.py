@@ -18,6 +18,7 @@ detector can see is never stored. One it cannot (mostly out of frame, turned awa
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ import cv2.data  # the Haar cascades shipped with the wheel (an explicit import 
 import numpy as np
 
 from device.errors import AmiError, ModelError
+
+log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the image it was found on
 CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml")
@@ -46,9 +49,13 @@ class ThumbnailConfig:
     min_neighbors: int = 3  # overlapping hits a detection needs: higher misses more, lower fires on walls
     margin: float = 0.25  # each face box grows by this fraction of its size on every side (hair, chin, ears)
     blur_blocks: int = 4  # a blurred face is at most this many blocks across
+    # A keyframe keeps a thumbnail when it saw an enrolled item (an answer's evidence) and otherwise at
+    # most this often: the Timeline's strip needs no more, and the face blur is a replay's dearest step
+    every_s: float = 2.0
 
     def __post_init__(self) -> None:
         rules = (
+            (self.every_s >= 0.0, "every_s must be >= 0", self.every_s),
             (16 <= self.long_side_px <= 4096, "long_side_px must be in [16, 4096]", self.long_side_px),
             (1 <= self.jpeg_quality <= 100, "jpeg_quality must be in [1, 100]", self.jpeg_quality),
             (self.min_face_px >= 4, "min_face_px must be >= 4", self.min_face_px),
@@ -201,3 +208,27 @@ class Thumbnailer:
                 raise FaceBlurError(f"a face at {survivors} (x, y, w, h) is still detectable in the "
                                     f"{tw}x{th} thumbnail after blurring twice: thumbnail not stored")
         return Thumbnail(jpeg=jpeg, faces=faces, width=tw, height=th)
+
+
+class ThumbnailKeeper:
+    """Which keyframes keep a thumbnail: every one that is evidence (it saw an enrolled item), the
+    others at most every `every_s`; made with faces blurred, or None when the blur cannot vouch for it
+    (never kept unblurred; the reason is logged)."""
+
+    def __init__(self, config: ThumbnailConfig) -> None:
+        self.config = config
+        self._thumbnailer: Thumbnailer | None = None  # made at the first thumbnail (its cascades load once)
+        self._last_t = -math.inf
+
+    def keep(self, t: float, frame: int, rgb: np.ndarray, evidence: bool) -> tuple[bytes, int] | None:
+        """(JPEG bytes, faces blurred) for the keyframe of `frame` at t, or None."""
+        if not evidence and t - self._last_t < self.config.every_s:
+            return None
+        self._last_t = t
+        self._thumbnailer = self._thumbnailer or Thumbnailer(self.config)
+        try:
+            thumb = self._thumbnailer.make(rgb)
+        except FaceBlurError as e:
+            log.warning("frame %d (t=%.2f) kept without its thumbnail: %s", frame, t, e)
+            return None
+        return thumb.jpeg, thumb.faces

@@ -86,3 +86,19 @@ def test_export_and_import_carry_the_thumbnails(memory: Path, tmp_path: Path) ->
     with MemoryStore.open(tmp_path / "copy") as store, store.reader() as reader:
         assert [reader.thumbnail(k.id) for k, _ in reader.timeline()] == [jpeg(1), None, jpeg(3)]
         assert store.verify() == []
+
+
+def test_a_keyframe_kept_without_a_picture_gets_one_later(tmp_path: Path) -> None:
+    """The glasses keep pictures of some keyframes only; one that becomes evidence gets its picture
+    afterwards, once (the first stays), and only a stored keyframe can."""
+    from memory.errors import KeyframeNotFoundError
+
+    with MemoryStore.open(tmp_path / "m", embedding_dim=D, patch_dim=DP) as store:
+        kf = add(store, 1.0, None)
+        assert store.thumbnails.add(kf, jpeg(1), 1) is True
+        assert store.thumbnails.add(kf, jpeg(2), 0) is False
+        with pytest.raises(KeyframeNotFoundError):
+            store.thumbnails.add(kf + 1, jpeg(2), 0)
+        with store.reader() as reader:
+            assert reader.thumbnail(kf) == jpeg(1)
+        assert (store.stats()["thumbnails"], store.stats()["faces_blurred"]) == (1, 1) and store.verify() == []

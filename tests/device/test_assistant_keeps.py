@@ -1,6 +1,6 @@
-"""An enrollment's threshold sits above what memory already held before it, by the wall clock: a
-memory of several sessions, each counting t from its own start, gives its background from every
-earlier session, not from those keyframes whose own t happens to be smaller."""
+"""What the assistant keeps in memory, on a stub camera: an enrollment's threshold sits above what
+memory held before it by the wall clock (a memory of several sessions, each counting t from its
+own start, gives its background from every earlier session); and which keyframes keep a picture."""
 
 from __future__ import annotations
 
@@ -56,3 +56,23 @@ def test_the_threshold_rises_above_a_look_alike_seen_yesterday_at_a_later_sessio
     # yesterday's look-alike (cosine 0.9) is background: the keys' threshold clears it. Counting only
     # keyframes with t < 1.95 - 3 s, as the session clock would, left the threshold at the 0.72 floor.
     assert keys.threshold > 0.9, keys.threshold
+
+
+def test_keyframes_keep_pictures_of_what_is_evidence_and_the_rest_every_two_seconds(tmp_path: Path) -> None:
+    """The face blur is a replay's dearest step: a keyframe keeps a picture when it saw an enrolled
+    item, and the enrollment's view gets one when it is shown; the others one every 2 s."""
+    with MemoryStore.open(tmp_path / "mem", embedding_dim=DIM, patch_dim=DIM) as store:
+        assistant = Assistant(store, Camera(), SessionInfo(fps=10, width=64, height=64), "s",  # type: ignore[arg-type]
+                              AssistantConfig(), clock_origin_unix=time.time())
+        for i in range(40):  # the keys in view from frame 10; shown at t = 1.95 (frame 19 the last seen)
+            rgb = np.full((64, 64, 3), i % 2 * 40, np.uint8)
+            rgb[0, 0, 0] = 1 if i >= 10 else 0
+            assistant.on_frame(FrameRecord(i, i / 10, Pose(i * 0.6, 1.5, 0.0, 0.0, -20.0)), rgb)
+            if i == 19:
+                assert assistant.on_utterance(Utterance(1.95, "this is my keys")).evidence.frame == 19
+        with store.reader() as reader:
+            kept = {k.frame: has for k, has in reader.timeline()}
+    assert len(kept) == 40, "every frame was a keyframe (the wearer walked)"
+    assert [f for f in range(19) if kept[f]] == [0], "before the keys were known: one every 2 s (t = 0, then 2)"
+    assert kept[19], "the view the keys were shown in is their first evidence"
+    assert all(kept[f] for f in range(20, 40)), "every keyframe that saw the keys"
