@@ -1,9 +1,11 @@
 """A real uvicorn server on a free loopback port, for the tests of both local servers (the
-companion's API, `ami view`)."""
+companion's API, `ami view`); and a command started so that Ctrl-C (SIGINT) reaches it."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import threading
 import time
 from typing import Any
@@ -34,3 +36,14 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=20)
         self.sock.close()
+
+
+def interruptible(args: list[str], **popen: Any) -> subprocess.Popen:
+    """Popen(args) whose SIGINT is Python's KeyboardInterrupt, as at a terminal. A run started in the
+    background by a shell without job control (`make test &`) ignores SIGINT, and a child inherits an
+    ignored signal (its Ctrl-C would do nothing); a handled one is reset to the default in the child."""
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(args, **popen)
+    finally:
+        signal.signal(signal.SIGINT, ignored)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from device.perception.perception import Sighting
@@ -60,15 +59,19 @@ def test_answers_use_the_place_name() -> None:
     assert answerer.place_name(answerer.places.assign(HALL)) == "kitchen"
 
 
-def walk_session(folder: Path, seed: int, utterances: list[tuple[float, str]], start_time: str) -> Path:
-    """3 s of noise frames while the wearer walks along x, with the given utterances."""
-    from device.session import Pose, SessionInfo, SessionWriter
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "session"
 
-    rng = np.random.default_rng(seed)
-    with SessionWriter(folder, SessionInfo(fps=10, width=32, height=32, source="test", start_time=start_time)) as w:
+
+def walk_session(folder: Path, views: list[int], utterances: list[tuple[float, str]], start_time: str) -> Path:
+    """3 s of the demo's frames `views` (in turn) while the wearer walks along x, with the utterances."""
+    from device.session import Pose, SessionInfo, SessionWriter, read_session
+
+    demo = read_session(DEMO)
+    info = SessionInfo(fps=10, width=demo.info.width, height=demo.info.height, source="test", start_time=start_time)
+    with SessionWriter(folder, info) as w:
         for i in range(30):
-            w.add_frame(i / 10, rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
-                        Pose(0.05 * i, 1.5, 0.0, 90.0, -30.0), ext=".png")
+            w.add_frame(i / 10, demo.load_frame(views[i % len(views)]), Pose(0.05 * i, 1.5, 0.0, 90.0, -30.0),
+                        ext=".png")
         for t, text in utterances:
             w.add_utterance(Utterance(t, text))
         w.write_truth("rooms.json", {"rooms": []})
@@ -84,7 +87,7 @@ def test_this_is_the_kitchen_names_the_place_under_the_wearer(tmp_path: Path) ->
     from memory.store import MemoryStore
 
     memory = tmp_path / "memory"
-    first = walk_session(tmp_path / "s", 0, [(0.5, "this is the kitchen"), (1.0, "this is my keys"),
+    first = walk_session(tmp_path / "s", [744, 745], [(0.5, "this is the kitchen"), (1.0, "this is my keys"),
                                              (2.5, "where are my keys?")], "2026-12-07T08:00:00+01:00")
     result = replay(read_session(first), None, memory, config=ReplayConfig(progress=False))
     ack, _, answer = [r for r in result.responses if r.utterance_t is not None]
@@ -92,8 +95,10 @@ def test_this_is_the_kitchen_names_the_place_under_the_wearer(tmp_path: Path) ->
     assert math.dist(ack.position, (0.2, 0.0)) < 0.1  # where the wearer stood at 0.5 s
     assert answer.kind == "answer" and "in the kitchen" in answer.text, answer.text
     # The name is kept in the memory folder: a later session on it says "kitchen" unprompted ...
-    later = walk_session(tmp_path / "s2", 1, [(1.0, "this is my wallet"), (2.5, "where is my wallet?"),
-                                              (2.8, "forget the last ten minutes")], "2026-12-07T09:00:00+01:00")
+    later = walk_session(tmp_path / "s2", [665, 666, 667, 668],  # the demo's wallet in view
+                         [(1.0, "this is my wallet"), (2.5, "where is my wallet?"),
+                          (2.8, "forget the last ten minutes")],
+                         "2026-12-07T09:00:00+01:00")
     result = replay(read_session(later), None, memory, config=ReplayConfig(progress=False))
     answer = [r for r in result.responses if r.utterance_t == 2.5][0]
     assert "in the kitchen" in answer.text, answer.text

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from device.speech.asr import load_wav
+from live_server import interruptible
 from device.speech.tts import Speaker, SpeakerConfig
 
 SR = 16_000
@@ -130,17 +131,9 @@ def test_ami_listen_through_a_virtual_microphone(pulse: Pulse, tmp_path: Path) -
         speak("hmm mm hmm uhh mm", tmp_path, "en-us", 250), gap,  # mumbling: "didn't catch that"
         speak("did I leave anything behind", tmp_path, "en-gb", 160), gap])
     feeder = Feeder(pulse.fifo)
-    # A run started in the background by a shell without job control (`make test &`) ignores
-    # SIGINT, and a child inherits an ignored signal: `ami listen` would never see the Ctrl-C. A
-    # handled signal is reset to the default in the child, where Python makes it KeyboardInterrupt.
-    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "device", "listen", "--seconds", "240", "--no-speak",
-                                 "--device", "default"],
-                                env={**pulse.env, "PYTHONFAULTHANDLER": "1"},  # SIGABRT: every thread's stack
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    finally:
-        signal.signal(signal.SIGINT, ignored)
+    proc = interruptible([sys.executable, "-m", "device", "listen", "--seconds", "240", "--no-speak", "--device",
+                          "default"], env={**pulse.env, "PYTHONFAULTHANDLER": "1"},  # SIGABRT: every thread's stack
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     try:
         assert proc.stdout is not None

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from live_server import LiveServer
+from live_server import LiveServer, interruptible
 from PIL import Image
 
 from device.app.memory_view import MemoryView
@@ -192,8 +192,8 @@ def test_openapi_document_is_current(memory: Path) -> None:
 
 
 def test_ami_view_prints_its_address_and_serves_it_until_interrupted(memory: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "device", "view", "--memory", str(memory), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = interruptible([sys.executable, "-m", "device", "view", "--memory", str(memory), "--port", "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         found = re.search(r"(http://127\.0\.0\.1:\d+)/\?token=(\S+)", line)
