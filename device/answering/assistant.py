@@ -4,8 +4,7 @@ Frames pass the keyframe gate, get encoded and stored. Enrolled items are looked
 keyframe (sightings), which drive left-item alerts. Utterances are parsed into intents; "where
 are my X?" is answered by the configured answerer: `world-model` (the default: the
 energy-minimizing belief of `worldmodel/belief.py`) or `baseline` (the last confident sighting in
-memory, kept for comparison). "Take me to my X" adds a route to that answer (device/route.py): a
-paired companion's plan, else the place graph of memory's keyframe poses.
+memory, kept for comparison). "Take me to my X" adds a route (device/navigation/), then live steps.
 """
 
 from __future__ import annotations
@@ -116,6 +115,7 @@ class Assistant:
             for s in seen:  # after the keyframe is in memory: a sighting's evidence is there
                 self.answerer.on_sighting(s)
         self._last = (fr, rgb, enc)
+        self.keep_thumbnails()
         out = self.answerer.alerts(fr.t, fr.pose)
         step = None if self.guide is None or fr.pose is None else self.guide.step(fr.t, fr.pose, enc)
         return out if step is None else [*out, step]
@@ -125,14 +125,20 @@ class Assistant:
         """Keep the keyframe; its thumbnail when it is evidence, else at most every ThumbnailConfig.every_s."""
         enc = enc or self.encoder.encode(rgb)
         pose = None if fr.pose is None else (fr.pose.x, fr.pose.y, fr.pose.z, fr.pose.yaw_deg, fr.pose.pitch_deg)
-        thumb = None if self._thumbs is None else self._thumbs.keep(fr.t, fr.i, rgb, evidence)
         self._last_id = self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches,
-                                                enc.grid, recorded_at=self.wall(fr.t), thumbnail=thumb)
+                                                enc.grid, recorded_at=self.wall(fr.t))
+        if self._thumbs is not None:  # its picture follows, made off the frame loop (ThumbnailKeeper)
+            self._thumbs.submit(self._last_id, fr.t, fr.i, rgb, evidence)
         self.keyframes += 1
         self._recent.append((fr, enc))
         while self._recent and fr.t - self._recent[0][0].t > RECENT_KEYFRAMES_S:
             self._recent.popleft()
         return enc
+
+    def keep_thumbnails(self, wait: bool = False) -> None:
+        """Store the thumbnails made so far (with wait: all of them; at the end of the frames)."""
+        for keyframe_id, jpeg, faces in [] if self._thumbs is None else self._thumbs.ready(wait):
+            self.store.thumbnails.add(keyframe_id, jpeg, faces)  # False: it had one (a keyframe keeps its first)
 
     @property
     def paused(self) -> bool:
@@ -212,8 +218,8 @@ class Assistant:
         fr, rgb, enc = self._last
         if enc is None:  # the frame the wearer looks at must be in memory as evidence, with its picture
             enc = self._store_keyframe(fr, rgb)
-        elif self._thumbs is not None and (thumb := self._thumbs.keep(fr.t, fr.i, rgb, evidence=True)):
-            self.store.thumbnails.add(self._last_id, *thumb)  # kept without one (not due): now it is evidence
+        elif self._thumbs is not None:  # kept without a picture (not due): now it is evidence
+            self._thumbs.submit(self._last_id, fr.t, fr.i, rgb, evidence=True)
         p = self.config.perception
         glance = [e for f, e in self._recent if f.t >= utt.t - ENROLL_LEAD_S]
         protos = glance_prototypes(glance or [enc], p)

@@ -111,6 +111,7 @@ def _feed(session: Session, assistant: Assistant, frames: list, utterances: list
             u += 1
         said(assistant.on_frame(fr, session.load_frame(fr.i)))
     said([assistant.on_utterance(utterances[k], heard[k]) for k in range(u, len(utterances))])
+    assistant.keep_thumbnails(wait=True)
 
 
 def _write_responses(out: Path, responses: list[Response]) -> Path:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -211,24 +213,40 @@ class Thumbnailer:
 
 
 class ThumbnailKeeper:
-    """Which keyframes keep a thumbnail: every one that is evidence (it saw an enrolled item), the
-    others at most every `every_s`; made with faces blurred, or None when the blur cannot vouch for it
-    (never kept unblurred; the reason is logged)."""
+    """Which keyframes keep a thumbnail, made off the frame loop: every keyframe that is evidence (it
+    saw an enrolled item), the others at most every `every_s`. The face blur and JPEG run on one
+    worker thread (OpenCV lets go of the GIL), so the glasses encode the next frames meanwhile; the
+    finished ones come back from `ready` to the memory's one writer. A thumbnail the blur cannot
+    vouch for is never kept (the reason is logged)."""
 
     def __init__(self, config: ThumbnailConfig) -> None:
         self.config = config
-        self._thumbnailer: Thumbnailer | None = None  # made at the first thumbnail (its cascades load once)
+        self._thumbnailer: Thumbnailer | None = None  # made on the worker (its cascades load once)
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")
+        self._pending: deque[tuple[int, int, float, Future[Thumbnail]]] = deque()  # (keyframe id, frame, t, job)
         self._last_t = -math.inf
 
-    def keep(self, t: float, frame: int, rgb: np.ndarray, evidence: bool) -> tuple[bytes, int] | None:
-        """(JPEG bytes, faces blurred) for the keyframe of `frame` at t, or None."""
+    def submit(self, keyframe_id: int, t: float, frame: int, rgb: np.ndarray, evidence: bool) -> None:
+        """Make the thumbnail of this keyframe (memory's id) if it keeps one."""
         if not evidence and t - self._last_t < self.config.every_s:
-            return None
+            return
         self._last_t = t
+        self._pending.append((keyframe_id, frame, t, self._worker.submit(self._make, rgb.copy())))
+
+    def _make(self, rgb: np.ndarray) -> Thumbnail:
         self._thumbnailer = self._thumbnailer or Thumbnailer(self.config)
-        try:
-            thumb = self._thumbnailer.make(rgb)
-        except FaceBlurError as e:
-            log.warning("frame %d (t=%.2f) kept without its thumbnail: %s", frame, t, e)
-            return None
-        return thumb.jpeg, thumb.faces
+        return self._thumbnailer.make(rgb)
+
+    def ready(self, wait: bool = False) -> list[tuple[int, bytes, int]]:
+        """(keyframe id, JPEG bytes, faces blurred) of the thumbnails finished, in order; with wait,
+        of all submitted."""
+        out = []
+        while self._pending and (wait or self._pending[0][3].done()):
+            keyframe_id, frame, t, job = self._pending.popleft()
+            try:
+                thumb = job.result()
+            except FaceBlurError as e:
+                log.warning("frame %d (t=%.2f) kept without its thumbnail: %s", frame, t, e)
+                continue
+            out.append((keyframe_id, thumb.jpeg, thumb.faces))
+        return out

@@ -70,6 +70,7 @@ def test_keyframes_keep_pictures_of_what_is_evidence_and_the_rest_every_two_seco
             assistant.on_frame(FrameRecord(i, i / 10, Pose(i * 0.6, 1.5, 0.0, 0.0, -20.0)), rgb)
             if i == 19:
                 assert assistant.on_utterance(Utterance(1.95, "this is my keys")).evidence.frame == 19
+        assistant.keep_thumbnails(wait=True)  # the end of the frames: the pictures still being made
         with store.reader() as reader:
             kept = {k.frame: has for k, has in reader.timeline()}
     assert len(kept) == 40, "every frame was a keyframe (the wearer walked)"
