@@ -3,7 +3,8 @@
 A thumbnail is what a person can look at later ("frame 1413" once the session folder is gone):
 about 160 px on the long side, with faces already blurred by the glasses before it got here (the
 memory stores bytes; it never sees a face). It lives in memory.db beside its keyframe rather than
-as a file, so it is written in the keyframe's own transaction (a crash keeps both or neither),
+as a file, so it is written in the keyframe's own transaction (a crash keeps both or neither) or,
+given later (`Thumbnails.add`: the glasses make pictures off the frame loop), in one of its own;
 erased by every forget that covers the keyframe (secure_delete zeroes its pages), exported and
 imported with the database, and checked by `verify` (its CRC32, like every row since v6).
 
