@@ -371,6 +371,7 @@ class Assistant:
                         confidence=min(r.confidence for r in left), evidence=last.evidence, position=last.position)
 
     def _forget(self, utt: Utterance, item: str | None, span_s: float | None) -> Response:
+        self.keep_thumbnails(wait=True)  # pictures still being made are kept first, so the forget erases them
         if item is not None:
             if self.store.item(item) is None:
                 return self._ack(utt, item, f"I don't know your {item}, so there is nothing to forget.",
@@ -381,8 +382,7 @@ class Assistant:
         assert span_s is not None, "forget needs an item or a span"
         t0 = utt.t - span_s
         span = span_text(span_s)
-        # By the wearer's wall clock, over every session in memory: "the last 10 min" is what the
-        # wearer lived through, whichever session (replay, ask, listen) stored it.
+        # By the wearer's wall clock, over every session in memory (replay, ask, listen): what the wearer lived
         res = self.store.forget_recorded_since(self.wall(t0))
         self._drop_sightings(lambda s: s.t >= t0)
         if res.keyframes == 0 and not res.items and not res.place_names:

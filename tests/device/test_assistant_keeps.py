@@ -77,3 +77,18 @@ def test_keyframes_keep_pictures_of_what_is_evidence_and_the_rest_every_two_seco
     assert [f for f in range(19) if kept[f]] == [0], "before the keys were known: one every 2 s (t = 0, then 2)"
     assert kept[19], "the view the keys were shown in is their first evidence"
     assert all(kept[f] for f in range(20, 40)), "every keyframe that saw the keys"
+
+
+def test_a_forget_erases_the_pictures_still_being_made(tmp_path: Path) -> None:
+    """Pictures are made off the frame loop: a forget right after the views it covers waits for
+    them, then erases them with their keyframes (none comes back afterwards)."""
+    with MemoryStore.open(tmp_path / "mem", embedding_dim=DIM, patch_dim=DIM) as store:
+        assistant = Assistant(store, Camera(), SessionInfo(fps=10, width=64, height=64), "s",  # type: ignore[arg-type]
+                              AssistantConfig(), clock_origin_unix=time.time())
+        for i in range(30):
+            assistant.on_frame(FrameRecord(i, i / 10, Pose(i * 0.6, 1.5, 0.0, 0.0, -20.0)),
+                               np.full((64, 64, 3), i % 2 * 40, np.uint8))
+        done = assistant.on_utterance(Utterance(3.0, "forget the last ten seconds"))
+        assert done.text == "Done: I forgot the last 10 s (30 views).", done.text
+        assistant.keep_thumbnails(wait=True)
+        assert (store.count(), store.stats()["thumbnails"]) == (0, 0)
