@@ -123,7 +123,7 @@ class Assistant:
     def _store_keyframe(self, fr: FrameRecord, rgb: np.ndarray, enc: Encoding | None = None,
                         evidence: bool = True) -> Encoding:
         """Keep the keyframe; its thumbnail when it is evidence, else at most every ThumbnailConfig.every_s."""
-        enc = enc or self.encoder.encode(rgb)
+        enc = self.encoder.encode(rgb) if enc is None else enc
         pose = None if fr.pose is None else (fr.pose.x, fr.pose.y, fr.pose.z, fr.pose.yaw_deg, fr.pose.pitch_deg)
         self._last_id = self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches,
                                                 enc.grid, recorded_at=self.wall(fr.t))

@@ -224,13 +224,13 @@ class ThumbnailKeeper:
         self._thumbnailer: Thumbnailer | None = None  # made on the worker (its cascades load once)
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")
         self._pending: deque[tuple[int, int, float, Future[Thumbnail]]] = deque()  # (keyframe id, frame, t, job)
-        self._last_t = -math.inf
+        self._last_t, self._last_id = -math.inf, 0  # the last keyframe given a picture, and when
 
     def submit(self, keyframe_id: int, t: float, frame: int, rgb: np.ndarray, evidence: bool) -> None:
         """Make the thumbnail of this keyframe (memory's id) if it keeps one."""
-        if not evidence and t - self._last_t < self.config.every_s:
-            return
-        self._last_t = t
+        if keyframe_id == self._last_id or not evidence and t - self._last_t < self.config.every_s:
+            return  # already making it, or not due
+        self._last_t, self._last_id = t, keyframe_id
         self._pending.append((keyframe_id, frame, t, self._worker.submit(self._make, rgb.copy())))
 
     def _make(self, rgb: np.ndarray) -> Thumbnail:
