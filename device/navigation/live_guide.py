@@ -67,11 +67,13 @@ class LiveGuide:
             turn = float(end[0, 2])
             if turn == 0.0:  # a whole turn found nothing, and nowhere else is left to look
                 self.done = True
-                return self._say(t, "gone", f"I can't find your {self._name} here. It isn't where I last saw it.",
+                return self._say(t, "gone", f"I can't find your {self._name} here, nor where I would look next.",
                                  goal)
             if follow.scans:
                 return self._say(t, "scan", "Look around you slowly, to your left.", goal)
-            return self._say(t, "turn", f"{turn_text(turn).capitalize()}: it should be in front of you.", goal)
+            words = turn_text(turn)  # "" for a turn too small to say
+            return self._say(t, "turn", f"{words.capitalize()}: it should be in front of you." if words
+                             else "It should be right in front of you.", goal)
         if follow.goal != before:  # not there: on to the next place the world model would look
             place = where_from_here(pose.x, pose.z, pose.yaw_deg, *follow.goal)
             return self._say(t, "next", f"Not there. Let's try {place}.", follow.goal)
