@@ -30,7 +30,6 @@ from device.perception.perception import (PerceptionConfig, Sighting, best_match
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
 from device.navigation.live_guide import LiveGuide
-from device.navigation.place_graph import PlaceGraph, places_in
 from device.navigation.route import RouteGuide
 from device.answering.place_names import PlaceNames, PlaceNamesConfig
 from device.answering.recall import Recall, pose_of
@@ -314,9 +313,9 @@ class Assistant:
             if self.router.companion is not None and patches is None:
                 patches = self.store.patches(kf.id)
         answer = self.router.answer(r, here, patches)
-        if self._last is not None and here is not None and r.position is not None:  # frames go on: guide live
-            graph = PlaceGraph(places_in(self.store), self.router.graph_config)
-            record = next((i for i in self._enrolled() if i.name == item), None)
+        graph = self.router.graph  # the route's own place graph (None: memory has no places)
+        if self._last is not None and here is not None and r.position is not None and graph is not None:
+            record = next((i for i in self._enrolled() if i.name == item), None)  # frames go on: guide live
             elsewhere = (self.answerer.elsewhere(item, utt.t, r.position)
                          if isinstance(self.answerer, WorldModelAnswerer) else [])
             self.guide = LiveGuide(answer, graph, here, record, self.info.hfov_deg, self.info.height / self.info.width,

@@ -60,6 +60,7 @@ class RouteGuide:
         self.graph_config = graph
         self._predictor: Any = None
         self.last: RouteResult | None = None  # the latest route, for logs and tests
+        self.graph: PlaceGraph | None = None  # the latest route's place graph (None: memory has no places)
 
     def predictor(self) -> Any:
         if self._predictor is None:
@@ -81,6 +82,8 @@ class RouteGuide:
 
     def route(self, located: Response, here: Pose | None, patches_now: np.ndarray | None) -> RouteResult:
         places = places_in(self.store)
+        # the place graph of this question, built once: the route's steps, and the live guide's (live_guide.py)
+        self.graph = PlaceGraph(places, self.graph_config) if places else None
         lead = LOCAL
         if self.companion is not None and patches_now is not None:
             goal = self._goal_place(located, places)
@@ -91,14 +94,14 @@ class RouteGuide:
                 lead, goal = OTHER_ENCODER, None
             if goal is not None:
                 try:
-                    return self._companion_route(located, here, patches_now, goal, places)
+                    return self._companion_route(located, here, patches_now, goal)
                 except CompanionUnavailable as e:
                     log.info("route: falling back to the place graph: %s", e)
                     lead = AWAY
                 except CompanionError as e:
                     log.warning("route: the companion refused: %s", e)
                     lead = REFUSED.format(why=str(e).split(";")[0])
-        return self._graph_route(located, here, places, lead)
+        return self._graph_route(located, here, lead)
 
     @staticmethod
     def _goal_place(located: Response, places: list[Place]) -> Place | None:
@@ -108,30 +111,31 @@ class RouteGuide:
         same = [p for p in places if p.frame == ev.frame and abs(p.t - ev.t) < 1e-3]
         return same[-1] if same else None
 
-    def _waypoint(self, located: Response, here: Pose | None, places: list[Place]) -> tuple[float, float, float] | None:
+    def _waypoint(self, located: Response, here: Pose | None) -> tuple[float, float, float] | None:
         """(forward_m, right_m, radius_m) of the place graph route's next point, from the wearer."""
         if here is None or located.position is None:
             return None
-        route = PlaceGraph(places, self.graph_config).route((here.x, here.z), located.position)
+        assert self.graph is not None, "places were found"
+        route = self.graph.route((here.x, here.z), located.position)
         (x, z), radius = (route.waypoints[1], 0.0) if len(route.waypoints) > 2 else (located.position, STOP_M)
         return (*egocentric(here.x, here.z, here.yaw_deg, x, z), radius)
 
     def _companion_route(self, located: Response, here: Pose | None, patches_now: np.ndarray,
-                         goal: Place, places: list[Place]) -> RouteResult:
+                         goal: Place) -> RouteResult:
         assert self.companion is not None, "only called with a companion"
         plan = self.companion.plan(self.latent(patches_now), self.latent(self.store.patches(goal.keyframe_id)),
-                                   waypoint=self._waypoint(located, here, places))
+                                   waypoint=self._waypoint(located, here))
         x, z, yaw = (here.x, here.z, here.yaw_deg) if here is not None else (0.0, 0.0, 0.0)
         points, end_yaw = plan_path(plan.actions, x, z, yaw)
         steps = spoken(path_steps(points, yaw, end_yaw)) or "stay where you are and look around"
         text = f"{PLANNED}: {steps}. {located.text} Ask again as you go for the next steps."
         return RouteResult("companion", text, plan, tuple(points))
 
-    def _graph_route(self, located: Response, here: Pose | None, places: list[Place], lead: str) -> RouteResult:
-        if here is None or located.position is None or not places:
+    def _graph_route(self, located: Response, here: Pose | None, lead: str) -> RouteResult:
+        if here is None or located.position is None or self.graph is None:
             why = "where you are" if here is None else "where it is"
             return RouteResult("none", f"{located.text} I can't give you steps without knowing {why}.", None, ())
-        route = PlaceGraph(places, self.graph_config).route((here.x, here.z), located.position)
+        route = self.graph.route((here.x, here.z), located.position)
         end = route.waypoints[-1]
         left = math.dist(end, located.position)
         face = item_bearing(*end, *located.position) if left >= FACE_MIN_M else None
