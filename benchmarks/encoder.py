@@ -28,7 +28,6 @@ import numpy as np
 from report import BENCH_MD, ROOT, write_section
 
 if TYPE_CHECKING:
-    from device.perception.encoder import Encoding, ReferenceEncoder
     from export.verify import VerifyReport
 
 sys.path.insert(0, str(ROOT))
@@ -66,18 +65,6 @@ head; the shipped network is in the section below):
   Keeping those in fp32 raised the cosine only to about 0.95 in a simulation.
 - Speed: on this CPU (AVX2, no VNNI) int8 is still faster than XNNPACK fp32 for this network. The
   ratios move with the load on the shared cores, so compare them within one run."""
-
-
-class NoisyEager:
-    """Eager on the frame with +-1 grey level of uniform noise per pixel (fixed seed)."""
-
-    def __init__(self, inner: ReferenceEncoder, seed: int = 0) -> None:
-        self.inner, self.dim, self.config = inner, inner.dim, inner.config
-        self.rng = np.random.default_rng(seed)
-
-    def encode(self, rgb: np.ndarray) -> Encoding:
-        noise = self.rng.integers(-1, 2, size=rgb.shape)
-        return self.inner.encode(np.clip(rgb.astype(np.int16) + noise, 0, 255).astype(np.uint8))
 
 
 def sessions_for(seeds: list[int], folder: Path) -> list[Path]:
@@ -227,7 +214,7 @@ def main() -> int:
     from device.perception.encoder_pte import PteEncoder
     from device.session import read_session
     from export.frames import session_keyframes
-    from export.verify import verify_encoder
+    from export.verify import NoisyFrames, verify_encoder
 
     calib = sessions_for(args.calib_seeds, args.work / "sessions")
     verify = sessions_for(args.verify_seeds, args.work / "sessions")
@@ -243,7 +230,7 @@ def main() -> int:
     frames = [frames[int(k * len(frames) / args.frames)] for k in range(min(args.frames, len(frames)))]
     lat = latency(encoders, frames)
     parity = {n: verify_encoder(e, eager, verify) for n, e in encoders.items() if n != "eager fp32"}
-    parity["eager, +-1 grey level"] = verify_encoder(NoisyEager(eager), eager, verify)
+    parity["eager, +-1 grey level"] = verify_encoder(NoisyFrames(eager), eager, verify)
     replays = {n: {"fps": float("nan"), "same": float("nan"), "responses": 0} for n in encoders}
     if not args.no_replay:
         replays = replay_compare(encoders)

@@ -50,6 +50,7 @@ def build_manifest(input_px: int, reference: ReferenceEncoder, programs: dict[st
         versions=package_versions(),
         programs=programs,
         calibration=calibration,
+        default="int8" if "int8" in programs else "fp32" if "fp32" in programs else "",
     )
 
 

@@ -18,8 +18,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
-from device.perception.encoder import VARIANTS, FrozenEncoder, EncoderConfig, ReferenceEncoder
+from device.perception.encoder import VARIANTS, EncoderConfig, EncoderRuntime, FrozenEncoder, ReferenceEncoder
 from device.perception.encoder_manifest import MANIFEST_FILE, ProgramEntry
 from device.errors import ModelError
 from export.manifest import build_manifest, program_entry, write_manifest
@@ -39,6 +40,25 @@ class ExportError(ModelError):
     """No program passed verification, or the export cannot start."""
 
 
+class Verdict(Protocol):
+    """A check's outcome (export.verify.VerifyReport; device.app.answer_check.AnswerReport)."""
+
+    @property
+    def passed(self) -> bool: ...
+
+    @property
+    def reasons(self) -> tuple[str, ...]: ...
+
+    def figures(self) -> dict[str, float]: ...
+
+    def summary(self) -> str: ...
+
+
+# Verification by consequence: (candidate, eager) -> how the candidate's replayed answers compare with
+# eager's. The CLI passes device.app.answer_check's (export sits below the apps and cannot import them).
+AnswerCheck = Callable[[EncoderRuntime, EncoderRuntime], Verdict]
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     calib_sessions: tuple[Path, ...]
@@ -49,6 +69,7 @@ class ExportConfig:
     threads: int = 1
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    answers: AnswerCheck | None = None  # run on each program whose sightings passed; None: sightings only
 
     def __post_init__(self) -> None:
         if not self.calib_sessions or not self.verify_sessions:
@@ -70,12 +91,21 @@ class ExportConfig:
 class ExportResult:
     out_dir: Path
     written: dict[str, Path]  # variant -> .pte that passed and was written
-    reports: dict[str, VerifyReport]  # variant -> verification, passed or not
+    reports: dict[str, VerifyReport]  # variant -> verification of its sightings, passed or not
     manifest: Path | None  # None when nothing passed
+    answers: dict[str, Verdict] = field(default_factory=dict)  # variant -> its answers (when checked)
+
+    def passed(self, variant: str) -> bool:
+        answers = self.answers.get(variant)
+        return self.reports[variant].passed and (answers is None or answers.passed)
+
+    def reasons(self, variant: str) -> tuple[str, ...]:
+        answers = self.answers.get(variant)
+        return self.reports[variant].reasons + (() if answers is None else answers.reasons)
 
     @property
-    def rejected(self) -> dict[str, VerifyReport]:
-        return {v: r for v, r in self.reports.items() if not r.passed}
+    def rejected(self) -> list[str]:
+        return [v for v in self.reports if not self.passed(v)]
 
 
 def check_seeds(calib: list[int], verify: list[int]) -> None:
@@ -88,12 +118,13 @@ def check_seeds(calib: list[int], verify: list[int]) -> None:
         raise ExportError(f"seeds {shared} are in both --calib-seeds and --verify-seeds; verification must be held out")
 
 
-def record_seeds(seeds: list[int], folder: Path) -> tuple[Path, ...]:
-    """Short MiniWorld sessions (about 10-15 s each to record) for the given development seeds."""
+def record_seeds(seeds: list[int], folder: Path, short: bool = True) -> tuple[Path, ...]:
+    """MiniWorld sessions for the given development seeds: short ones (about 10-15 s each to record),
+    or whole ones with their questions and left-behind events (for the answer check)."""
     from device.sim.record import RecordConfig, record_session
 
-    return tuple(record_session(folder / f"seed{s}", RecordConfig(seed=s, short=True), progress=False)
-                 for s in seeds)
+    return tuple(record_session(folder / f"seed{s}{'' if short else '-whole'}", RecordConfig(seed=s, short=short),
+                                progress=False) for s in seeds)
 
 
 def reference_encoder(config: ExportConfig) -> ReferenceEncoder:
@@ -154,16 +185,23 @@ def export_encoder(out_dir: Path, config: ExportConfig) -> ExportResult:
     try:
         entries = stage_programs(staging, programs, config, eager, calibration)
         reports: dict[str, VerifyReport] = {}
+        answers: dict[str, Verdict] = {}
         for variant in programs:
             candidate = PteEncoder(EncoderConfig(runtime="pte", variant=variant, manifest=staging / MANIFEST_FILE,
                                                  input_px=config.input_px, threads=config.threads))
             reports[variant] = verify_encoder(candidate, eager, list(config.verify_sessions), config.verify)
             log.info("%s: %s", variant, reports[variant].summary())
-        passed = {v: e for v, e in entries.items() if reports[v].passed}
+            if reports[variant].passed and config.answers is not None:
+                answers[variant] = config.answers(candidate, eager)
+                log.info("%s: %s", variant, answers[variant].summary())
+        verdict = ExportResult(out_dir, {}, reports, None, answers)
+        passed = {v: e for v, e in entries.items() if verdict.passed(v)}
         if not passed:
-            why = "; ".join(f"{v}: {', '.join(r.reasons)}" for v, r in reports.items())
+            why = "; ".join(f"{v}: {', '.join(verdict.reasons(v))}" for v in reports)
             raise ExportError(f"no program passed verification, nothing was written ({why})")
-        final = {v: ProgramEntry(**{**e.__dict__, "verification": reports[v].figures()}) for v, e in passed.items()}
+        final = {v: ProgramEntry(**{**e.__dict__, "verification": {
+            **reports[v].figures(), **({f"answers_{k}": x for k, x in answers[v].figures().items()}
+                                       if v in answers else {})}}) for v, e in passed.items()}
         written = {}
         for variant, entry in final.items():
             os.replace(staging / entry.file, out_dir / entry.file)
@@ -171,4 +209,4 @@ def export_encoder(out_dir: Path, config: ExportConfig) -> ExportResult:
         manifest = write_manifest(out_dir / MANIFEST_FILE, build_manifest(config.input_px, eager, final, calibration))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return ExportResult(out_dir, written, reports, manifest)
+    return ExportResult(out_dir, written, reports, manifest, answers)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from device.perception.encoder import RUNTIMES
+from device.perception.encoder import RUNTIMES, VARIANTS
 from device.errors import AmiError
 from memory.errors import MemoryStoreError
 
@@ -40,7 +40,8 @@ def _replay_config(args: argparse.Namespace) -> ReplayConfig:
     from device.perception.encoder import EncoderConfig
     from device.app.replay import ReplayConfig
 
-    encoder = EncoderConfig(threads=args.threads, runtime=args.encoder, manifest=args.encoder_manifest)
+    encoder = EncoderConfig(threads=args.threads, runtime=args.encoder, manifest=args.encoder_manifest,
+                            variant=args.precision)
     return ReplayConfig(assistant=AssistantConfig(answerer=args.answerer), encoder=encoder, progress=not args.quiet)
 
 
@@ -163,28 +164,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from export.run import ExportConfig, check_seeds, export_encoder, record_seeds
-
-    check_seeds(args.calib_seeds, args.verify_seeds)
-    with tempfile.TemporaryDirectory(prefix="ami-export-sessions-") as tmp:
-        calib = tuple(args.calib_sessions) or record_seeds(args.calib_seeds, Path(tmp))
-        held_out = tuple(args.verify_sessions) or record_seeds(args.verify_seeds, Path(tmp))
-        try:
-            config = ExportConfig(calib_sessions=calib, verify_sessions=held_out, variants=tuple(args.variants),
-                                  model=args.model, threads=args.threads)
-        except ValueError as e:
-            raise AmiError(str(e)) from e
-        result = export_encoder(args.out, config)
-    for variant, report in result.reports.items():
-        verdict = f"wrote {result.written[variant]}" if report.passed else f"NOT written ({'; '.join(report.reasons)})"
-        print(f"{variant}: {verdict}\n  {report.summary()}")
-    print(f"Wrote {result.manifest}")
-    return 1 if result.rejected else 0
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
     from device.app.demo import run_demo
 
@@ -248,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "head, the perception baseline (default: pte)")
         sp.add_argument("--encoder-manifest", type=Path, default=None,
                         help="manifest.json written by `ami export` (default: export/artifacts/manifest.json)")
+        sp.add_argument("--precision", choices=("auto", *VARIANTS), default="auto",
+                        help="which program of the manifest the pte encoder runs (default: auto, the manifest's "
+                             "default: int8 when it passed `ami export`'s verification)")
         sp.add_argument("--answerer", choices=("world-model", "baseline"), default="world-model",
                         help="world-model: the energy-minimizing belief; baseline: the last confident "
                              "sighting, for comparison (default: world-model)")
@@ -320,28 +302,6 @@ def build_parser() -> argparse.ArgumentParser:
     speech_flags(sp)
     sp.set_defaults(func=_cmd_listen)
 
-    sp = sub.add_parser("export", help="export the encoder to ExecuTorch .pte (fp32, int8), verified on real frames",
-                        description="Lower the encoder to XNNPACK .pte programs (fp32, and PT2E int8 calibrated on "
-                                    "real keyframes), verify each against eager on held-out sessions, and write "
-                                    "those that pass with manifest.json. Exits 1 if a program was rejected.")
-    sp.add_argument("--out", type=Path, required=True, help="folder for the .pte files and manifest.json")
-    sp.add_argument("--calib-seeds", type=int, nargs="+", default=[10, 11, 12],
-                    help="development seeds of short sessions to record for calibration (default: 10 11 12)")
-    sp.add_argument("--verify-seeds", type=int, nargs="+", default=[20, 21],
-                    help="held-out development seeds to record for verification (default: 20 21)")
-    sp.add_argument("--calib-sessions", type=Path, nargs="+", default=[],
-                    help="recorded session folders to calibrate on instead of --calib-seeds")
-    sp.add_argument("--verify-sessions", type=Path, nargs="+", default=[],
-                    help="recorded session folders to verify on instead of --verify-seeds")
-    sp.add_argument("--variants", nargs="+", choices=("fp32", "int8"), default=["fp32", "int8"],
-                    help="programs to export (default: fp32 int8)")
-    sp.add_argument("--model", choices=("instance", "frozen"), default="instance",
-                    help="instance: the MobileNetV2 trunk plus the learned instance head "
-                         "(worldmodel/artifacts/instance_head.pt; the shipped program); frozen: the stride-16 trunk "
-                         "alone, the perception baseline (default: instance)")
-    sp.add_argument("--threads", type=int, default=1, help="CPU threads for export and verification (default: 1)")
-    sp.set_defaults(func=_cmd_export)
-
     sp = sub.add_parser("explain", help="show the world model's competing hypotheses for an item at a time",
                         description="Replay SESSION causally up to --t, ask where --item is, and print the "
                                     "competing hypotheses (each place near its sightings, and carried) with "
@@ -365,8 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_eval)
 
     from device.cli import bench, companion, train, view
+    from device.cli import export as export_command
     from device.cli import memory as memory_commands
 
+    export_command.register(sub)
     memory_commands.register(sub)
     train.register(sub)
     bench.register(sub)

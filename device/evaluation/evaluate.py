@@ -44,6 +44,7 @@ class AlertResult:
     alerts: int
     matched: int
     delays_s: tuple[float, ...]
+    matched_events: tuple[bool, ...] = ()  # per true event, in order of leaving: an alert counted for it
 
 
 def room_of(x: float, z: float, rooms: tuple[Room, ...]) -> int | str | None:
@@ -92,16 +93,19 @@ def score_alerts(session: Session, responses: list[Response], truth: Truth | Non
     events = sorted((truth or load_truth(session)).left, key=lambda e: e.t_leave)
     alerts = sorted((r for r in responses if r.kind == "alert"), key=lambda r: r.t)
     used: set[int] = set()
-    delays = []
+    delays, hit = [], []
     for ev in events:
+        hit.append(False)
         for k, a in enumerate(alerts):
             if k in used or a.item != ev.item:
                 continue
             if ev.window[0] <= a.t <= ev.window[1]:
                 used.add(k)
                 delays.append(a.t - ev.t_leave)
+                hit[-1] = True
                 break
-    return AlertResult(true_events=len(events), alerts=len(alerts), matched=len(used), delays_s=tuple(delays))
+    return AlertResult(true_events=len(events), alerts=len(alerts), matched=len(used), delays_s=tuple(delays),
+                       matched_events=tuple(hit))
 
 
 def _median(xs: list[float]) -> float | None:

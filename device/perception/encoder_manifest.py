@@ -51,6 +51,7 @@ class EncoderManifest:
     versions: dict[str, str]  # torch, executorch, torchao that wrote the programs
     programs: dict[str, ProgramEntry]  # variant ("int8", "fp32") -> program
     calibration: dict[str, Any] = field(default_factory=dict)  # sessions and frame count (int8)
+    default: str = ""  # the program the device runs unless asked for another ("": the smallest listed)
     format: str = MANIFEST_FORMAT
 
     def __post_init__(self) -> None:
@@ -63,6 +64,9 @@ class EncoderManifest:
             raise ModelError(f"manifest: output_shape must be (1, D, gh, gw), got {self.output_shape}")
         if not self.programs:
             raise ModelError("manifest: lists no programs; re-export with `ami export`")
+        if self.default and self.default not in self.programs:
+            raise ModelError(f"manifest: default {self.default!r} is not one of its programs {sorted(self.programs)}; "
+                             "re-export with `ami export`")
 
     @property
     def dim(self) -> int:
@@ -94,7 +98,8 @@ class EncoderManifest:
             return cls(input_shape=tuple(int(v) for v in obj["input_shape"]),  # type: ignore[arg-type]
                        input_range=tuple(float(v) for v in obj["input_range"]),  # type: ignore[arg-type]
                        output_shape=tuple(int(v) for v in obj["output_shape"]),  # type: ignore[arg-type]
-                       programs=programs, calibration=dict(obj.get("calibration", {})), **fields)
+                       programs=programs, calibration=dict(obj.get("calibration", {})),
+                       default=str(obj.get("default", "")), **fields)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ModelError(f"{where}: incomplete or malformed ({type(e).__name__}: {e}); "
                              "re-export with `ami export`") from e

@@ -97,8 +97,8 @@ class PteEncoder:
         self.manifest: EncoderManifest = read_manifest(self.manifest_path)
         m = self.manifest
         self.variant = config.variant
-        if self.variant == "auto":  # the smallest verified program: int8 when it passed, else fp32
-            self.variant = next((v for v in VARIANTS if v in m.programs), "")
+        if self.variant == "auto":  # the manifest's default; else the smallest: int8 when it passed, else fp32
+            self.variant = m.default or next((v for v in VARIANTS if v in m.programs), "")
         if self.variant not in m.programs:
             raise ModelError(f"{self.manifest_path}: has no {config.variant!r} program (it has "
                              f"{sorted(m.programs)}); choose another variant or re-export")

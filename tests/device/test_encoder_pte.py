@@ -85,9 +85,23 @@ def test_every_shipped_program_loads_runs_and_matches_eager(variant: str, frames
         assert cosine > 0.9999
 
 
-def test_auto_variant_prefers_int8_when_it_passed() -> None:
-    enc = PteEncoder(EncoderConfig(variant="auto"))
-    assert enc.variant == ("int8" if "int8" in VARIANTS else "fp32")
+def test_auto_variant_is_the_manifests_default() -> None:
+    enc, m = PteEncoder(EncoderConfig(variant="auto")), read_manifest(DEFAULT_MANIFEST)
+    assert enc.variant == (m.default or ("int8" if "int8" in VARIANTS else "fp32"))
+
+
+def test_a_default_program_the_manifest_lacks_is_named(artifacts: Path) -> None:
+    with pytest.raises(ModelError, match=r"default 'int4' is not one of its programs"):
+        PteEncoder(EncoderConfig(manifest=_edit_manifest(artifacts, default="int4")))
+
+
+def test_precision_on_the_command_line_picks_the_program(tmp_path: Path) -> None:
+    from device.cli.main import _replay_config, build_parser
+
+    args = build_parser().parse_args(["replay", str(DEMO), "--out", str(tmp_path / "r.jsonl"), "--precision", "fp32"])
+    assert _replay_config(args).encoder.variant == "fp32"
+    plain = build_parser().parse_args(["replay", str(DEMO), "--out", str(tmp_path / "r.jsonl")])
+    assert _replay_config(plain).encoder.variant == "auto"
 
 
 @pytest.mark.parametrize("rgb", [np.zeros((64, 64, 4), np.uint8), np.zeros((64, 64, 3), np.float32),
