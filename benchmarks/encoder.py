@@ -214,7 +214,8 @@ def main() -> int:
     from device.perception.encoder_pte import PteEncoder
     from device.session import read_session
     from export.frames import session_keyframes
-    from export.verify import NoisyFrames, verify_encoder
+    from device.perception.encoder import NoisyFrames
+    from export.verify import verify_encoder
 
     calib = sessions_for(args.calib_seeds, args.work / "sessions")
     verify = sessions_for(args.verify_seeds, args.work / "sessions")

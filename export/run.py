@@ -2,12 +2,14 @@
 
 1. Record (or take) calibration and held-out verification sessions; they must not overlap.
 2. torch.export the eager encoder and lower it to an XNNPACK fp32 `.pte`; quantize it (PT2E int8,
-   calibrated on the calibration keyframes) and lower that too.
+   calibrated on the calibration keyframes, its most sensitive blocks kept in fp32: export/quantize.py)
+   and lower that too.
 3. Stage both programs with a manifest in a hidden folder inside the output folder and load each
-   through the device's own runtime (PteEncoder), then verify it against eager on the held-out
-   keyframes.
-4. Move only the programs that passed into place, then write manifest.json last, atomically. A
-   program that failed is not written; the result says why.
+   through the device's own runtime (PteEncoder), then verify it against eager: its sightings on the
+   held-out keyframes (export/verify.py) and, when `ExportConfig.answers` is given, the answers of
+   whole replays (device/app/answer_check.py).
+4. Move only the programs that passed into place, then write manifest.json last, atomically, naming
+   int8 as the default when it passed. A program that failed is not written; the result says why.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...],
 
     from export.frames import load_keyframes
     from export.lower import lower_to_pte
-    from export.quantize import quantize_int8
+    from export.quantize import quantize_int8, sensitive_blocks
 
     torch.set_num_threads(config.threads)
     net = reference.network()
@@ -164,10 +166,14 @@ def lower_all(config: ExportConfig, calibration_dirs: tuple[Path, ...],
     programs: dict[str, bytes] = {}
     if "fp32" in config.variants:
         programs["fp32"] = lower_to_pte(net, example)
+    info: dict[str, object] = {"sessions": list(calib.sessions), "frames": len(calib.inputs),
+                               "selection": "keyframes (device keyframe gate), evenly spread"}
     if "int8" in config.variants:
-        programs["int8"] = lower_to_pte(quantize_int8(net, calib, config.quantize), example)
-    info = {"sessions": list(calib.sessions), "frames": len(calib.inputs),
-            "selection": "keyframes (device keyframe gate), evenly spread"}
+        keep = config.quantize.keep_fp32
+        if keep is None:
+            keep, info["int8_search"] = sensitive_blocks(net, calib, config.quantize)
+        info["int8_fp32_blocks"] = list(keep)
+        programs["int8"] = lower_to_pte(quantize_int8(net, calib, config.quantize, keep), example)
     return programs, info
 
 

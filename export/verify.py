@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.perception.encoder import EncoderRuntime, Encoding
+from device.perception.encoder import EncoderRuntime, Encoding, NoisyFrames
 from device.speech.intents import parse_intent
 from device.answering.assistant import ENROLL_BACKGROUND_GAP_S, ENROLL_LEAD_S
 from device.perception.perception import (PerceptionConfig, best_match, calibrate_threshold, enrollment_prototypes,
@@ -49,19 +49,6 @@ class VerifyConfig:
         got = self.min_sighting_agreement
         if not 0.0 <= got <= 1.0:
             raise ValueError(f"VerifyConfig.min_sighting_agreement must be in [0, 1], got {got}")
-
-
-class NoisyFrames:
-    """A reference encoder run on the frame with +-1 grey level of uniform noise per pixel (fixed
-    seed): how far eager moves from itself, its noise floor."""
-
-    def __init__(self, inner: EncoderRuntime, seed: int = 0) -> None:
-        self.inner, self.dim, self.config, self.space = inner, inner.dim, inner.config, inner.space
-        self.rng = np.random.default_rng(seed)
-
-    def encode(self, rgb: np.ndarray) -> Encoding:
-        noise = self.rng.integers(-1, 2, size=rgb.shape)
-        return self.inner.encode(np.clip(rgb.astype(np.int16) + noise, 0, 255).astype(np.uint8))
 
 
 @dataclass(frozen=True)

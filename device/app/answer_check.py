@@ -3,7 +3,7 @@
 `ami export` asks this of every program before it is written (`export.run.ExportConfig.answers`):
 each development session (never one used for calibration) is replayed three times in this process,
 through eager, through eager with +-1 grey level of pixel noise on every frame (eager's own noise
-floor, `export.verify.NoisyFrames`), and through the candidate program, then scored against the
+floor, `device.perception.encoder.NoisyFrames`), and through the candidate program, then scored against the
 session's truth (device/evaluation). A program passes when
 
 - its answers name the same room as eager's for `min_same_room` of the questions, or for as many as
@@ -24,7 +24,7 @@ from pathlib import Path
 from device.answering.assistant import AssistantConfig
 from device.app.replay import ReplayConfig, replay
 from device.evaluation.evaluate import score_alerts, score_queries
-from device.perception.encoder import EncoderRuntime
+from device.perception.encoder import EncoderRuntime, NoisyFrames
 from device.session import read_session
 
 
@@ -135,8 +135,6 @@ def compare_answers(reference: Answers, noisy: Answers, candidate: Answers,
 def check_answers(session_dirs: list[Path], candidate: EncoderRuntime, reference: EncoderRuntime,
                   config: AnswerCheckConfig = AnswerCheckConfig()) -> AnswerReport:
     """Replay the sessions through eager, eager under noise and the candidate, and compare."""
-    from export.verify import NoisyFrames
-
     replay_config = ReplayConfig(assistant=dataclasses.replace(AssistantConfig(), thumbnails=None), progress=False)
     eager, noisy, program = (answers_of(session_dirs, enc, replay_config)
                              for enc in (reference, NoisyFrames(reference), candidate))

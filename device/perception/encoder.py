@@ -196,3 +196,16 @@ def reference_runtime(model: str) -> str:
     from device.perception.instance_encoder import INSTANCE_MODEL
 
     return "eager" if model.startswith(INSTANCE_MODEL) else "frozen"
+
+
+class NoisyFrames:
+    """A reference encoder run on the frame with +-1 grey level of uniform noise per pixel (fixed
+    seed): how far eager moves from itself, its noise floor."""
+
+    def __init__(self, inner: EncoderRuntime, seed: int = 0) -> None:
+        self.inner, self.dim, self.config, self.space = inner, inner.dim, inner.config, inner.space
+        self.rng = np.random.default_rng(seed)
+
+    def encode(self, rgb: np.ndarray) -> Encoding:
+        noise = self.rng.integers(-1, 2, size=rgb.shape)
+        return self.inner.encode(np.clip(rgb.astype(np.int16) + noise, 0, 255).astype(np.uint8))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.perception.encoder import EncoderConfig, Encoding, FrozenEncoder, ReferenceEncoder
+from device.perception.encoder import EncoderConfig, Encoding, FrozenEncoder, NoisyFrames, ReferenceEncoder
 from device.perception.encoder_manifest import MANIFEST_FILE, read_manifest
 from device.perception.encoder_pte import DEFAULT_MANIFEST, PteEncoder, sha256_bytes
 from export.run import ExportConfig, ExportError, check_seeds, export_encoder
@@ -92,8 +92,6 @@ def test_eager_under_its_own_noise_passes_where_a_bare_99_percent_would_not(veri
                                                                              eager: ReferenceEncoder) -> None:
     """The gate is 99% of sightings or eager's own agreement under +-1 grey level, whichever is lower:
     eager given that noise flips sightings near their thresholds, and passes."""
-    from export.verify import NoisyFrames
-
     noisy = verify_encoder(NoisyFrames(eager), eager, [verify_clip])
     assert noisy.sighting_agreement == noisy.floor_sighting_agreement < 0.99
     assert noisy.passed, noisy.reasons
@@ -152,9 +150,13 @@ def test_nothing_is_written_when_every_program_fails(tmp_path: Path, calib_clip:
 
 @pytest.mark.slow
 def test_export_end_to_end(tmp_path: Path, calib_clip: Path, verify_clip: Path) -> None:
-    """The real thing on demo clips: lower fp32 and int8, verify, write what passed (about a minute)."""
+    """The real thing on demo clips: lower fp32 and int8 (its first block in fp32, as the search would
+    keep it: tests/export/test_quantize.py tests the search), verify, write what passed (about a minute)."""
+    from export.quantize import QuantizeConfig
+
     out = tmp_path / "out"
-    result = export_encoder(out, ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(verify_clip,)))
+    result = export_encoder(out, ExportConfig(calib_sessions=(calib_clip,), verify_sessions=(verify_clip,),
+                                              quantize=QuantizeConfig(keep_fp32=("features.low.0",))))
     manifest = json.loads((out / MANIFEST_FILE).read_text())
     assert set(manifest["programs"]) == set(result.written) and "fp32" in result.written
     for variant, report in result.reports.items():
@@ -163,7 +165,7 @@ def test_export_end_to_end(tmp_path: Path, calib_clip: Path, verify_clip: Path) 
         if report.passed:
             assert manifest["programs"][variant]["sha256"] == sha256_bytes(pte.read_bytes())
             assert PteEncoder(EncoderConfig(variant=variant, manifest=out / MANIFEST_FILE)).dim == 64
-    assert manifest["calibration"]["frames"] >= 32
+    assert manifest["calibration"]["frames"] >= 32 and manifest["calibration"]["int8_fp32_blocks"] == ["features.low.0"]
 
 
 @pytest.mark.slow
