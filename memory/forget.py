@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlite_utils import Database
 
-from memory import indexfiles, inputs, thumbnails
+from memory import alerts, indexfiles, inputs, thumbnails
 from memory.errors import IndexSaveError, InvalidInputError, ItemNotFoundError, StorageError
 from memory.folder import release_reserve
 from memory.index import patch_ids
@@ -99,11 +99,12 @@ NO_PLACES: Places = ("0", ())
 
 
 def delete_rows(db: Database, keyframe_ids: np.ndarray, item_names: list[str], places: Places) -> int:
-    """Delete the keyframes (with their thumbnails), items and place names (inside the caller's
-    transaction); returns the number of place names deleted."""
+    """Delete the keyframes (with their thumbnails and alerts), items (with their alerts) and place
+    names (inside the caller's transaction); returns the number of place names deleted."""
     ids = [int(i) for i in keyframe_ids]
     db.execute("DELETE FROM keyframes WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
     thumbnails.delete(db, ids)
+    alerts.delete(db, ids, item_names)
     db.execute("DELETE FROM items WHERE name IN (SELECT value FROM json_each(?))", (json.dumps(item_names),))
     drop_emptied(db)
     return int(db.execute(f"DELETE FROM place_names WHERE {places[0]}", places[1]).rowcount)

@@ -20,11 +20,13 @@ from memory import indexfiles, inputs, schema
 from memory import items as items_table
 from memory import keyframes as keyframe_table
 from memory import places as place_table
+from memory import alerts as alert_table
 from memory import thumbnails as thumbnail_table
 from memory.errors import InvalidInputError, ItemNotFoundError, StoreClosedError
 from memory.folder import DB_FILE, file_bytes
 from memory.index import split_patch_ids
 from memory.keyframes import ids_near
+from memory.alerts import AlertRecord
 from memory.types import ItemRecord, KeyframeHit, KeyframeRecord, PatchHit, PlaceName
 
 if TYPE_CHECKING:
@@ -210,6 +212,12 @@ class MemoryReader:
         hi = np.inf if until_unix is None else inputs.finite_float(until_unix, "until")
         return keyframe_table.timeline(self._reading(), (lo, hi), int(limit))
 
+    def alerts(self, since_unix: float | None = None, until_unix: float | None = None) -> list[AlertRecord]:
+        """The left-behind alerts raised since <= recorded_at < until (wall clock; None: open), oldest first."""
+        lo = -np.inf if since_unix is None else inputs.finite_float(since_unix, "since")
+        hi = np.inf if until_unix is None else inputs.finite_float(until_unix, "until")
+        return alert_table.between(self._reading(), lo, hi)
+
     def place_names(self) -> list[PlaceName]:
         """The wearer's names for places ("this is the kitchen"), oldest first."""
         return place_table.list_all(self._reading())
@@ -218,7 +226,7 @@ class MemoryReader:
         """Counts and sizes: keyframes (both tiers), longterm (keyframes in the long-term tier),
         patches, items, place_names, db_bytes (with the WAL), index_bytes, total_bytes; and the
         wall clock (Unix s, None when empty) of the first and the last keyframe: first_seen, last_seen;
-        thumbnails, thumbnail_bytes and faces_blurred (in the stored thumbnails)."""
+        thumbnails, thumbnail_bytes and faces_blurred (in the stored thumbnails); alerts raised."""
         n_keyframes, n_patches, n_long = keyframe_table.counts(self._reading())
         first, last = keyframe_table.recorded_span(self._reading())
         n_thumbs, thumb_bytes, faces = thumbnail_table.counts(self._reading())
@@ -239,4 +247,5 @@ class MemoryReader:
             "thumbnails": n_thumbs,
             "thumbnail_bytes": thumb_bytes,
             "faces_blurred": faces,
+            "alerts": alert_table.count(self._reading()),
         }

@@ -33,6 +33,8 @@ stored twice; a row goes when none of its keyframes are left (memory/replays.py)
 adds row checksums: `meta_crc`, `embedding_crc`, `patches_crc INTEGER` on keyframes and
 `row_crc INTEGER` on items (memory/checksums.py), filled for older rows by the migration.
 Schema v7 adds `thumbnails` (memory/thumbnails.py): a small face-blurred JPEG per keyframe.
+Schema v8 adds `alerts` (memory/alerts.py): the left-behind alerts the glasses raised, each with
+its evidence keyframe, so the Timeline can mark them; an alert goes with its keyframe.
 """
 
 from __future__ import annotations
@@ -178,6 +180,22 @@ MIGRATIONS: tuple[Migration, ...] = (
                 faces INTEGER NOT NULL,
                 crc INTEGER NOT NULL
             )""",
+        ),
+    ),
+    Migration(
+        version=8,
+        description="alerts: each left-behind alert raised, with its evidence keyframe (memory/alerts.py)",
+        statements=(
+            """CREATE TABLE alerts (
+                id INTEGER PRIMARY KEY,
+                keyframe_id INTEGER NOT NULL,
+                item TEXT NOT NULL,
+                t REAL NOT NULL,
+                recorded_at REAL,
+                text TEXT NOT NULL,
+                crc INTEGER NOT NULL
+            )""",
+            "CREATE INDEX alerts_keyframe ON alerts (keyframe_id)",
         ),
     ),
 )

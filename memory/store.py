@@ -8,7 +8,6 @@ entries and the bytes in the folder at once (forget.py); `verify()` lists failed
 One MemoryStore per folder at a time (enforced by the lock). One thread writes and may query through
 the store; other threads query through `reader()`; compaction runs on its own thread (compact.py).
 """
-
 from __future__ import annotations
 
 import logging
@@ -23,9 +22,8 @@ from typing import Any
 import numpy as np
 from sqlite_utils import Database
 
-from memory import inputs, schema, verify
-from memory import keyframes as keyframe_table
-from memory import thumbnails as thumbnail_table
+from memory import inputs, schema, verify, keyframes as keyframe_table, thumbnails as thumbnail_table
+from memory.alerts import Alerts
 from memory import items as items_table
 from memory import places as place_table
 from memory.compact import CompactResult, Compaction
@@ -68,6 +66,7 @@ class MemoryStore:
         self.replays = Replays(context, self._forgetting)  # sessions replayed in, by content (replays.py)
         self.pause = Pause(context)  # the wearer's pause: add_keyframe refuses while it is on (pause.py)
         self.thumbnails = thumbnail_table.Thumbnails(context)  # a picture for a keyframe stored without one
+        self.alerts = Alerts(context)  # the left-behind alerts raised, with their evidence keyframes (alerts.py)
 
     # ---- open and close -------------------------------------------------------------------
 

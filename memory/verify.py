@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlite_utils import Database
 
-from memory import checksums, indexfiles, schema, thumbnails
+from memory import alerts, checksums, indexfiles, schema, thumbnails
 from memory.index import MemoryIndex, patch_ids
 from memory.indexfiles import IndexState
 
@@ -48,6 +48,7 @@ def check_database(db: Database, embedding_dim: int, patch_dim: int, generation:
         failed.append(f"rows: items {', '.join(map(repr, names))} changed after they were written (checksum); "
                       "they are left out: enroll them again")
     failed += thumbnails.problems(db)
+    failed += alerts.problems(db)
     stored = schema.read_meta(db).get(schema.META_GENERATION)
     if stored != str(generation):
         failed.append(f"generation: memory.db has {stored!r}, the open store {generation}")

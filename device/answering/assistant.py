@@ -22,8 +22,9 @@ from device.perception.encoder import Encoding, EncoderRuntime
 from device.speech.asr import COMMON_ITEMS
 from device.speech.intents import Intent, IntentConfig, IntentParser, item_key, sounds_like
 from device.speech.privacy import privacy_command
-from device.perception.faces import ThumbnailConfig, ThumbnailKeeper
+from device.perception.faces import ThumbnailConfig
 from device.perception.keyframes import KeyframeConfig, KeyframeGate
+from device.answering.evidence import EvidenceKeeper
 from device.answering.baseline import BaselineConfig, LastSightingAnswerer, pronouns, span_text, this_is
 from device.answering.when import when_text
 from device.perception.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
@@ -99,7 +100,7 @@ class Assistant:
         self.router = RouteGuide(store, companion)
         self.guide: LiveGuide | None = None  # step-by-step guidance after "take me to my X", while frames come
         self.keyframes = 0
-        self._thumbs = None if config.thumbnails is None else ThumbnailKeeper(config.thumbnails)
+        self.evidence = EvidenceKeeper(store, config.thumbnails)  # pictures and alerts kept with keyframes
         self._last_id = 0  # memory's id of the last keyframe stored
 
     # -- frames ----------------------------------------------------------------------------
@@ -115,7 +116,7 @@ class Assistant:
                 self.answerer.on_sighting(s)
         self._last = (fr, rgb, enc)
         self.keep_thumbnails()
-        out = self.answerer.alerts(fr.t, fr.pose)
+        out = self.evidence.keep_alerts(self.answerer.alerts(fr.t, fr.pose), self.wall(fr.t))
         step = None if self.guide is None or fr.pose is None else self.guide.step(fr.t, fr.pose, enc)
         return out if step is None else [*out, step]
 
@@ -126,8 +127,7 @@ class Assistant:
         pose = None if fr.pose is None else (fr.pose.x, fr.pose.y, fr.pose.z, fr.pose.yaw_deg, fr.pose.pitch_deg)
         self._last_id = self.store.add_keyframe(fr.t, fr.i, self.session_id, pose, enc.embedding, enc.patches,
                                                 enc.grid, recorded_at=self.wall(fr.t))
-        if self._thumbs is not None:  # its picture follows, made off the frame loop (ThumbnailKeeper)
-            self._thumbs.submit(self._last_id, fr.t, fr.i, rgb, evidence)
+        self.evidence.keyframe(self._last_id, fr.t, fr.i, rgb, evidence)  # its picture follows, off the frame loop
         self.keyframes += 1
         self._recent.append((fr, enc))
         while self._recent and fr.t - self._recent[0][0].t > RECENT_KEYFRAMES_S:
@@ -136,8 +136,7 @@ class Assistant:
 
     def keep_thumbnails(self, wait: bool = False) -> None:
         """Store the thumbnails made so far (with wait: all of them; at the end of the frames)."""
-        for keyframe_id, jpeg, faces in [] if self._thumbs is None else self._thumbs.ready(wait):
-            self.store.thumbnails.add(keyframe_id, jpeg, faces)  # False: it had one (a keyframe keeps its first)
+        self.evidence.keep_thumbnails(wait)
 
     @property
     def paused(self) -> bool:
@@ -217,8 +216,8 @@ class Assistant:
         fr, rgb, enc = self._last
         if enc is None:  # the frame the wearer looks at must be in memory as evidence, with its picture
             enc = self._store_keyframe(fr, rgb)
-        elif self._thumbs is not None:  # kept without a picture (not due): now it is evidence
-            self._thumbs.submit(self._last_id, fr.t, fr.i, rgb, evidence=True)
+        else:  # kept, perhaps without a picture (not due): now it is evidence
+            self.evidence.keyframe(self._last_id, fr.t, fr.i, rgb, evidence=True)
         p = self.config.perception
         glance = [e for f, e in self._recent if f.t >= utt.t - ENROLL_LEAD_S]
         protos = glance_prototypes(glance or [enc], p)

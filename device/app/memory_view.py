@@ -84,11 +84,16 @@ class MemoryView:
             return self._answer_json(response, item)
 
     def timeline(self, since_unix: float | None, until_unix: float | None) -> list[dict[str, Any]]:
-        """The keyframes stored in [since, until) (wall clock), oldest first, with the items seen."""
+        """The keyframes stored in [since, until) (wall clock), oldest first, with the items seen and the
+        alerts raised on them (an alert's evidence keyframe: where the item was last seen)."""
         with self._lock, self.store.reader() as reader:
             rows = reader.timeline(since_unix, until_unix)
             seen = self._sightings(reader)
-        return [{**self._keyframe_json(k), "thumbnail": has,
+            alerts: dict[int, list[dict[str, Any]]] = {}
+            for a in reader.alerts():
+                alerts.setdefault(a.keyframe_id, []).append({"item": a.item, "text": a.text,
+                                                             "recorded_at": a.recorded_at})
+        return [{**self._keyframe_json(k), "thumbnail": has, "alerts": alerts.get(k.id, []),
                  "items": sorted(name for name, ids in seen.items() if k.id in ids)} for k, has in rows]
 
     def keyframe(self, keyframe_id: int) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """What the assistant keeps in memory, on a stub camera: an enrollment's threshold sits above what
 memory held before it by the wall clock (a memory of several sessions, each counting t from its
-own start, gives its background from every earlier session); and which keyframes keep a picture."""
+own start, gives its background from every earlier session); which keyframes keep a picture; and the
+alerts kept with their evidence keyframes."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from device.answering.assistant import Assistant, AssistantConfig
 from device.perception.encoder import Encoding
+from device.responses import Evidence, Response
 from device.session import FrameRecord, Pose, SessionInfo, Utterance
 from memory.store import MemoryStore
 
@@ -92,3 +95,44 @@ def test_a_forget_erases_the_pictures_still_being_made(tmp_path: Path) -> None:
         assert done.text == "Done: I forgot the last 10 s (30 views).", done.text
         assistant.keep_thumbnails(wait=True)
         assert (store.count(), store.stats()["thumbnails"]) == (0, 0)
+
+
+def _alert(t: float, frame: int, item: str = "keys") -> Response:
+    return Response(t=t, kind="alert", utterance_t=None, item=item, text=f"You left your {item} behind.",
+                    abstain=False, confidence=0.9, evidence=Evidence(t - 5.0, frame), position=(1.0, 2.0))
+
+
+def test_an_alert_is_kept_with_its_evidence_keyframe_unless_that_was_forgotten(tmp_path: Path) -> None:
+    from device.answering.evidence import EvidenceKeeper
+
+    with MemoryStore.open(tmp_path / "mem", embedding_dim=DIM, patch_dim=DIM) as store:
+        keeper = EvidenceKeeper(store, None)
+        ids = [store.add_keyframe(float(t), t, "s", None, WALL, view(KEYS), GRID, recorded_at=1000.0 + t)
+               for t in range(3)]
+        for t, keyframe_id in enumerate(ids):
+            keeper.keyframe(keyframe_id, float(t), t, np.zeros((4, 4, 3), np.uint8), evidence=t > 0)
+        store.forget_between(1.5, 2.5)  # the keyframe of frame 2
+        responses = [_alert(9.0, 1), _alert(9.5, 2, "wallet"), _alert(9.7, 0, "phone")]
+        assert keeper.keep_alerts(responses, 1009.0) == responses, "the responses pass on unchanged"
+        with store.reader() as reader:
+            kept = reader.alerts()
+    # frame 1's alert is kept with its keyframe; frame 2's keyframe was forgotten, so its alert is not
+    # kept either; frame 0 never was evidence (an alert rests on a sighting)
+    assert [(a.item, a.keyframe_id, a.recorded_at) for a in kept] == [("keys", ids[1], 1009.0)]
+
+
+@pytest.mark.slow
+def test_a_replay_keeps_every_alert_it_raised(tmp_path: Path) -> None:
+    """The demo session raises a left-behind alert; the memory keeps each one with its evidence keyframe."""
+    from device.cli.main import main
+    from device.responses import read_responses
+
+    demo = Path(__file__).resolve().parents[2] / "demo" / "session"
+    assert main(["replay", str(demo), "--out", str(tmp_path / "r.jsonl"), "--memory", str(tmp_path / "m"),
+                 "--quiet"]) == 0
+    raised = [r for r in read_responses(tmp_path / "r.jsonl") if r.kind == "alert"]
+    with MemoryStore.open(tmp_path / "m") as store, store.reader() as reader:
+        kept = reader.alerts()
+        frames = [reader.keyframe(a.keyframe_id).frame for a in kept]
+    assert raised and [(a.item, a.text) for a in kept] == [(r.item, r.text) for r in raised]
+    assert frames == [r.evidence.frame for r in raised if r.evidence is not None]

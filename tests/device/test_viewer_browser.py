@@ -72,6 +72,10 @@ def test_every_page_in_a_real_browser(replayed: Path, tmp_path: Path) -> None:
         pictures = [k for k in timeline if k["thumbnail"]]
         assert len(pictures) < len(timeline), "thinned: not every keyframe keeps a picture"
         expect(page.locator("#strip figure")).to_have_count(len(pictures))
+        alerted = [k for k in timeline if k["alerts"]]  # marked on the keyframe each alert rested on
+        expect(page.locator("#strip figure.alert")).to_have_count(len(alerted))
+        for k in alerted:
+            expect(page.locator(f'#strip figure[data-id="{k["id"]}"]')).to_contain_text(k["alerts"][0]["text"])
         page.wait_for_function("[...document.querySelectorAll('#strip img')].slice(0, 8)"
                                ".every(i => i.complete && i.naturalWidth > 0)")
         seen = next(k for k in pictures if k["items"])
