@@ -67,7 +67,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     print(f"  on disk: database {size(stats['db_bytes'])}, index {size(stats['index_bytes'])}, "
           f"total {size(stats['total_bytes'])} ({size(per)} per keyframe)")
     print(f"  thumbnails: {stats['thumbnails']} ({size(stats['thumbnail_bytes'])}, in the database), "
-          f"{stats['faces_blurred']} faces blurred in them")
+          f"{stats['faces_blurred']} faces blurred in them; {stats['alerts']} left-behind alerts")
     from datetime import datetime
 
     def clock(unix: float) -> str:
