@@ -227,13 +227,17 @@ def _read_wav_pcm(path: Path) -> tuple[np.ndarray, int, int]:
 
 
 def resample(x: np.ndarray, rate_hz: int, to_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """Band-limited resampling of (N,) float32 audio (polyphase, scipy)."""
+    """Band-limited resampling of (N,) float32 audio: FFmpeg's libswresample through PyAV, which
+    faster-whisper has loaded already (scipy.signal cost a cold `ami ask` a second to import)."""
     if rate_hz == to_hz:
         return x.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
+    import av
 
-    g = math.gcd(int(rate_hz), int(to_hz))
-    return resample_poly(x, to_hz // g, int(rate_hz) // g).astype(np.float32)
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x, np.float32)[None, :], format="flt", layout="mono")
+    frame.sample_rate = int(rate_hz)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=int(to_hz))
+    out = [f.to_ndarray()[0] for f in (*resampler.resample(frame), *resampler.resample(None))]
+    return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
 
 
 def load_wav(path: str | Path) -> np.ndarray:
