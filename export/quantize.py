@@ -10,8 +10,9 @@ Mixed precision, found per export (`sensitive_blocks`): the blocks whose int8 er
 fp32 alone and the gain in cosine to eager is measured (per-layer error); then blocks are kept in
 that order until the int8 program is as close to eager as eager is to itself on the frame with +-1
 grey level of noise (the noise floor) in every calibration session, the worst one deciding (a house
-of plain surfaces moves less under noise than a textured one, and int8 must hold in both), or until
-`max_fp32_blocks` are. No block is named by hand.
+of plain surfaces moves less under noise than a textured one, and int8 must hold in both), with 95%
+confidence (the mean per-frame gap plus two standard errors: a tie on the search's frames is a coin
+toss on the next house's), or until `max_fp32_blocks` are. No block is named by hand.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import copy
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from export.frames import KeyframeSet
 
@@ -110,12 +113,13 @@ def _cosines(reference: list[torch.Tensor], module: Any, inputs: list[torch.Tens
                 for r, x in zip(reference, inputs)]
 
 
-def _by_session(values: list[float], sessions: list[str]) -> dict[str, float]:
-    """The mean of `values` per session, in the order sessions first appear."""
+def _upper_bound(values: list[float], sessions: list[str]) -> dict[str, float]:
+    """Per session, the mean of `values` plus two standard errors (about 95% confidence)."""
     groups: dict[str, list[float]] = {}
     for v, s in zip(values, sessions):
         groups.setdefault(s, []).append(v)
-    return {s: sum(vs) / len(vs) for s, vs in groups.items()}
+    return {s: float(np.mean(vs) + 2.0 * np.std(vs, ddof=1) / np.sqrt(len(vs))) if len(vs) > 1 else vs[0]
+            for s, vs in groups.items()}
 
 
 def sensitive_blocks(net: torch.nn.Module, calibration: KeyframeSet,
@@ -132,17 +136,15 @@ def sensitive_blocks(net: torch.nn.Module, calibration: KeyframeSet,
     noisy = [torch.clamp(x + torch.randint(-1, 2, x.shape, generator=generator) / 255.0, 0.0, 1.0) for x in inputs]
     with torch.no_grad():
         reference = [net(x) for x in inputs]
-    floor = _by_session(_cosines(reference, net, noisy), sessions)  # eager against itself, +-1 grey level
+    floor = _cosines(reference, net, noisy)  # eager against itself, +-1 grey level, per frame
 
-    def trial(keep: tuple[str, ...]) -> dict[str, float]:
-        return _by_session(_cosines(reference, _convert(exported, inputs, config.per_channel, keep), inputs), sessions)
-
-    def short(keep: tuple[str, ...]) -> float:  # how far the worst session is from its floor (< 0: closer)
-        got = trial(keep)
-        return max(floor[s] - got[s] for s in floor)
+    def short(keep: tuple[str, ...]) -> float:
+        """How far int8 falls short of the floor in the worst session, with 95% confidence (< 0: closer)."""
+        got = _cosines(reference, _convert(exported, inputs, config.per_channel, keep), inputs)
+        return max(_upper_bound([f - g for f, g in zip(floor, got)], sessions).values())
 
     all_int8 = short(())
-    figures: dict[str, Any] = {"search_frames": len(inputs), "cosine_noise_floor": floor,
+    figures: dict[str, Any] = {"search_frames": len(inputs), "cosine_noise_floor": float(np.mean(floor)),
                                "shortfall_all_int8": all_int8}
     if all_int8 <= 0.0 or config.max_fp32_blocks == 0:
         return (), {**figures, "fp32_blocks": [], "shortfall_mixed": all_int8}
@@ -152,8 +154,8 @@ def sensitive_blocks(net: torch.nn.Module, calibration: KeyframeSet,
     for b in sorted(gains, key=lambda b: -gains[b])[:config.max_fp32_blocks]:
         keep = keep + (b,)
         shortfall = short(keep)
-        log.info("int8 with %s in fp32: the worst session's cosine %.4f below its noise floor", ", ".join(keep),
-                 shortfall)
+        log.info("int8 with %s in fp32: the worst session's cosine %.4f below its noise floor (95%% bound)",
+                 ", ".join(keep), shortfall)
         if shortfall <= 0.0:
             break
     gain_figures = {b: round(g, 5) for b, g in gains.items()}
