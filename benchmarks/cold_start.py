@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Measured {dt.date.today().isoformat()} with `.venv/bin/python benchmarks/cold_start.py --before {rev} "
         f"--repeats {args.repeats}`: whole processes, one thread, median of {args.repeats} runs each, alternating "
         f"revisions in one run. `ami replay demo/session --memory M` (the bundled demo, into a new memory), then "
-        f"`ami ask --audio` with \"{QUESTION}\" (espeak-ng, 16 kHz) on that memory.",
+        f"`ami ask --audio` with \"{QUESTION}\" (espeak-ng's 22.05 kHz wav, resampled to 16 kHz on load) on "
+        "that memory.",
         "",
         f"| command | before ({rev}), s | today, s | speed-up |",
         "|---|---|---|---|",
