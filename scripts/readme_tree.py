@@ -25,7 +25,9 @@ DESCRIPTIONS = {
     "README.md": "this file",
     "docs/companion-openapi.json": "the companion's OpenAPI document (written by scripts/companion_openapi.py)",
     "export/artifacts/encoder-fp32.pte":
-        "the shipped encoder: XNNPACK fp32 ExecuTorch program (written by `ami export`)",
+        "the shipped encoder as an XNNPACK fp32 ExecuTorch program (`--precision fp32`; written by `ami export`)",
+    "export/artifacts/encoder-int8.pte":
+        "the shipped encoder's default program: XNNPACK int8, its first blocks fp32 (written by `ami export`)",
     "export/artifacts/manifest.json": "the shipped encoder's manifest: shapes, normalisation, sha256s, versions",
     "pyproject.toml": "package metadata, the `ami` console script, pytest markers",
     "requirements.txt": "pinned dependencies, installed after torch==2.13.0",
