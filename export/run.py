@@ -117,7 +117,8 @@ def check_seeds(calib: list[int], verify: list[int]) -> None:
         raise ExportError(f"seeds {reserved} are held-out evaluation seeds (1000-1009); use development seeds")
     shared = sorted(set(calib) & set(verify))
     if shared:
-        raise ExportError(f"seeds {shared} are in both --calib-seeds and --verify-seeds; verification must be held out")
+        raise ExportError(f"seeds {shared} are both calibration seeds and verification or answer seeds; verification "
+                          "must be held out")
 
 
 def record_seeds(seeds: list[int], folder: Path, short: bool = True) -> tuple[Path, ...]:

@@ -23,6 +23,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         held_out = tuple(args.verify_sessions) or record_seeds(args.verify_seeds, Path(tmp))
         whole = [] if args.no_answer_check else (list(args.answer_sessions)
                                                  or list(record_seeds(args.answer_seeds, Path(tmp), short=False)))
+        shared = {p.resolve() for p in calib} & {p.resolve() for p in whole}
+        if shared:
+            raise AmiError(f"{sorted(map(str, shared))} are calibration sessions and answer sessions: the answer "
+                           "check must replay houses the calibration never saw")
         try:
             config = ExportConfig(calib_sessions=calib, verify_sessions=held_out, variants=tuple(args.variants),
                                   model=args.model, threads=args.threads,

@@ -37,11 +37,21 @@ class Mirrored:
 
 @pytest.mark.parametrize("calib, verify, message", [
     ([10, 1003], [20], r"\[1003\] are held-out evaluation seeds"),
-    ([10, 11], [11, 20], r"\[11\] are in both"),
+    ([10, 11], [11, 20], r"\[11\] are both calibration seeds and verification or answer seeds"),
 ])
 def test_seeds_must_be_development_and_held_out(calib: list[int], verify: list[int], message: str) -> None:
     with pytest.raises(ExportError, match=message):
         check_seeds(calib, verify)
+
+
+def test_cli_refuses_answer_sessions_that_calibrate(tmp_path: Path, calib_clip: Path, verify_clip: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    from device.cli.main import main
+
+    assert main(["export", "--out", str(tmp_path / "x"), "--calib-sessions", str(calib_clip), "--verify-sessions",
+                 str(verify_clip), "--answer-sessions", str(calib_clip)]) == 2
+    assert "are calibration sessions and answer sessions" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_cli_refuses_evaluation_seeds_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
