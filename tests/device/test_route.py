@@ -3,6 +3,8 @@ companion's plan when it is paired and up, and the fallback when it is killed.""
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import threading
 import time
@@ -53,10 +55,12 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
 def test_replay_routes_from_the_place_graph_offline(walked: tuple[Path, list]) -> None:
     _, (enroll, route) = walked
     assert enroll.kind == "ack" and route.kind == "answer" and not route.abstain
-    # The wearer is at x=9 facing +x; the keys were seen about 1 m ahead of x=1: turn around and
-    # walk back to the place nearest them (x=2).
-    assert route.position is not None and 1.5 < route.position[0] < 2.5 and abs(route.position[1]) < 0.5
-    assert route.text.startswith(f"{LOCAL}: turn around, walk about 7 metres. Your keys")
+    # The wearer is at x=9 facing +x; the keys were seen 1-2 m ahead of x=0 and x=1: turn around and
+    # walk back about 6-7 m to the place nearest them (the encoder's cell decides which side of 6.5 m).
+    assert route.position is not None and 1.5 < route.position[0] < 3.0 and abs(route.position[1]) < 0.5
+    # (a last small turn when the place sits off the line walked)
+    assert re.match(rf"{LOCAL}: turn around, walk about [67] metres(; then turn (left|right) about \d+ degrees)?\. "
+                    "Your keys", route.text), route.text
 
 
 def _ask_route(mem: Path, companion: CompanionClient | None, checkpoint: Path) -> tuple[str, Any]:
