@@ -138,6 +138,17 @@ def recorded_span(db: Database) -> tuple[float | None, float | None]:
     return (None if lo is None else float(lo)), (None if hi is None else float(hi))
 
 
+WEAR_GAP_S = 60.0  # keyframes come at least every 2 s while the glasses are worn; a longer gap is time off
+
+
+def wear_s(db: Database) -> float:
+    """Seconds of wear the stored keyframes span by the wall clock, gaps over WEAR_GAP_S not counted."""
+    row = db.execute("SELECT COALESCE(SUM(CASE WHEN d <= ? THEN d ELSE 0 END), 0) FROM (SELECT recorded_at - "
+                     "LAG(recorded_at) OVER (ORDER BY recorded_at) AS d FROM keyframes WHERE recorded_at IS NOT NULL)",
+                     (WEAR_GAP_S,)).fetchone()
+    return float(row[0])
+
+
 def grid(db: Database, keyframe_id: int) -> tuple[int, int]:
     """The row's (grid_h, grid_w); raises KeyframeNotFoundError."""
     row = db.execute("SELECT grid_h, grid_w FROM keyframes WHERE id = ?", (keyframe_id,)).fetchone()

@@ -226,7 +226,8 @@ class MemoryReader:
         """Counts and sizes: keyframes (both tiers), longterm (keyframes in the long-term tier),
         patches, items, place_names, db_bytes (with the WAL), index_bytes, total_bytes; and the
         wall clock (Unix s, None when empty) of the first and the last keyframe: first_seen, last_seen;
-        thumbnails, thumbnail_bytes and faces_blurred (in the stored thumbnails); alerts raised."""
+        thumbnails, thumbnail_bytes and faces_blurred (in the stored thumbnails); alerts raised; wear_s (the
+        wall-clock time the keyframes span, time off the glasses not counted) and bytes_per_wear_hour."""
         n_keyframes, n_patches, n_long = keyframe_table.counts(self._reading())
         first, last = keyframe_table.recorded_span(self._reading())
         n_thumbs, thumb_bytes, faces = thumbnail_table.counts(self._reading())
@@ -248,4 +249,6 @@ class MemoryReader:
             "thumbnail_bytes": thumb_bytes,
             "faces_blurred": faces,
             "alerts": alert_table.count(self._reading()),
+            "wear_s": (wear := keyframe_table.wear_s(self._reading())),
+            "bytes_per_wear_hour": (db_bytes + index_bytes) * 3600.0 / wear if wear > 0 else None,
         }

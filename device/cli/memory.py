@@ -66,6 +66,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
           f"encoder: {stats['embedding_space'] or 'not recorded'}")
     print(f"  on disk: database {size(stats['db_bytes'])}, index {size(stats['index_bytes'])}, "
           f"total {size(stats['total_bytes'])} ({size(per)} per keyframe)")
+    if stats["bytes_per_wear_hour"] is not None:
+        print(f"  per hour of wear: {size(stats['bytes_per_wear_hour'])} ({stats['wear_s'] / 3600:.2f} h of wear "
+              "stored, time off the glasses not counted)")
     print(f"  thumbnails: {stats['thumbnails']} ({size(stats['thumbnail_bytes'])}, in the database), "
           f"{stats['faces_blurred']} faces blurred in them; {stats['alerts']} left-behind alerts")
     from datetime import datetime

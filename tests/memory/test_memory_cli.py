@@ -51,6 +51,19 @@ def test_stats_reads_dims_from_the_database(memory, capsys) -> None:
     assert f"seen: from {first}" in out, out  # when, on the wearer's clock
 
 
+def test_stats_give_bytes_per_hour_of_wear_time_off_not_counted(memory, capsys) -> None:
+    with MemoryStore.open_existing(memory) as store:  # the glasses off for two hours, then 5 s more
+        for i in range(6):
+            store.add_keyframe(float(i), 100 + i, "later", None, np.ones(D), np.ones((4, DP)), GRID,
+                               recorded_at=1e9 + 7200 + i)
+    code, out, _ = run(capsys, "stats", "--memory", str(memory), "--json")
+    stats = json.loads(out)
+    assert code == 0 and stats["wear_s"] == 19 + 5
+    assert stats["bytes_per_wear_hour"] == pytest.approx(stats["total_bytes"] * 3600 / 24)
+    code, out, _ = run(capsys, "stats", "--memory", str(memory))
+    assert "per hour of wear:" in out and "(0.01 h of wear stored" in out, out
+
+
 def test_verbose_goes_before_or_after_the_subcommand(memory, capsys) -> None:
     for argv in (["-v", "memory", "stats"], ["memory", "stats", "-v"], ["memory", "-v", "stats"]):
         assert main([*argv, "--memory", str(memory)]) == 0, argv
