@@ -6,9 +6,10 @@ L2) and of the network alone, `.pte` size, and parity against eager on held-out 
 eager moves from itself when each pixel gets +-1 grey level of noise: the model's own noise
 floor. Then `ami replay` of the demo session through each runtime: same answers, and frames/s.
 
-The shipped fp32 program (backbone + instance head) is measured as shipped; the int8 program
-(rejected by `ami export`'s verification, so not shipped) is rebuilt here exactly as `ami export`
-builds it; `--model frozen` builds both programs of the frozen trunk alone. Sessions are
+The shipped fp32 program (backbone + instance head) is measured as shipped; the int8 program is
+rebuilt here exactly as `ami export` builds it (its search for the blocks kept in fp32 included; the
+shipped one is timed by benchmarks/encoder_default.py); `--model frozen` builds both programs of the
+frozen trunk alone. Sessions are
 development seeds, recorded once into --work: calibration 10-12, held-out 20-21. Run:
 
     .venv/bin/python benchmarks/encoder.py [--model frozen]
@@ -37,25 +38,25 @@ INSTANCE_HEADING = "## Encoder, the shipped network (trunk + instance head): `am
 
 def instance_notes(parity: dict[str, VerifyReport]) -> str:
     """What the figures of `--model instance` mean, from this run's parity."""
-    i8, floor = parity["XNNPACK int8"], parity["eager, +-1 grey level"]
+    i8 = parity["XNNPACK int8"]
     return (
         "What this means: these are the figures for the network the glasses run (MobileNetV2 stride-8 and "
-        "stride-16 features plus the learned instance head, 64-d per cell; `ami export`, shipped as "
-        "export/artifacts/encoder-fp32.pte), against the eager instance encoder. Its int8 program reaches a "
-        f"cosine of {i8.cosine_mean:.4f} "
-        "(the frozen trunk's int8: see the section above), and the sightings, the decision that the answers rest "
-        f"on, agree on {i8.sighting_agreement:.1%} of (frame, item) pairs. The frame-level goal fails on the two "
-        "rank decisions, the three enrollment cells and the top-1 keyframe: eager itself, given the frame +-1 grey "
-        f"level, keeps only {floor.enroll_agreement:.1%} of its enrollment cells and {floor.search_agreement:.1%} "
-        "of its top-1 keyframes, so 99% on them is below eager's own noise floor for any runtime. int8 is below "
-        f"that floor too ({i8.enroll_agreement:.1%} / {i8.search_agreement:.1%}), so `ami export` "
-        "rejects the int8 program and writes the fp32 one, which the device runs.")
+        "stride-16 features plus the learned instance head, 64-d per cell), against the eager instance encoder. "
+        f"The int8 program, its most sensitive blocks kept in fp32, reaches a cosine of {i8.cosine_mean:.4f} "
+        f"(eager's own under +-1 grey level: {i8.floor_cosine_mean:.4f}) and its sightings, the decision the "
+        f"answers rest on, agree on {i8.sighting_agreement:.1%} of (frame, item) pairs (eager's own: "
+        f"{i8.floor_sighting_agreement:.1%}); `ami export` lets it through when that is 99% or eager's own, and "
+        "when whole replays give eager's answers (docs/export.md). The two rank decisions, the enrollment cells "
+        f"and the top-1 keyframe, move under one grey level in eager itself ({i8.floor_enroll_agreement:.1%} / "
+        f"{i8.floor_search_agreement:.1%} kept), so they are reported, not gated.")
+
+
 RUNTIMES = ("eager fp32", "XNNPACK fp32", "XNNPACK int8")
 NOTES = """What this means (the frozen trunk alone, `--model frozen`: the device's network before the instance
 head; the shipped network is in the section below):
 - **XNNPACK fp32** agrees with eager on every decision measured (cosine 1.0000 to 4 places), and it
   gives the demo's answers at about twice eager's frames/s.
-- **int8 is fast and small, but `ami export` rejects it, so it is not shipped.** Static per-channel
+- **int8 of the whole trunk is fast and small, and far from eager.** Static per-channel
   PT2E int8 moves the stride-16 patch features far from eager on these renders. Decisions that hang
   on exact ranks then flip: the three enrollment cells, and the top-1 keyframe. The demo's answers
   change too. The row "eager on the frame +-1 grey level" is the noise floor: one grey level of pixel
@@ -176,8 +177,9 @@ def markdown(lat: dict[str, dict[str, float]], parity: dict[str, VerifyReport], 
         f"({'met' if eager / i8 >= 4 else 'not met'}); XNNPACK fp32 is {eager / lat['XNNPACK fp32']['median']:.1f}x.",
         f"- cosine >= 0.99: int8 **{p8.cosine_mean:.4f}** ({'met' if p8.cosine_mean >= 0.99 else 'not met'}); "
         f"fp32 {parity['XNNPACK fp32'].cosine_mean:.4f}.",
-        f"- decisions agree on >= 99% of frames: int8 **{pct(p8.frame_agreement)}** "
-        f"({'met' if p8.frame_agreement >= 0.99 else 'not met'}); fp32 {pct(parity['XNNPACK fp32'].frame_agreement)}.",
+        f"- sightings agree on 99% of (frame, item) pairs, or on eager's own {pct(p8.floor_sighting_agreement)}: "
+        f"int8 **{pct(p8.sighting_agreement)}** ({'met' if p8.passed else 'not met'}); "
+        f"fp32 {pct(parity['XNNPACK fp32'].sighting_agreement)}.",
         f"- int8 .pte <= 4 MB: **{sizes['XNNPACK int8']}** "
         f"({'met' if float(sizes['XNNPACK int8'].split()[0]) * 2**20 <= 4e6 else 'not met'}).",
     ]

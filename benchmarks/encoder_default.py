@@ -17,12 +17,16 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/report.py
 
 from report import ROOT, write_section  # noqa: E402
+
+if TYPE_CHECKING:
+    from device.perception.encoder import EncoderRuntime
 
 SESSIONS = {128: ROOT / "demo" / "session", 256: ROOT.parent / "shared" / "foreign" / "8001"}
 
@@ -36,17 +40,17 @@ def keyframes(session_dir: Path, n: int) -> list[np.ndarray]:
     return [s.load_frame(kf[int(k * len(kf) / n)]) for k in range(min(n, len(kf)))]
 
 
-def per_keyframe_ms(encoders: dict[str, object], frames: list[np.ndarray]) -> dict[str, float]:
+def per_keyframe_ms(encoders: dict[str, EncoderRuntime], frames: list[np.ndarray]) -> dict[str, float]:
     """Median ms of a whole encode (resize, network, L2) per keyframe; runtimes rotate per frame."""
     names = list(encoders)
     times: dict[str, list[float]] = {n: [] for n in names}
     for f in frames[:3]:
         for enc in encoders.values():
-            enc.encode(f)  # type: ignore[attr-defined]
+            enc.encode(f)
     for k, f in enumerate(frames):
         for name in names[k % len(names):] + names[:k % len(names)]:
             t0 = time.perf_counter()
-            encoders[name].encode(f)  # type: ignore[attr-defined]
+            encoders[name].encode(f)
             times[name].append((time.perf_counter() - t0) * 1e3)
     return {n: statistics.median(v) for n, v in times.items()}
 
@@ -76,7 +80,7 @@ def main() -> int:
     from device.perception.instance_encoder import InstanceEncoder
 
     manifest = read_manifest(DEFAULT_MANIFEST)
-    encoders = {"eager fp32": InstanceEncoder(EncoderConfig(runtime="eager")),
+    encoders: dict[str, EncoderRuntime] = {"eager fp32": InstanceEncoder(EncoderConfig(runtime="eager")),
                 "`.pte` fp32 (the old default)": PteEncoder(EncoderConfig(variant="fp32")),
                 "`.pte` int8 (the new default)": PteEncoder(EncoderConfig(variant="int8"))}
     ms = {px: per_keyframe_ms(encoders, keyframes(d, args.frames)) for px, d in SESSIONS.items()}
@@ -84,12 +88,13 @@ def main() -> int:
     for _ in range(args.repeats):
         for precision in fps:
             fps[precision].append(replay_fps(precision))
-    sizes = {"eager fp32": "-", "`.pte` fp32 (the old default)": manifest.programs["fp32"].bytes,
-             "`.pte` int8 (the new default)": manifest.programs["int8"].bytes}
+    sizes = {"eager fp32": "-",
+             "`.pte` fp32 (the old default)": f"{manifest.programs['fp32'].bytes / 2**20:.2f} MiB",
+             "`.pte` int8 (the new default)": f"{manifest.programs['int8'].bytes / 2**20:.2f} MiB"}
     base = {px: ms[px]["`.pte` fp32 (the old default)"] for px in ms}
     rows = [f"| {name} | {ms[128][name]:.1f} ({base[128] / ms[128][name]:.2f}x) | "
             f"{ms[256][name]:.1f} ({base[256] / ms[256][name]:.2f}x) | "
-            f"{sizes[name] if sizes[name] == '-' else f'{int(sizes[name]) / 2**20:.2f} MiB'} |" for name in encoders]
+            f"{sizes[name]} |" for name in encoders]
     f32, i8 = statistics.median(fps["fp32"]), statistics.median(fps["int8"])
     body = "\n".join([
         f"`.venv/bin/python benchmarks/encoder_default.py` ({dt.date.today().isoformat()}, this machine, 1 thread, "
