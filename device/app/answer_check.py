@@ -132,10 +132,22 @@ def compare_answers(reference: Answers, noisy: Answers, candidate: Answers,
         f1=candidate.f1, reference_f1=reference.f1, passed=not reasons, reasons=tuple(reasons))
 
 
-def check_answers(session_dirs: list[Path], candidate: EncoderRuntime, reference: EncoderRuntime,
-                  config: AnswerCheckConfig = AnswerCheckConfig()) -> AnswerReport:
-    """Replay the sessions through eager, eager under noise and the candidate, and compare."""
-    replay_config = ReplayConfig(assistant=dataclasses.replace(AssistantConfig(), thumbnails=None), progress=False)
-    eager, noisy, program = (answers_of(session_dirs, enc, replay_config)
-                             for enc in (reference, NoisyFrames(reference), candidate))
-    return compare_answers(eager, noisy, program, config=config, sessions=len(session_dirs))
+class AnswerChecker:
+    """The answer check over fixed sessions, for each program of one export (`ExportConfig.answers`):
+    eager's answers and eager's under noise are replayed once, for the first program, and compared
+    with every program's, not replayed again per program."""
+
+    def __init__(self, session_dirs: list[Path], config: AnswerCheckConfig = AnswerCheckConfig()) -> None:
+        self.session_dirs, self.config = list(session_dirs), config
+        self._replay = ReplayConfig(assistant=dataclasses.replace(AssistantConfig(), thumbnails=None), progress=False)
+        self._reference: tuple[EncoderRuntime, Answers, Answers] | None = None  # eager, its answers, under noise
+
+    def __call__(self, candidate: EncoderRuntime, reference: EncoderRuntime) -> AnswerReport:
+        """Replay the sessions through the candidate (and, once per reference, through eager and eager
+        under noise), and compare."""
+        if self._reference is None or self._reference[0] is not reference:
+            self._reference = (reference, answers_of(self.session_dirs, reference, self._replay),
+                               answers_of(self.session_dirs, NoisyFrames(reference), self._replay))
+        _, eager, noisy = self._reference
+        program = answers_of(self.session_dirs, candidate, self._replay)
+        return compare_answers(eager, noisy, program, config=self.config, sessions=len(self.session_dirs))

@@ -11,10 +11,9 @@ from device.errors import AmiError
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    import functools
     import tempfile
 
-    from device.app.answer_check import check_answers
+    from device.app.answer_check import AnswerChecker
     from export.run import ExportConfig, check_seeds, export_encoder, record_seeds
 
     check_seeds(args.calib_seeds, [*args.verify_seeds, *args.answer_seeds])
@@ -30,7 +29,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         try:
             config = ExportConfig(calib_sessions=calib, verify_sessions=held_out, variants=tuple(args.variants),
                                   model=args.model, threads=args.threads,
-                                  answers=functools.partial(check_answers, whole) if whole else None)
+                                  answers=AnswerChecker(whole) if whole else None)
         except ValueError as e:
             raise AmiError(str(e)) from e
         result = export_encoder(args.out, config)

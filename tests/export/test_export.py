@@ -231,7 +231,8 @@ def test_a_program_whose_answers_move_is_not_written(tmp_path: Path, calib_clip:
         checked.append(sessions)
         return compare_answers(eager_answers, eager_answers, moved if cand.variant == "int8" else eager_answers)
 
-    monkeypatch.setattr(device.app.answer_check, "check_answers", fake_check)
+    monkeypatch.setattr(device.app.answer_check, "AnswerChecker",
+                        lambda sessions: lambda cand, ref: fake_check(sessions, cand, ref))
     out = tmp_path / "out"
     code = main(["export", "--out", str(out), "--calib-sessions", str(calib_clip),
                  "--verify-sessions", str(verify_clip), "--answer-sessions", str(verify_clip)])
@@ -240,6 +241,22 @@ def test_a_program_whose_answers_move_is_not_written(tmp_path: Path, calib_clip:
     assert "int8: NOT written (50.0% of answers in eager's room, below 98%" in printed
     assert read_manifest(out / MANIFEST_FILE).default == "fp32"
     assert not (out / "encoder-int8.pte").exists()
+
+
+def test_eagers_answers_are_replayed_once_for_every_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    import device.app.answer_check
+    from device.app.answer_check import AnswerChecker, Answers
+
+    replayed: list[object] = []
+    answers = Answers(rooms=(1,), true_rooms=(1,), alerted=(), alerts=0)
+    monkeypatch.setattr(device.app.answer_check, "answers_of",
+                        lambda dirs, encoder, config: replayed.append(encoder) or answers)
+    from types import SimpleNamespace
+
+    check, eager = AnswerChecker([Path("s")]), SimpleNamespace(dim=1, config=None, space="eager")
+    assert check("fp32", eager).passed and check("int8", eager).passed  # type: ignore[arg-type]
+    assert replayed[0] is eager and replayed[2:] == ["fp32", "int8"], "eager and its noise once, then each program"
+    assert len(replayed) == 4
 
 
 def test_the_answer_check_holds_a_program_to_eager_or_to_eagers_own_noise() -> None:
