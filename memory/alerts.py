@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from memory import inputs
+from memory.checksums import alert_crc
 from memory.errors import InvalidInputError, KeyframeNotFoundError
 
 
@@ -29,11 +29,6 @@ class AlertRecord:
     t: float
     recorded_at: float | None
     text: str
-
-
-def _crc(keyframe_id: int, item: str, t: float, recorded_at: float | None, text: str) -> int:
-    return zlib.crc32(json.dumps([int(keyframe_id), item, float(t) + 0.0,
-                                  None if recorded_at is None else float(recorded_at) + 0.0, text]).encode())
 
 
 class Alerts:
@@ -55,7 +50,7 @@ class Alerts:
                 raise KeyframeNotFoundError(keyframe_id)
             cursor = db.execute("INSERT INTO alerts (keyframe_id, item, t, recorded_at, text, crc) VALUES "
                                 "(?, ?, ?, ?, ?, ?)", (keyframe_id, item, t, recorded_at, text,
-                                                       _crc(keyframe_id, item, t, recorded_at, text)))
+                                                       alert_crc((keyframe_id, item, t, recorded_at, text))))
             return int(cursor.lastrowid)
 
 
@@ -65,7 +60,7 @@ def between(db: Any, lo: float, hi: float) -> list[AlertRecord]:
     rows = db.execute("SELECT id, keyframe_id, item, t, recorded_at, text, crc FROM alerts WHERE "
                       "COALESCE(recorded_at, 0) >= ? AND COALESCE(recorded_at, 0) < ? ORDER BY recorded_at, id",
                       (lo if math.isfinite(lo) else -1e300, hi if math.isfinite(hi) else 1e300)).fetchall()
-    return [AlertRecord(*r[:6]) for r in rows if _crc(*r[1:6]) == r[6]]
+    return [AlertRecord(*r[:6]) for r in rows if alert_crc(r[1:6]) == r[6]]
 
 
 def delete(db: Any, keyframe_ids: list[int], items: list[str]) -> None:
@@ -86,7 +81,7 @@ def problems(db: Any) -> list[str]:
     if orphans:
         failed.append(f"alerts: {orphans} belong to no keyframe (a forget left them); forget again")
     damaged = [r[0] for r in db.execute("SELECT id, keyframe_id, item, t, recorded_at, text, crc FROM alerts")
-               if _crc(*r[1:6]) != r[6]]
+               if alert_crc(r[1:6]) != r[6]]
     if damaged:
         failed.append(f"alerts: {len(damaged)} changed after they were written (checksum), e.g. "
                       f"{', '.join(map(str, damaged[:5]))}; they are not shown")

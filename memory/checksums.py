@@ -40,6 +40,11 @@ def item_crc(fields: tuple[Any, ...], prototypes: bytes) -> int:
     return zlib.crc32(prototypes, zlib.crc32(_canonical(fields, "trirr")))
 
 
+def alert_crc(fields: tuple[Any, ...]) -> int:
+    """CRC32 of an alert's (keyframe_id, item, t, recorded_at, text), in that order (memory/alerts.py)."""
+    return zlib.crc32(_canonical(fields, "itrrt"))
+
+
 def fill(db: Any) -> None:
     """Give every row that has none its checksums (the v6 migration; in its transaction)."""
     ids = [int(r[0]) for r in db.execute("SELECT id FROM keyframes ORDER BY id").fetchall()]
