@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from worldmodel.belief import Observation
+from worldmodel.chain import WearerPath
 
 IN_HAND_FOLLOWS = 0.5  # a sighting that moved with the wearer at least this clearly (carry.follows) was in hand
 # Sightings in hand come at the carry's own rate r (per second, measured on that carry); if it were
@@ -64,3 +65,29 @@ def unconfirmed_move(obs: list[Observation], position: tuple[float, float] | Non
         if carried or left:
             return None  # seen carried there, or seen gone from the old place
     return before
+
+
+def wearer_moved_it(obs: list[Observation], support: tuple[int, ...], position: tuple[float, float],
+                    path: WearerPath, min_move_m: float) -> bool:
+    """Whether the wearer carried the item to its new rest even though no sighting showed it in hand
+    (a pocket, a bag, a hand held low): it rested elsewhere, the wearer came within reach of that
+    spot after it was last seen there, and was within reach of the new rest when it first showed there.
+
+    obs: the item's observations in time order; support: the new rest's (indices into obs), at `position`;
+    "within reach" is the path's reach_m (the belief's: where an item can be picked up or put down).
+    Someone else's move seldom fits the wearer's own path at both ends; a look-alike first seen beside
+    the wearer, after the wearer passed the item's rest, does (docs/BENCHMARKS.md counts what it costs).
+    """
+    reach_m = path.reach_m
+    if not support:
+        return False
+    first = obs[support[0]]
+    elsewhere = [o for o in obs[:support[0]] if not o.miss and o.position is not None
+                 and math.dist(o.position, position) >= min_move_m]
+    if not elsewhere or first.wearer is None or math.dist(first.wearer, position) > reach_m:
+        return False
+    last = elsewhere[-1]  # its last sighting away from the new rest
+    assert last.position is not None
+    lo, hi = np.searchsorted(path.times, last.t, side="left"), np.searchsorted(path.times, first.t, side="right")
+    between = path.points[lo:hi]
+    return bool(len(between)) and float(np.hypot(*(between - np.array(last.position)).T).min()) <= reach_m

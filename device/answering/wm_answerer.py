@@ -16,9 +16,9 @@ frame's sightings extend each item's chain, and a query only adds the query-time
   enrolled), beating "carried" and every other place by `alert_margin`, once the wearer is a walk
   of `leave_distance_m` away (`walk_back`: over the ground walked, not through walls): one alert
   per put-down. A stay within `min_move_m` of where the item was shown, or of where an alert left
-  it, is the same rest (positions drift between views). And the item must have been seen in hand
-  `min_in_hand` times since its last alert, in the `in_hand_window_s` before the rest began,
-  while the wearer went `min_carry_m`: a put-down follows a carry; false matches come without one.
+  it, is the same rest (positions drift between views). And the wearer carried it there: seen in hand
+  `min_in_hand` times since its last alert, in the `in_hand_window_s` before the rest began, while the
+  wearer went `min_carry_m`; or unseen on the way, but gone with the wearer (`moves.wearer_moved_it`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from device.perception.perception import Sighting, project_point
 from device.answering.place_names import PlaceNames
 from device.responses import Evidence, Response
 from device.session import Pose
-from device.answering.moves import IN_HAND_FOLLOWS, in_hand, let_go_at, unconfirmed_move
+from device.answering.moves import IN_HAND_FOLLOWS, in_hand, let_go_at, unconfirmed_move, wearer_moved_it
 from device.answering.walk_back import away_m
 from device.answering.wm_config import WorldModelConfig
 from worldmodel.belief import CARRIED, Belief, Observation, PlaceMap
@@ -229,8 +229,10 @@ class WorldModelAnswerer:
             assert b.position is not None and b.segment_start_t is not None
             away = self._away(item, b.position, pose)
             carry_from = max(self._alerted_t.get(item, -math.inf), b.segment_start_t - c.in_hand_window_s)
-            held = in_hand(self._held.get(item, []), carry_from, b.segment_start_t, c.min_carry_m)
-            if away < c.leave_distance_m or self._same_rest(item, b.position) or held < c.min_in_hand:
+            carried = (in_hand(self._held.get(item, []), carry_from, b.segment_start_t, c.min_carry_m) >= c.min_in_hand
+                       or c.carry_unseen and wearer_moved_it([o for o, _ in seen], b.support, b.position, self._path,
+                                                             c.min_move_m))
+            if away < c.leave_distance_m or self._same_rest(item, b.position) or not carried:
                 continue
             last = seen[b.support[-1]][1]
             self._alerted_t[item] = t
@@ -264,9 +266,8 @@ class WorldModelAnswerer:
 
     def _same_rest(self, item: str, position: tuple[float, float]) -> bool:
         """Whether `position` is within min_move_m of where the item was enrolled or alerted."""
-        rests = [o.position for o, _ in self._seen[item] if o.enroll and o.position is not None]
-        rests += self._alerted_at.get(item, [])
-        return any(math.dist(position, r) < self.config.min_move_m for r in rests)
+        rests = [o.position for o, _ in self._seen[item] if o.enroll] + self._alerted_at.get(item, [])
+        return any(r is not None and math.dist(position, r) < self.config.min_move_m for r in rests)
 
     # -- locate ----------------------------------------------------------------------------
     def locate(self, item: str, t: float, sightings: list[Sighting],

@@ -25,6 +25,9 @@ class WorldModelConfig:
     # ... seen while the wearer went this far (a box's diagonal): a put-down is min_move_m from the last rest, so
     # its carry went about that far (2.0 chosen from 1 and 2 on dev seeds 0-69 and 1040-1059; BENCHMARKS.md)
     min_carry_m: float = 2.0
+    # ... or, seen in hand or not (a pocket, a bag, a hand held low), the move fits the wearer's own path
+    # (moves.wearer_moved_it). Off, only a carry seen in hand licenses an alert (as before issue 21).
+    carry_unseen: bool = True
     look_range_m: float = 3.0  # a place this close and in view, with the item unseen for ...
     miss_every_s: float = 2.0  # ... this long, is a miss (negative evidence); at most one per this long
     # An answer less confident than this also names the next place, when that place's energy is
