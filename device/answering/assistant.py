@@ -27,7 +27,7 @@ from device.perception.keyframes import KeyframeConfig, KeyframeGate
 from device.answering.evidence import EvidenceKeeper
 from device.answering.baseline import BaselineConfig, LastSightingAnswerer, pronouns, span_text, this_is
 from device.answering.when import when_text
-from device.perception.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold,
+from device.perception.perception import (PerceptionConfig, Sighting, best_match, calibrate_threshold, claimed_cells,
                                glance_prototypes, sighting_position)
 from device.responses import Evidence, Response
 from device.navigation.live_guide import LiveGuide
@@ -171,13 +171,13 @@ class Assistant:
         return self._items
 
     def _look_for_items(self, fr: FrameRecord, enc: Encoding) -> list[Sighting]:
-        out = []
-        for item in self._enrolled():
-            cell, score = best_match(enc, item.prototypes)
-            if score >= item.threshold:
-                out.append(Sighting(item.name, fr.t, fr.i, cell, score, item.threshold,
-                                    self._position(fr.pose, enc.grid, cell)))
-        return out
+        items = self._enrolled()
+        if not items:
+            return []
+        margins = np.stack([(enc.patches @ it.prototypes.T).max(axis=1) - it.threshold for it in items])
+        return [Sighting(it.name, fr.t, fr.i, got[0], got[1] + it.threshold, it.threshold,
+                         self._position(fr.pose, enc.grid, got[0]))
+                for it, got in zip(items, claimed_cells(margins)) if got is not None]
 
     # -- utterances ------------------------------------------------------------------------
     def on_utterance(self, utt: Utterance, heard_t: float | None = None, intent: Intent | None = None) -> Response:
@@ -243,7 +243,7 @@ class Assistant:
                             text=f"I haven't seen your {item}. Say \"{this_is(item)}\" while looking at "
                                  f"{pronouns(item)[1]}.",
                             abstain=True, confidence=0.0, evidence=None, position=None)
-        sightings, poses = self.recall.sightings(rec, utt.t)
+        sightings, poses = self.recall.sightings(rec, utt.t, [i for i in self._enrolled() if i.name != item])
         return self.recall.as_stored(self.answerer.locate(item, utt.t, sightings, poses))
 
     # -- intents beyond enroll and locate (issue 5) ------------------------------------------

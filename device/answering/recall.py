@@ -11,7 +11,7 @@ the stored keyframe's own session (t, frame).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Sequence
 
 from device.perception.perception import Sighting
 from device.responses import Evidence, Response
@@ -40,11 +40,19 @@ class Recall:
         self._walls: dict[tuple[float, int], float] = {}  # a stored keyframe's own (t, frame) -> its wall clock
         self._stored: dict[tuple[float, int], tuple[float, int]] = {}  # a sighting's (t, frame) here -> stored
 
-    def sightings(self, rec: ItemRecord, t: float) -> tuple[list[Sighting], Poses]:
+    def sightings(self, rec: ItemRecord, t: float, others: Sequence[ItemRecord] = ()) -> tuple[list[Sighting], Poses]:
         """Every keyframe's best patch over the item's threshold before t (on this clock), as
-        sightings on this clock, and the camera pose of each."""
+        sightings on this clock, and the camera pose of each. A patch that one of `others` (the
+        other enrolled items) clears by more is theirs, not this item's (perception.claimed_cells)."""
+        claimed: dict[tuple[int, int], float] = {}
+        for other in others:
+            for h in self.store.search_patches(other.prototypes, min_score=other.threshold):
+                key = (h.keyframe_id, h.cell)
+                claimed[key] = max(claimed.get(key, 0.0), h.score - other.threshold)
         best: dict[int, PatchHit] = {}
         for h in self.store.search_patches(rec.prototypes, min_score=rec.threshold):
+            if claimed.get((h.keyframe_id, h.cell), -1.0) > h.score - rec.threshold:
+                continue
             if h.keyframe_id not in best or h.score > best[h.keyframe_id].score:
                 best[h.keyframe_id] = h
         sightings, poses = [], {}

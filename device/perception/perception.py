@@ -126,6 +126,22 @@ def best_match(enc: Encoding, prototypes: np.ndarray) -> tuple[int, float]:
     return cell, float(sims[cell])
 
 
+def claimed_cells(margins: np.ndarray) -> list[tuple[int, float] | None]:
+    """Per item, its best cell among those it claims, with the margin there; None when it claims none.
+
+    margins: (items, cells) of cosine minus the item's threshold. A patch shows at most one enrolled
+    item: it is claimed by the item it clears by the most, so a weak match of the phone on the keys
+    in hand is explained away by the keys, whatever the renderer or the items' looks.
+    """
+    owner = margins.argmax(axis=0)
+    out: list[tuple[int, float] | None] = []
+    for j in range(margins.shape[0]):
+        mine = np.where((owner == j) & (margins[j] >= 0.0), margins[j], -np.inf)
+        cell = int(np.argmax(mine))
+        out.append((cell, float(margins[j, cell])) if np.isfinite(mine[cell]) else None)
+    return out
+
+
 def project_point(pose: Pose, hfov_deg: float, aspect_hw: float, point: tuple[float, float, float]
                   ) -> tuple[float, float] | None:
     """Image position (u, v) in [0, 1]^2 (v down) of a world point, or None if it is behind the camera."""
