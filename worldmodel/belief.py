@@ -17,9 +17,10 @@ sequence adds up:
   `weak_carried_energy` more).
   Negative evidence too: the wearer looked at a place and did not see the item (a miss) costs
   `miss_energy` to every hypothesis that puts the item there.
-- dynamics terms: staying put is free; picking up and putting down cost energy; jumping from one
-  place to another without a carried sighting in between costs more (it moved while the wearer
-  was not looking); staying carried costs energy per second (things are soon put down).
+- dynamics terms: staying put is free; picking up and putting down cost energy, and only where the
+  wearer came within `reach_m`; a move from one place to another costs the same whether or not a
+  sighting showed it in hand (a pocket, a bag, a hand held low: what the session cannot see is no
+  evidence against a carry); staying carried costs energy per second (things are soon put down).
 - priors: the enrollment sighting is a strong observation of the first place; at query time
   "carried" pays for the time since the last step (recency).
 
@@ -65,7 +66,6 @@ class BeliefConfig:
     enroll_weight: float = 3.0  # the enrollment glance counts as this many strong sightings
     pickup_energy: float = 1.0
     putdown_energy: float = 1.0
-    unseen_move_energy: float = 2.0  # extra for a place change with no carried step in between
     carry_rate_per_s: float = 0.2  # energy per second carried since the last sighting (put down soon)
     carry_gap_rate_per_s: float = 0.05  # energy per second carried between two sightings
     confidence_scale: float = 2.0  # confidence = (1 - exp(-margin / scale)) * recency
@@ -318,7 +318,7 @@ def viterbi(E: np.ndarray, times: np.ndarray, config: BeliefConfig, near: np.nda
     T, S = E.shape
     K = S - 1
     c = config
-    jump = c.pickup_energy + c.putdown_energy + c.unseen_move_energy
+    jump = c.pickup_energy + c.putdown_energy  # a move costs the same seen in hand or not (a pocket, a bag)
     back = np.zeros((T, S), dtype=np.int64)
     idx = np.arange(K)
     far = np.zeros((T, K)) if near is None else c.unreachable_energy * (~near)  # (T, K)

@@ -55,19 +55,27 @@ def test_while_carried_the_belief_is_carried() -> None:
 
 
 @pytest.mark.parametrize("margin", [0.001, 0.05, 0.2])
-def test_one_far_false_sighting_does_not_flip_the_belief(margin: float) -> None:
+def test_one_far_sighting_never_makes_a_sure_move(margin: float) -> None:
+    """A weak match elsewhere leaves the item where it was shown; a clear one (near a true sighting's
+    0.25) may be the item moved out of sight (a move costs the same seen in hand or not), but one
+    sighting never makes that answer sure."""
     b = belief(enrolled() + [seen_at(20.0, B, margin=margin)], 25.0)
-    assert math.dist(b.position, A) < 0.5
+    if margin < 0.1:
+        assert math.dist(b.position, A) < 0.5
+    assert math.dist(b.position, A) < 0.5 or b.confidence < 0.5, b
 
 
-@pytest.mark.parametrize("margin, moves", [(0.1, False), (0.25, True)])
+@pytest.mark.parametrize("margin, moves", [(0.05, False), (0.1, True), (0.25, True)])
 def test_a_look_alike_counts_less_than_the_item(margin: float, moves: bool) -> None:
     """Seen at A, then twice at B with no carry seen: two sightings with a true sighting's score
-    margin (0.25) move it; two weak matches (0.1, like the look-alikes that overturned a put-down
-    on development seeds 36 and 48) do not."""
+    margin (0.25) move it; two weak matches (0.05) do not. Two at 0.1 (like the look-alikes that
+    overturned a put-down on development seeds 36 and 48) move it since a move out of sight costs
+    no more than one seen in hand (issue 21: pockets, bags), but the answer stays unsure."""
     weak = [seen_at(t, B, margin=margin) for t in (20.0, 21.0)]
     b = belief(enrolled() + [seen_at(t, A) for t in (10.0, 11.0)] + weak, 30.0)
     assert b.moved == moves
+    if margin < 0.25:
+        assert b.confidence < 0.5, b
 
 
 @pytest.mark.parametrize("margin, carried", [(0.05, False), (0.25, True)])
@@ -234,14 +242,16 @@ def test_an_item_seen_only_partly_or_far_away(how: str) -> None:
 @pytest.mark.parametrize("offset, stays", [((-1.1, 0.0), True), ((0.0, 1.2), False)])
 def test_a_far_view_is_unsure_along_its_ray_not_across_it(offset: tuple[float, float], stays: bool) -> None:
     """Seen at A close up, then from 3.5 m away (wearer at x = -3.5) at a position 1.1-1.2 m off: along
-    the view ray, where one camera's range is unsure, the item has not moved; across the ray,
-    where the bearing is sure, it has (moved while the wearer was not looking)."""
+    the view ray, where one camera's range is unsure, A explains the views about as well as a move
+    to where they point (a pick-up and a put-down, 2 energy units); across the ray, where the
+    bearing is sure, A costs far more and the item has moved (while the wearer was not looking)."""
     off = (A[0] + offset[0], A[1] + offset[1])
     far = [Observation(t, off, 0.25, (-3.5, 0.0)) for t in (20.0, 21.0, 22.0)]
     b = belief(enrolled() + far, 25.0)
-    assert b.moved != stays, b
+    at_a = next(e for state, e in b.hypotheses if state == 0)  # A is the first place
+    assert (at_a - b.energy < 0.5) == stays, b
     if not stays:
-        assert math.dist(b.position, off) < 0.5
+        assert b.moved and math.dist(b.position, off) < 0.5
 
 
 def test_two_similar_items_two_mugs() -> None:
