@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Sequence
 
+import numpy as np
+
 from device.perception.perception import Sighting
 from device.responses import Evidence, Response
 from device.session import Pose
@@ -44,15 +46,11 @@ class Recall:
         """Every keyframe's best patch over the item's threshold before t (on this clock), as
         sightings on this clock, and the camera pose of each. A patch that one of `others` (the
         other enrolled items) clears by more is theirs, not this item's (perception.claimed_cells)."""
-        claimed: dict[tuple[int, int], float] = {}
-        for other in others:
-            for h in self.store.search_patches(other.prototypes, min_score=other.threshold):
-                key = (h.keyframe_id, h.cell)
-                claimed[key] = max(claimed.get(key, 0.0), h.score - other.threshold)
+        hits = self.store.search_patches(rec.prototypes, min_score=rec.threshold)
+        if others:
+            hits = self._unclaimed(rec, hits, others)
         best: dict[int, PatchHit] = {}
-        for h in self.store.search_patches(rec.prototypes, min_score=rec.threshold):
-            if claimed.get((h.keyframe_id, h.cell), -1.0) > h.score - rec.threshold:
-                continue
+        for h in hits:
             if h.keyframe_id not in best or h.score > best[h.keyframe_id].score:
                 best[h.keyframe_id] = h
         sightings, poses = [], {}
@@ -67,6 +65,23 @@ class Recall:
             sightings.append(Sighting(rec.name, at, h.frame, h.cell, h.score, rec.threshold,
                                       self.position(pose, self.store.grid(h.keyframe_id), h.cell)))
         return sightings, poses
+
+    def _unclaimed(self, rec: ItemRecord, hits: list[PatchHit], others: Sequence[ItemRecord]) -> list[PatchHit]:
+        """The hits no other item clears by more than `rec` does (perception.claimed_cells): the
+        other items are scored on the hit patches alone, read back per keyframe as stored."""
+        by_keyframe: dict[int, list[PatchHit]] = {}
+        for h in hits:
+            by_keyframe.setdefault(h.keyframe_id, []).append(h)
+        protos = np.concatenate([o.prototypes for o in others])
+        owner = np.repeat(np.arange(len(others)), [len(o.prototypes) for o in others])
+        thresholds = np.array([o.threshold for o in others], dtype=np.float32)
+        kept = []
+        for keyframe_id, group in by_keyframe.items():
+            patches = self.store.patches(keyframe_id)[[h.cell for h in group]]  # (n, Dp)
+            scores = patches @ protos.T  # (n, all prototypes)
+            rival = np.stack([scores[:, owner == j].max(axis=1) for j in range(len(others))], axis=1) - thresholds
+            kept += [h for h, r in zip(group, rival.max(axis=1)) if r <= h.score - rec.threshold]
+        return kept
 
     def on_this_clock(self, h: PatchHit) -> float:
         """A stored keyframe's time here: its wall clock less this session's origin, exactly its
