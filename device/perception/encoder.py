@@ -113,7 +113,14 @@ def to_input(rgb: np.ndarray, input_px: int) -> torch.Tensor:
         raise ModelError(f"encoder input must be an (H, W, 3) uint8 RGB frame, got {got}")
     x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)  # (1, 3, H, W)
     if rgb.shape[:2] != (input_px, input_px):
-        x = torch.nn.functional.interpolate(x, size=(input_px, input_px), mode="bilinear", align_corners=False)
+        # On one thread whatever the encoder's: torch's bilinear kernel rounds differently split over
+        # threads, and that last bit flipped near-threshold sightings (`--threads 2` changed answers).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            x = torch.nn.functional.interpolate(x, size=(input_px, input_px), mode="bilinear", align_corners=False)
+        finally:
+            torch.set_num_threads(threads)
     return x.contiguous()
 
 

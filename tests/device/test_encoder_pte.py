@@ -85,6 +85,23 @@ def test_every_shipped_program_loads_runs_and_matches_eager(variant: str, frames
         assert cosine > 0.9999
 
 
+def test_the_thread_count_does_not_change_a_single_bit(frames: list[np.ndarray]) -> None:
+    """`--threads 2` once changed answers: torch's bilinear resize rounds differently over two threads,
+    and the last bit flipped near-threshold sightings. The resize now runs on one thread always."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:  # torch's and the runtime's thread counts are global, set when a program loads: one at a time
+        enc = PteEncoder(EncoderConfig(threads=1))
+        one = [enc.encode(rgb).patches for rgb in frames]
+        enc = PteEncoder(EncoderConfig(threads=2))
+        two = [enc.encode(rgb).patches for rgb in frames]
+    finally:
+        PteEncoder(EncoderConfig(threads=1))
+        torch.set_num_threads(threads)
+    assert all(np.array_equal(a, b) for a, b in zip(one, two))
+
+
 def test_auto_variant_is_the_manifests_default() -> None:
     enc, m = PteEncoder(EncoderConfig(variant="auto")), read_manifest(DEFAULT_MANIFEST)
     assert enc.variant == (m.default or ("int8" if "int8" in VARIANTS else "fp32"))
