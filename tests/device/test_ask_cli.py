@@ -178,3 +178,17 @@ def test_a_memory_of_two_sessions_answers_from_the_latest(tmp_path: Path) -> Non
     assert answer.evidence is not None and (answer.evidence.t, answer.evidence.frame) == (6.0, 520)
     seen_from = math.dist(answer.position, (8.0, 0.0))
     assert f"about {seen_from:.1f} m from where you stood then" in answer.text, answer.text
+
+
+def test_no_two_common_items_are_synonyms_by_the_embedder() -> None:
+    """resolve_item answers a common item by its own name without loading the sentence model when
+    every enrolled name is a common item too: exact only while no two of them clear the synonym
+    threshold (the closest pair, mug and bottle, is at 0.51 against 0.6)."""
+    from device.answering.assistant import AssistantConfig
+    from device.speech.asr import COMMON_ITEMS
+    from device.speech.intents import SentenceEmbedder
+
+    vecs = SentenceEmbedder().encode(list(COMMON_ITEMS))
+    sims = vecs @ vecs.T
+    np.fill_diagonal(sims, -1.0)
+    assert sims.max() < AssistantConfig().item_synonym_min_sim
